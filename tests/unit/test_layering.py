@@ -1,0 +1,42 @@
+"""Layering rules: nothing outside tuipacs/app imports textual."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "tuipacs"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_no_textual_outside_app() -> None:
+    offenders = []
+    files = [p for p in PACKAGE.rglob("*.py") if "app" not in p.relative_to(PACKAGE).parts]
+    assert files, "no modules found outside tuipacs/app"
+    for path in files:
+        bad = _imports(path) & {"textual", "textual_image"}
+        if bad:
+            offenders.append(f"{path.relative_to(PACKAGE)} imports {sorted(bad)}")
+    assert offenders == []
+
+
+def test_core_packages_import_without_textual() -> None:
+    code = (
+        "import sys, tuipacs.dicom, tuipacs.store, tuipacs.imaging, tuipacs.config, "
+        "tuipacs.locations, tuipacs.cli; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'textual', 'textual_image'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
