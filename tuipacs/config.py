@@ -1,0 +1,195 @@
+"""Configuration: ``config.toml`` read with tomllib into dataclasses.
+
+Example::
+
+    ae_title = "TUIPACS"        # our AE title
+    port = 11112                # our Storage SCP port (C-MOVE destination, tuipacs serve)
+    archive_limit = "20 GB"     # eviction limit; 0 = unlimited
+    graphics = "auto"           # auto | kitty | sixel | halfcell
+    theme = "reading-room"
+
+    [serve]
+    allow = ["STORESCU", "CT1@127.0.0.1"]   # calling AEs allowed; empty list = anyone
+
+    [nodes.orthanc]
+    ae_title = "ORTHANC"
+    host = "127.0.0.1"
+    port = 4242
+    method = "get"              # get | move
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuipacs import locations
+
+GRAPHICS = ("auto", "kitty", "sixel", "halfcell")
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
+
+
+class ConfigError(Exception):
+    """A bad config file; the message names the file, line and key."""
+
+
+@dataclass
+class Config:
+    """Everything tuipacs reads from config.toml, with defaults."""
+
+    ae_title: str = "TUIPACS"
+    port: int = 11112
+    archive_limit: int = 0
+    graphics: str = "auto"
+    theme: str = "reading-room"
+    serve_allow: list[str] = field(default_factory=list)
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def parse_size(text: str | int) -> int:
+    """``"20 GB"``, ``"500M"``, ``"1.5GiB"`` or an int to bytes."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    match = _SIZE_RE.match(str(text))
+    if not match:
+        raise ValueError(f"not a size: {text!r} (use e.g. '20 GB' or '500 MB')")
+    unit = (match.group(2) or "").lower()
+    base = 1024 if "i" in unit else 1000
+    power = 0 if unit in ("", "b") else "kmgt".index(unit[0]) + 1
+    return int(float(match.group(1)) * base**power)
+
+
+def _key_line(text: str, section: str, key: str) -> int:
+    """Best-effort line number of ``key`` inside ``[section]`` (0 if not found)."""
+    current = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            current = stripped.strip("[] ")
+        elif current == section and re.match(rf"^{re.escape(key)}\s*=", stripped):
+            return number
+    return 0
+
+
+class _Reader:
+    """Typed access to a parsed TOML table with errors that name file, line and key."""
+
+    def __init__(self, path: Path, text: str, table: dict[str, Any], section: str = "") -> None:
+        self.path, self.text, self.table, self.section = path, text, table, section
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        line = _key_line(self.text, self.section, key)
+        name = f"{self.section}.{key}" if self.section else key
+        return ConfigError(f"{self.path}:{line}: key '{name}': {problem}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        value = self.table.get(key, default)
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise self.fail(key, f"expected {names}, got {type(value).__name__}")
+        return value
+
+
+def load(path: Path | None = None) -> Config:
+    """Read config.toml (defaults when it does not exist)."""
+    path = path or locations.config_file()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config(path=path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return _from_data(path, text, data)
+
+
+def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
+    top = _Reader(path, text, data)
+    cfg = Config(path=path)
+    cfg.ae_title = _ae_title(top, "ae_title", cfg.ae_title)
+    cfg.port = _port(top, "port", cfg.port)
+    try:
+        cfg.archive_limit = parse_size(top.get("archive_limit", (str, int), 0))
+    except ValueError as exc:
+        raise top.fail("archive_limit", str(exc)) from exc
+    cfg.graphics = top.get("graphics", str, cfg.graphics)
+    if cfg.graphics not in GRAPHICS:
+        raise top.fail("graphics", f"must be one of {', '.join(GRAPHICS)}")
+    cfg.theme = top.get("theme", str, cfg.theme)
+    serve = _Reader(path, text, top.get("serve", dict, {}), "serve")
+    allow = serve.get("allow", list, [])
+    if not all(isinstance(a, str) for a in allow):
+        raise serve.fail("allow", "expected a list of strings like 'AE' or 'AE@host'")
+    cfg.serve_allow = allow
+    nodes = top.get("nodes", dict, {})
+    for name, table in nodes.items():
+        if not isinstance(table, dict):
+            raise top.fail("nodes", f"[nodes.{name}] must be a table")
+        reader = _Reader(path, text, table, f"nodes.{name}")
+        _ae_title(reader, "ae_title", "")
+        reader.get("host", str, "")
+        _port(reader, "port", 0)
+        method = reader.get("method", str, "get")
+        if method not in ("get", "move"):
+            raise reader.fail("method", "must be 'get' or 'move'")
+    cfg.nodes = {name: dict(table) for name, table in nodes.items()}
+    return cfg
+
+
+def _ae_title(reader: _Reader, key: str, default: str) -> str:
+    value = str(reader.get(key, str, default))
+    if key in reader.table and not (0 < len(value) <= 16 and value.isprintable()):
+        raise reader.fail(key, "an AE title has 1 to 16 printable characters")
+    return value
+
+
+def _port(reader: _Reader, key: str, default: int) -> int:
+    value = int(reader.get(key, int, default))
+    if key in reader.table and not 0 < value < 65536:
+        raise reader.fail(key, "a port is a number from 1 to 65535")
+    return value
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def save_nodes(nodes: dict[str, dict[str, Any]], path: Path | None = None) -> Path:
+    """Rewrite the [nodes.*] tables of config.toml, keeping everything else as written."""
+    path = path or locations.config_file()
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    kept: list[str] = []
+    skipping = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            skipping = stripped.strip("[] ").startswith("nodes.")
+        if not skipping:
+            kept.append(line)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    for name, table in sorted(nodes.items()):
+        kept += ["", f"[nodes.{name}]"]
+        kept += [f"{key} = {_toml_value(val)}" for key, val in table.items()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text("\n".join(kept).lstrip("\n") + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path

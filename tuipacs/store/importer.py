@@ -1,0 +1,160 @@
+"""Importing folders, files and DICOMDIRs into the archive (headers only)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydicom
+
+from tuipacs.store.archive import Archive
+from tuipacs.store.records import (
+    MEDIA_STORAGE_DIRECTORY,
+    BadDicomError,
+    InstanceRecord,
+    NotDicomError,
+    read_record,
+)
+
+BATCH = 64
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ImportSummary:
+    """What an import did; ``errors`` holds (path, one-line message) pairs."""
+
+    files: int = 0
+    added: int = 0
+    duplicates: int = 0
+    not_dicom: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    bytes_added: int = 0
+    seconds: float = 0.0
+    studies: set[str] = field(default_factory=set)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (studies as a count plus their UIDs)."""
+        return {
+            "files": self.files,
+            "added": self.added,
+            "duplicates": self.duplicates,
+            "not_dicom": self.not_dicom,
+            "failed": len(self.errors),
+            "errors": [{"path": p, "error": m} for p, m in self.errors],
+            "bytes_added": self.bytes_added,
+            "seconds": round(self.seconds, 3),
+            "study_uids": sorted(self.studies),
+        }
+
+
+def _is_dicomdir(path: Path) -> bool:
+    if path.name.upper() == "DICOMDIR":
+        return True
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        return False
+    return head[128:132] == b"DICM" and MEDIA_STORAGE_DIRECTORY.encode() in head
+
+
+def _dicomdir_files(path: Path) -> list[Path]:
+    """Files referenced by a DICOMDIR, resolved against its folder."""
+    try:
+        ds = pydicom.dcmread(path)
+    except Exception as exc:
+        raise BadDicomError(f"{path}: unreadable DICOMDIR ({exc})") from exc
+    files: list[Path] = []
+    for record in ds.get("DirectoryRecordSequence", []):
+        ref = record.get("ReferencedFileID")
+        if ref:
+            parts = [ref] if isinstance(ref, str) else list(ref)
+            files.append(path.parent.joinpath(*parts))
+    return files
+
+
+def collect_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Every candidate file under ``paths``: folders walked, DICOMDIRs expanded."""
+    for path in paths:
+        if path.is_dir():
+            for folder, dirs, names in os.walk(path):
+                dirs.sort()
+                for name in sorted(names):
+                    candidate = Path(folder) / name
+                    if name.upper() != "DICOMDIR":
+                        yield candidate
+        elif path.is_file() and _is_dicomdir(path):
+            yield from _dicomdir_files(path)
+        else:
+            yield path
+
+
+def import_paths(
+    archive: Archive,
+    paths: Iterable[Path],
+    *,
+    link: bool = False,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import every DICOM file under ``paths``; per-file errors are collected, not raised.
+
+    Raises ArchiveError only when the archive itself cannot be written (e.g. a full disk).
+    """
+    start = time.perf_counter()
+    summary = ImportSummary()
+    try:
+        files = list(collect_files(paths))
+    except BadDicomError as exc:
+        summary.errors.append(("DICOMDIR", str(exc)))
+        files = []
+    total = len(files)
+    batch: list[tuple[Path, InstanceRecord | None]] = []
+    for done, path in enumerate(files, 1):
+        summary.files += 1
+        record = _read(path, summary)
+        if record is not None:
+            batch.append((path, record))
+        if len(batch) >= BATCH:
+            _flush(archive, batch, link, summary)
+        if progress is not None:
+            progress(done, total)
+    _flush(archive, batch, link, summary)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _read(path: Path, summary: ImportSummary) -> InstanceRecord | None:
+    try:
+        return read_record(path)
+    except NotDicomError:
+        summary.not_dicom += 1
+    except BadDicomError as exc:
+        summary.errors.append((str(path), str(exc)))
+    except OSError as exc:
+        summary.errors.append((str(path), f"{path.name}: {exc.strerror}"))
+    return None
+
+
+def _flush(
+    archive: Archive,
+    batch: list[tuple[Path, InstanceRecord | None]],
+    link: bool,
+    summary: ImportSummary,
+) -> None:
+    if not batch:
+        return
+    results = archive.add_files(batch, link=link)
+    for (_, record), result in zip(batch, results, strict=True):
+        if result.status == "added":
+            summary.added += 1
+            summary.bytes_added += record.file_size if record else 0
+            summary.studies.add(result.study_uid)
+        else:
+            summary.duplicates += 1
+    batch.clear()

@@ -1,0 +1,179 @@
+"""Reading the index fields of a DICOM file from its header only."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pydicom
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+DEFLATED = "1.2.840.10008.1.2.1.99"
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+
+
+class NotDicomError(Exception):
+    """The file is not DICOM at all (no preamble/prefix and no parseable header)."""
+
+
+class BadDicomError(Exception):
+    """The file looks like DICOM but is broken (truncated, unparseable, missing UIDs)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRecord:
+    """What the index keeps about one instance (and its series, study, patient)."""
+
+    patient_id: str
+    patient_name: str
+    birth_date: str
+    sex: str
+    study_uid: str
+    study_date: str
+    study_time: str
+    accession: str
+    study_description: str
+    referring: str
+    study_id: str
+    series_uid: str
+    series_number: str
+    series_description: str
+    modality: str
+    body_part: str
+    series_date: str
+    sop_uid: str
+    sop_class_uid: str
+    instance_number: int | None
+    transfer_syntax: str
+    rows: int | None
+    columns: int | None
+    frames: int
+    file_size: int
+
+
+# Binary-valued attributes that must go through pydicom's conversion.
+_BINARY = {"Rows", "Columns"}
+
+
+def _fast_ascii(ds: Dataset, keyword: str) -> str | None:
+    """The raw value of a text attribute if it is plain ASCII (no conversion needed)."""
+    if keyword in _BINARY:
+        return None
+    tag = tag_for_keyword(keyword)
+    if tag is None or tag not in ds:
+        return "" if tag is not None else None
+    elem = ds.get_item(tag, keep_deferred=True)
+    if isinstance(elem, RawDataElement) and isinstance(elem.value, bytes):
+        try:
+            return elem.value.decode("ascii").strip(" \x00")
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    fast = _fast_ascii(ds, keyword)
+    if fast is not None:
+        return fast
+    value: Any = ds.get(keyword, "")
+    if value is None:
+        return ""
+    if isinstance(value, pydicom.multival.MultiValue):
+        return "\\".join(str(v) for v in value)
+    return str(value).strip()
+
+
+def _int(ds: Dataset, keyword: str) -> int | None:
+    fast = _fast_ascii(ds, keyword)
+    value: Any = fast if fast is not None else ds.get(keyword)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _check_complete(ds: Dataset, path: Path, size: int) -> None:
+    """Raise if a deferred (large) element, such as PixelData, runs past the end of the file."""
+    raw = ds.get_item(0x7FE00010, keep_deferred=True) if 0x7FE00010 in ds else None
+    if raw is None:
+        return
+    length = getattr(raw, "length", None)
+    tell = getattr(raw, "value_tell", None)
+    meta = getattr(ds, "file_meta", None)
+    deflated = meta is not None and meta.get("TransferSyntaxUID") == DEFLATED
+    if length is None or tell is None or length == 0xFFFFFFFF or deflated:
+        return
+    if tell + length > size:
+        raise BadDicomError(f"{path.name}: truncated (pixel data ends past the end of the file)")
+
+
+def read_record(path: Path) -> InstanceRecord:
+    """Read the index fields of ``path``, headers only (large values are skipped, not read)."""
+    try:
+        size = os.path.getsize(path)
+        ds = pydicom.dcmread(path, defer_size=256, force=False)
+    except InvalidDicomError as exc:
+        raise NotDicomError(f"{path.name}: not a DICOM file") from exc
+    except FileNotFoundError as exc:
+        raise BadDicomError(f"{path}: no such file") from exc
+    except Exception as exc:  # pydicom raises many types on broken input
+        raise BadDicomError(f"{path.name}: unreadable DICOM ({exc})") from exc
+    return record_from_dataset(ds, path, size)
+
+
+def record_from_dataset(ds: Dataset, path: Path, size: int) -> InstanceRecord:
+    """Build the record from an already parsed dataset (pixel values are not touched)."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and meta.get("MediaStorageSOPClassUID") == MEDIA_STORAGE_DIRECTORY:
+        raise NotDicomError(f"{path.name}: a DICOMDIR, not an image (import it by name)")
+    try:
+        _check_complete(ds, path, size)
+        sop_uid = _text(ds, "SOPInstanceUID") or (
+            _text(meta, "MediaStorageSOPInstanceUID") if meta is not None else ""
+        )
+        study_uid = _text(ds, "StudyInstanceUID")
+        series_uid = _text(ds, "SeriesInstanceUID")
+        if not (sop_uid and study_uid and series_uid):
+            raise BadDicomError(f"{path.name}: missing study, series or SOP instance UID")
+        sop_class = _text(ds, "SOPClassUID") or (
+            _text(meta, "MediaStorageSOPClassUID") if meta is not None else ""
+        )
+        tsyntax = _text(meta, "TransferSyntaxUID") if meta is not None else ""
+        return InstanceRecord(
+            patient_id=_text(ds, "PatientID"),
+            patient_name=_text(ds, "PatientName"),
+            birth_date=_text(ds, "PatientBirthDate"),
+            sex=_text(ds, "PatientSex"),
+            study_uid=study_uid,
+            study_date=_text(ds, "StudyDate"),
+            study_time=_text(ds, "StudyTime"),
+            accession=_text(ds, "AccessionNumber"),
+            study_description=_text(ds, "StudyDescription"),
+            referring=_text(ds, "ReferringPhysicianName"),
+            study_id=_text(ds, "StudyID"),
+            series_uid=series_uid,
+            series_number=_text(ds, "SeriesNumber"),
+            series_description=_text(ds, "SeriesDescription"),
+            modality=_text(ds, "Modality"),
+            body_part=_text(ds, "BodyPartExamined"),
+            series_date=_text(ds, "SeriesDate"),
+            sop_uid=sop_uid,
+            sop_class_uid=sop_class,
+            instance_number=_int(ds, "InstanceNumber"),
+            transfer_syntax=tsyntax,
+            rows=_int(ds, "Rows"),
+            columns=_int(ds, "Columns"),
+            frames=_int(ds, "NumberOfFrames") or 1,
+            file_size=size,
+        )
+    except BadDicomError:
+        raise
+    except Exception as exc:
+        raise BadDicomError(f"{path.name}: unreadable DICOM header ({exc})") from exc
