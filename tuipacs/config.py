@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from tuipacs import locations
+from tuipacs.dicom.errors import NodeError
+from tuipacs.dicom.nodes import LocalAE, Node, parse_node_spec
 
 GRAPHICS = ("auto", "kitty", "sixel", "halfcell")
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
@@ -48,6 +50,24 @@ class Config:
     serve_allow: list[str] = field(default_factory=list)
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
+
+    def local_ae(self) -> LocalAE:
+        """Our AE title and Storage SCP port, spooling received files near the archive."""
+        return LocalAE(
+            ae_title=self.ae_title, port=self.port, spool_dir=locations.archive_dir() / "tmp"
+        )
+
+    def node(self, name_or_spec: str) -> Node:
+        """A configured node by name, or an ``AE@host:port`` spec."""
+        if name_or_spec in self.nodes:
+            return Node.from_mapping(name_or_spec, self.nodes[name_or_spec])
+        if "@" in name_or_spec:
+            return parse_node_spec(name_or_spec)
+        known = ", ".join(sorted(self.nodes)) or "none configured"
+        raise NodeError(
+            f"unknown node {name_or_spec!r} (known: {known}); add one with "
+            "'tuipacs node add NAME AE@host:port' or give AE@host:port"
+        )
 
 
 def parse_size(text: str | int) -> int:
@@ -142,8 +162,20 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
         method = reader.get("method", str, "get")
         if method not in ("get", "move"):
             raise reader.fail("method", "must be 'get' or 'move'")
+        try:
+            Node.from_mapping(name, table)
+        except NodeError as exc:
+            line = _key_line(text, "nodes", name) or _section_line(text, f"nodes.{name}")
+            raise ConfigError(f"{path}:{line}: [nodes.{name}]: {exc}") from exc
     cfg.nodes = {name: dict(table) for name, table in nodes.items()}
     return cfg
+
+
+def _section_line(text: str, section: str) -> int:
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip().strip("[] ") == section and line.strip().startswith("["):
+            return number
+    return 0
 
 
 def _ae_title(reader: _Reader, key: str, default: str) -> str:
