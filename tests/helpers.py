@@ -14,9 +14,31 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def _is_native(path: str) -> bool:
+    """True for a compiled program (ELF), not a script or a pyenv shim."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def find_binary(name: str) -> str | None:
+    """The first native program called ``name`` on PATH.
+
+    pynetdicom installs Python scripts named like DCMTK's tools (storescp, findscu, ...);
+    shims or scripts earlier on PATH must not stand in for the real DCMTK programs.
+    """
+    for folder in os.environ.get("PATH", "").split(os.pathsep) + ["/usr/bin", "/usr/sbin"]:
+        candidate = shutil.which(name, path=folder) if folder else None
+        if candidate and _is_native(candidate):
+            return candidate
+    return None
+
+
 def require_binary(name: str) -> str:
-    """Return the path of an external program, or skip (fail under CI) if absent."""
-    path = shutil.which(name)
+    """Return the path of an external (native) program, or skip (fail under CI) if absent."""
+    path = find_binary(name)
     if path is None:
         message = f"required program {name!r} is not installed (see .ci/run for the apt packages)"
         if in_ci():

@@ -1,0 +1,39 @@
+"""`node check` against real archives: healthy, refused, wrong AE, unknown move target."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import Archive
+from helpers import free_port
+
+from tuipacs.dicom.doctor import check_node
+from tuipacs.dicom.nodes import LocalAE, Node
+
+pytestmark = pytest.mark.net
+
+
+@pytest.mark.parametrize("method", ["get", "move"])
+def test_healthy_node(archive: Archive, local_ae: LocalAE, method: str) -> None:
+    node = Node("n", archive.node.ae_title, "127.0.0.1", archive.node.port, method=method)  # type: ignore[arg-type]
+    steps = check_node(node, local_ae)
+    assert [s.name for s in steps] == ["echo", "find", f"retrieve ({method})"]
+    assert all(s.ok for s in steps), [s.detail for s in steps]
+
+
+def test_refused(local_ae: LocalAE) -> None:
+    steps = check_node(Node("n", "X", "127.0.0.1", free_port(), timeout=5), local_ae)
+    assert len(steps) == 1 and not steps[0].ok
+    assert "nothing listens there" in steps[0].detail
+
+
+def test_wrong_called_ae(dcmqrscp: object, local_ae: LocalAE) -> None:
+    node = Node("n", "WRONG", "127.0.0.1", dcmqrscp.port)  # type: ignore[attr-defined]
+    steps = check_node(node, local_ae)
+    assert not steps[0].ok and "check the node's ae_title" in steps[0].detail
+
+
+def test_move_destination_unknown(dcmqrscp: object, local_ae: LocalAE) -> None:
+    node = Node("n", "DCMQR", "127.0.0.1", dcmqrscp.port, method="move")  # type: ignore[attr-defined]
+    steps = check_node(node, LocalAE("STRANGER", port=local_ae.port))
+    assert [s.ok for s in steps] == [True, True, False]
+    assert "0xA801" in steps[2].detail and "list of modalities" in steps[2].detail

@@ -1,0 +1,415 @@
+"""Transport tuning for pynetdicom and association setup with clear errors.
+
+pynetdicom 3 leaves Nagle's algorithm on, reads PDUs 4 KB at a time, polls its DUL
+reactor with a 1 ms sleep and logs every PDU through default handlers. For the
+associations tuipacs opens or accepts we:
+
+* set TCP_NODELAY on every socket (requestor: after connect; acceptor: on accept),
+* read PDUs with ``recv_into`` into one buffer,
+* lower the DUL reactor's idle sleep (``DUL_LOOP_DELAY``),
+* unbind pynetdicom's per-PDU logging handlers unless its logger wants DEBUG,
+* receive C-STORE datasets in chunks straight to a Part-10 temporary file
+  (``_config.STORE_RECV_CHUNKED_DATASET``), in a spool folder we choose per
+  association so that partially received files can be cleaned up.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any, cast
+
+from pynetdicom import _config, dimse_messages, evt
+from pynetdicom._handlers import (
+    standard_dimse_recv_handler,
+    standard_dimse_sent_handler,
+    standard_pdu_recv_handler,
+    standard_pdu_sent_handler,
+)
+from pynetdicom.ae import ApplicationEntity
+from pynetdicom.association import Association
+from pynetdicom.dul import DULServiceProvider
+from pynetdicom.presentation import PresentationContext
+from pynetdicom.transport import (
+    T_CONNECT,
+    AddressInformation,
+    AssociationSocket,
+    RequestHandler,
+)
+
+from tuipacs.dicom.errors import (
+    AssociationAborted,
+    AssociationRejected,
+    DicomNetError,
+    NetTimeout,
+    NodeUnreachable,
+    ServiceNotAccepted,
+)
+from tuipacs.dicom.fastdul import FastDUL, FastOptions, PendingCallback, StoreCallback, install
+from tuipacs.dicom.nodes import LocalAE, Node
+
+LOG = logging.getLogger(__name__)
+
+#: Idle sleep of the DUL reactor of our associations (pynetdicom's default: 1 ms).
+DUL_LOOP_DELAY = 0.00005
+_SPOOL_ATTR = "_tuipacs_spool"
+_configured = False
+_configure_lock = threading.Lock()
+_real_named_temporary_file = dimse_messages.NamedTemporaryFile
+
+
+def set_nodelay(sock: socket.socket | None) -> None:
+    """Turn Nagle's algorithm off on a TCP socket (no-op for other sockets)."""
+    if sock is None:
+        return
+    with suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _spool_temporary_file(*args: Any, **kwargs: Any) -> Any:
+    """NamedTemporaryFile in the spool folder of the current association, if it has one.
+
+    pynetdicom calls this from the DUL thread of the association receiving a C-STORE.
+    """
+    thread = threading.current_thread()
+    if isinstance(thread, DULServiceProvider):
+        spool = getattr(thread.assoc, _SPOOL_ATTR, None)
+        if spool is not None:
+            kwargs["dir"] = str(spool)
+            kwargs.setdefault("prefix", "recv-")
+    return _real_named_temporary_file(*args, **kwargs)
+
+
+def configure() -> None:
+    """Process-wide pynetdicom settings tuipacs relies on (idempotent).
+
+    Received C-STORE datasets are written to a temporary Part-10 file (preamble, file
+    meta with the accepted transfer syntax, then the dataset bytes as received) and
+    the handler gets ``event.dataset_path``; pynetdicom deletes the file after the
+    handler returns unless the handler moved it away.
+    """
+    global _configured
+    with _configure_lock:
+        if _configured:
+            return
+        _config.STORE_RECV_CHUNKED_DATASET = True
+        dimse_messages.NamedTemporaryFile = _spool_temporary_file
+        _configured = True
+
+
+class TunedSocket(AssociationSocket):
+    """AssociationSocket with TCP_NODELAY, fast reads and a record of connect errors."""
+
+    connect_error: OSError | None = None
+
+    def __init__(
+        self,
+        assoc: Association,
+        client_socket: socket.socket | None = None,
+        address: AddressInformation | None = None,
+    ) -> None:
+        """Wrap or create the socket; accepted sockets get TCP_NODELAY at once."""
+        super().__init__(assoc, client_socket=client_socket, address=address)
+        set_nodelay(self.socket)
+
+    def connect(self, primitive: T_CONNECT) -> None:
+        """Connect like pynetdicom does, set TCP_NODELAY and keep the OSError if any."""
+        if self.socket is None:
+            raise ValueError("A socket must be created before calling connect()")
+        try:
+            if self.tls_args:
+                context, server_hostname = self.tls_args
+                self.socket = context.wrap_socket(
+                    self.socket, server_side=False, server_hostname=server_hostname
+                )
+            self.socket.settimeout(self.assoc.connection_timeout)
+            self.socket.connect(primitive.address_info.as_tuple)
+            self.socket.settimeout(None)
+            set_nodelay(self.socket)
+            local = self.socket.getsockname()
+            self.assoc.requestor.address_info = AddressInformation.from_tuple(local)
+            self._is_connected = True
+            evt.trigger(self.assoc, evt.EVT_CONN_OPEN, {"address": primitive.address_info.as_tuple})
+            primitive.result = "Evt2"
+        except OSError as exc:
+            self.connect_error = exc
+            if self.socket is not None:
+                self._shutdown_socket()
+                self.socket = None
+            primitive.result = "Evt17"
+        finally:
+            self.provider_queue.put(primitive)
+            self._ready.set()
+
+    def recv(self, nr_bytes: int) -> bytearray:
+        """Read exactly nr_bytes (fewer only if the peer closed) with recv_into."""
+        sock = cast(socket.socket, self.socket)
+        buffer = bytearray(nr_bytes)
+        view = memoryview(buffer)
+        got = 0
+        while got < nr_bytes:
+            count = sock.recv_into(view[got:], nr_bytes - got)
+            if count == 0:
+                del view
+                return buffer[:got]
+            got += count
+        del view
+        return buffer
+
+
+def _quiet_handlers(assoc: Association) -> None:
+    """Unbind pynetdicom's per-PDU/DIMSE logging handlers unless DEBUG logging is on."""
+    if logging.getLogger("pynetdicom").isEnabledFor(logging.DEBUG):
+        return
+    for event, handler in (
+        (evt.EVT_DIMSE_RECV, standard_dimse_recv_handler),
+        (evt.EVT_DIMSE_SENT, standard_dimse_sent_handler),
+        (evt.EVT_PDU_RECV, standard_pdu_recv_handler),
+        (evt.EVT_PDU_SENT, standard_pdu_sent_handler),
+    ):
+        with suppress(Exception):
+            assoc.unbind(event, handler)
+
+
+def tune_association(assoc: Association, options: FastOptions) -> None:
+    """Apply our speed settings to a new (not yet started) association."""
+    assoc.dul._run_loop_delay = DUL_LOOP_DELAY
+    setattr(assoc, _SPOOL_ATTR, options.spool)
+    install(assoc.dul, options)
+    _quiet_handlers(assoc)
+
+
+def fast_options(assoc: Association) -> FastOptions | None:
+    """The fast-path options of one of our associations (None for others)."""
+    dul = assoc.dul
+    return dul._fast if isinstance(dul, FastDUL) else None
+
+
+class TunedAE(ApplicationEntity):
+    """ApplicationEntity whose associations use TunedSocket and the fast DUL.
+
+    `store` (if given) receives every C-STORE of its associations on the fast path;
+    `pending` receives the counts of pending C-GET/C-MOVE responses.
+    """
+
+    def __init__(
+        self,
+        ae_title: str,
+        spool: Path | None = None,
+        store: StoreCallback | None = None,
+        pending: PendingCallback | None = None,
+    ) -> None:
+        """Create the AE; received datasets of its associations go to `spool`."""
+        configure()
+        super().__init__(ae_title)
+        self.spool = spool
+        self.fast_store = store
+        self.fast_pending = pending
+
+    def options(self) -> FastOptions:
+        """Fresh fast-path options for a new association."""
+        return FastOptions(spool=self.spool, store=self.fast_store, pending=self.fast_pending)
+
+    def _create_socket(
+        self, assoc: Association, address: AddressInformation, tls_args: Any
+    ) -> AssociationSocket:
+        """Tune the association and give it a TunedSocket."""
+        tune_association(assoc, self.options())
+        sock = TunedSocket(assoc, address=address)
+        sock.tls_args = tls_args
+        return sock
+
+
+class TunedRequestHandler(RequestHandler):
+    """Server-side request handler: accepted associations get our socket settings."""
+
+    def _create_association(self) -> Association:
+        """Create the acceptor association as pynetdicom does, then tune it."""
+        assoc = super()._create_association()
+        sock = assoc.dul.socket
+        if sock is not None:
+            sock.__class__ = TunedSocket
+            set_nodelay(sock.socket)
+        ae = self.server.ae
+        options = ae.options() if isinstance(ae, TunedAE) else FastOptions()
+        tune_association(assoc, options)
+        return assoc
+
+
+# --------------------------------------------------------------------------- errors
+
+
+_REJECT_USER_REASONS = {
+    1: "no reason given",
+    2: "application context not supported",
+    3: "our AE title (calling AE) is not recognised",
+    7: "the called AE title is not recognised",
+}
+
+
+def rejection_error(node: Node, local: LocalAE, result: int, source: int, reason: int) -> str:
+    """One-line message (with advice) for an A-ASSOCIATE-RJ."""
+    where = f"{node.name} ({node.address}) rejected the association"
+    if source == 1 and reason == 7:
+        return f"{where}: called AE title {node.ae_title!r} is wrong; check the node's ae_title"
+    if source == 1 and reason == 3:
+        return (
+            f"{where}: our AE title {local.ae_title!r} is not allowed; ask the archive's "
+            "administrator to add it (with our host) to its known modalities"
+        )
+    if source == 3:
+        return f"{where}: the archive is busy or at its association limit; retry later"
+    detail = _REJECT_USER_REASONS.get(reason, f"reason {reason}") if source == 1 else "protocol"
+    kind = "transient" if result == 2 else "permanent"
+    return (
+        f"{where} ({kind}, {detail}): check the called AE title {node.ae_title!r} and that the "
+        f"archive allows our AE title {local.ae_title!r}"
+    )
+
+
+def _connect_error(node: Node, exc: OSError | None) -> DicomNetError:
+    """Error for a failed TCP connection."""
+    where = f"{node.host}:{node.port}"
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return NetTimeout(
+            f"no answer from {where} within {node.connect_timeout:.0f} s: check host, port "
+            "and firewall (or an SSH tunnel)"
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return NodeUnreachable(
+            f"connection refused by {where}: nothing listens there; check the node's host "
+            "and port and that the archive is running"
+        )
+    if isinstance(exc, socket.gaierror):
+        return NodeUnreachable(f"unknown host {node.host!r}: check the node's host name")
+    detail = exc.strerror if exc is not None and exc.strerror else "connection failed"
+    return NodeUnreachable(f"cannot connect to {where} ({detail}): check host, port and network")
+
+
+def association_error(assoc: Association, node: Node, local: LocalAE) -> DicomNetError:
+    """Turn a failed association attempt into one of our errors."""
+    sock = assoc.dul.socket
+    if isinstance(sock, TunedSocket) and sock.connect_error is not None:
+        return _connect_error(node, sock.connect_error)
+    if assoc.is_rejected:
+        rsp = assoc.acceptor.primitive
+        result = int(getattr(rsp, "result", 0) or 0)
+        source = int(getattr(rsp, "result_source", 0) or 0)
+        reason = int(getattr(rsp, "diagnostic", 0) or 0)
+        message = rejection_error(node, local, result, source, reason)
+        return AssociationRejected(message, result, source, reason)
+    if assoc.acceptor.primitive is None:
+        if isinstance(sock, TunedSocket) and sock.socket is None:
+            return _connect_error(node, None)
+        return NetTimeout(
+            f"{node.name} ({node.address}) did not answer the association request within "
+            f"{node.timeout:.0f} s: check that host:port is a DICOM service"
+        )
+    if assoc.acceptor.primitive.result == 0 and not assoc.accepted_contexts:
+        return ServiceNotAccepted(
+            f"{node.name} accepted none of the services we proposed: check that it is a "
+            "query/retrieve archive and allows our AE title"
+        )
+    return AssociationAborted(
+        f"{node.name} ({node.address}) aborted the association request: check the called AE "
+        "title and that the archive allows our AE title"
+    )
+
+
+# --------------------------------------------------------------------------- associate
+
+
+def make_ae(
+    local: LocalAE,
+    node: Node,
+    spool: Path | None = None,
+    store: StoreCallback | None = None,
+    pending: PendingCallback | None = None,
+) -> TunedAE:
+    """A requestor AE for `node`: timeouts from the node, our AE title."""
+    ae = TunedAE(local.ae_title, spool, store, pending)
+    ae.connection_timeout = node.connect_timeout
+    ae.acse_timeout = node.timeout
+    ae.dimse_timeout = node.timeout
+    ae.network_timeout = max(node.timeout, 60.0)
+    ae.maximum_pdu_size = node.max_pdu
+    return ae
+
+
+def associate(
+    node: Node,
+    local: LocalAE,
+    contexts: Sequence[PresentationContext],
+    ext_neg: Sequence[Any] | None = None,
+    spool: Path | None = None,
+    handlers: Sequence[tuple[Any, Callable[..., Any]]] | None = None,
+    store: StoreCallback | None = None,
+    pending: PendingCallback | None = None,
+) -> Association:
+    """Open an association to `node` or raise a DicomNetError with advice.
+
+    `store`/`pending` enable the fast path (see tuipacs.dicom.fastdul) for received
+    C-STOREs and pending C-GET/C-MOVE responses.
+    """
+    ae = make_ae(local, node, spool, store, pending)
+    try:
+        assoc = ae.associate(
+            node.host,
+            node.port,
+            contexts=list(contexts),
+            ae_title=node.ae_title,
+            max_pdu=node.max_pdu,
+            ext_neg=list(ext_neg or []),
+            evt_handlers=list(handlers or []),
+        )
+    except socket.gaierror as exc:
+        raise _connect_error(node, exc) from None
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise NodeUnreachable(f"cannot associate with {node.address}: {exc}") from None
+    if not assoc.is_established:
+        raise association_error(assoc, node, local)
+    return assoc
+
+
+def close(assoc: Association) -> None:
+    """Release an association politely; abort if release is not possible."""
+    if assoc.is_established:
+        try:
+            assoc.release()
+        except Exception:  # noqa: BLE001 - never let cleanup raise
+            LOG.debug("release failed, aborting", exc_info=True)
+            with suppress(Exception):
+                assoc.abort()
+
+
+@contextmanager
+def association(
+    node: Node,
+    local: LocalAE,
+    contexts: Sequence[PresentationContext],
+    ext_neg: Sequence[Any] | None = None,
+    spool: Path | None = None,
+) -> Iterator[Association]:
+    """Context manager around associate(): released (or aborted) on exit."""
+    assoc = associate(node, local, contexts, ext_neg=ext_neg, spool=spool)
+    try:
+        yield assoc
+    except BaseException:
+        with suppress(Exception):
+            assoc.abort()
+        raise
+    else:
+        close(assoc)
+
+
+def spool_folder(local: LocalAE, prefix: str = "tuipacs-recv-") -> Path:
+    """A new private folder for received files (under local.spool_dir or the temp dir)."""
+    base = local.spool_dir
+    if base is not None:
+        base.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=str(base) if base else None))

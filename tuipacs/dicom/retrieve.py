@@ -1,0 +1,647 @@
+"""Retrieve a study (or some series) by C-GET or C-MOVE, straight to a sink.
+
+Plan: an IMAGE-level C-FIND lists the study's instances (SOP class, series); instances
+the caller already has (``have``) are skipped; the rest is split into jobs (whole
+series, or UID lists for partial or big series) run on ``node.parallel``
+associations. Received files go to the sink undecoded (see storage.py / fastdul.py).
+Cancel sends C-CANCEL, then aborts after a grace period. Errors end up in the
+summary, never as exceptions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pynetdicom.association import Association
+from pynetdicom.presentation import build_context
+
+from tuipacs.dicom import net
+from tuipacs.dicom.errors import DicomError, DicomNetError, MoveDestinationUnknown
+from tuipacs.dicom.fastdul import StoreRequest
+from tuipacs.dicom.nodes import LocalAE, Method, Node
+from tuipacs.dicom.scu import STUDY_ROOT_FIND, STUDY_ROOT_GET, STUDY_ROOT_MOVE, iter_find
+from tuipacs.dicom.status import CANCEL, FAILURE, PENDING, WARNING, describe
+from tuipacs.dicom.storage import (
+    COMMON_STORAGE_CLASSES,
+    ReceivedInstance,
+    Sink,
+    StorageServer,
+    StoreHandler,
+    storage_contexts,
+)
+
+LOG = logging.getLogger(__name__)
+
+#: Most SOP Instance UIDs sent in one IMAGE-level request.
+MAX_UIDS_PER_REQUEST = 500
+#: Smallest chunk a big series is split into for parallel associations.
+MIN_SPLIT = 16
+#: Seconds between C-CANCEL and A-ABORT if the archive keeps going.
+CANCEL_GRACE = 5.0
+
+
+@dataclass(frozen=True)
+class RetrieveProgress:
+    """Progress of a retrieve (instances); callbacks get one after each change."""
+
+    total: int
+    completed: int
+    failed: int
+    warning: int
+    skipped: int
+    remaining: int
+    bytes: int
+    elapsed: float
+
+
+@dataclass
+class RetrieveSummary:
+    """Outcome of a retrieve. `ok` is True when nothing failed and it was not cancelled."""
+
+    study_uid: str
+    method: str
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+    warning: int = 0
+    skipped: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    first_image_seconds: float | None = None
+    cancelled: bool = False
+    errors: list[str] = field(default_factory=list)
+    error: DicomError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the retrieve finished without failures or errors."""
+        return not self.errors and self.failed == 0 and not self.cancelled
+
+    @property
+    def remaining(self) -> int:
+        """Instances neither received, skipped nor failed (e.g. after a cancel)."""
+        return max(0, self.total - self.completed - self.skipped - self.failed)
+
+    @property
+    def mb_per_s(self) -> float:
+        """Throughput in MB/s (10^6 bytes)."""
+        return self.bytes / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+
+Progress = Callable[[RetrieveProgress], None]
+Have = Callable[[str], bool]
+
+
+@dataclass
+class _Instance:
+    """One instance found by the IMAGE-level query."""
+
+    sop_uid: str
+    sop_class: str
+    series_uid: str
+
+
+@dataclass
+class _Job:
+    """One C-GET/C-MOVE request: UIDs of one series (sent at SERIES level if whole)."""
+
+    series_uid: str
+    uids: list[str]
+    whole: bool = False
+
+    @property
+    def expected(self) -> int:
+        """Instances this job should bring."""
+        return len(self.uids)
+
+
+@dataclass
+class _Active:
+    """A request in flight, watched by the monitor (timeouts, cancel)."""
+
+    assoc: Association
+    msg_id: int
+    context_id: int
+    cancel_sent: float | None = None
+
+
+class _State:
+    """Counters shared by worker, DUL and receiver threads (all under one lock)."""
+
+    def __init__(self, summary: RetrieveSummary, progress: Progress | None) -> None:
+        """Start the clock."""
+        self.summary = summary
+        self.progress = progress
+        self.lock = threading.Lock()
+        self.progress_lock = threading.Lock()
+        self.start = time.perf_counter()
+        self.last_activity = time.monotonic()
+        self.received: set[str] = set()
+
+    def stored(self, instance: ReceivedInstance) -> None:
+        """Count a file the sink accepted."""
+        with self.lock:
+            if instance.sop_instance_uid in self.received:
+                return
+            self.received.add(instance.sop_instance_uid)
+            self.summary.completed += 1
+            self.summary.bytes += instance.size
+            if self.summary.first_image_seconds is None:
+                self.summary.first_image_seconds = time.perf_counter() - self.start
+            self.last_activity = time.monotonic()
+        self.report()
+
+    def touch(self, _counts: object = None) -> None:
+        """Note activity (a pending response)."""
+        self.last_activity = time.monotonic()
+
+    def error(self, message: str, exc: DicomError | None = None) -> None:
+        """Record an error message (first exception kept)."""
+        with self.lock:
+            if message not in self.summary.errors:
+                self.summary.errors.append(message)
+            if exc is not None and self.summary.error is None:
+                self.summary.error = exc
+
+    def add(self, failed: int = 0, warning: int = 0) -> None:
+        """Add archive-reported failures/warnings."""
+        with self.lock:
+            self.summary.failed += failed
+            self.summary.warning += warning
+        self.report()
+
+    def report(self) -> None:
+        """Call the progress callback (serialised: never runs twice at once)."""
+        if self.progress is None:
+            return
+        with self.lock:
+            s = self.summary
+            snapshot = RetrieveProgress(
+                s.total,
+                s.completed,
+                s.failed,
+                s.warning,
+                s.skipped,
+                s.remaining,
+                s.bytes,
+                time.perf_counter() - self.start,
+            )
+        with self.progress_lock:
+            try:
+                self.progress(snapshot)
+            except Exception:  # noqa: BLE001 - a progress bug must not stop the transfer
+                LOG.exception("progress callback failed")
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def list_instances(
+    node: Node, local: LocalAE, study_uid: str, series_uids: Sequence[str] | None
+) -> list[_Instance]:
+    """IMAGE-level C-FIND of the study (or of each series): SOP UIDs, classes, series."""
+    model = STUDY_ROOT_FIND
+    found: list[_Instance] = []
+    with net.association(node, local, [build_context(model)]) as assoc:
+        targets: list[str | None] = list(series_uids) if series_uids else [None]
+        for series_uid in targets:
+            query = Dataset()
+            query.QueryRetrieveLevel = "IMAGE"
+            query.StudyInstanceUID = study_uid
+            query.SeriesInstanceUID = series_uid or ""
+            query.SOPInstanceUID = ""
+            query.SOPClassUID = ""
+            for row in iter_find(assoc, node, query, model):
+                uid = row.get("SOPInstanceUID", "")
+                if uid:
+                    series = row.get("SeriesInstanceUID") or series_uid or ""
+                    found.append(_Instance(uid, row.get("SOPClassUID", ""), series))
+    return found
+
+
+def plan_jobs(
+    instances: Sequence[_Instance], parallel: int, complete: set[str] | None = None
+) -> list[_Job]:
+    """Jobs for the missing instances: whole series, or UID lists split for parallelism.
+
+    `complete` names series of which every instance is wanted (SERIES-level request
+    when not split).
+    """
+    by_series: dict[str, list[str]] = {}
+    for inst in instances:
+        by_series.setdefault(inst.series_uid, []).append(inst.sop_uid)
+    jobs: list[_Job] = []
+    total = sum(len(u) for u in by_series.values())
+    for series_uid, uids in by_series.items():
+        pieces = 1
+        if parallel > 1 and len(by_series) < parallel:
+            share = max(1, round(parallel * len(uids) / max(total, 1)))
+            pieces = max(1, min(share, len(uids) // MIN_SPLIT))
+        size = min(MAX_UIDS_PER_REQUEST, -(-len(uids) // pieces))
+        whole = size >= len(uids) and series_uid in (complete or set()) and bool(series_uid)
+        for start in range(0, len(uids), size):
+            jobs.append(_Job(series_uid, uids[start : start + size], whole))
+    jobs.sort(key=lambda j: -j.expected)
+    return jobs
+
+
+def _identifier(study_uid: str, job: _Job) -> Dataset:
+    """The C-GET/C-MOVE identifier of a job."""
+    ds = Dataset()
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = job.series_uid
+    if job.whole:
+        ds.QueryRetrieveLevel = "SERIES"
+        return ds
+    ds.QueryRetrieveLevel = "IMAGE"
+    ds.SOPInstanceUID = job.uids if len(job.uids) > 1 else job.uids[0]
+    return ds
+
+
+# --------------------------------------------------------------------------- C-MOVE receiver
+
+
+class MoveReceiver:
+    """Our Storage SCP for C-MOVE, shared by retrieves: routes files by SOP Instance UID.
+
+    Each retrieve registers a StoreHandler with the UIDs it expects; a file nobody
+    expects goes to the only registered handler, else to `default` (if any), else it
+    is refused (0xA700).
+    """
+
+    def __init__(self, local: LocalAE, default: StoreHandler | None = None) -> None:
+        """Describe the receiver; start() listens on local.bind_host:local.port."""
+        self.local = local
+        self.default = default
+        self._routes: dict[str, StoreHandler] = {}
+        self._handlers: list[StoreHandler] = []
+        self._lock = threading.Lock()
+        self._server = StorageServer(local, StoreHandler(self._refuse))
+        self._server.handler = self  # type: ignore[assignment]
+
+    def _refuse(self, path: Path, instance: ReceivedInstance) -> None:
+        """Sink of last resort: nobody expects this instance."""
+        raise OSError(f"no retrieve expects instance {instance.sop_instance_uid}")
+
+    def start(self) -> MoveReceiver:
+        """Start listening (ReceiverError if the port is taken)."""
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and clean the spool folder."""
+        self._server.stop()
+
+    @property
+    def port(self) -> int:
+        """The port actually bound."""
+        return self._server.port
+
+    def register(self, handler: StoreHandler, uids: Sequence[str]) -> None:
+        """Route these SOP Instance UIDs (and strays, if alone) to handler."""
+        with self._lock:
+            self._handlers.append(handler)
+            for uid in uids:
+                self._routes[uid] = handler
+
+    def unregister(self, handler: StoreHandler) -> None:
+        """Forget a retrieve's routes."""
+        with self._lock:
+            self._handlers = [h for h in self._handlers if h is not handler]
+            self._routes = {k: v for k, v in self._routes.items() if v is not handler}
+
+    def _route(self, sop_uid: str) -> StoreHandler | None:
+        """The handler for an incoming instance."""
+        with self._lock:
+            handler = self._routes.get(sop_uid)
+            if handler is None and len(self._handlers) == 1:
+                handler = self._handlers[0]
+        return handler or self.default
+
+    def store(self, request: StoreRequest) -> int:
+        """Fast-path store callback: route then store."""
+        handler = self._route(request.sop_instance_uid)
+        if handler is None:
+            return 0xA700
+        return handler.store(request)
+
+    def __call__(self, event: object) -> int:
+        """pynetdicom EVT_C_STORE handler: route then store."""
+        uid = str(getattr(getattr(event, "request", None), "AffectedSOPInstanceUID", ""))
+        handler = self._route(uid)
+        return handler(event) if handler is not None else 0xA700
+
+
+# --------------------------------------------------------------------------- workers
+
+
+class _Retrieval:
+    """One retrieve run: workers, monitor and shared state."""
+
+    def __init__(
+        self,
+        node: Node,
+        local: LocalAE,
+        study_uid: str,
+        method: Method,
+        state: _State,
+        handler: StoreHandler,
+        cancel: threading.Event,
+        spool: Path,
+    ) -> None:
+        """Keep the run's settings."""
+        self.node = node
+        self.local = local
+        self.study_uid = study_uid
+        self.method = method
+        self.state = state
+        self.handler = handler
+        self.cancel = cancel
+        self.spool = spool
+        self.jobs: queue.Queue[_Job] = queue.Queue()
+        self.active: dict[int, _Active] = {}
+        self.active_lock = threading.Lock()
+        self.msg_ids = itertools.count(1)
+        self.done = threading.Event()
+        self.sop_classes: list[str] = []
+
+    @property
+    def model(self) -> str:
+        """The retrieve information model UID."""
+        if self.method == "move":
+            return STUDY_ROOT_MOVE
+        return STUDY_ROOT_GET
+
+    def run(self, jobs: Sequence[_Job]) -> None:
+        """Run all jobs on up to node.parallel associations; watch them."""
+        for job in jobs:
+            self.jobs.put(job)
+        workers = [
+            threading.Thread(target=self._worker, name=f"tuipacs-retrieve-{i}", daemon=True)
+            for i in range(max(1, min(self.node.parallel, len(jobs))))
+        ]
+        monitor = threading.Thread(target=self._monitor, name="tuipacs-monitor", daemon=True)
+        monitor.start()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        self.done.set()
+        monitor.join()
+        leftover = 0
+        while not self.jobs.empty():
+            leftover += self.jobs.get().expected
+        if leftover and not self.cancel.is_set():
+            self.state.add(failed=leftover)
+
+    def _associate(self) -> Association:
+        """Open an association for our method (storage contexts for C-GET)."""
+        contexts = [build_context(self.model)]
+        roles: list[Any] = []
+        if self.method == "get":
+            storage, roles = storage_contexts(self.sop_classes or COMMON_STORAGE_CLASSES)
+            contexts += storage
+        return net.associate(
+            self.node,
+            self.local,
+            contexts,
+            ext_neg=roles,
+            spool=self.spool,
+            handlers=[],
+            store=self.handler.store if self.method == "get" else None,
+            pending=self.state.touch,
+        )
+
+    def _worker(self) -> None:
+        """Take jobs until none are left, cancelled, or the association dies."""
+        assoc: Association | None = None
+        try:
+            while not self.cancel.is_set():
+                try:
+                    job = self.jobs.get_nowait()
+                except queue.Empty:
+                    return
+                if assoc is None or not assoc.is_established:
+                    assoc = self._associate()
+                if not self._run_job(assoc, job):
+                    return
+        except DicomNetError as exc:
+            self.state.error(str(exc), exc)
+        except Exception as exc:  # noqa: BLE001 - reported in the summary, never raised
+            LOG.exception("retrieve worker failed")
+            self.state.error(f"retrieve failed: {exc}")
+        finally:
+            if assoc is not None:
+                net.close(assoc)
+
+    def _run_job(self, assoc: Association, job: _Job) -> bool:
+        """Send one C-GET/C-MOVE and follow its responses; False if the association died."""
+        msg_id = next(self.msg_ids) % 65536 or 1
+        context_id = int(assoc._get_valid_context(self.model, "", "scu").context_id or 1)
+        identifier = _identifier(self.study_uid, job)
+        assoc.dimse_timeout = None  # the monitor watches silence instead
+        key = id(assoc)
+        with self.active_lock:
+            self.active[key] = _Active(assoc, msg_id, context_id)
+        try:
+            if self.method == "move":
+                responses = assoc.send_c_move(
+                    identifier, self.local.ae_title, self.model, msg_id=msg_id
+                )
+            else:
+                responses = assoc.send_c_get(identifier, self.model, msg_id=msg_id)
+            final = None
+            for status, _identifier_ds in responses:
+                self.state.touch()
+                if "Status" in status and describe(int(status.Status)).category == PENDING:
+                    continue
+                final = status
+        finally:
+            with self.active_lock:
+                self.active.pop(key, None)
+        return self._finish_job(assoc, job, final)
+
+    def _finish_job(self, assoc: Association, job: _Job, final: Dataset | None) -> bool:
+        """Account for a job's final response; False if the association is gone."""
+        if final is None or "Status" not in final:
+            self.state.add(failed=self._unreceived(job))
+            if not self.cancel.is_set():
+                self.state.error(
+                    f"{self.node.name}: the association was aborted or timed out during "
+                    "the transfer; retrieve again to fetch what is missing"
+                )
+            return False
+        info = describe(int(final.Status))
+        failed = int(final.get("NumberOfFailedSuboperations", 0) or 0)
+        warning = int(final.get("NumberOfWarningSuboperations", 0) or 0)
+        self.state.add(failed=failed, warning=warning)
+        if info.category == FAILURE:
+            self._job_failure(info.code, info.line(), job, failed)
+        elif info.category == WARNING and failed:
+            self.state.error(f"{self.node.name}: {failed} instance(s) failed: {info.line()}")
+        elif info.category == CANCEL:
+            self.cancel.set()
+        return assoc.is_established
+
+    def _unreceived(self, job: _Job) -> int:
+        """Instances of a job that did not arrive."""
+        with self.state.lock:
+            return sum(1 for uid in job.uids if uid not in self.state.received)
+
+    def _job_failure(self, code: int, line: str, job: _Job, failed: int) -> None:
+        """Record a failed C-GET/C-MOVE with advice."""
+        missing = self._unreceived(job)
+        if missing > failed:
+            self.state.add(failed=missing - failed)
+        if code == 0xA801:
+            message = (
+                f"{self.node.name} does not know our AE title {self.local.ae_title!r} as a move "
+                f"destination (0xA801): add it with our host and port {self.local.port} to the "
+                "archive's list of modalities, or use C-GET"
+            )
+            self.state.error(message, MoveDestinationUnknown(message, code))
+            return
+        if self.method == "move" and missing == job.expected:
+            self.state.error(
+                f"{self.node.name}: C-MOVE failed and nothing arrived ({line}): the archive "
+                f"may not know our AE title {self.local.ae_title!r} or cannot connect to our "
+                f"port {self.local.port}; check its modality entry for our AE (host and port), "
+                "use C-GET, or an SSH reverse tunnel"
+            )
+            return
+        self.state.error(f"{self.node.name}: retrieve failed: {line}")
+
+    def _monitor(self) -> None:
+        """Send C-CANCEL on cancel, abort after a grace period or on a silent peer."""
+        while not self.done.wait(0.1):
+            now = time.monotonic()
+            with self.active_lock:
+                active = list(self.active.values())
+            for item in active:
+                self._watch(item, now)
+
+    def _watch(self, item: _Active, now: float) -> None:
+        """Cancel/abort one request in flight if needed."""
+        if self.cancel.is_set() and item.cancel_sent is None:
+            item.cancel_sent = now
+            try:
+                item.assoc.send_c_cancel(item.msg_id, item.context_id)
+            except Exception:  # noqa: BLE001 - abort below if the cancel cannot be sent
+                item.assoc.abort()
+            return
+        grace = min(CANCEL_GRACE, self.node.timeout)
+        if item.cancel_sent is not None and now - item.cancel_sent > grace:
+            LOG.info("archive ignored C-CANCEL for %.0f s: aborting", grace)
+            item.assoc.abort()
+            return
+        silent = now - max(self.state.last_activity, self._activity(item))
+        if silent > self.node.timeout:
+            self.state.error(
+                f"{self.node.name} sent nothing for {self.node.timeout:.0f} s: aborted; retrieve "
+                "again later or raise the node's timeout"
+            )
+            item.assoc.abort()
+
+    @staticmethod
+    def _activity(item: _Active) -> float:
+        """Last activity seen on the association's fast path."""
+        options = net.fast_options(item.assoc)
+        return options.last_activity if options is not None else 0.0
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def retrieve(
+    node: Node,
+    local: LocalAE,
+    study_uid: str,
+    sink: Sink,
+    series_uids: Sequence[str] | None = None,
+    method: Method | None = None,
+    have: Have | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    receiver: MoveReceiver | None = None,
+) -> RetrieveSummary:
+    """Retrieve a study (or the given series) from `node` into `sink`.
+
+    `method` defaults to node.method. `have(sop_uid)` says an instance is already
+    stored (skipped). `progress` is called (serialised, from worker threads) after
+    each change. Setting `cancel` sends C-CANCEL and aborts after a grace period.
+    For C-MOVE a temporary receiver listens on local.port unless `receiver` (a
+    running MoveReceiver) is given. Never raises DicomNetError: see summary.errors.
+    """
+    how: Method = method or node.method
+    summary = RetrieveSummary(study_uid=study_uid, method=how)
+    state = _State(summary, progress)
+    cancel = cancel or threading.Event()
+    try:
+        instances = list_instances(node, local, study_uid, series_uids)
+    except DicomError as exc:
+        state.error(str(exc), exc)
+        summary.seconds = time.perf_counter() - state.start
+        return summary
+    _run(node, local, study_uid, how, sink, instances, have, state, cancel, receiver)
+    summary.cancelled = cancel.is_set() and summary.remaining > 0
+    summary.seconds = time.perf_counter() - state.start
+    return summary
+
+
+def _run(
+    node: Node,
+    local: LocalAE,
+    study_uid: str,
+    method: Method,
+    sink: Sink,
+    instances: list[_Instance],
+    have: Have | None,
+    state: _State,
+    cancel: threading.Event,
+    receiver: MoveReceiver | None,
+) -> None:
+    """Plan and run the jobs; C-MOVE receiver and spool folder set up and torn down."""
+    summary = state.summary
+    summary.total = len(instances)
+    wanted = [i for i in instances if have is None or not have(i.sop_uid)]
+    summary.skipped = summary.total - len(wanted)
+    state.report()
+    if not instances:
+        state.error(f"{node.name} lists no instances for study {study_uid}: check the UID")
+        return
+    if not wanted:
+        return
+    where = {i.sop_uid: (study_uid, i.series_uid) for i in instances}
+    handler = StoreHandler(sink, lookup=where.get, on_stored=state.stored)
+    spool = net.spool_folder(local)
+    own_receiver: MoveReceiver | None = None
+    try:
+        if method == "move" and receiver is None:
+            own_receiver = receiver = MoveReceiver(local).start()
+        if receiver is not None and method == "move":
+            receiver.register(handler, [i.sop_uid for i in wanted])
+        run = _Retrieval(node, local, study_uid, method, state, handler, cancel, spool)
+        run.sop_classes = sorted({i.sop_class for i in instances if i.sop_class})
+        wanted_uids = {i.sop_uid for i in wanted}
+        complete = {i.series_uid for i in instances} - {
+            i.series_uid for i in instances if i.sop_uid not in wanted_uids
+        }
+        run.run(plan_jobs(wanted, node.parallel, complete))
+    except DicomError as exc:
+        state.error(str(exc), exc)
+    finally:
+        if receiver is not None:
+            receiver.unregister(handler)
+        if own_receiver is not None:
+            own_receiver.stop()
+        shutil.rmtree(spool, ignore_errors=True)

@@ -1,0 +1,356 @@
+"""Storage receive machinery shared by C-GET, the C-MOVE receiver and a Storage SCP.
+
+Received datasets are never decoded: pynetdicom writes each one to a temporary
+Part-10 file (128-byte preamble, ``DICM``, File Meta with the transfer syntax of the
+accepted presentation context, then the dataset bytes exactly as sent). The
+:class:`StoreHandler` hands that path and a :class:`ReceivedInstance` to a *sink*.
+The sink may move the file away (e.g. ``Archive.add_file(path, move=True)``); if it
+leaves it, pynetdicom deletes it once the handler returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydicom import dcmread
+from pydicom.uid import (
+    JPEG2000,
+    AllTransferSyntaxes,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLossless,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    RLELossless,
+)
+from pynetdicom import evt
+from pynetdicom.pdu_primitives import SCP_SCU_RoleSelectionNegotiation
+from pynetdicom.presentation import PresentationContext, build_context, build_role
+from pynetdicom.sop_class import _STORAGE_CLASSES
+from pynetdicom.transport import ThreadedAssociationServer
+
+from tuipacs.dicom.errors import ReceiverError
+from tuipacs.dicom.fastdul import StoreRequest
+from tuipacs.dicom.net import TunedAE, TunedRequestHandler, spool_folder
+from tuipacs.dicom.nodes import LocalAE
+
+LOG = logging.getLogger(__name__)
+
+#: Status codes our Storage SCP answers.
+STORE_SUCCESS = 0x0000
+STORE_OUT_OF_RESOURCES = 0xA700
+STORE_CANNOT_UNDERSTAND = 0xC000
+
+UNCOMPRESSED = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
+#: Compressed/other syntaxes offered one per context, so the archive can send what it
+#: stores without transcoding (a context carries exactly one accepted syntax).
+COMPRESSED = [
+    JPEGLosslessSV1,
+    JPEGLossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    JPEG2000Lossless,
+    JPEG2000,
+    RLELossless,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+]
+#: Presentation contexts an association request may carry (PS3.8: IDs 1..255, odd).
+MAX_CONTEXTS = 128
+
+#: Storage SOP classes proposed when a study's classes are unknown (most common first).
+COMMON_STORAGE_CLASSES = [
+    _STORAGE_CLASSES[name]
+    for name in (
+        "CTImageStorage",
+        "EnhancedCTImageStorage",
+        "MRImageStorage",
+        "EnhancedMRImageStorage",
+        "ComputedRadiographyImageStorage",
+        "DigitalXRayImageStorageForPresentation",
+        "DigitalXRayImageStorageForProcessing",
+        "DigitalMammographyXRayImageStorageForPresentation",
+        "DigitalMammographyXRayImageStorageForProcessing",
+        "UltrasoundImageStorage",
+        "UltrasoundMultiFrameImageStorage",
+        "SecondaryCaptureImageStorage",
+        "MultiFrameGrayscaleByteSecondaryCaptureImageStorage",
+        "MultiFrameGrayscaleWordSecondaryCaptureImageStorage",
+        "MultiFrameTrueColorSecondaryCaptureImageStorage",
+        "XRayAngiographicImageStorage",
+        "XRayRadiofluoroscopicImageStorage",
+        "NuclearMedicineImageStorage",
+        "PositronEmissionTomographyImageStorage",
+        "EnhancedPETImageStorage",
+        "RTImageStorage",
+        "RTDoseStorage",
+        "RTStructureSetStorage",
+        "RTPlanStorage",
+        "BasicTextSRStorage",
+        "EnhancedSRStorage",
+        "ComprehensiveSRStorage",
+        "KeyObjectSelectionDocumentStorage",
+        "GrayscaleSoftcopyPresentationStateStorage",
+        "EncapsulatedPDFStorage",
+        "DigitalIntraOralXRayImageStorageForPresentation",
+        "VLPhotographicImageStorage",
+        "SegmentationStorage",
+        "XRay3DAngiographicImageStorage",
+        "BreastTomosynthesisImageStorage",
+    )
+    if name in _STORAGE_CLASSES
+]
+
+
+@dataclass(frozen=True)
+class ReceivedInstance:
+    """What we know about a received instance without decoding it.
+
+    study_uid/series_uid come from the retrieve's IMAGE-level query when known, else
+    from the file header; `size` is the size of the Part-10 file in bytes.
+    """
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax_uid: str
+    study_uid: str | None = None
+    series_uid: str | None = None
+    size: int = 0
+    calling_ae: str = ""
+
+
+#: A sink takes a complete Part-10 file (it may move it away) and its description.
+Sink = Callable[[Path, ReceivedInstance], None]
+#: Optional lookup SOP Instance UID -> (study UID, series UID) known from a query.
+UidLookup = Callable[[str], tuple[str | None, str | None] | None]
+
+
+def read_study_series(path: Path) -> tuple[str | None, str | None]:
+    """Study and Series Instance UIDs from a Part-10 file header (stops before pixels)."""
+    try:
+        ds = dcmread(
+            path,
+            stop_before_pixels=True,
+            specific_tags=["StudyInstanceUID", "SeriesInstanceUID"],
+        )
+    except Exception:  # noqa: BLE001 - a header we cannot read gives unknown UIDs
+        return None, None
+    study = ds.get("StudyInstanceUID")
+    series = ds.get("SeriesInstanceUID")
+    return (str(study) if study else None, str(series) if series else None)
+
+
+class StoreHandler:
+    """Hands each received file to a sink and answers a C-STORE status.
+
+    Call :meth:`store` with a fast-path :class:`StoreRequest`, or use the instance as
+    pynetdicom's EVT_C_STORE handler (``event.dataset_path`` must be set, see
+    net.configure()). Thread-safe as long as the sink and callbacks are: C-MOVE
+    receivers call it from several association threads at once. `on_stored(instance)`
+    runs after the sink succeeded, `on_failed(sop_uid, message)` after it failed. A sink
+    error answers 0xA700 (out of resources) for OSError, else 0xC000.
+    """
+
+    def __init__(
+        self,
+        sink: Sink,
+        lookup: UidLookup | None = None,
+        on_stored: Callable[[ReceivedInstance], None] | None = None,
+        on_failed: Callable[[str, str], None] | None = None,
+    ) -> None:
+        """Wrap a sink with optional UID lookup and callbacks."""
+        self.sink = sink
+        self.lookup = lookup
+        self.on_stored = on_stored
+        self.on_failed = on_failed
+
+    def instance(self, request: StoreRequest) -> ReceivedInstance:
+        """The ReceivedInstance for a stored request (UIDs from lookup or file header)."""
+        known = self.lookup(request.sop_instance_uid) if self.lookup is not None else None
+        study, series = known if known else read_study_series(request.path)
+        return ReceivedInstance(
+            sop_class_uid=request.sop_class_uid,
+            sop_instance_uid=request.sop_instance_uid,
+            transfer_syntax_uid=request.transfer_syntax_uid,
+            study_uid=study,
+            series_uid=series,
+            size=request.size,
+            calling_ae=request.calling_ae,
+        )
+
+    def store(self, request: StoreRequest) -> int:
+        """Give one complete received file to the sink; return the status to answer."""
+        uid = request.sop_instance_uid
+        try:
+            instance = self.instance(request)
+            self.sink(request.path, instance)
+        except OSError as exc:
+            return self._failed(uid, f"cannot store {uid}: {exc}", STORE_OUT_OF_RESOURCES)
+        except Exception as exc:  # noqa: BLE001 - the peer gets a failure status instead
+            return self._failed(uid, f"cannot store {uid}: {exc}", STORE_CANNOT_UNDERSTAND)
+        if self.on_stored is not None:
+            self.on_stored(instance)
+        return STORE_SUCCESS
+
+    def __call__(self, event: Any) -> int:
+        """pynetdicom EVT_C_STORE handler (chunked receive): see store()."""
+        request = event.request
+        path = Path(event.dataset_path)
+        store_request = StoreRequest(
+            path=path,
+            size=path.stat().st_size,
+            sop_class_uid=str(request.AffectedSOPClassUID),
+            sop_instance_uid=str(request.AffectedSOPInstanceUID),
+            transfer_syntax_uid=str(event.context.transfer_syntax),
+            calling_ae=str(event.assoc.requestor.ae_title).strip(),
+            move_originator_ae=str(request.MoveOriginatorApplicationEntityTitle or "").strip(),
+            move_originator_id=request.MoveOriginatorMessageID,
+        )
+        return self.store(store_request)
+
+    def _failed(self, sop_uid: str, message: str, status: int) -> int:
+        """Log and report a sink failure; return the status to answer."""
+        LOG.warning("%s", message)
+        if self.on_failed is not None:
+            self.on_failed(sop_uid, message)
+        return status
+
+
+def storage_contexts(
+    sop_classes: Iterable[str], budget: int = MAX_CONTEXTS - 2
+) -> tuple[list[PresentationContext], list[SCP_SCU_RoleSelectionNegotiation]]:
+    """Requested contexts and SCP role items to receive these SOP classes over C-GET.
+
+    Each SOP class gets an uncompressed context (Explicit/Implicit VR LE) and, while
+    the budget allows, one context per compressed syntax so the archive can send
+    files as stored. Classes beyond the budget are dropped (logged).
+    """
+    classes = list(dict.fromkeys(str(uid) for uid in sop_classes))
+    contexts: list[PresentationContext] = []
+    roles = []
+    for uid in classes:
+        if len(contexts) >= budget:
+            LOG.warning("too many SOP classes for one association; dropped %s", uid)
+            continue
+        contexts.append(_scp_context(uid, UNCOMPRESSED))
+        roles.append(build_role(uid, scp_role=True))
+    per_class = min(len(COMPRESSED), (budget - len(contexts)) // max(len(roles), 1))
+    for uid in classes[: len(roles)]:
+        contexts.extend(_scp_context(uid, [ts]) for ts in COMPRESSED[:per_class])
+    return contexts, roles
+
+
+def _scp_context(uid: str, syntaxes: Sequence[str]) -> PresentationContext:
+    """A requested context for SOP class uid in which we take the SCP role."""
+    context = build_context(uid, list(syntaxes))
+    context.scu_role = False
+    context.scp_role = True
+    return context
+
+
+def acceptor_storage_contexts() -> list[PresentationContext]:
+    """Supported contexts for a Storage SCP: every storage SOP class, every syntax."""
+    syntaxes: list[Any] = list(dict.fromkeys([*UNCOMPRESSED, *COMPRESSED, *AllTransferSyntaxes]))
+    return [build_context(uid, syntaxes) for uid in _STORAGE_CLASSES.values()]
+
+
+class StorageServer:
+    """A Storage SCP (used as our C-MOVE receiver) with tuned sockets.
+
+    Each received file goes to ``handler.store`` on the fast path (or to ``handler`` as
+    pynetdicom's EVT_C_STORE handler when a peer fragments its command sets).
+    Temporary files live in a private spool folder removed by stop().
+    """
+
+    def __init__(
+        self,
+        local: LocalAE,
+        handler: StoreHandler,
+        extra_contexts: Sequence[PresentationContext] = (),
+    ) -> None:
+        """Describe the server; start() binds local.bind_host:local.port."""
+        self.local = local
+        self.handler = handler
+        self.extra_contexts = list(extra_contexts)
+        self.spool: Path | None = None
+        self._server: ThreadedAssociationServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful with local.port 0)."""
+        if self._server is None:
+            return self.local.port
+        return int(self._server.server_address[1])
+
+    def start(self) -> StorageServer:
+        """Bind and serve in a background thread; ReceiverError if the port is taken."""
+        import shutil
+
+        self.spool = spool_folder(self.local, prefix="tuipacs-scp-")
+        ae = TunedAE(self.local.ae_title, self.spool, store=self.handler.store)
+        ae.maximum_pdu_size = 0
+        ae.network_timeout = 120
+        contexts = acceptor_storage_contexts() + self.extra_contexts
+        try:
+            server = ae.make_server(
+                (self.local.bind_host, self.local.port),
+                ae_title=self.local.ae_title,
+                contexts=contexts,
+                evt_handlers=[(evt.EVT_C_STORE, self.handler)],
+                server_class=ThreadedAssociationServer,
+                request_handler=TunedRequestHandler,
+            )
+        except OSError as exc:
+            shutil.rmtree(self.spool, ignore_errors=True)
+            raise ReceiverError(
+                f"cannot listen on {self.local.bind_host}:{self.local.port} for C-MOVE "
+                f"({exc.strerror or exc}): choose another local port or use C-GET"
+            ) from None
+        server.spool = self.spool  # type: ignore[attr-defined]
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.name = "tuipacs-storage-scp"
+        self._thread.start()
+        ae._servers.append(server)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, abort open associations, remove the spool folder."""
+        import shutil
+
+        server, self._server = self._server, None
+        if server is not None:
+            for assoc in server.active_associations:
+                assoc.abort()
+            server.shutdown()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self.spool is not None:
+            shutil.rmtree(self.spool, ignore_errors=True)
+            self.spool = None
+
+    def __enter__(self) -> StorageServer:
+        """Start on entry."""
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop on exit."""
+        self.stop()
