@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuipacs import __version__, config, locations
+from tuipacs.dicom.errors import DicomError
 
 if TYPE_CHECKING:
     from tuipacs.store.archive import Archive
@@ -298,6 +299,230 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return run_app(archive, cfg, graphics=args.graphics, theme=args.theme)
 
 
+def cmd_send(args: argparse.Namespace) -> int:
+    """Send files (or folders) to a node with C-STORE, as stored."""
+    from tuipacs.dicom.send import send
+    from tuipacs.store.importer import collect_files
+
+    cfg = _config()
+    node = cfg.node(args.node)
+    paths = [Path(p) for p in args.paths]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise CliError(f"no such file or folder: {', '.join(missing)}")
+    files = list(collect_files(paths))
+    summary = send(node, cfg.local_ae(), files, progress=ProgressBar("sending"))
+    if args.json:
+        _print_json(summary.to_json())
+    else:
+        for _path, message in summary.errors:
+            print(f"error: {message}", file=sys.stderr)
+        print(
+            f"{summary.sent} sent ({summary.warnings} with warnings), {summary.failed} failed, "
+            f"{summary.skipped} skipped, {_human(summary.bytes)} in {summary.seconds:.1f} s"
+        )
+    return 0 if not summary.failed else 1
+
+
+def cmd_echo(args: argparse.Namespace) -> int:
+    """C-ECHO a node."""
+    from tuipacs.dicom.scu import echo
+
+    cfg = _config()
+    node = cfg.node(args.node)
+    result = echo(node, cfg.local_ae())
+    if args.json:
+        _print_json(
+            {
+                "node": node.name,
+                "address": node.address,
+                "ok": result.ok,
+                "ms": round(result.ms, 2),
+                "total_ms": round(result.total_ms, 2),
+                "status": result.status,
+            }
+        )
+    else:
+        state = "ok" if result.ok else "FAILED"
+        print(f"{node.address}: echo {state} in {result.ms:.1f} ms ({result.status})")
+    return 0 if result.ok else 1
+
+
+def _parse_keys(pairs: list[str]) -> dict[str, str]:
+    keys = {}
+    for pair in pairs:
+        keyword, sep, value = pair.partition("=")
+        if not sep or not keyword:
+            raise CliError(f"bad -k {pair!r}: use Keyword=Value, e.g. -k PatientName='DOE*'")
+        keys[keyword.strip()] = value
+    return keys
+
+
+_FIND_COLUMNS = {
+    "patient": ["PatientName", "PatientID", "PatientBirthDate", "PatientSex"],
+    "study": [
+        "PatientName",
+        "PatientID",
+        "StudyDate",
+        "ModalitiesInStudy",
+        "StudyDescription",
+        "AccessionNumber",
+        "NumberOfStudyRelatedInstances",
+        "StudyInstanceUID",
+    ],
+    "series": [
+        "SeriesNumber",
+        "Modality",
+        "SeriesDescription",
+        "NumberOfSeriesRelatedInstances",
+        "SeriesInstanceUID",
+    ],
+    "image": ["InstanceNumber", "SOPClassUID", "SOPInstanceUID"],
+}
+
+
+def cmd_find(args: argparse.Namespace) -> int:
+    """C-FIND on a node."""
+    from tuipacs.dicom.scu import find
+
+    cfg = _config()
+    node = cfg.node(args.node)
+    rows = find(
+        node,
+        cfg.local_ae(),
+        level=args.level,
+        root=args.root,
+        keys=_parse_keys(args.key),
+        limit=args.limit or None,
+    )
+    if args.json:
+        _print_json(rows)
+        return 0
+    columns = _FIND_COLUMNS[args.level]
+    _table([[r.get(c, "") for c in columns] for r in rows], columns)
+    print(f"{len(rows)} matches", file=sys.stderr)
+    return 0
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    """Retrieve a study (or series) from a node into the archive."""
+    import threading
+
+    from tuipacs.dicom.retrieve import RetrieveProgress, retrieve
+    from tuipacs.dicom.storage import ReceivedInstance
+
+    cfg = _config()
+    node = cfg.node(args.node)
+    archive = open_archive()
+    bar = ProgressBar("retrieving")
+
+    def progress(p: RetrieveProgress) -> None:
+        bar(p.completed + p.failed + p.skipped + p.warning, max(p.total, 1))
+
+    def sink(path: Path, _info: ReceivedInstance) -> None:
+        archive.add_file(path, move=True)
+
+    cancel = threading.Event()
+    try:
+        summary = retrieve(
+            node,
+            cfg.local_ae(),
+            args.study,
+            sink=sink,
+            series_uids=args.series or None,
+            method=args.method,
+            have=archive.has_instance,
+            progress=progress,
+            cancel=cancel,
+        )
+    except KeyboardInterrupt:
+        cancel.set()
+        raise
+    data = {
+        "node": node.name,
+        "study_uid": args.study,
+        "method": summary.method,
+        "total": summary.total,
+        "completed": summary.completed,
+        "skipped": summary.skipped,
+        "failed": summary.failed,
+        "warning": summary.warning,
+        "bytes": summary.bytes,
+        "seconds": round(summary.seconds, 3),
+        "mb_per_s": round(summary.mb_per_s, 1),
+        "first_image_seconds": summary.first_image_seconds,
+        "cancelled": summary.cancelled,
+        "errors": summary.errors,
+        "ok": summary.ok,
+    }
+    if args.json:
+        _print_json(data)
+    else:
+        for message in summary.errors:
+            print(f"error: {message}", file=sys.stderr)
+        print(
+            f"{summary.completed} received, {summary.skipped} already here, "
+            f"{summary.failed} failed, {summary.warning} warnings "
+            f"({_human(summary.bytes)} in {summary.seconds:.1f} s, {summary.mb_per_s:.0f} MB/s)"
+        )
+    return 0 if summary.ok else 1
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    """Add, list or remove configured nodes."""
+    from tuipacs.dicom.nodes import Node, parse_node_spec
+
+    cfg = _config()
+    nodes = dict(cfg.nodes)
+    if args.node_cmd == "add":
+        spec = parse_node_spec(args.spec, name=args.name, method=args.method)
+        table = spec.to_mapping()
+        table.update({"parallel": args.parallel, "timeout": args.timeout})
+        Node.from_mapping(args.name, table)  # validate before writing
+        nodes[args.name] = {
+            k: table[k] for k in ("ae_title", "host", "port", "method", "parallel", "timeout")
+        }
+        path = config.save_nodes(nodes)
+        print(f"node {args.name} = {spec.address} saved in {path}", file=sys.stderr)
+    elif args.node_cmd == "check":
+        from tuipacs.dicom.doctor import check_node
+
+        steps = check_node(cfg.node(args.name), cfg.local_ae())
+        if args.json:
+            _print_json(
+                [
+                    {
+                        "step": s.name,
+                        "ok": s.ok,
+                        "skipped": s.skipped,
+                        "detail": s.detail,
+                        "seconds": round(s.seconds, 3),
+                    }
+                    for s in steps
+                ]
+            )
+        else:
+            for step in steps:
+                mark = "skip" if step.skipped else ("ok" if step.ok else "FAIL")
+                print(f"{mark:>4}  {step.name:<16} {step.detail}")
+        return 0 if all(s.ok for s in steps) else 1
+    elif args.node_cmd == "remove":
+        if args.name not in nodes:
+            raise CliError(f"no node {args.name!r} (see 'tuipacs node list')")
+        del nodes[args.name]
+        config.save_nodes(nodes)
+    else:
+        rows = [cfg.node(name) for name in sorted(nodes)]
+        if args.json:
+            _print_json([{"name": n.name, **n.to_mapping()} for n in rows])
+        else:
+            _table(
+                [[n.name, n.ae_title, n.host, str(n.port), n.method] for n in rows],
+                ["NAME", "AE TITLE", "HOST", "PORT", "METHOD"],
+            )
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------
 
 
@@ -355,6 +580,52 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--preset", help="window preset, e.g. lung, bone, brain, auto, minmax")
     render.add_argument("--size", metavar="WxH", help="output size in pixels (keeps aspect)")
     render.add_argument("--no-overlays", action="store_true", help="do not draw overlay planes")
+    snd = add("send", cmd_send, "send files or folders to a node (C-STORE), as stored")
+    snd.add_argument("node", metavar="NODE", help="node name or AE@host:port")
+    snd.add_argument("paths", nargs="+", metavar="PATH")
+    snd.add_argument("--json", action="store_true")
+
+    node = add("node", cmd_node, "manage the remote archives in config.toml")
+    node_sub = node.add_subparsers(dest="node_cmd", metavar="ACTION", required=True)
+    node_add = node_sub.add_parser("add", help="add or replace a node")
+    node_add.add_argument("name", metavar="NAME")
+    node_add.add_argument("spec", metavar="AE@host:port")
+    node_add.add_argument("--method", choices=("get", "move"), default="get")
+    node_add.add_argument("--parallel", type=int, default=2, help="parallel associations")
+    node_add.add_argument("--timeout", type=float, default=30.0, help="seconds per step")
+    node_list = node_sub.add_parser("list", help="list nodes")
+    node_list.add_argument("--json", action="store_true")
+    node_rm = node_sub.add_parser("remove", help="remove a node")
+    node_rm.add_argument("name", metavar="NAME")
+    node_check = node_sub.add_parser("check", help="diagnose a node: echo, find, retrieve")
+    node_check.add_argument("name", metavar="NODE")
+    node_check.add_argument("--json", action="store_true")
+
+    echo = add("echo", cmd_echo, "C-ECHO a node (name or AE@host:port)")
+    echo.add_argument("node", metavar="NODE")
+    echo.add_argument("--json", action="store_true")
+
+    find = add("find", cmd_find, "C-FIND on a node")
+    find.add_argument("node", metavar="NODE")
+    find.add_argument("--level", choices=("patient", "study", "series", "image"), default="study")
+    find.add_argument("--root", choices=("study", "patient"), default="study")
+    find.add_argument(
+        "-k",
+        "--key",
+        action="append",
+        default=[],
+        metavar="Keyword=Value",
+        help="matching key, e.g. PatientName='DOE*' StudyDate=20240101-20241231",
+    )
+    find.add_argument("--limit", type=int, default=0, help="stop after this many matches")
+    find.add_argument("--json", action="store_true")
+
+    ret = add("retrieve", cmd_retrieve, "retrieve a study or series into the archive")
+    ret.add_argument("node", metavar="NODE")
+    ret.add_argument("--study", required=True, metavar="UID")
+    ret.add_argument("--series", action="append", metavar="UID", help="only these series")
+    ret.add_argument("--method", choices=("get", "move"), help="default: the node's method")
+    ret.add_argument("--json", action="store_true")
     return parser
 
 
@@ -366,7 +637,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("ignore")
     try:
         return int(args.func(args))
-    except CliError as exc:
+    except (CliError, DicomError, config.ConfigError) as exc:
         print(f"tuipacs: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -106,7 +106,9 @@ def send(
         summary.seconds = time.perf_counter() - start
         return summary
     with association(node, local, _contexts(items)) as assoc:
-        accepted = {(c.abstract_syntax, c.transfer_syntax[0]) for c in assoc.accepted_contexts}
+        accepted = {
+            (str(c.abstract_syntax), str(c.transfer_syntax[0])) for c in assoc.accepted_contexts
+        }
         for done, item in enumerate(items, 1):
             if cancel is not None and cancel.is_set():
                 break
