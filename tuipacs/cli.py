@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import unicodedata
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,13 +35,19 @@ def _print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+def _width(text: str) -> int:
+    """Terminal columns of ``text`` (East Asian wide characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def _table(rows: list[list[str]], headers: list[str]) -> None:
     """Print an aligned text table."""
-    widths = [len(h) for h in headers]
+    widths = [_width(h) for h in headers]
     for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+        widths = [max(w, _width(c)) for w, c in zip(widths, row, strict=True)]
     for row in [headers, *rows]:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        cells = (c + " " * (w - _width(c)) for c, w in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
 
 
 def _human(size: float) -> str:

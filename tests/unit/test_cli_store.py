@@ -131,3 +131,23 @@ def test_sigkill_during_import_leaves_a_consistent_archive(
     archive = Archive.open(tuipacs_home / "archive")
     assert archive.usage().instances == 600
     assert archive.verify().ok
+
+
+def test_demo_set_counts_in_ls_json(tuipacs_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--ct-slices", "12", "--json"]) == 0
+    demo = json.loads(capsys.readouterr().out)
+    assert demo["added"] == demo["files"] == 12 + 50
+    assert main(["ls", "--json"]) == 0
+    rows = {r["modalities"]: r for r in json.loads(capsys.readouterr().out)}
+    assert {m: r["num_instances"] for m, r in rows.items()} == {
+        "CT": 12,
+        "MR": 48,
+        "DX": 1,
+        "US": 1,
+    }
+    assert rows["MR"]["num_series"] == 2
+    assert "Müller^Jürgen" in {r["patient_name"] for r in rows.values()}
+    assert main(["ls", "--json", "--study", rows["MR"]["study_uid"]]) == 0
+    assert [s["num_instances"] for s in json.loads(capsys.readouterr().out)] == [24, 24]
+    assert main(["demo", "--ct-slices", "12", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["already_present"] == 62
