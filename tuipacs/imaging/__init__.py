@@ -1,0 +1,102 @@
+"""Imaging: decode DICOM frames and turn them into display grey levels (pure, no UI).
+
+Public API (frame indices are 0-based except ``render_to_file``'s ``frame``):
+
+Errors (:mod:`tuipacs.imaging.errors`)
+    ``ImagingError(Exception)``: one-line message for anything that cannot be shown;
+    subclasses ``NotDicomError``, ``NoPixelDataError``, ``FrameRangeError``,
+    ``DecodeError``.
+
+Pipeline (:mod:`tuipacs.imaging.pipeline`)
+    ``DisplayPipeline.open(path, header_only=True)`` or ``DisplayPipeline(ds, path)``;
+    ``.frame_count``, ``.is_color``, ``.invert``, ``.modality_frame(i)`` (int16/float32
+    modality values, RGB uint8 for colour), ``.windows(i)`` (every stored
+    :class:`Window` with explanation), ``.window_list(i)`` ((center, width,
+    explanation) tuples), ``.voi_luts(i)``, ``.default_window(i, values)``,
+    ``.default_voi(i, values)``, ``.presets()``, ``.preset_window(name, i, values)``,
+    ``.to_uint8(values, window, function=None, invert=None)``, ``.grey_frame(i, voi)``,
+    ``.display_frame(i, voi)``, ``.overlays()``, ``.pixel_spacing(i)``,
+    ``.pixel_aspect(i)``.
+
+VOI (:mod:`tuipacs.imaging.voi`)
+    ``Window(center, width, explanation, function)``, ``VoiFunction`` (LINEAR,
+    LINEAR_EXACT, SIGMOID), ``to_uint8(values, window, function, invert, out=None)``
+    (fast, preallocated float32 buffers), ``to_uint8_exact(...)`` (DCMTK arithmetic).
+
+Presets (:mod:`tuipacs.imaging.presets`)
+    ``presets_for(modality)``, ``find_preset(name)``, ``minmax_window(values)``,
+    ``auto_window(values)``, ``CT_PRESETS``.
+
+Viewport (:mod:`tuipacs.imaging.viewport`)
+    frozen ``Viewport(columns, rows, aspect, ...)`` with ``fit()``,
+    ``zoomed(factor, about, size)``, ``panned(dx, dy, size)``, ``rotated(quarters)``,
+    ``flipped_horizontal()``, ``flipped_vertical()``, ``to_screen``, ``to_image``,
+    ``pixel_at(sx, sy, size)``; ``pixel_spacing(ds)``, ``pixel_aspect(ds)``,
+    ``resample(image, viewport, size)``, ``display_image(image, viewport, size, window)``.
+
+Cache (:mod:`tuipacs.imaging.cache`)
+    ``FrameCache(loader=None, budget_bytes=512 MiB, workers=2)`` with ``get(source,
+    frame)``, ``peek``, ``put``, ``prefetch(keys)``, ``prefetch_around(keys, position)``,
+    ``cancel_pending()``, ``bytes_used``, ``close()``.
+
+Rendering (:mod:`tuipacs.imaging.render`)
+    ``render_to_file(path, out, *, frame=1, window=None, preset=None, size=None,
+    overlays=True)`` and ``render_image(...)`` (the array it writes).
+"""
+
+from __future__ import annotations
+
+from tuipacs.imaging.cache import FrameCache, PipelineLoader
+from tuipacs.imaging.errors import (
+    DecodeError,
+    FrameRangeError,
+    ImagingError,
+    NoPixelDataError,
+    NotDicomError,
+)
+from tuipacs.imaging.pipeline import DisplayPipeline
+from tuipacs.imaging.presets import (
+    CT_PRESETS,
+    Preset,
+    auto_window,
+    find_preset,
+    minmax_window,
+    presets_for,
+)
+from tuipacs.imaging.render import render_image, render_to_file
+from tuipacs.imaging.viewport import (
+    Viewport,
+    display_image,
+    pixel_aspect,
+    pixel_spacing,
+    resample,
+)
+from tuipacs.imaging.voi import VoiFunction, Window, to_uint8, to_uint8_exact
+
+__all__ = [
+    "CT_PRESETS",
+    "DecodeError",
+    "DisplayPipeline",
+    "FrameCache",
+    "FrameRangeError",
+    "ImagingError",
+    "NoPixelDataError",
+    "NotDicomError",
+    "PipelineLoader",
+    "Preset",
+    "Viewport",
+    "VoiFunction",
+    "Window",
+    "auto_window",
+    "display_image",
+    "find_preset",
+    "minmax_window",
+    "pixel_aspect",
+    "pixel_spacing",
+    "presets_for",
+    "render_image",
+    "render_to_file",
+    "resample",
+    "to_uint8",
+    "to_uint8_exact",
+]

@@ -1,0 +1,162 @@
+"""render_to_file / ``tuipacs render``: output format, window choice, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from pydicom.data import get_testdata_file
+from ref import samples
+
+from tuipacs.imaging.errors import FrameRangeError, ImagingError, NoPixelDataError, NotDicomError
+from tuipacs.imaging.pipeline import DisplayPipeline
+from tuipacs.imaging.render import render_image, render_to_file
+from tuipacs.imaging.voi import Window, to_uint8_exact
+
+
+def data(name: str) -> Path:
+    """Path of a pydicom / pydicom-data test file."""
+    path = get_testdata_file(name)
+    assert isinstance(path, str)
+    return Path(path)
+
+
+def read_png(path: Path) -> tuple[str, np.ndarray]:
+    """(mode, pixels) of a PNG."""
+    with Image.open(path) as image:
+        return image.mode, np.asarray(image)
+
+
+def test_grey_png_with_explicit_window(tmp_path: Path) -> None:
+    out = tmp_path / "ct.png"
+    render_to_file(data("CT_small.dcm"), out, window=(40, 400))
+    mode, pixels = read_png(out)
+    pipe = DisplayPipeline.open(data("CT_small.dcm"))
+    expected = to_uint8_exact(pipe.exact_modality_frame(0), Window(40, 400))
+    assert mode == "L" and np.array_equal(pixels, expected)
+
+
+def test_colour_png_is_rgb(tmp_path: Path) -> None:
+    out = tmp_path / "us.png"
+    render_to_file(data("US1_UNCR.dcm"), out, window=(1, 2))
+    mode, pixels = read_png(out)
+    assert mode == "RGB" and pixels.shape == (480, 640, 3)
+
+
+def test_default_is_first_stored_window_else_minmax() -> None:
+    mr = DisplayPipeline.open(data("MR_small.dcm"))
+    assert np.array_equal(
+        render_image(data("MR_small.dcm")),
+        to_uint8_exact(mr.exact_modality_frame(0), Window(600, 1600)),
+    )
+    ct = render_image(data("CT_small.dcm"))
+    assert ct.min() == 0 and ct.max() == 255
+
+
+def test_frames_are_one_based(tmp_path: Path) -> None:
+    path = data("emri_small.dcm")
+    first = render_image(path, frame=1, window=(300, 600))
+    last = render_image(path, frame=10, window=(300, 600))
+    pipe = DisplayPipeline.open(path)
+    assert np.array_equal(last, to_uint8_exact(pipe.exact_modality_frame(9), (300, 600)))
+    assert not np.array_equal(first, last)
+    with pytest.raises(FrameRangeError, match="frame 11 is out of range"):
+        render_to_file(path, tmp_path / "x.png", frame=11)
+    with pytest.raises(FrameRangeError, match="frame 0 is out of range"):
+        render_to_file(path, tmp_path / "x.png", frame=0)
+
+
+def test_presets(tmp_path: Path) -> None:
+    lung = render_image(data("CT_small.dcm"), preset="lung")
+    assert np.array_equal(lung, render_image(data("CT_small.dcm"), window=(-600, 1500)))
+    assert render_image(data("CT_small.dcm"), preset="auto").dtype == np.uint8
+    with pytest.raises(ImagingError, match="unknown preset 'nope': choose one of"):
+        render_image(data("CT_small.dcm"), preset="nope")
+    with pytest.raises(ImagingError, match="either a window or a preset"):
+        render_image(data("CT_small.dcm"), preset="lung", window=(1, 2))
+    with pytest.raises(ImagingError, match="stores no window"):
+        render_image(data("CT_small.dcm"), preset="file")
+
+
+def test_size_fits_keeping_aspect(tmp_path: Path) -> None:
+    path = samples.write(samples.mono1_inverse(), tmp_path / "cr.dcm")
+    out = tmp_path / "small.png"
+    render_to_file(path, out, size=(100, 100))
+    mode, pixels = read_png(out)
+    assert mode == "L" and pixels.shape == (100, 100)
+    # 64 x 48 pixels of 0.1 x 0.2 mm: displayed 64 wide, 96 high -> fitted to 67 x 100
+    assert pixels[:, :10].max() == 0 and pixels[:, 20:80].max() > 0
+    with pytest.raises(ImagingError, match="invalid size"):
+        render_image(path, size=(0, 10))
+
+
+def test_overlays_switch(tmp_path: Path) -> None:
+    path = samples.write(samples.overlay_6000(), tmp_path / "ov.dcm")
+    with_overlays = render_image(path)
+    without = render_image(path, overlays=False)
+    assert with_overlays[4, 10] == 255 and without[4, 10] != 255
+
+
+@pytest.mark.parametrize(
+    ("window", "message"), [((40, 0.5), "invalid window width"), ((40, float("nan")), "invalid")]
+)
+def test_bad_window(window: tuple[float, float], message: str) -> None:
+    with pytest.raises(ImagingError, match=message):
+        render_image(data("CT_small.dcm"), window=window)
+
+
+def test_bad_inputs(tmp_path: Path) -> None:
+    with pytest.raises(NotDicomError, match="file not found"):
+        render_to_file(tmp_path / "missing.dcm", tmp_path / "o.png")
+    text = tmp_path / "notes.txt"
+    text.write_text("hello " * 100)
+    with pytest.raises(NotDicomError, match="not a DICOM file: notes.txt"):
+        render_to_file(text, tmp_path / "o.png")
+    with pytest.raises(NoPixelDataError):
+        render_to_file(data("rtplan.dcm"), tmp_path / "o.png")
+    with pytest.raises(ImagingError, match="cannot write"):
+        render_to_file(data("CT_small.dcm"), tmp_path / "no" / "such" / "dir.png")
+    with pytest.raises(ImagingError, match="frames are numbered from 1"):
+        render_image(data("CT_small.dcm"), frame="2")  # type: ignore[arg-type]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m tuipacs render ...``."""
+    return subprocess.run(
+        [sys.executable, "-m", "tuipacs", "render", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_cli_writes_png(tmp_path: Path) -> None:
+    out = tmp_path / "cli.png"
+    run = run_cli(str(data("CT_small.dcm")), "-o", str(out), "--preset", "bone", "--size", "64x32")
+    assert run.returncode == 0, run.stderr
+    mode, pixels = read_png(out)
+    assert mode == "L" and pixels.shape == (32, 64)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["{missing}", "-o", "{out}"],
+        ["{ct}", "-o", "{out}", "--frame", "3"],
+        ["{ct}", "-o", "{out}", "--preset", "nope"],
+    ],
+)
+def test_cli_errors_are_one_line(tmp_path: Path, args: list[str]) -> None:
+    values = {
+        "missing": str(tmp_path / "missing.dcm"),
+        "out": str(tmp_path / "o.png"),
+        "ct": str(data("CT_small.dcm")),
+    }
+    run = run_cli(*(a.format(**values) for a in args))
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert run.returncode == 1
+    assert len(lines) == 1 and lines[0].startswith("tuipacs: error:"), run.stderr

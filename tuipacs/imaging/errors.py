@@ -1,0 +1,47 @@
+"""The imaging pipeline's own error type: one line a user can read and act on."""
+
+from __future__ import annotations
+
+
+class ImagingError(Exception):
+    """A file or frame that cannot be shown; ``str()`` is a one-line message.
+
+    Raised for bad input (missing file, not DICOM, truncated, no pixel data,
+    frame out of range, undecodable or unsupported pixel data). The UI shows
+    ``str(error)``; the CLI prints it after ``tuipacs: error:`` and exits 1.
+    """
+
+    def __init__(self, message: str) -> None:
+        line = " ".join(message.split()) or "the image cannot be displayed"
+        super().__init__(line)
+
+    @property
+    def message(self) -> str:
+        """The one-line message."""
+        return str(self)
+
+
+class NotDicomError(ImagingError):
+    """The file is missing, unreadable or not a DICOM file."""
+
+
+class NoPixelDataError(ImagingError):
+    """The DICOM object has no image (no Pixel Data element)."""
+
+
+class FrameRangeError(ImagingError):
+    """A frame number outside 1..NumberOfFrames was requested."""
+
+
+class DecodeError(ImagingError):
+    """The pixel data of a frame is corrupt, truncated or in an unsupported encoding."""
+
+
+def short_reason(exc: BaseException, limit: int = 160) -> str:
+    """First meaningful line of an exception's message, trimmed to ``limit`` characters."""
+    text = str(exc).strip()
+    lines = [line.strip(" :") for line in text.splitlines() if line.strip(" :")]
+    reason = " ".join(lines[:2]) if lines else type(exc).__name__
+    if len(reason) > limit:
+        reason = reason[: limit - 3].rstrip() + "..."
+    return reason
