@@ -1,0 +1,350 @@
+#!/usr/bin/env python3
+"""Benchmark the viewer's image backends against textual-image's widgets, in one run.
+
+Picture: a 512 x 512 CT-like synthetic slice (tuipacs.app.graphics.synthetic), window 400/40;
+terminal: 160 x 50 cells of 10 x 20 px (1600 x 1000 px). For each backend (kitty, sixel,
+halfcell) it measures KiB and ms per window/level step and per image step:
+
+1. encoder level: window + encode (+ ANSI rendering for half-cells), bytes produced;
+2. pty level: the widget in a real Textual app on a pty (unless --no-pty): a key press
+   changes the window (or the image); bytes the app writes for that step, and ms from the
+   key press to the last byte of the step (includes Textual's own work).
+
+textual-image's TGPImage / SixelImage / HalfcellImage are measured the same way, sized to the
+same cell box. Targets: Kitty <= 180 KiB and <= 12 ms per step; half-cell <= 10 ms per step.
+
+Usage: python scripts/bench_viewer.py [--steps N] [--no-pty]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import io
+import os
+import select
+import statistics
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tuipacs.app.graphics.geometry import CellSize, fit_box  # noqa: E402
+from tuipacs.app.graphics.halfcell import HalfcellRenderer  # noqa: E402
+from tuipacs.app.graphics.synthetic import ct_phantom, window  # noqa: E402
+
+COLS, ROWS, XPIXEL, YPIXEL = 160, 50, 1600, 1000
+CELL = CellSize(10, 20)
+AREA_ROWS = ROWS - 1  # one status line under the picture
+WINDOWS = [(400.0 + 20.0 * i, 40.0 + 5.0 * (i % 3)) for i in range(64)]
+BACKENDS = ("kitty", "sixel", "halfcell")
+
+
+@dataclass
+class Figures:
+    """Mean KiB and median ms per step, for window/level steps and image steps."""
+
+    wl_kib: float
+    wl_ms: float
+    img_kib: float
+    img_ms: float
+
+
+def slices(count: int) -> list[np.ndarray]:
+    """``count`` different CT-like slices (HU)."""
+    return [ct_phantom(512, seed=1 + i, noise_hu=12.0 + i % 3) for i in range(count)]
+
+
+def box_for_512() -> tuple[int, int]:
+    """(cols, rows) of the aspect-correct box of a 512^2 picture in the picture area."""
+    box = fit_box((512, 512), 1.0, COLS, AREA_ROWS, CELL)
+    return box.cols, box.rows
+
+
+# --------------------------------------------------------------------------- encoder level
+
+
+def _measure(steps: Callable[[int], int], count: int) -> tuple[float, float]:
+    """Run ``steps(i)`` (returns bytes) ``count`` times after a warm-up: (KiB, ms)."""
+    steps(count + 1)
+    sizes, times = [], []
+    for i in range(count):
+        start = time.perf_counter()
+        sizes.append(steps(i))
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.mean(sizes) / 1024.0, statistics.median(times)
+
+
+def ours_encoder(backend: str, count: int, hu: list[np.ndarray]) -> Figures:
+    """Our encoder for ``backend``: a W/L step and an image step each encode one frame."""
+    from rich.console import Console
+
+    from tuipacs.app.widgets.image_view import FrameRequest, encode_frame
+
+    renderer = HalfcellRenderer()
+    console = Console(file=io.StringIO(), color_system="truecolor", force_terminal=True)
+    box = fit_box((512, 512), 1.0, COLS, AREA_ROWS, CELL)
+    if backend == "sixel":
+        box = fit_box((512, 512), 1.0, COLS, AREA_ROWS - 2, CELL)
+
+    def step(frame: np.ndarray) -> int:
+        request = FrameRequest(1, frame, 1.0, False, backend, box, CELL, 0x123456, False)
+        encoded = encode_frame(request, renderer)
+        if backend == "halfcell":
+            return sum(len(s.render(console).encode()) for s in encoded.strips)
+        return len(encoded.data.encode())
+
+    wl = _measure(lambda i: step(window(hu[0], *WINDOWS[i % len(WINDOWS)])), count)
+    img = _measure(lambda i: step(window(hu[i % len(hu)], 400, 40)), count)
+    return Figures(wl[0], wl[1], img[0], img[1])
+
+
+@contextlib.contextmanager
+def _captured_stdout() -> Iterator[io.StringIO]:
+    """textual-image's Kitty code writes to sys.__stdout__ directly: count it."""
+    sink = io.StringIO()
+    saved = sys.__stdout__
+    sys.__stdout__ = sink  # type: ignore[misc]
+    try:
+        yield sink
+    finally:
+        sys.__stdout__ = saved  # type: ignore[misc]
+
+
+def textual_image_encoder(backend: str, count: int, hu: list[np.ndarray]) -> Figures:
+    """textual-image's renderables doing what its widgets do on every update."""
+    from PIL import Image
+    from rich.console import Console
+    from textual_image._pixeldata import PixelData
+    from textual_image._sixel import image_to_sixels
+    from textual_image.renderable.halfcell import Image as HalfcellRenderable
+    from textual_image.renderable.tgp import Image as TGPRenderable
+
+    cols, rows = box_for_512()
+
+    def step(frame: np.ndarray) -> int:
+        picture = Image.fromarray(frame)
+        out = io.StringIO()
+        console = Console(
+            file=out, color_system="truecolor", force_terminal=True, width=cols, height=rows
+        )
+        if backend == "sixel":
+            scaled = PixelData(picture).scaled(cols * CELL.width, (rows - 2) * CELL.height)
+            return len(image_to_sixels(scaled.pil_image).encode())
+        renderable: object
+        if backend == "kitty":
+            renderable = TGPRenderable(picture, cols, rows)
+        else:
+            renderable = HalfcellRenderable(picture, cols, rows)
+        with _captured_stdout() as sink:
+            console.print(renderable, end="")
+        return len(sink.getvalue().encode()) + len(out.getvalue().encode())
+
+    wl = _measure(lambda i: step(window(hu[0], *WINDOWS[i % len(WINDOWS)])), count)
+    img = _measure(lambda i: step(window(hu[i % len(hu)], 400, 40)), count)
+    return Figures(wl[0], wl[1], img[0], img[1])
+
+
+# --------------------------------------------------------------------------- pty level
+
+
+def run_child(impl: str, backend: str) -> None:
+    """The app under test (runs inside the pty): ``w`` changes the window, ``n`` the image."""
+    from textual.app import App, ComposeResult
+    from textual.widget import Widget
+    from textual.widgets import Static
+
+    hu = slices(4)
+    cols, rows = box_for_512()
+
+    def make_view() -> Widget:
+        if impl == "ours":
+            from tuipacs.app.graphics import configure, detect_graphics
+            from tuipacs.app.widgets.image_view import ImageView
+
+            config, _ = detect_graphics(backend)
+            configure(config)
+            return ImageView(auto_preview=False)
+        from textual_image.widget import HalfcellImage, SixelImage, TGPImage
+
+        classes = {"kitty": TGPImage, "sixel": SixelImage, "halfcell": HalfcellImage}
+        view = classes[backend]()
+        view.styles.width = cols
+        view.styles.height = rows - 2 if backend == "sixel" else rows
+        return view
+
+    class BenchApp(App[None]):
+        CSS = "Screen { align: center top; } #status { height: 1; dock: bottom; }"
+        BINDINGS = [("w", "step_window", ""), ("n", "step_image", ""), ("q", "quit", "")]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.view = make_view()
+            self.wl = 0
+            self.index = 0
+
+        def compose(self) -> ComposeResult:
+            yield self.view
+            yield Static("", id="status")
+
+        def on_mount(self) -> None:
+            self.redraw()
+
+        def redraw(self) -> None:
+            frame = window(hu[self.index % len(hu)], *WINDOWS[self.wl % len(WINDOWS)])
+            if impl == "ours":
+                self.view.show(frame)  # type: ignore[attr-defined]
+            else:
+                from PIL import Image
+
+                self.view.image = Image.fromarray(frame)  # type: ignore[attr-defined]
+
+        def action_step_window(self) -> None:
+            self.wl += 1
+            self.redraw()
+
+        def action_step_image(self) -> None:
+            self.index += 1
+            self.redraw()
+
+    BenchApp().run()
+
+
+class PtyRun:
+    """Runs this script's child app in a pty sized like the target terminal."""
+
+    def __init__(self, impl: str, backend: str) -> None:
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, XPIXEL, YPIXEL))
+        env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor")
+        env.pop("TMUX", None)
+        env.pop("TUIPACS_GRAPHICS", None)
+        command = [sys.executable, __file__, "--child", impl, backend]
+        self.proc = subprocess.Popen(
+            command, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+        )
+        os.close(slave)
+
+    def collect(self, timeout: float, quiet: float) -> tuple[int, float]:
+        """Bytes until the output has been quiet for ``quiet`` s; time of the last byte."""
+        total, last = 0, time.perf_counter()
+        deadline = time.monotonic() + timeout
+        seen = False
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([self.master], [], [], 0.02)
+            if readable:
+                try:
+                    chunk = os.read(self.master, 1 << 16)
+                except OSError:
+                    break
+                total += len(chunk)
+                last = time.perf_counter()
+                seen = True
+            elif seen and time.perf_counter() - last >= quiet:
+                break
+        return total, last
+
+    def step(self, key: bytes) -> tuple[int, float]:
+        """Press ``key``: (bytes written for the step, ms until its last byte)."""
+        start = time.perf_counter()
+        os.write(self.master, key)
+        size, last = self.collect(timeout=30.0, quiet=0.6)
+        return size, (last - start) * 1000.0
+
+    def close(self) -> None:
+        """Quit the app (terminate by PID if it does not)."""
+        with contextlib.suppress(OSError):
+            os.write(self.master, b"q")
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        os.close(self.master)
+
+
+def pty_figures(impl: str, backend: str, count: int) -> tuple[Figures, float]:
+    """Per-step figures in a pty, plus the KiB written at start-up."""
+    run = PtyRun(impl, backend)
+    try:
+        startup, _ = run.collect(timeout=60.0, quiet=1.5)
+        wl = [run.step(b"w") for _ in range(count)]
+        img = [run.step(b"n") for _ in range(max(2, count // 2))]
+    finally:
+        run.close()
+
+    def summary(steps: list[tuple[int, float]]) -> tuple[float, float]:
+        return (
+            statistics.mean(s for s, _ in steps) / 1024.0,
+            statistics.median(ms for _, ms in steps),
+        )
+
+    (wk, wm), (ik, im) = summary(wl), summary(img)
+    return Figures(wk, wm, ik, im), startup / 1024.0
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _row(label: str, figures: Figures, extra: str = "") -> str:
+    return (
+        f"{label:<26}{figures.wl_kib:>9.1f}{figures.wl_ms:>9.1f}"
+        f"{figures.img_kib:>10.1f}{figures.img_ms:>9.1f}  {extra}"
+    )
+
+
+def _ratio(ours: Figures, theirs: Figures) -> str:
+    return f"x{theirs.wl_kib / ours.wl_kib:.1f} bytes, x{theirs.wl_ms / ours.wl_ms:.1f} time"
+
+
+def main() -> None:
+    """Parse arguments, run both levels, print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=6, help="steps per measurement")
+    parser.add_argument("--no-pty", action="store_true", help="encoder level only")
+    parser.add_argument("--child", nargs=2, metavar=("IMPL", "BACKEND"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        run_child(*args.child)
+        return
+    hu = slices(4)
+    cols, rows = box_for_512()
+    print(f"512x512 CT-like frame, {COLS}x{ROWS} cells, {XPIXEL}x{YPIXEL} px, box {cols}x{rows}")
+    header = f"{'':<26}{'W/L KiB':>9}{'W/L ms':>9}{'img KiB':>10}{'img ms':>9}"
+    print("\nencoder level (window + encode; half-cells include ANSI rendering)")
+    print(header)
+    for backend in BACKENDS:
+        ours = ours_encoder(backend, args.steps, hu)
+        theirs = textual_image_encoder(backend, max(2, args.steps // 2), hu)
+        print(_row(f"{backend} tuipacs", ours))
+        print(_row(f"{backend} textual-image", theirs, _ratio(ours, theirs)))
+    if args.no_pty:
+        return
+    print("\npty level (key press -> last byte; bytes written by the app per step)")
+    print(header + "  start KiB")
+    for backend in BACKENDS:
+        ours, ours_start = pty_figures("ours", backend, args.steps)
+        theirs, theirs_start = pty_figures("textual-image", backend, args.steps)
+        print(_row(f"{backend} tuipacs", ours, f"{ours_start:.0f}"))
+        print(
+            _row(f"{backend} textual-image", theirs, f"{theirs_start:.0f}  {_ratio(ours, theirs)}")
+        )
+    print("\ntargets: kitty <= 180 KiB and <= 12 ms per step; half-cell <= 10 ms per step")
+
+
+if __name__ == "__main__":
+    main()
