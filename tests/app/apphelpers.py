@@ -1,0 +1,67 @@
+"""Helpers for the TUI tests (not a test module): constants and waiting for the viewer."""
+
+from __future__ import annotations
+
+import time
+
+from textual.pilot import Pilot
+
+from tuipacs.app.graphics.geometry import CellSize
+from tuipacs.app.graphics.probe import GraphicsConfig
+from tuipacs.app.screens.viewer import ViewerScreen
+from tuipacs.app.widgets.image_view import ImageView
+
+CT_SLICES = 20
+SIZE = (160, 50)
+HALFCELL = GraphicsConfig(backend="halfcell", cell_size=CellSize(10, 20))
+
+
+async def settle(pilot: Pilot[object], timeout: float = 10.0) -> None:
+    """Wait until the viewer has rendered its latest request and the ImageView shows it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        await pilot.pause(0.02)
+        screen = pilot.app.screen
+        if not isinstance(screen, ViewerScreen):
+            continue
+        if screen.requested_seq == 0 or screen.shown_seq < screen.requested_seq:
+            continue
+        if screen.frame is None or _image_shows(screen):
+            await pilot.pause()
+            return
+    screen = pilot.app.screen
+    shown = screen.query_one(ImageView).last_shown if isinstance(screen, ViewerScreen) else None
+    raise AssertionError(
+        f"the viewer did not finish rendering in time: {type(screen).__name__} "
+        f"{getattr(screen, 'requested_seq', '-')}/{getattr(screen, 'shown_seq', '-')} "
+        f"frame={getattr(screen, 'frame', None) is not None} shown={shown is not None}"
+    )
+
+
+def _image_shows(screen: ViewerScreen) -> bool:
+    """True when the ImageView displays the viewer's latest rendered array in full."""
+    shown = screen.query_one(ImageView).last_shown
+    rendered = screen.rendered
+    return (
+        shown is not None
+        and rendered is not None
+        and shown.array is rendered.array
+        and not shown.preview
+    )
+
+
+async def open_study(pilot: Pilot[object], row: int = 0) -> ViewerScreen:
+    """From the browser, open study ``row`` and wait for its first image."""
+    from textual.widgets import DataTable
+
+    await pilot.pause()
+    table = pilot.app.screen.query_one("#studies", DataTable)
+    deadline = time.monotonic() + 10
+    while table.row_count == 0 and time.monotonic() < deadline:
+        await pilot.pause(0.02)
+    table.move_cursor(row=row)
+    await pilot.press("enter")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, ViewerScreen)
+    return screen

@@ -1,0 +1,57 @@
+"""Fixtures for the TUI tests: a demo archive built once per session and an app factory
+with a forced half-cell display."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from apphelpers import CT_SLICES, HALFCELL
+
+from tuipacs import demo
+from tuipacs.app.app import TuipacsApp, build_app
+from tuipacs.config import Config
+from tuipacs.store.archive import Archive
+from tuipacs.store.importer import import_paths
+
+
+@pytest.fixture(scope="session")
+def archive_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo archive (CT with 20 slices, DX, MR with 2 series, US cine) built once."""
+    root = tmp_path_factory.mktemp("tui-archive")
+    files = demo.generate(root / "demo", ct_slices=CT_SLICES)
+    archive = Archive.open(root / "archive")
+    summary = import_paths(archive, files)
+    assert summary.added == len(files)
+    archive.close()
+    return root / "archive"
+
+
+@pytest.fixture
+def archive(archive_template: Path) -> Iterator[Archive]:
+    """The shared demo archive (tests that write use ``archive_copy``)."""
+    opened = Archive.open(archive_template)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def archive_copy(archive_template: Path, tmp_path: Path) -> Iterator[Archive]:
+    """A private copy of the demo archive, free to modify."""
+    root = tmp_path / "archive"
+    shutil.copytree(archive_template, root)
+    opened = Archive.open(root)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def make_app(tuipacs_home: Path) -> object:
+    """A factory of apps over an archive with half-cell graphics and the default theme."""
+
+    def factory(archive: Archive, theme: str | None = "reading-room") -> TuipacsApp:
+        return build_app(archive, Config(), graphics=HALFCELL, theme=theme)
+
+    return factory

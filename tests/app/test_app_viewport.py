@@ -1,0 +1,168 @@
+"""Pure viewer logic: orientation, visible region, window steps, presets, overlay text."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from tuipacs.app import format as fmt
+from tuipacs.app.frames import FrameInfo
+from tuipacs.app.overlay_text import corners
+from tuipacs.app.view_state import ViewerState, adjust_window, preset_choices, window_step
+from tuipacs.app.viewport import (
+    Orientation,
+    Region,
+    crop,
+    direction_label,
+    orientation_labels,
+    screen_to_region,
+    visible_region,
+)
+from tuipacs.imaging.voi import Window
+
+ORIENTATIONS = [
+    Orientation(k, h, v) for k, h, v in itertools.product(range(4), (False, True), (False, True))
+]
+
+
+@pytest.mark.parametrize("orientation", ORIENTATIONS)
+def test_to_source_inverts_apply(orientation: Orientation) -> None:
+    source = np.arange(3 * 5).reshape(3, 5)
+    shown = orientation.apply(source)
+    assert shown.shape == orientation.oriented_shape(3, 5)
+    for row, col in itertools.product(range(shown.shape[0]), range(shown.shape[1])):
+        r, c = orientation.to_source(row, col, 3, 5)
+        assert source[int(r), int(c)] == shown[row, col]
+
+
+def test_screen_space_rotation_after_flip() -> None:
+    source = np.arange(6).reshape(2, 3)
+    flipped = Orientation().mirrored_h()
+    turned = flipped.rotated()
+    assert np.array_equal(turned.apply(source), np.rot90(flipped.apply(source), -1))
+    assert np.array_equal(turned.rotated(False).apply(source), flipped.apply(source))
+
+
+@pytest.mark.parametrize("orientation", ORIENTATIONS)
+def test_edge_labels_follow_the_picture(orientation: Orientation) -> None:
+    # a picture whose edges carry their own labels: top row 1, right col 2, ...
+    pic = np.zeros((5, 5), dtype=int)
+    pic[0, 1:4], pic[1:4, 4], pic[4, 1:4], pic[1:4, 0] = 1, 2, 3, 4
+    shown = orientation.apply(pic)
+    top, right, bottom, left = orientation.edge_labels(("1", "2", "3", "4"))
+    assert (str(shown[0, 2]), str(shown[2, 4]), str(shown[4, 2]), str(shown[2, 0])) == (
+        top,
+        right,
+        bottom,
+        left,
+    )
+
+
+def test_orientation_labels_axial_coronal_sagittal() -> None:
+    assert orientation_labels([1, 0, 0, 0, 1, 0]) == ("A", "L", "P", "R")
+    assert orientation_labels([1, 0, 0, 0, 0, -1]) == ("H", "L", "F", "R")
+    assert orientation_labels([0, 1, 0, 0, 0, -1]) == ("H", "P", "F", "A")
+    assert orientation_labels(None) == ("", "", "", "")
+    assert direction_label((0.7, 0.7, 0.1)) in ("LP", "PL")
+
+
+def test_visible_region_fits_then_crops_and_clamps_pan() -> None:
+    view = (940.0, 1600.0)
+    region, pan = visible_region((512, 512), 1.0, view, 1.0, (50.0, 50.0))
+    assert region == Region(0.0, 0.0, 512.0, 512.0) and pan == (0.0, 0.0)
+    region, pan = visible_region((512, 512), 1.0, view, 4.0, (1000.0, -1000.0))
+    assert region.height == pytest.approx(128.0)
+    assert region.width == pytest.approx(128.0 * 1600 / 940)
+    assert region.top + region.height == pytest.approx(512.0)  # clamped to the bottom edge
+    assert region.left == pytest.approx(0.0)  # and to the left edge
+    array = np.zeros((512, 512), dtype=np.uint8)
+    assert crop(array, region).shape == (128, 218)
+
+
+def test_visible_region_respects_pixel_aspect() -> None:
+    region, _ = visible_region((100, 100), 2.0, (1000.0, 1000.0), 4.0, (0.0, 0.0))
+    # pixels twice as tall as wide: fewer rows than columns are visible
+    assert region.height == pytest.approx(region.width / 2)
+
+
+def test_screen_to_region_maps_box_cells() -> None:
+    region = Region(10.0, 20.0, 100.0, 200.0)
+    hit = screen_to_region((5, 2), (5, 2, 40, 20), region, (100, 200))
+    assert hit == pytest.approx((10.0 + 0.5 * 5, 20.0 + 0.5 * 5))
+    assert screen_to_region((4, 2), (5, 2, 40, 20), region, (100, 200)) is None
+
+
+def test_window_steps_and_adjust() -> None:
+    assert window_step(400, fine=False) == 40
+    assert window_step(400, fine=True) == 4
+    assert window_step(5, fine=False) == pytest.approx(0.5)
+    moved = adjust_window(Window(40, 400, "SOFT TISSUE"), 1, -1, fine=False)
+    assert (moved.center, moved.width, moved.explanation) == (80, 360, "")
+    assert adjust_window(Window(0, 1), 0, -5, fine=False).width == 1
+
+
+def test_presets_per_modality() -> None:
+    ct = preset_choices("CT", [Window(40, 400, "SOFT")])
+    assert [c.key for c in ct] == [str(n) for n in range(1, 10)]
+    assert ct[0].name == "brain" and ct[3].name == "lung"
+    assert ct[8].label == "SOFT"  # the file's window after the eight CT presets
+    mr = preset_choices("MR", [])
+    assert [c.name for c in mr] == ["minmax", "auto"]
+    mr_file = preset_choices("MR", [Window(1, 2), Window(3, 4)])
+    assert [c.name for c in mr_file] == ["file1", "file2", "minmax"]
+
+
+def test_cine_rates_step() -> None:
+    state = ViewerState(cine_rate=10.0)
+    assert state.cine_faster(True) == 12.0
+    assert state.cine_faster(False) == 10.0
+    state.cine_rate = 33.3
+    assert state.cine_faster(False) == 30.0
+    state.cine_rate = 60.0
+    assert state.cine_faster(True) == 60.0
+
+
+def test_go_to_clamps_or_wraps() -> None:
+    state = ViewerState(count=5)
+    assert not state.go_to(-3)
+    assert state.go_to(7) and state.index == 4
+    assert state.go_to(5, wrap=True) and state.index == 0
+
+
+def test_overlay_corners_and_mask() -> None:
+    info = FrameInfo(
+        modality="CT",
+        patient_name="DOE^JANE",
+        patient_id="ID1",
+        birth_date="19700102",
+        sex="F",
+        study_date="20240101",
+        study_time="101500",
+        series_number="3",
+        series_description="AX",
+        rows=512,
+        columns=512,
+        slice_location=-12.5,
+        slice_thickness=1.0,
+    )
+    state = ViewerState(index=2, count=20, window=Window(40, 400))
+    text = corners(info, state, state.window, 150.0)
+    assert text.top_left.splitlines() == ["DOE, JANE", "ID: ID1", "DOB: 1970-01-02 F"]
+    assert "Im: 3/20" in text.bottom_left and "Loc: -12.5 mm  Thk: 1 mm" in text.bottom_left
+    assert text.bottom_right.splitlines() == ["Zoom: 150%", "WL: 40 WW: 400"]
+    state.masked = True
+    masked = corners(info, state, state.window, 150.0)
+    assert "DOE" not in masked.top_left and "ID1" not in masked.top_left
+
+
+def test_format_helpers() -> None:
+    assert fmt.person_name("DOE^JOHN^Q^^") == "DOE, JOHN Q"
+    assert fmt.person_name("Yamada^Tarou=山田^太郎") == "Yamada, Tarou"
+    assert fmt.dicom_date("20240315") == "2024-03-15"
+    assert fmt.dicom_date("2024") == "2024"
+    assert fmt.dicom_time("104200.5") == "10:42"
+    assert fmt.modalities("CT\\SR") == "CT,SR"
+    assert fmt.number(2.0) == "2" and fmt.number(2.25, 2) == "2.25"
+    assert fmt.clip("abcdef", 4) == "abc…"

@@ -1,0 +1,96 @@
+"""The Textual application: thin. It holds the archive and settings and starts the browser."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.binding import Binding
+
+from tuipacs.app import themes
+from tuipacs.app.graphics.probe import GraphicsConfig, current_config, normalise_setting
+from tuipacs.app.screens.browser import BrowserScreen
+from tuipacs.config import Config
+from tuipacs.store.archive import Archive
+
+
+class TuipacsApp(App[int]):
+    """tuipacs: a study browser and an image viewer over one local archive."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "tuipacs"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True)]
+
+    def __init__(
+        self,
+        archive: Archive,
+        cfg: Config,
+        *,
+        graphics: GraphicsConfig | None = None,
+        theme: str | None = None,
+        theme_set: themes.ThemeSet | None = None,
+    ) -> None:
+        super().__init__()
+        self.archive = archive
+        self.cfg = cfg
+        self.graphics_config = graphics or current_config()
+        self._requested_theme = theme or cfg.theme
+        self._theme_set = theme_set if theme_set is not None else themes.load_themes()
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """Defaults for our own CSS variables, so Textual's built-in themes work too."""
+        return {
+            **super().get_theme_variable_defaults(),
+            "viewer-background": "#000000",
+            "overlay-foreground": "#d8d8d8",
+        }
+
+    def on_mount(self) -> None:
+        """Register the themes, pick one, open the browser."""
+        for theme in self._theme_set.themes.values():
+            self.register_theme(theme)
+        chosen = themes.pick_theme(self._requested_theme, self.available_themes)
+        self.theme = chosen
+        for warning in self._theme_set.warnings:
+            self.notify(warning, severity="warning", timeout=8)
+        if self._requested_theme and chosen != self._requested_theme:
+            known = ", ".join(sorted(self._theme_set.themes)) or "none"
+            self.notify(
+                f"unknown theme {self._requested_theme!r}; using {chosen} (known: {known})",
+                severity="warning",
+                timeout=8,
+            )
+        self.push_screen(BrowserScreen(self.archive))
+
+
+def graphics_config(setting: str | GraphicsConfig | None, cfg: Config) -> GraphicsConfig:
+    """The display settings for ``setting`` without probing the terminal.
+
+    A GraphicsConfig passes through (``run_app`` probes and builds one); a backend name is
+    used as is; ``auto`` (or None with ``graphics = "auto"`` in the config) takes the settings
+    configured by a probe, else half-cell blocks (or ``$TUIPACS_GRAPHICS``).
+    """
+    if isinstance(setting, GraphicsConfig):
+        return setting
+    value = normalise_setting(setting or cfg.graphics)
+    base = current_config()
+    if value == "auto":
+        return base
+    return GraphicsConfig(value, base.cell_size, base.in_tmux, base.cell_size_source)
+
+
+def build_app(
+    archive: Archive,
+    cfg: Config,
+    *,
+    graphics: str | GraphicsConfig | None = None,
+    theme: str | None = None,
+    theme_set: themes.ThemeSet | None = None,
+) -> TuipacsApp:
+    """The app for ``archive``; ``graphics``/``theme`` None mean "from the config"."""
+    return TuipacsApp(
+        archive,
+        cfg,
+        graphics=graphics_config(graphics, cfg),
+        theme=theme or cfg.theme,
+        theme_set=theme_set,
+    )

@@ -1,0 +1,34 @@
+"""Entry point of the TUI: probe the terminal, then build and run the app."""
+
+from __future__ import annotations
+
+import sys
+
+from tuipacs.config import Config
+from tuipacs.store.archive import Archive
+
+
+def run_app(
+    archive: Archive,
+    cfg: Config,
+    graphics: str | None = None,
+    theme: str | None = None,
+) -> int:
+    """Run the TUI on ``archive``; ``graphics``/``theme`` None mean "from the config".
+
+    The terminal probe (graphics ``auto``) runs here, before Textual starts: Textual's input
+    thread would swallow the terminal's replies otherwise. Returns the exit status.
+    """
+    from tuipacs.app.graphics.probe import GraphicsError, configure, detect_graphics
+
+    try:
+        config, _probe = detect_graphics(graphics or cfg.graphics)
+    except GraphicsError as exc:
+        print(f"tuipacs: error: {exc}", file=sys.stderr)
+        return 2
+    configure(config)
+    from tuipacs.app.app import build_app
+
+    app = build_app(archive, cfg, graphics=config, theme=theme)
+    result = app.run()
+    return int(result or 0) if app.return_code in (None, 0) else int(app.return_code or 1)

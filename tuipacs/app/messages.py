@@ -1,0 +1,96 @@
+"""Messages between workers, screens and widgets.
+
+Results are named in the past tense (``StudiesFound``), requests in the imperative
+(``ShowStudy``). Workers only ever post these; they never touch widgets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
+
+from tuipacs.store.query import SeriesRow, StudyRow
+
+if TYPE_CHECKING:
+    from tuipacs.app.frames import ImageRef
+
+
+@dataclass
+class StudiesFound(Message):
+    """The studies of the archive were listed."""
+
+    rows: list[StudyRow]
+
+
+@dataclass
+class SeriesFound(Message):
+    """The series of one study were listed."""
+
+    study_uid: str
+    rows: list[SeriesRow]
+
+
+@dataclass
+class LoadFailed(Message):
+    """Listing or reading something failed; ``message`` is one line for the user."""
+
+    what: str
+    message: str
+
+
+@dataclass
+class ShowStudy(Message):
+    """Open a study in the viewer, at ``series_uid`` (the first series when empty)."""
+
+    study: StudyRow
+    series_uid: str = ""
+
+
+@dataclass
+class OpenSeries(Message):
+    """Show series number ``index`` (0-based, in the study's series order) in the viewer."""
+
+    index: int
+
+
+@dataclass
+class SeriesOpened(Message):
+    """The images of a series were listed, in display order."""
+
+    series_uid: str
+    images: list[ImageRef]
+    cine_rate: float | None = None
+
+
+@dataclass
+class FrameRendered(Message):
+    """A frame was windowed and is ready to display.
+
+    ``request`` is the sequence number of the render request it answers; older answers are
+    dropped. ``info`` is what the overlays show for this image.
+    """
+
+    request: int
+    index: int
+    array: Any
+    aspect: float
+    preview: bool
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FrameFailed(Message):
+    """A frame could not be shown (missing file, undecodable pixel data)."""
+
+    request: int
+    index: int
+    message: str
+
+
+@dataclass
+class DatasetLoaded(Message):
+    """The header of an image was read for the tag browser."""
+
+    dataset: Any

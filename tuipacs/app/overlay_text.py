@@ -1,0 +1,113 @@
+"""The text of the viewer's corner overlays (pure functions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tuipacs.app import format as fmt
+from tuipacs.app.frames import FrameInfo
+from tuipacs.app.view_state import ViewerState
+from tuipacs.imaging.voi import Window
+
+
+@dataclass(frozen=True)
+class Corners:
+    """Four blocks of lines: top-left, top-right, bottom-left, bottom-right."""
+
+    top_left: str
+    top_right: str
+    bottom_left: str
+    bottom_right: str
+
+
+def _lines(*lines: str) -> str:
+    return "\n".join(line for line in lines if line)
+
+
+def patient_block(info: FrameInfo, masked: bool) -> str:
+    """Name, ID, birth date and sex (masked on request)."""
+    if masked:
+        return _lines(f"{fmt.MASK}", f"ID: {fmt.MASK}", f"DOB: {fmt.MASK}")
+    birth = fmt.dicom_date(info.birth_date)
+    sex = f" {info.sex}" if info.sex else ""
+    return _lines(
+        fmt.person_name(info.patient_name) or "(no name)",
+        f"ID: {info.patient_id}" if info.patient_id else "",
+        f"DOB: {birth}{sex}" if birth or sex else "",
+    )
+
+
+def study_block(info: FrameInfo, masked: bool) -> str:
+    """Study description and date, series number and description."""
+    when = fmt.dicom_date(info.study_date)
+    if info.study_time:
+        when = f"{when} {fmt.dicom_time(info.study_time)}"
+    series = f"Se: {info.series_number}" if info.series_number else ""
+    if info.series_description:
+        series = f"{series} {info.series_description}".strip()
+    return _lines(
+        "" if masked else info.institution,
+        info.study_description,
+        when,
+        series,
+    )
+
+
+def image_block(info: FrameInfo, state: ViewerState) -> str:
+    """Image n of N, slice position and thickness, matrix size."""
+    image = f"Im: {state.index + 1}/{state.count}"
+    if info.instance_number:
+        image += f"  (#{info.instance_number})"
+    position = ""
+    if info.slice_location is not None:
+        position = f"Loc: {fmt.number(info.slice_location)} mm"
+    elif info.position is not None:
+        position = f"Pos: {fmt.number(info.position[2])} mm"
+    if info.slice_thickness:
+        position = f"{position}  Thk: {fmt.number(info.slice_thickness)} mm".strip()
+    matrix = f"{info.columns}x{info.rows}" if info.rows else ""
+    return _lines(image, position, f"{info.modality} {matrix}".strip())
+
+
+def display_block(
+    state: ViewerState, window: Window | None, zoom_percent: float, probe: str, voi: str = ""
+) -> str:
+    """Window (or ``voi``, e.g. a VOI LUT), zoom, orientation changes, cine, probe value."""
+    if voi:
+        wl = voi
+    elif window is not None:
+        name = "" if state.window_name in ("file", "custom") else f" {state.window_name}"
+        wl = f"WL: {fmt.number(window.center)} WW: {fmt.number(window.width)}{name}"
+    else:
+        wl = "colour"
+    if state.invert:
+        wl += " inv"
+    view = f"Zoom: {zoom_percent:.0f}%"
+    turns = []
+    if state.rotation:
+        turns.append(f"rot {state.rotation}°")
+    if state.flip_h:
+        turns.append("flip H")
+    if state.flip_v:
+        turns.append("flip V")
+    if turns:
+        view += "  " + " ".join(turns)
+    cine = f"Cine {fmt.number(state.cine_rate)} fps" if state.cine else ""
+    return _lines(probe, cine, view, wl)
+
+
+def corners(
+    info: FrameInfo,
+    state: ViewerState,
+    window: Window | None,
+    zoom_percent: float,
+    probe: str = "",
+    voi: str = "",
+) -> Corners:
+    """All four corner texts for one image."""
+    return Corners(
+        patient_block(info, state.masked),
+        study_block(info, state.masked),
+        image_block(info, state),
+        display_block(state, window, zoom_percent, probe, voi),
+    )

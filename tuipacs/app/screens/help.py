@@ -1,0 +1,49 @@
+"""The help screen: the keys of the screen that opened it."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from tuipacs.app.keys import SCREEN_KEYS, Section
+
+
+def keys_table(sections: tuple[Section, ...], extra: str = "") -> Table:
+    """A two-column table of keys and what they do, grouped in sections."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(justify="right", style="bold", no_wrap=True)
+    table.add_column()
+    for number, (title, rows) in enumerate(sections):
+        if number:
+            table.add_row("", "")
+        table.add_row(Text(title, style="underline"), "")
+        for keys, what in rows:
+            table.add_row(keys, what)
+    if extra:
+        table.add_row("", "")
+        table.add_row("", Text(extra, style="italic"))
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """A modal list of keys; any of Escape, q or ? closes it."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def __init__(self, screen_name: str, extra: str = "") -> None:
+        super().__init__()
+        self.screen_name = screen_name
+        self.extra = extra
+
+    def compose(self) -> ComposeResult:
+        """The key table in a scrollable, bordered box."""
+        sections = SCREEN_KEYS.get(self.screen_name, ())
+        with VerticalScroll(id="help-box") as box:
+            box.border_title = f"Keys · {self.screen_name}"
+            box.border_subtitle = "Esc closes"
+            yield Static(keys_table(sections, self.extra), id="help-text")

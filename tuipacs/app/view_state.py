@@ -1,0 +1,133 @@
+"""The viewer's state and the rules that change it (pure: no Textual, no disk)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from tuipacs.app.viewport import Orientation, clamp_zoom
+from tuipacs.imaging import presets
+from tuipacs.imaging.voi import Window
+
+ZOOM_STEP = 1.25
+CINE_RATES = (1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0)
+DEFAULT_CINE_RATE = 10.0
+PAN_STEP = 0.1
+"""Pan step as a fraction of the visible region."""
+
+
+@dataclass
+class ViewerState:
+    """Everything the viewer shows besides the pixels; tests read it directly."""
+
+    series_index: int = 0
+    index: int = 0
+    count: int = 0
+    window: Window | None = None
+    window_name: str = "file"
+    """``file`` (each image's own window), a preset name, ``auto``, ``minmax`` or ``custom``."""
+    invert: bool = False
+    zoom: float = 1.0
+    pan: tuple[float, float] = (0.0, 0.0)
+    orientation: Orientation = field(default_factory=Orientation)
+    overlays: bool = True
+    masked: bool = False
+    cine: bool = False
+    cine_rate: float = DEFAULT_CINE_RATE
+    probe: tuple[int, int] | None = None
+
+    @property
+    def center(self) -> float | None:
+        """Window center in modality units (None before the first frame)."""
+        return self.window.center if self.window else None
+
+    @property
+    def width(self) -> float | None:
+        """Window width in modality units (None before the first frame)."""
+        return self.window.width if self.window else None
+
+    @property
+    def rotation(self) -> int:
+        """Rotation in degrees clockwise."""
+        return self.orientation.degrees
+
+    @property
+    def flip_h(self) -> bool:
+        """Mirrored left-right on screen."""
+        return self.orientation.flip_h
+
+    @property
+    def flip_v(self) -> bool:
+        """Mirrored top-bottom on screen."""
+        return self.orientation.flip_v
+
+    def go_to(self, index: int, wrap: bool = False) -> bool:
+        """Move to image ``index`` (clamped, or wrapped around); True if it changed."""
+        if self.count < 1:
+            return False
+        new = index % self.count if wrap else max(0, min(self.count - 1, index))
+        changed = new != self.index
+        self.index = new
+        return changed
+
+    def reset_view(self) -> None:
+        """Back to fit, no pan, no rotation or flips, no inversion; window from the file."""
+        self.zoom = 1.0
+        self.pan = (0.0, 0.0)
+        self.orientation = Orientation()
+        self.invert = False
+        self.window_name = "file"
+        self.window = None
+
+    def zoom_by(self, factor: float) -> None:
+        """Multiply the zoom (relative to fit)."""
+        self.zoom = clamp_zoom(self.zoom * factor)
+
+    def cine_faster(self, faster: bool) -> float:
+        """Step the cine rate to the next standard rate up or down."""
+        if faster:
+            higher = [r for r in CINE_RATES if r > self.cine_rate + 1e-6]
+            self.cine_rate = higher[0] if higher else CINE_RATES[-1]
+        else:
+            lower = [r for r in CINE_RATES if r < self.cine_rate - 1e-6]
+            self.cine_rate = lower[-1] if lower else CINE_RATES[0]
+        return self.cine_rate
+
+
+def window_step(width: float, fine: bool) -> float:
+    """How far one key press moves the window: 10 % of the width (1 % when fine)."""
+    step = width * (0.01 if fine else 0.1)
+    if width >= 20:
+        step = max(1.0, round(step))
+    return step
+
+
+def adjust_window(window: Window, d_center: int, d_width: int, fine: bool) -> Window:
+    """Move the level by ``d_center`` steps and the width by ``d_width`` steps."""
+    step = window_step(window.width, fine)
+    adjusted = window.adjusted(d_center=d_center * step, d_width=d_width * step)
+    return replace(adjusted, explanation="")
+
+
+@dataclass(frozen=True)
+class PresetChoice:
+    """A window the number keys offer: a fixed window or one computed from the image."""
+
+    key: str
+    name: str
+    label: str
+    window: Window | None = None
+
+
+def preset_choices(modality: str, file_windows: list[Window]) -> list[PresetChoice]:
+    """What keys 1..9 do for this modality: modality presets, the file's windows, min-max."""
+    choices: list[PresetChoice] = []
+    for preset in presets.presets_for(modality):
+        if preset.is_fixed:
+            choices.append(PresetChoice("", preset.name, preset.label, preset.window()))
+    for number, window in enumerate(file_windows, 1):
+        label = window.explanation or f"file {number}"
+        choices.append(PresetChoice("", f"file{number}", label, window))
+    choices.append(PresetChoice("", presets.MIN_MAX, "Min-max"))
+    if not file_windows:
+        choices.append(PresetChoice("", presets.AUTO, "Auto"))
+    return [replace(c, key=str(n)) for n, c in enumerate(choices[:9], 1)]
