@@ -1,12 +1,15 @@
 """Benchmark: retrieve a 300-slice 512x512 CT from a private Orthanc on 127.0.0.1.
 
-Prints, from one run, the median wall time of: DCMTK getscu (the reference), a plain
-pynetdicom C-GET (default settings), and tuipacs' retrieve by C-GET and by C-MOVE,
-with MB/s, the ratio to getscu and tuipacs' time to the first image.
+Prints, from one run, the median wall time of: DCMTK getscu (the reference), DCMTK
+movescu -> storescp (the C-MOVE reference; storescp runs for the whole session), a
+plain pynetdicom C-GET (default settings), and tuipacs' retrieve by C-GET and by
+C-MOVE (a first retrieve, and one that lists instances first as when part of the
+study is stored), with MB/s, the ratio to getscu and tuipacs' time to the first image.
 
     python scripts/bench_retrieve.py [--slices 300] [--runs 5]
 
-Needs Orthanc, DCMTK (getscu, dcmsend) and a C compiler (for the loopback shim).
+Needs Orthanc, DCMTK (getscu, movescu, storescp, dcmsend) and a C compiler (for the
+loopback shim).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +35,8 @@ from peers import (  # noqa: E402
     find_orthanc,
     make_ct_study,
     peer_env,
+    stop_process,
+    wait_for_port,
 )
 from pydicom import dcmread  # noqa: E402
 
@@ -67,13 +73,59 @@ def ct_files(out: Path, slices: int) -> tuple[str, list[Path]]:
     return make_ct_study(out / "ct", slices)
 
 
-def timed(fn: Callable[[], object], runs: int) -> list[float]:
-    """Wall seconds of each run."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
+STORESCP_AET = "STORESCP"
+Client = tuple[str, Callable[[], object], list[float] | None]
+
+
+@contextmanager
+def storescp_move(
+    peer: OrthancPeer, study_uid: str, count: int, scp_port: int, shim: Path, work: Path
+) -> Iterator[Client | None]:
+    """DCMTK movescu -> storescp as a client (storescp runs meanwhile); None if missing."""
+    movescu, storescp = find_dcmtk("movescu"), find_dcmtk("storescp")
+    if movescu is None or storescp is None:
+        print("(DCMTK movescu/storescp not found: no C-MOVE reference)")
+        yield None
+        return
+    out = work / "storescp"
+    out.mkdir()
+    scp = subprocess.Popen(
+        [storescp, "-aet", STORESCP_AET, "-od", str(out), str(scp_port)], env=peer_env(shim)
+    )
+    args = [movescu, "-S", "-aec", peer.aet, "-aem", STORESCP_AET]
+    args += ["-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study_uid}"]
+    args += ["127.0.0.1", str(peer.dicom_port)]
+
+    def move() -> None:
+        for path in out.iterdir():
+            path.unlink()
+        subprocess.run(args, env=peer_env(None), check=True)
+        got = sum(1 for _ in out.iterdir())
+        assert got == count, f"storescp received {got} of {count} files"
+
+    try:
+        wait_for_port(scp_port, scp)
+        yield ("DCMTK movescu -> storescp", move, None)
+    finally:
+        stop_process(scp)
+
+
+def timed(clients: Sequence[Client], runs: int) -> list[list[float]]:
+    """Wall seconds of each client's runs, interleaved (one round = every client once)
+
+    so that load from elsewhere on the machine hits every client alike. Each client
+    runs once untimed first (warm-up).
+    """
+    times: list[list[float]] = [[] for _ in clients]
+    for _, fn, firsts in clients:
         fn()
-        times.append(time.perf_counter() - start)
+        if firsts is not None:
+            firsts.clear()
+    for _ in range(runs):
+        for index, (_, fn, _) in enumerate(clients):
+            start = time.perf_counter()
+            fn()
+            times[index].append(time.perf_counter() - start)
     return times
 
 
@@ -92,17 +144,29 @@ def main() -> None:
         study_uid, files = ct_files(work, args.slices)
         size = sum(p.stat().st_size for p in files)
         local = LocalAE("BENCH", port=free_port(), spool_dir=work / "spool")
+        scp_port = free_port()
         peer = OrthancPeer(
             work / "orthanc",
             free_port(),
             free_port(),
-            modalities={"bench": ("BENCH", "127.0.0.1", local.port)},
+            modalities={
+                "bench": ("BENCH", "127.0.0.1", local.port),
+                "storescp": (STORESCP_AET, "127.0.0.1", scp_port),
+            },
             shim=shim,
             binary=orthanc,
         ).start()
         try:
             peer.load(files)
-            rows = run_all(peer, getscu, study_uid, len(files), local, work, args.runs)
+            with storescp_move(peer, study_uid, len(files), scp_port, shim, work) as move:
+                clients = make_clients(peer, getscu, study_uid, len(files), local, work)
+                if move is not None:
+                    clients.insert(1, move)
+                times = timed(clients, args.runs)
+            rows = [
+                (label, wall, statistics.median(firsts) if firsts else None)
+                for (label, _, firsts), wall in zip(clients, times, strict=True)
+            ]
         finally:
             peer.stop()
         report(rows, size, len(files))
@@ -110,16 +174,15 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run_all(
+def make_clients(
     peer: OrthancPeer,
     getscu: str,
     study_uid: str,
     count: int,
     local: LocalAE,
     work: Path,
-    runs: int,
-) -> list[tuple[str, list[float], float | None]]:
-    """Time every client; returns (label, wall times, median first-image seconds)."""
+) -> list[Client]:
+    """The clients to time: (label, run once, first-image seconds list or None)."""
     out = work / "out"
 
     def fresh() -> Path:
@@ -132,33 +195,30 @@ def run_all(
         args += ["-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study_uid}"]
         subprocess.run([*args, "127.0.0.1", str(peer.dicom_port)], env=peer_env(None), check=True)
 
-    rows: list[tuple[str, list[float], float | None]] = []
-    dcmtk()  # warm Orthanc's cache
-    rows.append(("DCMTK getscu (TCP_NODELAY=1)", timed(dcmtk, runs), None))
-    rows.append(
-        (
-            "pynetdicom C-GET, defaults",
-            timed(lambda: plain_get(peer, study_uid, fresh()), runs),
-            None,
-        )
-    )
-    for method in ("get", "move"):
+    clients: list[Client] = [
+        ("DCMTK getscu (TCP_NODELAY=1)", dcmtk, None),
+        ("pynetdicom C-GET, defaults", lambda: plain_get(peer, study_uid, fresh()), None),
+    ]
+    # "nothing local": whole series at once; "listed": IMAGE-level listing first (the
+    # path taken when the archive holds part of the study), split over `parallel`.
+    for method, listed in (("get", False), ("move", False), ("get", True), ("move", True)):
         node = Node("bench", peer.aet, "127.0.0.1", peer.dicom_port, method=method)  # type: ignore[arg-type]
         firsts: list[float] = []
 
-        def ours(node: Node = node, firsts: list[float] = firsts) -> None:
+        def ours(node: Node = node, firsts: list[float] = firsts, listed: bool = listed) -> None:
             folder = fresh()
 
             def sink(path: Path, inst: ReceivedInstance) -> None:
                 path.rename(folder / inst.sop_instance_uid)
 
-            summary = retrieve(node, local, study_uid, sink)
+            have = (lambda uid: False) if listed else None
+            summary = retrieve(node, local, study_uid, sink, have=have)
             assert summary.ok and summary.completed == count, summary.errors
             firsts.append(summary.first_image_seconds or 0.0)
 
-        label = f"tuipacs retrieve C-{method.upper()} (parallel {node.parallel})"
-        rows.append((label, timed(ours, runs), statistics.median(firsts) if firsts else None))
-    return rows
+        how = f"listed, {node.parallel} assoc." if listed else "nothing local"
+        clients.append((f"tuipacs C-{method.upper()} ({how})", ours, firsts))
+    return clients
 
 
 def plain_get(peer: OrthancPeer, study_uid: str, out: Path) -> None:
@@ -202,7 +262,8 @@ def report(rows: list[tuple[str, list[float], float | None]], size: int, count: 
     """Print the table: medians, MB/s, ratio to getscu, first image."""
     reference = statistics.median(rows[0][1])
     print(
-        f"\n{count} images, {size / 1e6:.1f} MB, Orthanc on 127.0.0.1, median of {len(rows[0][1])}"
+        f"\n{count} images, {size / 1e6:.1f} MB, Orthanc on 127.0.0.1, median of "
+        f"{len(rows[0][1])} interleaved runs"
     )
     print(f"{'client':<40} {'wall s':>7} {'MB/s':>7} {'x getscu':>9} {'1st img s':>10}")
     for label, times, first in rows:

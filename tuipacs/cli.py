@@ -439,6 +439,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
             series_uids=args.series or None,
             method=args.method,
             have=archive.has_instance,
+            have_any=archive.has_study,
             progress=progress,
             cancel=cancel,
         )

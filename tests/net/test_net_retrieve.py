@@ -10,8 +10,10 @@ from conftest import Archive, DirSink, start_dcmqrscp
 from peers import SyntheticArchive
 from pydicom import dcmread
 
+from tuipacs.dicom import retrieve as retrieve_module
 from tuipacs.dicom.nodes import LocalAE, Node
 from tuipacs.dicom.retrieve import RetrieveProgress, retrieve
+from tuipacs.dicom.storage import StoreHandler
 
 pytestmark = pytest.mark.net
 
@@ -160,3 +162,78 @@ def test_peer_killed_mid_transfer(
     assert summary.failed == abdomen.instance_count - 3
     assert summary.errors and "\n" not in summary.errors[0]
     _check_files(sink, set(sink.instances))
+
+
+@pytest.mark.parametrize("method", ["get", "move"])
+def test_nothing_local_skips_the_instance_listing(
+    archive: Archive,
+    local_ae: LocalAE,
+    test_data: SyntheticArchive,
+    sink: DirSink,
+    method: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chest = test_data.study("CT CHEST")
+    plan = retrieve_module.quick_plan(archive.node, local_ae, chest.uid, None)
+    if archive.kind == "dcmqrscp":  # no SOPClassesInStudy: retrieve lists instances
+        assert plan is None
+        return
+    assert plan is not None
+    assert plan.series == {s.uid: len(s.instance_uids) for s in chest.series}
+
+    def no_listing(*_args: object) -> None:
+        raise AssertionError("instances listed although nothing is stored locally")
+
+    monkeypatch.setattr(retrieve_module, "list_instances", no_listing)
+    summary = retrieve(
+        archive.node,
+        local_ae,
+        chest.uid,
+        sink,
+        method=method,  # type: ignore[arg-type]
+        have=sink.have,
+        have_any=lambda study: False,
+    )
+    assert summary.ok, summary.errors
+    assert (summary.total, summary.completed, summary.skipped) == (12, 12, 0)
+    _check_files(sink, {u for s in chest.series for u in s.instance_uids})
+    by_uid = {u: s.uid for s in chest.series for u in s.instance_uids}
+    for uid, instance in sink.instances.items():  # UIDs read from the received headers
+        assert (instance.study_uid, instance.series_uid) == (chest.uid, by_uid[uid])
+
+
+def test_something_local_lists_and_skips(
+    archive: Archive, local_ae: LocalAE, test_data: SyntheticArchive, sink: DirSink
+) -> None:
+    chest = test_data.study("CT CHEST")
+    kept = set(chest.series[0].instance_uids)
+    summary = retrieve(
+        archive.node,
+        local_ae,
+        chest.uid,
+        sink,
+        have=lambda uid: uid in kept,
+        have_any=lambda study: study == chest.uid,
+    )
+    assert summary.ok, summary.errors
+    assert summary.skipped == len(kept) and summary.completed == 12 - len(kept)
+    assert not kept & set(sink.instances)
+
+
+def test_shared_receiver_routes_by_study(
+    archive: Archive, local_ae: LocalAE, test_data: SyntheticArchive, sink: DirSink
+) -> None:
+    brain = test_data.study("MR BRAIN")
+    others: list[str] = []
+    receiver = retrieve_module.MoveReceiver(local_ae).start()
+    try:
+        other = StoreHandler(lambda path, inst: others.append(inst.sop_instance_uid))
+        receiver.register(other, ["1.2.3.999"], ["1.2.3.998"])  # a second retrieve
+        summary = retrieve(
+            archive.node, local_ae, brain.uid, sink, method="move", receiver=receiver
+        )
+    finally:
+        receiver.stop()
+    assert summary.ok, summary.errors
+    assert summary.completed == 5 and not others
+    _check_files(sink, {u for s in brain.series for u in s.instance_uids})

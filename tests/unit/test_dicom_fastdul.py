@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from io import BytesIO
 
+import pytest
 from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
+from pydicom.filewriter import write_dataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from tuipacs.dicom.fastdul import _parse_command, _us, file_preamble, store_response
-from tuipacs.dicom.retrieve import _Instance, plan_jobs
+from tuipacs.dicom import retrieve as retrieve_module
+from tuipacs.dicom.fastdul import (
+    _parse_command,
+    _us,
+    file_preamble,
+    header_uids,
+    scan_elements,
+    store_response,
+)
+from tuipacs.dicom.retrieve import _Instance, _parse_row, plan_jobs
 from tuipacs.dicom.storage import MAX_CONTEXTS, storage_contexts
 
 
@@ -50,3 +62,70 @@ def test_plan_jobs_splits_a_big_series_and_keeps_partial_ones_as_uid_lists() -> 
     assert len(single) == 1 and single[0].whole
     partial = plan_jobs(big[:10], parallel=1, complete=set())
     assert len(partial) == 1 and not partial[0].whole
+
+
+def _encoded(explicit: bool, undefined: bool = True) -> bytes:
+    """A dataset with a nested sequence before the Study/Series UIDs, as pydicom writes it."""
+    nested = Dataset()
+    nested.CodeValue = "X"
+    item = Dataset()
+    item.ReferencedSOPInstanceUID = "9.8.7"
+    item.PurposeOfReferenceCodeSequence = [nested]
+    ds = Dataset()
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = "1.2.3.4.5"
+    ds.ReferencedImageSequence = [item, item]
+    ds.StudyInstanceUID = "1.2.3"
+    ds.SeriesInstanceUID = "1.2.3.4"
+    ds.Rows = 2
+    for element in (ds["ReferencedImageSequence"], item["PurposeOfReferenceCodeSequence"]):
+        element.is_undefined_length = undefined
+        for sub in element.value:
+            sub.is_undefined_length_sequence_item = undefined
+    out = DicomBytesIO()
+    out.is_little_endian = True
+    out.is_implicit_VR = not explicit
+    write_dataset(out, ds)
+    return bytes(out.getvalue())
+
+
+def test_scan_elements_walks_sequences_in_both_vrs() -> None:
+    wanted = frozenset({0x00080018, 0x0020000E, 0x00280010})
+    for explicit in (True, False):
+        for undefined in (True, False):
+            raw = _encoded(explicit, undefined)
+            values, done = scan_elements(raw, explicit, wanted)
+            assert done
+            assert values[0x00080018].rstrip(b"\x00") == b"1.2.3.4.5"
+            assert values[0x0020000E].rstrip(b"\x00") == b"1.2.3.4"
+            assert values[0x00280010] == b"\x02\x00"
+
+
+def test_header_uids_from_the_first_bytes_only() -> None:
+    raw = _encoded(True)
+    cut = raw.index(b"1.2.3.4\x00") if b"1.2.3.4\x00" in raw else len(raw) - 10
+    assert header_uids(raw, ExplicitVRLittleEndian) == ("1.2.3", "1.2.3.4")
+    assert header_uids(_encoded(False), ImplicitVRLittleEndian) == ("1.2.3", "1.2.3.4")
+    assert header_uids(raw[:cut], ExplicitVRLittleEndian) is None  # needs more bytes
+    values, done = scan_elements(raw[:cut], True, frozenset({0x0020000E}))
+    assert not done and not values
+    assert header_uids(raw, "1.2.840.10008.1.2.2") is None  # big endian: not ours
+
+
+def test_parse_row_reads_identifiers_and_falls_back_on_pydicom(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert _parse_row(_encoded(True), True, None) == _Instance(
+        "1.2.3.4.5", CTImageStorage, "1.2.3.4"
+    )
+    assert _parse_row(_encoded(False), False, None) == _Instance(
+        "1.2.3.4.5", CTImageStorage, "1.2.3.4"
+    )
+
+    def unwalkable(*_args: object) -> None:
+        raise ValueError("not a sequence item")
+
+    monkeypatch.setattr(retrieve_module, "scan_elements", unwalkable)
+    assert _parse_row(_encoded(False), False, None) == _Instance(
+        "1.2.3.4.5", CTImageStorage, "1.2.3.4"
+    )

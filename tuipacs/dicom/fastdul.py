@@ -12,7 +12,12 @@ associations by :func:`tuipacs.dicom.net.tune_association`) changes three things
   file (preamble, file meta, dataset as sent), the store callback runs, and the
   C-STORE-RSP is sent directly; nothing is decoded by pydicom;
 * pending C-GET/C-MOVE responses are parsed here and reported to a callback instead
-  of going through the DIMSE layer (the final response still does).
+  of going through the DIMSE layer (the final response still does);
+* pending C-FIND responses hand their raw identifier bytes to a callback (no pydicom
+  decoding, no pretty-printing for the debug log); the final response goes the normal way;
+* the Study/Series Instance UIDs of a received C-STORE are read from the first dataset
+  bytes with :func:`scan_elements` (``StoreRequest.study_uid``/``series_uid``), so a
+  sink needs no second read of the file.
 
 Any other PDU, or any message that starts in a way we do not handle, takes pynetdicom's
 normal path unchanged.
@@ -37,10 +42,12 @@ from typing import Any
 from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
 from pynetdicom.dul import DULServiceProvider
 from pynetdicom.pdu import A_ABORT_RQ
+from pynetdicom.utils import make_target
 
 LOG = logging.getLogger(__name__)
 
 _C_STORE_RQ = 0x0001
+_C_FIND_RSP = 0x8020
 _C_GET_RSP = 0x8010
 _C_MOVE_RSP = 0x8021
 _NO_DATASET = 0x0101
@@ -60,12 +67,16 @@ class StoreRequest:
     calling_ae: str
     move_originator_ae: str
     move_originator_id: int | None
+    study_uid: str | None = None
+    series_uid: str | None = None
 
 
 #: Returns the C-STORE status to answer (0x0000 success).
 StoreCallback = Callable[[StoreRequest], int]
 #: Receives the sub-operation counts of a pending C-GET/C-MOVE response.
 PendingCallback = Callable[[dict[str, int]], None]
+#: Receives the raw identifier of a pending C-FIND response and whether it is Explicit VR.
+FindCallback = Callable[[bytes, bool], None]
 
 
 @dataclass
@@ -75,6 +86,7 @@ class FastOptions:
     spool: Path | None = None
     store: StoreCallback | None = None
     pending: PendingCallback | None = None
+    find: FindCallback | None = None
     last_activity: float = 0.0
 
 
@@ -112,6 +124,107 @@ def _ul(cmd: dict[int, bytes], elem: int) -> int | None:
 def _text(cmd: dict[int, bytes], elem: int) -> str:
     """A UI/AE value of a parsed command set, without padding."""
     return cmd.get(elem, b"").decode("ascii", "replace").rstrip("\x00 ")
+
+
+_UNDEFINED = 0xFFFFFFFF
+_LONG_VRS = frozenset(
+    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
+)
+_STUDY_UID = 0x0020000D
+_SERIES_UID = 0x0020000E
+_EXPLICIT_LE = "1.2.840.10008.1.2.1"
+_IMPLICIT_LE = "1.2.840.10008.1.2"
+#: Most dataset bytes kept while looking for the Study/Series UIDs of a C-STORE.
+_HEAD_MAX = 65536
+
+
+def _header(data: memoryview | bytes | bytearray, pos: int, explicit: bool) -> tuple[int, int, int]:
+    """(tag, value length, value position) of the element at pos (struct.error if short)."""
+    group, elem = struct.unpack_from("<HH", data, pos)
+    if explicit and group != 0xFFFE:
+        vr = bytes(data[pos + 4 : pos + 6])
+        if vr in _LONG_VRS:
+            return (group << 16) | elem, struct.unpack_from("<L", data, pos + 8)[0], pos + 12
+        return (group << 16) | elem, struct.unpack_from("<H", data, pos + 6)[0], pos + 8
+    return (group << 16) | elem, struct.unpack_from("<L", data, pos + 4)[0], pos + 8
+
+
+def _skip_sequence(data: memoryview | bytes | bytearray, pos: int, explicit: bool) -> int:
+    """Position after an undefined-length sequence whose items start at pos."""
+    while True:
+        tag, length, pos = _header(data, pos, False)
+        if tag == 0xFFFEE0DD:
+            return pos
+        if tag != 0xFFFEE000:
+            raise ValueError("not a sequence item")
+        if length != _UNDEFINED:
+            pos += length
+            continue
+        while True:  # an undefined-length item: elements until the item delimiter
+            tag, length, pos = _header(data, pos, explicit)
+            if tag == 0xFFFEE00D:
+                break
+            pos = _skip_sequence(data, pos, explicit) if length == _UNDEFINED else pos + length
+
+
+def scan_elements(
+    data: memoryview | bytes | bytearray,
+    explicit: bool,
+    wanted: frozenset[int],
+    stop_after: int | None = None,
+) -> tuple[dict[int, bytes], bool]:
+    """Raw values of the wanted top-level tags of a Little Endian dataset, without pydicom.
+
+    Returns (values, done): done is True when the scan reached the end of `data` exactly
+    or passed `stop_after`; False when `data` ends inside an element (more bytes may
+    follow). Raises ValueError for data it cannot walk.
+    """
+    out: dict[int, bytes] = {}
+    pos, end = 0, len(data)
+    try:
+        while pos < end:
+            tag, length, start = _header(data, pos, explicit)
+            if stop_after is not None and tag > stop_after:
+                return out, True
+            if length == _UNDEFINED:
+                if tag == 0x7FE00010:  # encapsulated pixel data: nothing of ours follows
+                    return out, True
+                pos = _skip_sequence(data, start, explicit)
+                continue
+            if start + length > end:
+                return out, False
+            if tag in wanted:
+                out[tag] = bytes(data[start : start + length])
+            pos = start + length
+    except struct.error:
+        return out, False
+    return out, True
+
+
+def header_uids(data: memoryview | bytes | bytearray, syntax: str) -> tuple[str, str] | None:
+    """Study and Series Instance UIDs from the first bytes of a dataset, or None."""
+    if syntax not in (_EXPLICIT_LE, _IMPLICIT_LE) and not _encapsulated_le(syntax):
+        return None
+    try:
+        values, _ = scan_elements(
+            data, syntax != _IMPLICIT_LE, frozenset({_STUDY_UID, _SERIES_UID}), _SERIES_UID
+        )
+    except (ValueError, struct.error):
+        return None
+    study, series = values.get(_STUDY_UID), values.get(_SERIES_UID)
+    if not study or not series:
+        return None
+    return _uid_text(study), _uid_text(series)
+
+
+def _encapsulated_le(syntax: str) -> bool:
+    """True for the compressed syntaxes (Explicit VR Little Endian dataset headers)."""
+    return syntax.startswith(("1.2.840.10008.1.2.4.", "1.2.840.10008.1.2.5"))
+
+
+def _uid_text(raw: bytes) -> str:
+    """A UI value without padding."""
+    return raw.decode("ascii", "replace").rstrip("\x00 ")
 
 
 def _uid_bytes(uid: str) -> bytes:
@@ -203,15 +316,24 @@ class _WakingQueue(queue.Queue):
 
 
 class _Incoming:
-    """State of the C-STORE being received on the fast path."""
+    """State of the C-STORE (or C-FIND identifier) being received on the fast path.
 
-    def __init__(self, handle: Any, path: Path, cmd: dict[int, bytes], context_id: int) -> None:
-        """Remember the open spool file and the request's command set."""
+    A C-STORE has an open spool file (`handle`, `path`); a C-FIND identifier has only
+    `head`, the bytes received so far. A C-STORE keeps the first dataset bytes in `head`
+    until the Study/Series UIDs are found.
+    """
+
+    def __init__(
+        self, handle: Any, path: Path | None, cmd: dict[int, bytes], context_id: int
+    ) -> None:
+        """Remember the open spool file (if any) and the message's command set."""
         self.handle = handle
         self.path = path
         self.cmd = cmd
         self.context_id = context_id
         self.size = 0
+        self.head: bytearray | None = bytearray()
+        self.uids: tuple[str, str] | None = None
 
 
 class FastDUL(DULServiceProvider):
@@ -412,7 +534,20 @@ class FastDUL(DULServiceProvider):
             return context_id in self.assoc._accepted_cx and self._begin_store(cmd, context_id)
         if field in (_C_GET_RSP, _C_MOVE_RSP) and self._fast.pending is not None:
             return _us(cmd, 0x0900) in (0xFF00, 0xFF01) and not has_dataset and len(pdvs) == 1
+        if field == _C_FIND_RSP and has_dataset and self._fast.find is not None:
+            if _us(cmd, 0x0900) not in (0xFF00, 0xFF01) or not self._plain_syntax(context_id):
+                return False
+            self._incoming = _Incoming(None, None, cmd, context_id)
+            return True
         return False
+
+    def _plain_syntax(self, context_id: int) -> bool:
+        """True if the context's transfer syntax is Implicit or Explicit VR Little Endian."""
+        context = self.assoc._accepted_cx.get(context_id)
+        return context is not None and str(context.transfer_syntax[0]) in (
+            _IMPLICIT_LE,
+            _EXPLICIT_LE,
+        )
 
     def _begin_store(self, cmd: dict[int, bytes], context_id: int) -> bool:
         """Open the spool file for a C-STORE-RQ; write preamble and file meta."""
@@ -444,10 +579,40 @@ class FastDUL(DULServiceProvider):
             return
         if incoming is None:
             return
+        if incoming.handle is None:  # a C-FIND identifier
+            assert incoming.head is not None
+            incoming.head += data
+            if control & 2:
+                self._finish_find(incoming)
+            return
         incoming.handle.write(data)
         incoming.size += len(data)
+        if incoming.head is not None:
+            self._look_for_uids(incoming, data, bool(control & 2))
         if control & 2:
             self._finish_store(incoming)
+
+    def _look_for_uids(self, incoming: _Incoming, data: memoryview, last: bool) -> None:
+        """Find the Study/Series UIDs in the first dataset bytes of a C-STORE."""
+        head = incoming.head
+        assert head is not None
+        head += data
+        syntax = str(self.assoc._accepted_cx[incoming.context_id].transfer_syntax[0])
+        incoming.uids = header_uids(head, syntax)
+        if incoming.uids is not None or last or len(head) >= _HEAD_MAX:
+            incoming.head = None
+
+    def _finish_find(self, incoming: _Incoming) -> None:
+        """Hand a complete pending C-FIND identifier to the find callback."""
+        self._incoming = None
+        context = self.assoc._accepted_cx[incoming.context_id]
+        explicit = str(context.transfer_syntax[0]) == _EXPLICIT_LE
+        callback = self._fast.find
+        if callback is not None and incoming.head is not None:
+            try:
+                callback(bytes(incoming.head), explicit)
+            except Exception:  # noqa: BLE001 - a callback bug must not kill the reactor
+                LOG.exception("find callback failed")
 
     def _pending(self, data: memoryview) -> None:
         """Report the counts of a pending C-GET/C-MOVE response."""
@@ -469,6 +634,7 @@ class FastDUL(DULServiceProvider):
         """Close the spool file, run the store callback, send the C-STORE-RSP."""
         self._incoming = None
         incoming.handle.close()
+        assert incoming.path is not None
         cmd = incoming.cmd
         request = StoreRequest(
             path=incoming.path,
@@ -481,6 +647,8 @@ class FastDUL(DULServiceProvider):
             calling_ae=str(self.assoc.requestor.ae_title or "").strip(),
             move_originator_ae=_text(cmd, 0x1030),
             move_originator_id=_us(cmd, 0x1031),
+            study_uid=incoming.uids[0] if incoming.uids else None,
+            series_uid=incoming.uids[1] if incoming.uids else None,
         )
         status = 0xC211
         try:
@@ -500,6 +668,8 @@ class FastDUL(DULServiceProvider):
         """Drop a partially received C-STORE (connection lost or aborted)."""
         incoming, self._incoming = self._incoming, None
         if incoming is None:
+            return
+        if incoming.handle is None or incoming.path is None:
             return
         try:
             incoming.handle.close()
@@ -530,3 +700,5 @@ def install(dul: DULServiceProvider, options: FastOptions) -> None:
     dul.__class__ = FastDUL
     assert isinstance(dul, FastDUL)
     dul._install(options)
+    # Thread.__init__ bound the target to the base class's reactor: point it at ours.
+    dul._target = make_target(dul.run_reactor)  # type: ignore[attr-defined]

@@ -6,7 +6,9 @@ associations tuipacs opens or accepts we:
 
 * set TCP_NODELAY on every socket (requestor: after connect; acceptor: on accept),
 * read PDUs with ``recv_into`` into one buffer,
-* lower the DUL reactor's idle sleep (``DUL_LOOP_DELAY``),
+* replace the DUL reactor by one waiting in ``select()`` (tuipacs.dicom.fastdul), with
+  fast paths for C-STORE, pending C-GET/C-MOVE and pending C-FIND responses
+  (``DUL_LOOP_DELAY`` still bounds pynetdicom's own waits on the DUL),
 * unbind pynetdicom's per-PDU logging handlers unless its logger wants DEBUG,
 * receive C-STORE datasets in chunks straight to a Part-10 temporary file
   (``_config.STORE_RECV_CHUNKED_DATASET``), in a spool folder we choose per
@@ -50,7 +52,14 @@ from tuipacs.dicom.errors import (
     NodeUnreachable,
     ServiceNotAccepted,
 )
-from tuipacs.dicom.fastdul import FastDUL, FastOptions, PendingCallback, StoreCallback, install
+from tuipacs.dicom.fastdul import (
+    FastDUL,
+    FastOptions,
+    FindCallback,
+    PendingCallback,
+    StoreCallback,
+    install,
+)
 from tuipacs.dicom.nodes import LocalAE, Node
 
 LOG = logging.getLogger(__name__)
@@ -194,7 +203,8 @@ class TunedAE(ApplicationEntity):
     """ApplicationEntity whose associations use TunedSocket and the fast DUL.
 
     `store` (if given) receives every C-STORE of its associations on the fast path;
-    `pending` receives the counts of pending C-GET/C-MOVE responses.
+    `pending` receives the counts of pending C-GET/C-MOVE responses; `find` the raw
+    identifiers of pending C-FIND responses.
     """
 
     def __init__(
@@ -203,6 +213,7 @@ class TunedAE(ApplicationEntity):
         spool: Path | None = None,
         store: StoreCallback | None = None,
         pending: PendingCallback | None = None,
+        find: FindCallback | None = None,
     ) -> None:
         """Create the AE; received datasets of its associations go to `spool`."""
         configure()
@@ -210,10 +221,13 @@ class TunedAE(ApplicationEntity):
         self.spool = spool
         self.fast_store = store
         self.fast_pending = pending
+        self.fast_find = find
 
     def options(self) -> FastOptions:
         """Fresh fast-path options for a new association."""
-        return FastOptions(spool=self.spool, store=self.fast_store, pending=self.fast_pending)
+        return FastOptions(
+            spool=self.spool, store=self.fast_store, pending=self.fast_pending, find=self.fast_find
+        )
 
     def _create_socket(
         self, assoc: Association, address: AddressInformation, tls_args: Any
@@ -330,9 +344,10 @@ def make_ae(
     spool: Path | None = None,
     store: StoreCallback | None = None,
     pending: PendingCallback | None = None,
+    find: FindCallback | None = None,
 ) -> TunedAE:
     """A requestor AE for `node`: timeouts from the node, our AE title."""
-    ae = TunedAE(local.ae_title, spool, store, pending)
+    ae = TunedAE(local.ae_title, spool, store, pending, find)
     ae.connection_timeout = node.connect_timeout
     ae.acse_timeout = node.timeout
     ae.dimse_timeout = node.timeout
@@ -350,13 +365,14 @@ def associate(
     handlers: Sequence[tuple[Any, Callable[..., Any]]] | None = None,
     store: StoreCallback | None = None,
     pending: PendingCallback | None = None,
+    find: FindCallback | None = None,
 ) -> Association:
     """Open an association to `node` or raise a DicomNetError with advice.
 
-    `store`/`pending` enable the fast path (see tuipacs.dicom.fastdul) for received
-    C-STOREs and pending C-GET/C-MOVE responses.
+    `store`/`pending`/`find` enable the fast path (see tuipacs.dicom.fastdul) for
+    received C-STOREs, pending C-GET/C-MOVE responses and pending C-FIND identifiers.
     """
-    ae = make_ae(local, node, spool, store, pending)
+    ae = make_ae(local, node, spool, store, pending, find)
     try:
         assoc = ae.associate(
             node.host,

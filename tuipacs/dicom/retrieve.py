@@ -1,33 +1,39 @@
 """Retrieve a study (or some series) by C-GET or C-MOVE, straight to a sink.
 
-Plan: an IMAGE-level C-FIND lists the study's instances (SOP class, series); instances
-the caller already has (``have``) are skipped; the rest is split into jobs (whole
-series, or UID lists for partial or big series) run on ``node.parallel``
-associations. Received files go to the sink undecoded (see storage.py / fastdul.py).
-Cancel sends C-CANCEL, then aborts after a grace period. Errors end up in the
-summary, never as exceptions.
+Plan: when nothing of the study is stored locally (no ``have``, or ``have_any`` says
+so), a STUDY- and a SERIES-level C-FIND (one row per series) give the SOP classes and
+instance counts, and whole series are requested at once (one job per series). Else, or
+when the archive does not return SOPClassesInStudy and the counts, an IMAGE-level C-FIND
+lists the study's instances (SOP class, series); instances the caller already has
+(``have``) are skipped; the rest is split into jobs (whole series, or UID lists for
+partial or big series). Jobs run on ``node.parallel`` associations. Received files go to
+the sink undecoded (see storage.py / fastdul.py). Cancel sends C-CANCEL, then aborts
+after a grace period. Errors end up in the summary, never as exceptions.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import queue
 import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
 from pynetdicom.association import Association
+from pynetdicom.dsutils import decode
 from pynetdicom.presentation import build_context
 
 from tuipacs.dicom import net
 from tuipacs.dicom.errors import DicomError, DicomNetError, MoveDestinationUnknown
-from tuipacs.dicom.fastdul import StoreRequest
+from tuipacs.dicom.fastdul import StoreRequest, scan_elements
 from tuipacs.dicom.nodes import LocalAE, Method, Node
 from tuipacs.dicom.scu import STUDY_ROOT_FIND, STUDY_ROOT_GET, STUDY_ROOT_MOVE, iter_find
 from tuipacs.dicom.status import CANCEL, FAILURE, PENDING, WARNING, describe
@@ -41,6 +47,10 @@ from tuipacs.dicom.storage import (
 )
 
 LOG = logging.getLogger(__name__)
+
+_SOP_CLASS = 0x00080016
+_SOP_INSTANCE = 0x00080018
+_SERIES = 0x0020000E
 
 #: Most SOP Instance UIDs sent in one IMAGE-level request.
 MAX_UIDS_PER_REQUEST = 500
@@ -100,6 +110,8 @@ class RetrieveSummary:
 
 Progress = Callable[[RetrieveProgress], None]
 Have = Callable[[str], bool]
+#: has_any(study_uid): True if any instance of the study is stored locally.
+HaveAny = Callable[[str], bool]
 
 
 @dataclass
@@ -118,11 +130,12 @@ class _Job:
     series_uid: str
     uids: list[str]
     whole: bool = False
+    count: int | None = None
 
     @property
     def expected(self) -> int:
-        """Instances this job should bring."""
-        return len(self.uids)
+        """Instances this job should bring (`count` for a whole series not listed)."""
+        return self.count if self.count is not None else len(self.uids)
 
 
 @dataclass
@@ -147,6 +160,7 @@ class _State:
         self.start = time.perf_counter()
         self.last_activity = time.monotonic()
         self.received: set[str] = set()
+        self.per_series: dict[str | None, int] = {}
 
     def stored(self, instance: ReceivedInstance) -> None:
         """Count a file the sink accepted."""
@@ -154,6 +168,7 @@ class _State:
             if instance.sop_instance_uid in self.received:
                 return
             self.received.add(instance.sop_instance_uid)
+            self.per_series[instance.series_uid] = self.per_series.get(instance.series_uid, 0) + 1
             self.summary.completed += 1
             self.summary.bytes += instance.size
             if self.summary.first_image_seconds is None:
@@ -206,27 +221,91 @@ class _State:
 # --------------------------------------------------------------------------- planning
 
 
+_ROW_TAGS = frozenset({_SOP_CLASS, _SOP_INSTANCE, _SERIES})
+
+
+def _parse_row(raw: bytes, explicit: bool, series_uid: str | None) -> _Instance | None:
+    """An instance from a raw C-FIND identifier (minimal reader, pydicom as fallback)."""
+    try:
+        values, _ = scan_elements(raw, explicit, _ROW_TAGS)
+        row = {
+            tag: value.decode("ascii", "replace").rstrip("\x00 ") for tag, value in values.items()
+        }
+    except (ValueError, UnicodeError):
+        ds = decode(BytesIO(raw), not explicit, True)
+        row = {
+            _SOP_CLASS: str(ds.get("SOPClassUID", "") or ""),
+            _SOP_INSTANCE: str(ds.get("SOPInstanceUID", "") or ""),
+            _SERIES: str(ds.get("SeriesInstanceUID", "") or ""),
+        }
+    uid = row.get(_SOP_INSTANCE, "")
+    if not uid:
+        return None
+    return _Instance(uid, row.get(_SOP_CLASS, ""), row.get(_SERIES) or series_uid or "")
+
+
+def _image_query(study_uid: str, series_uid: str | None) -> Dataset:
+    """The IMAGE-level C-FIND identifier listing a study (or one series)."""
+    query = Dataset()
+    query.QueryRetrieveLevel = "IMAGE"
+    query.StudyInstanceUID = study_uid
+    query.SeriesInstanceUID = series_uid or ""
+    query.SOPInstanceUID = ""
+    query.SOPClassUID = ""
+    return query
+
+
 def list_instances(
     node: Node, local: LocalAE, study_uid: str, series_uids: Sequence[str] | None
 ) -> list[_Instance]:
-    """IMAGE-level C-FIND of the study (or of each series): SOP UIDs, classes, series."""
+    """IMAGE-level C-FIND of the study (or of each series): SOP UIDs, classes, series.
+
+    Pending responses are read on the fast path (raw identifiers, see fastdul); any
+    that take pynetdicom's normal path are decoded by iter_find. A watchdog aborts the
+    association after node.timeout seconds of silence.
+    """
     model = STUDY_ROOT_FIND
     found: list[_Instance] = []
-    with net.association(node, local, [build_context(model)]) as assoc:
-        targets: list[str | None] = list(series_uids) if series_uids else [None]
-        for series_uid in targets:
-            query = Dataset()
-            query.QueryRetrieveLevel = "IMAGE"
-            query.StudyInstanceUID = study_uid
-            query.SeriesInstanceUID = series_uid or ""
-            query.SOPInstanceUID = ""
-            query.SOPClassUID = ""
-            for row in iter_find(assoc, node, query, model):
+    target: list[str | None] = [None]
+
+    def on_row(raw: bytes, explicit: bool) -> None:
+        instance = _parse_row(raw, explicit, target[0])
+        if instance is not None:
+            found.append(instance)
+
+    assoc = net.associate(node, local, [build_context(model)], find=on_row)
+    done = threading.Event()
+    watchdog = threading.Thread(target=_watch_find, args=(assoc, node, done), daemon=True)
+    watchdog.start()
+    try:
+        assoc.dimse_timeout = None  # the watchdog measures silence instead
+        for series_uid in list(series_uids) if series_uids else [None]:
+            target[0] = series_uid
+            for row in iter_find(assoc, node, _image_query(study_uid, series_uid), model):
                 uid = row.get("SOPInstanceUID", "")
                 if uid:
                     series = row.get("SeriesInstanceUID") or series_uid or ""
                     found.append(_Instance(uid, row.get("SOPClassUID", ""), series))
+    except BaseException:
+        assoc.abort()
+        raise
+    finally:
+        done.set()
+    # pynetdicom's release waits ~10 ms for its reactor to stop: not on our critical path
+    threading.Thread(target=net.close, args=(assoc,), name="tuipacs-release", daemon=True).start()
     return found
+
+
+def _watch_find(assoc: Association, node: Node, done: threading.Event) -> None:
+    """Abort a listing association when the archive stays silent for node.timeout."""
+    options = net.fast_options(assoc)
+    start = time.monotonic()
+    while not done.wait(0.25):
+        last = max(start, options.last_activity if options is not None else 0.0)
+        if time.monotonic() - last > node.timeout:
+            LOG.info("no C-FIND response for %.0f s: aborting", node.timeout)
+            assoc.abort()
+            return
 
 
 def plan_jobs(
@@ -251,6 +330,59 @@ def plan_jobs(
         whole = size >= len(uids) and series_uid in (complete or set()) and bool(series_uid)
         for start in range(0, len(uids), size):
             jobs.append(_Job(series_uid, uids[start : start + size], whole))
+    jobs.sort(key=lambda j: -j.expected)
+    return jobs
+
+
+@dataclass
+class _QuickPlan:
+    """What a STUDY- and SERIES-level query tell: SOP classes, instances per series."""
+
+    sop_classes: list[str]
+    series: dict[str, int]
+
+
+def quick_plan(
+    node: Node, local: LocalAE, study_uid: str, series_uids: Sequence[str] | None
+) -> _QuickPlan | None:
+    """SOP classes and per-series counts without listing instances; None if unknown.
+
+    None when the archive does not return SOPClassesInStudy or a series' count (then
+    the caller lists instances). An empty `series` means the study is unknown.
+    """
+    model = STUDY_ROOT_FIND
+    study = Dataset()
+    study.QueryRetrieveLevel = "STUDY"
+    study.StudyInstanceUID = study_uid
+    study.SOPClassesInStudy = ""
+    series = Dataset()
+    series.QueryRetrieveLevel = "SERIES"
+    series.StudyInstanceUID = study_uid
+    series.SeriesInstanceUID = ""
+    series.NumberOfSeriesRelatedInstances = ""
+    with net.association(node, local, [build_context(model)]) as assoc:
+        studies = list(iter_find(assoc, node, study, model))
+        if not studies:
+            return _QuickPlan([], {})
+        classes = [c for c in studies[0].get("SOPClassesInStudy", "").split("\\") if c]
+        if len(studies) != 1 or not classes:
+            return None
+        rows = list(iter_find(assoc, node, series, model))
+    counts: dict[str, int] = {}
+    for row in rows:
+        uid, count = row.get("SeriesInstanceUID", ""), row.get("NumberOfSeriesRelatedInstances", "")
+        if not uid or not count.strip().isdigit():
+            return None
+        if not series_uids or uid in series_uids:
+            counts[uid] = int(count)
+    if series_uids and set(series_uids) - set(counts):
+        return None  # a series we were asked for is not listed: let the listing decide
+    return _QuickPlan(classes, {uid: n for uid, n in counts.items() if n > 0})
+
+
+def _whole_series_jobs(plan: _QuickPlan) -> list[_Job]:
+    """One SERIES-level job per series, largest first."""
+    jobs = [_Job(uid, [], True, count) for uid, count in plan.series.items()]
     jobs.sort(key=lambda j: -j.expected)
     return jobs
 
@@ -284,6 +416,7 @@ class MoveReceiver:
         self.local = local
         self.default = default
         self._routes: dict[str, StoreHandler] = {}
+        self._studies: dict[str, StoreHandler] = {}
         self._handlers: list[StoreHandler] = []
         self._lock = threading.Lock()
         self._server = StorageServer(local, StoreHandler(self._refuse))
@@ -307,30 +440,38 @@ class MoveReceiver:
         """The port actually bound."""
         return self._server.port
 
-    def register(self, handler: StoreHandler, uids: Sequence[str]) -> None:
-        """Route these SOP Instance UIDs (and strays, if alone) to handler."""
+    def register(
+        self, handler: StoreHandler, uids: Sequence[str], study_uids: Sequence[str] = ()
+    ) -> None:
+        """Route these SOP Instance UIDs, instances of these studies (and strays, if
+        alone) to handler."""
         with self._lock:
             self._handlers.append(handler)
             for uid in uids:
                 self._routes[uid] = handler
+            for uid in study_uids:
+                self._studies[uid] = handler
 
     def unregister(self, handler: StoreHandler) -> None:
         """Forget a retrieve's routes."""
         with self._lock:
             self._handlers = [h for h in self._handlers if h is not handler]
             self._routes = {k: v for k, v in self._routes.items() if v is not handler}
+            self._studies = {k: v for k, v in self._studies.items() if v is not handler}
 
-    def _route(self, sop_uid: str) -> StoreHandler | None:
-        """The handler for an incoming instance."""
+    def _route(self, sop_uid: str, study_uid: str | None = None) -> StoreHandler | None:
+        """The handler for an incoming instance (by SOP Instance UID, then study)."""
         with self._lock:
             handler = self._routes.get(sop_uid)
+            if handler is None and study_uid:
+                handler = self._studies.get(study_uid)
             if handler is None and len(self._handlers) == 1:
                 handler = self._handlers[0]
         return handler or self.default
 
     def store(self, request: StoreRequest) -> int:
         """Fast-path store callback: route then store."""
-        handler = self._route(request.sop_instance_uid)
+        handler = self._route(request.sop_instance_uid, request.study_uid)
         if handler is None:
             return 0xA700
         return handler.store(request)
@@ -496,6 +637,8 @@ class _Retrieval:
     def _unreceived(self, job: _Job) -> int:
         """Instances of a job that did not arrive."""
         with self.state.lock:
+            if job.count is not None:
+                return max(0, job.count - self.state.per_series.get(job.series_uid, 0))
             return sum(1 for uid in job.uids if uid not in self.state.received)
 
     def _job_failure(self, code: int, line: str, job: _Job, failed: int) -> None:
@@ -573,29 +716,93 @@ def retrieve(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     receiver: MoveReceiver | None = None,
+    have_any: HaveAny | None = None,
 ) -> RetrieveSummary:
     """Retrieve a study (or the given series) from `node` into `sink`.
 
     `method` defaults to node.method. `have(sop_uid)` says an instance is already
-    stored (skipped). `progress` is called (serialised, from worker threads) after
-    each change. Setting `cancel` sends C-CANCEL and aborts after a grace period.
-    For C-MOVE a temporary receiver listens on local.port unless `receiver` (a
-    running MoveReceiver) is given. Never raises DicomNetError: see summary.errors.
+    stored (skipped). `have_any(study_uid)` says whether anything of the study is
+    stored: if not (or if `have` is None) the instances are not listed one by one and
+    whole series are requested at once (faster start). `progress` is called
+    (serialised, from worker threads) after each change. Setting `cancel` sends
+    C-CANCEL and aborts after a grace period. For C-MOVE a temporary receiver
+    listens on local.port unless `receiver` (a running MoveReceiver) is given. Never
+    raises DicomNetError: see summary.errors.
     """
     how: Method = method or node.method
     summary = RetrieveSummary(study_uid=study_uid, method=how)
     state = _State(summary, progress)
     cancel = cancel or threading.Event()
     try:
-        instances = list_instances(node, local, study_uid, series_uids)
+        plan: _QuickPlan | list[_Instance] | None = None
+        if have is None or (have_any is not None and not have_any(study_uid)):
+            plan = quick_plan(node, local, study_uid, series_uids)
+        if plan is None:
+            plan = list_instances(node, local, study_uid, series_uids)
     except DicomError as exc:
         state.error(str(exc), exc)
         summary.seconds = time.perf_counter() - state.start
         return summary
-    _run(node, local, study_uid, how, sink, instances, have, state, cancel, receiver)
+    try:
+        if isinstance(plan, _QuickPlan):
+            _run_quick(node, local, study_uid, how, sink, plan, state, cancel, receiver)
+        else:
+            _run(node, local, study_uid, how, sink, plan, have, state, cancel, receiver)
+    except DicomError as exc:  # e.g. the C-MOVE receiver cannot listen
+        state.error(str(exc), exc)
     summary.cancelled = cancel.is_set() and summary.remaining > 0
     summary.seconds = time.perf_counter() - state.start
     return summary
+
+
+def _run_quick(
+    node: Node,
+    local: LocalAE,
+    study_uid: str,
+    method: Method,
+    sink: Sink,
+    plan: _QuickPlan,
+    state: _State,
+    cancel: threading.Event,
+    receiver: MoveReceiver | None,
+) -> None:
+    """Run whole-series jobs planned from counts (nothing stored locally)."""
+    state.summary.total = sum(plan.series.values())
+    state.report()
+    if not plan.series:
+        state.error(f"{node.name} lists no instances for study {study_uid}: check the UID")
+        return
+    handler = StoreHandler(sink, on_stored=state.stored)
+    with _receiving(local, method, receiver, handler, [], [study_uid]) as spool:
+        run = _Retrieval(node, local, study_uid, method, state, handler, cancel, spool)
+        run.sop_classes = plan.sop_classes
+        run.run(_whole_series_jobs(plan))
+
+
+@contextlib.contextmanager
+def _receiving(
+    local: LocalAE,
+    method: Method,
+    receiver: MoveReceiver | None,
+    handler: StoreHandler,
+    uids: Sequence[str],
+    study_uids: Sequence[str],
+) -> Iterator[Path]:
+    """A spool folder, and for C-MOVE a receiver routing our instances to `handler`."""
+    spool = net.spool_folder(local)
+    own_receiver: MoveReceiver | None = None
+    try:
+        if method == "move" and receiver is None:
+            own_receiver = receiver = MoveReceiver(local).start()
+        if receiver is not None and method == "move":
+            receiver.register(handler, uids, study_uids)
+        yield spool
+    finally:
+        if receiver is not None:
+            receiver.unregister(handler)
+        if own_receiver is not None:
+            own_receiver.stop()
+        shutil.rmtree(spool, ignore_errors=True)
 
 
 def _run(
@@ -623,13 +830,7 @@ def _run(
         return
     where = {i.sop_uid: (study_uid, i.series_uid) for i in instances}
     handler = StoreHandler(sink, lookup=where.get, on_stored=state.stored)
-    spool = net.spool_folder(local)
-    own_receiver: MoveReceiver | None = None
-    try:
-        if method == "move" and receiver is None:
-            own_receiver = receiver = MoveReceiver(local).start()
-        if receiver is not None and method == "move":
-            receiver.register(handler, [i.sop_uid for i in wanted])
+    with _receiving(local, method, receiver, handler, [i.sop_uid for i in wanted], []) as spool:
         run = _Retrieval(node, local, study_uid, method, state, handler, cancel, spool)
         run.sop_classes = sorted({i.sop_class for i in instances if i.sop_class})
         wanted_uids = {i.sop_uid for i in wanted}
@@ -637,11 +838,3 @@ def _run(
             i.series_uid for i in instances if i.sop_uid not in wanted_uids
         }
         run.run(plan_jobs(wanted, node.parallel, complete))
-    except DicomError as exc:
-        state.error(str(exc), exc)
-    finally:
-        if receiver is not None:
-            receiver.unregister(handler)
-        if own_receiver is not None:
-            own_receiver.stop()
-        shutil.rmtree(spool, ignore_errors=True)

@@ -434,6 +434,11 @@ class Archive:
         row = self._conn().execute("SELECT 1 FROM instance WHERE sop_uid = ?", (sop_uid,))
         return row.fetchone() is not None
 
+    def has_study(self, study_uid: str) -> bool:
+        """Does the archive hold any instance of this study?"""
+        row = self._conn().execute("SELECT 1 FROM study WHERE study_uid = ?", (study_uid,))
+        return row.fetchone() is not None
+
     def execute(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
         """Run a read-only query on the index (for the query modules of this package)."""
         return self._conn().execute(sql, tuple(params)).fetchall()
