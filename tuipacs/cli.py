@@ -476,6 +476,18 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the archive server in the foreground (Storage, Verification, Q/R SCPs)."""
+    from tuipacs.server import ServerError, serve
+
+    cfg = _config()
+    archive = open_archive()
+    try:
+        return serve(archive, cfg, aet=args.aet, port=args.port, bind=args.bind)
+    except ServerError as exc:
+        raise CliError(str(exc)) from exc
+
+
 def cmd_node(args: argparse.Namespace) -> int:
     """Add, list or remove configured nodes."""
     from tuipacs.dicom.nodes import Node, parse_node_spec
@@ -627,6 +639,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     find.add_argument("--limit", type=int, default=0, help="stop after this many matches")
     find.add_argument("--json", action="store_true")
+
+    srv = add("serve", cmd_serve, "run the archive server: store, query and retrieve SCPs")
+    srv.add_argument("--aet", help="our AE title (default: config ae_title)")
+    srv.add_argument("--port", type=int, help="port to listen on (default: config port)")
+    srv.add_argument("--bind", help="address to listen on (default: all interfaces)")
 
     ret = add("retrieve", cmd_retrieve, "retrieve a study or series into the archive")
     ret.add_argument("node", metavar="NODE")

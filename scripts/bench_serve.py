@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Benchmark ``tuipacs serve`` against DCMTK ``storescp``: DCMTK ``dcmsend`` of a CT series.
+
+Both receivers run on 127.0.0.1 with TCP_NODELAY=1 in their environment (DCMTK leaves Nagle
+on otherwise). For each receiver and each run:
+
+* one sender: ``dcmsend`` of the whole series over one association;
+* N senders at once: the series split into N parts, one ``dcmsend`` each.
+
+tuipacs answers each C-STORE only once the instance is durable (fsynced); ``storescp`` does
+not fsync. Every tuipacs run starts a fresh server on an empty archive (startup not timed);
+"indexed" is when the last instance is in the archive index. ``storescp`` is measured as
+shipped (one process, associations one after another) and with ``--fork`` (a process per
+association, so several senders are served at once).
+
+Usage: python scripts/bench_serve.py [--slices 300] [--runs 3] [--senders 4]
+Target: tuipacs throughput >= 0.8x storescp's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from tuipacs import demo
+
+LOOPBACK = "127.0.0.1"
+AET = "TUIPACS"
+
+
+def find_dcmtk(name: str) -> str:
+    """DCMTK's program (an ELF binary, not pynetdicom's same-named Python script)."""
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        path = Path(folder or ".") / name
+        if path.is_file() and os.access(path, os.X_OK):
+            with path.open("rb") as handle:
+                if handle.read(4) == b"\x7fELF":
+                    return str(path)
+    sys.exit(f"bench_serve: DCMTK {name} not found (apt install dcmtk)")
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Wait until 127.0.0.1:port accepts connections."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"bench_serve: receiver exited with {proc.returncode}")
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"bench_serve: nothing listens on port {port}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate by PID, kill if needed."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def env() -> dict[str, str]:
+    """Environment with Nagle off for DCMTK."""
+    out = dict(os.environ)
+    out["TCP_NODELAY"] = "1"
+    return out
+
+
+def send(dcmsend: str, port: int, parts: Sequence[Sequence[Path]]) -> float:
+    """Run one dcmsend per part at once; wall seconds until all are done."""
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [dcmsend, "-aec", AET, LOOPBACK, str(port), *map(str, part)],
+            env=env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for part in parts
+    ]
+    for proc in procs:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            sys.exit(f"bench_serve: dcmsend failed: {err.decode(errors='replace')[-300:]}")
+    return time.perf_counter() - start
+
+
+def split(files: Sequence[Path], count: int) -> list[list[Path]]:
+    """count interleaved parts."""
+    return [list(files[i::count]) for i in range(count)]
+
+
+def storescp_run(work: Path, files: Sequence[Path], senders: int, fork: bool) -> float:
+    """dcmsend to a fresh storescp; wall seconds."""
+    out = work / "storescp-out"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    port = free_port()
+    args = [find_dcmtk("storescp"), *(["--fork"] if fork else []), "-od", str(out), str(port)]
+    proc = subprocess.Popen(
+        args,
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_port(port, proc)
+        wall = send(find_dcmtk("dcmsend"), port, split(files, senders))
+        got = len(list(out.iterdir()))
+        if got != len(files):
+            sys.exit(f"bench_serve: storescp stored {got} of {len(files)} files")
+    finally:
+        stop(proc)
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)  # children forked for associations
+        except (ProcessLookupError, PermissionError):
+            pass
+    return wall
+
+
+def server_command() -> list[str]:
+    """``python -m tuipacs serve`` once the CLI has it, else ``python -m tuipacs.server``."""
+    from tuipacs import cli
+
+    for action in cli.build_parser()._actions:
+        choices = getattr(action, "choices", None)
+        if isinstance(choices, dict) and "serve" in choices:
+            return [sys.executable, "-m", "tuipacs", "serve"]
+    return [sys.executable, "-m", "tuipacs.server"]
+
+
+def _indexed(index: Path) -> int:
+    try:
+        with sqlite3.connect(index, timeout=5) as conn:
+            return int(conn.execute("SELECT count(*) FROM instance").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def tuipacs_run(work: Path, files: Sequence[Path], senders: int) -> tuple[float, float]:
+    """dcmsend to a fresh ``tuipacs serve``; (wall until acknowledged, until indexed)."""
+    home = work / "tuipacs-home"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    port = free_port()
+    server_env = env() | {"TUIPACS_HOME": str(home)}
+    log = (work / "serve.log").open("ab")
+    proc = subprocess.Popen(
+        [*server_command(), "--port", str(port), "--bind", LOOPBACK],
+        env=server_env,
+        stdout=log,
+        stderr=log,
+    )
+    log.close()
+    try:
+        wait_port(port, proc)
+        start = time.perf_counter()
+        wall = send(find_dcmtk("dcmsend"), port, split(files, senders))
+        index = home / "archive" / "index.sqlite"
+        while _indexed(index) < len(files) and time.perf_counter() - start < 120:
+            time.sleep(0.01)
+        indexed = time.perf_counter() - start
+    finally:
+        stop(proc)
+    if proc.returncode != 0:
+        sys.exit(f"bench_serve: tuipacs serve exited with {proc.returncode} (see {log.name})")
+    return wall, indexed
+
+
+RECEIVERS = ("storescp", "storescp --fork", "tuipacs serve")
+
+
+def one_round(work: Path, files: Sequence[Path], senders: int) -> dict[str, tuple[float, float]]:
+    """Each receiver once: name -> (wall until acknowledged, until indexed)."""
+    out: dict[str, tuple[float, float]] = {}
+    for name in RECEIVERS:
+        if name == "tuipacs serve":
+            out[name] = tuipacs_run(work, files, senders)
+        else:
+            wall = storescp_run(work, files, senders, fork=name.endswith("--fork"))
+            out[name] = (wall, wall)
+    return out
+
+
+def main() -> None:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--slices", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--senders", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        work = Path(tmp)
+        print(f"generating a {args.slices}-slice CT with tuipacs.demo ...", flush=True)
+        paths = demo.generate(work / "demo", ct_slices=args.slices)
+        files = sorted(p for p in paths if p.parent.parent.name.startswith("ct-"))
+        size = sum(p.stat().st_size for p in files)
+        print(f"{len(files)} files, {size / 1e6:.1f} MB; median of {args.runs} interleaved runs")
+        print("(dcmsend wall time until the last C-STORE is answered; tuipacs answers after fsync)")
+        for senders in (1, args.senders):
+            rounds = [one_round(work, files, senders) for _ in range(args.runs)]
+            walls = {n: statistics.median(r[n][0] for r in rounds) for n in RECEIVERS}
+            indexed = statistics.median(r["tuipacs serve"][1] for r in rounds)
+            print(f"\n{senders} sender(s) at once")
+            print(f"  {'receiver':<16} {'wall s':>7} {'MB/s':>6}  tuipacs/receiver throughput")
+            for name in RECEIVERS:
+                ratio = walls[name] / walls["tuipacs serve"]
+                print(
+                    f"  {name:<16} {walls[name]:7.2f} {size / 1e6 / walls[name]:6.0f}  {ratio:.2f}x"
+                )
+            print(f"  (tuipacs: every instance in the index after {indexed:.2f} s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""Helpers for the archive server tests (not a test module): the server as a subprocess,
+DCMTK tools, the archive index, test data.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from helpers import free_port, require_binary
+from net.peers import SyntheticArchive, find_dcmtk, stop_process, wait_for_port
+
+LOOPBACK = "127.0.0.1"
+AET = "TUIPACS"
+
+
+def dcmtk(name: str) -> str:
+    """A DCMTK program (not pynetdicom's same-named script), or skip (fail under CI)."""
+    path = find_dcmtk(name)
+    if path is None:
+        require_binary(f"{name} (DCMTK)")
+    assert path is not None
+    return path
+
+
+def tool_env() -> dict[str, str]:
+    """Environment for DCMTK tools: Nagle off."""
+    return dict(os.environ, TCP_NODELAY="1")
+
+
+def server_command() -> list[str]:
+    """``python -m tuipacs serve`` once the CLI has it, else ``python -m tuipacs.server``."""
+    from tuipacs import cli
+
+    parser = cli.build_parser()
+    for action in parser._actions:
+        choices = getattr(action, "choices", None)
+        if isinstance(choices, dict) and "serve" in choices:
+            return [sys.executable, "-m", "tuipacs", "serve"]
+    return [sys.executable, "-m", "tuipacs.server"]
+
+
+def write_config(home: Path, text: str) -> None:
+    """Write TUIPACS_HOME/config.toml."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(text, encoding="utf-8")
+
+
+@dataclass
+class ServerProcess:
+    """``tuipacs serve`` running as a subprocess on 127.0.0.1 with its own TUIPACS_HOME."""
+
+    home: Path
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def start(cls, home: Path, port: int | None = None) -> ServerProcess:
+        """Start and wait until the port accepts connections."""
+        server = cls(home, port or free_port())
+        home.mkdir(parents=True, exist_ok=True)
+        env = tool_env() | {"TUIPACS_HOME": str(home)}
+        env.pop("TUIPACS_DEBUG", None)
+        with server.log_path.open("ab") as log:
+            server.proc = subprocess.Popen(
+                [*server_command(), "--port", str(server.port), "--bind", LOOPBACK],
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
+        wait_for_port(server.port, server.proc, timeout=30)
+        return server
+
+    @property
+    def log_path(self) -> Path:
+        """Where stdout/stderr go."""
+        return self.home / "serve.log"
+
+    @property
+    def log(self) -> str:
+        """Everything logged so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    @property
+    def archive_root(self) -> Path:
+        """The archive of this server."""
+        return self.home / "archive"
+
+    def signal(self, signum: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Send a signal and wait for the exit code."""
+        assert self.proc is not None
+        self.proc.send_signal(signum)
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self) -> None:
+        """Terminate by PID (kill if it does not exit)."""
+        stop_process(self.proc, grace=15.0)
+
+    def alive(self) -> bool:
+        """Still running?"""
+        return self.proc is not None and self.proc.poll() is None
+
+
+def index_rows(root: Path, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+    """Read-only query on an archive index (while a server may be writing it)."""
+    index = root / "index.sqlite"
+    if not index.exists():
+        return []
+    conn = sqlite3.connect(f"file:{index}?mode=ro", uri=True, timeout=10)
+    try:
+        return list(conn.execute(sql, tuple(params)).fetchall())
+    finally:
+        conn.close()
+
+
+def indexed_uids(root: Path) -> set[str]:
+    """SOP Instance UIDs in the index."""
+    return {str(r[0]) for r in index_rows(root, "SELECT sop_uid FROM instance")}
+
+
+def wait_indexed(root: Path, count: int, timeout: float = 20.0) -> set[str]:
+    """Wait until the index holds at least `count` instances (indexing is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        uids = indexed_uids(root)
+        if len(uids) >= count or time.monotonic() > deadline:
+            return uids
+        time.sleep(0.05)
+
+
+def instance_path(root: Path, sop_uid: str) -> Path:
+    """The archived file of an instance."""
+    rows = index_rows(root, "SELECT path FROM instance WHERE sop_uid = ?", (sop_uid,))
+    assert rows, f"{sop_uid} is not in the index"
+    path = Path(str(rows[0][0]))
+    return path if path.is_absolute() else root / path
+
+
+def run(args: Sequence[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Run a tool with Nagle off; output captured as text."""
+    return subprocess.run(
+        list(args), env=tool_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def dcmsend(port: int, files: Sequence[Path], *extra: str) -> subprocess.CompletedProcess[str]:
+    """DCMTK dcmsend of files to the server."""
+    return run([dcmtk("dcmsend"), "-aec", AET, *extra, LOOPBACK, str(port), *map(str, files)])
+
+
+@dataclass
+class Loaded:
+    """A running server loaded with the synthetic studies and the compressed files."""
+
+    server: ServerProcess
+    data: SyntheticArchive
+    compressed: list[Path]
+    move_port: int
+
+    @property
+    def port(self) -> int:
+        """The server's port."""
+        return self.server.port
+
+    @property
+    def root(self) -> Path:
+        """The server's archive."""
+        return self.server.archive_root
+
+
+def pynetdicom_store(port: int, path: Path, calling: str = "RAWSCU") -> int | None:
+    """C-STORE a Part-10 file as it is (its dataset bytes are streamed unparsed)."""
+    from pydicom import dcmread
+    from pynetdicom import AE, _config
+
+    _config.STORE_SEND_CHUNKED_DATASET = True
+    meta = dcmread(path, stop_before_pixels=True, specific_tags=[]).file_meta
+    ae = AE(calling)
+    ae.add_requested_context(meta.MediaStorageSOPClassUID, meta.TransferSyntaxUID)
+    assoc = ae.associate(LOOPBACK, port, ae_title=AET)
+    assert assoc.is_established, "association refused"
+    try:
+        status = assoc.send_c_store(path)
+    finally:
+        assoc.release()
+    return int(status.Status) if "Status" in status else None
+
+
+def store_then_abort(port: int, path: Path, pdus: int, max_pdu: int = 16384) -> None:
+    """Send the C-STORE-RQ of a file and its first `pdus` P-DATA PDUs, then A-ABORT."""
+    from pydicom import dcmread
+    from pynetdicom import AE
+    from pynetdicom.dimse_messages import C_STORE_RQ
+    from pynetdicom.dimse_primitives import C_STORE
+    from pynetdicom.dsutils import split_dataset
+
+    meta, offset = split_dataset(path)
+    ds = dcmread(path, stop_before_pixels=True)
+    ae = AE("ABORTER")
+    ae.add_requested_context(meta.MediaStorageSOPClassUID, meta.TransferSyntaxUID)
+    assoc = ae.associate(LOOPBACK, port, ae_title=AET, max_pdu=max_pdu)
+    assert assoc.is_established, "association refused"
+    request = C_STORE()
+    request.MessageID = 1
+    request.Priority = 2
+    request.AffectedSOPClassUID = ds.SOPClassUID
+    request.AffectedSOPInstanceUID = ds.SOPInstanceUID
+    request._dataset_path = (path, offset)
+    message = C_STORE_RQ()
+    message.primitive_to_message(request)
+    context_id = assoc.accepted_contexts[0].context_id
+    assert context_id is not None
+    sent = 0
+    for pdata in message.encode_msg(context_id, assoc.acceptor.maximum_length or max_pdu):
+        if sent >= pdus:
+            break
+        assoc.dul.send_pdu(pdata)
+        sent += 1
+    time.sleep(0.3)
+    assoc.abort()
+
+
+def echo_ok(port: int, calling: str = "ECHOSCU", called: str = AET) -> bool:
+    """DCMTK echoscu succeeds?"""
+    result = run([dcmtk("echoscu"), "-aet", calling, "-aec", called, LOOPBACK, str(port)])
+    return result.returncode == 0
