@@ -8,7 +8,8 @@ on otherwise). For each receiver and each run:
 * N senders at once: the series split into N parts, one ``dcmsend`` each.
 
 tuipacs answers each C-STORE only once the instance is durable (fsynced); ``storescp`` does
-not fsync. Every tuipacs run starts a fresh server on an empty archive (startup not timed);
+not fsync; ``tuipacs --no-sync`` (answer before the fsync) shows what the fsync costs.
+Every tuipacs run starts a fresh server on an empty archive (startup not timed);
 "indexed" is when the last instance is in the archive index. ``storescp`` is measured as
 shipped (one process, associations one after another) and with ``--fork`` (a process per
 association, so several senders are served at once).
@@ -142,17 +143,6 @@ def storescp_run(work: Path, files: Sequence[Path], senders: int, fork: bool) ->
     return wall
 
 
-def server_command() -> list[str]:
-    """``python -m tuipacs serve`` once the CLI has it, else ``python -m tuipacs.server``."""
-    from tuipacs import cli
-
-    for action in cli.build_parser()._actions:
-        choices = getattr(action, "choices", None)
-        if isinstance(choices, dict) and "serve" in choices:
-            return [sys.executable, "-m", "tuipacs", "serve"]
-    return [sys.executable, "-m", "tuipacs.server"]
-
-
 def _indexed(index: Path) -> int:
     try:
         with sqlite3.connect(index, timeout=5) as conn:
@@ -161,7 +151,9 @@ def _indexed(index: Path) -> int:
         return 0
 
 
-def tuipacs_run(work: Path, files: Sequence[Path], senders: int) -> tuple[float, float]:
+def tuipacs_run(
+    work: Path, files: Sequence[Path], senders: int, extra: Sequence[str] = ()
+) -> tuple[float, float]:
     """dcmsend to a fresh ``tuipacs serve``; (wall until acknowledged, until indexed)."""
     home = work / "tuipacs-home"
     shutil.rmtree(home, ignore_errors=True)
@@ -170,7 +162,8 @@ def tuipacs_run(work: Path, files: Sequence[Path], senders: int) -> tuple[float,
     server_env = env() | {"TUIPACS_HOME": str(home)}
     log = (work / "serve.log").open("ab")
     proc = subprocess.Popen(
-        [*server_command(), "--port", str(port), "--bind", LOOPBACK],
+        # the code of `tuipacs serve`, plus --no-sync which only this entry point has
+        [sys.executable, "-m", "tuipacs.server", "--port", str(port), "--bind", LOOPBACK, *extra],
         env=server_env,
         stdout=log,
         stderr=log,
@@ -191,7 +184,7 @@ def tuipacs_run(work: Path, files: Sequence[Path], senders: int) -> tuple[float,
     return wall, indexed
 
 
-RECEIVERS = ("storescp", "storescp --fork", "tuipacs serve")
+RECEIVERS = ("storescp", "storescp --fork", "tuipacs serve", "tuipacs --no-sync")
 
 
 def one_round(work: Path, files: Sequence[Path], senders: int) -> dict[str, tuple[float, float]]:
@@ -200,6 +193,8 @@ def one_round(work: Path, files: Sequence[Path], senders: int) -> dict[str, tupl
     for name in RECEIVERS:
         if name == "tuipacs serve":
             out[name] = tuipacs_run(work, files, senders)
+        elif name == "tuipacs --no-sync":
+            out[name] = tuipacs_run(work, files, senders, ["--no-sync"])
         else:
             wall = storescp_run(work, files, senders, fork=name.endswith("--fork"))
             out[name] = (wall, wall)
@@ -226,13 +221,15 @@ def main() -> None:
             walls = {n: statistics.median(r[n][0] for r in rounds) for n in RECEIVERS}
             indexed = statistics.median(r["tuipacs serve"][1] for r in rounds)
             print(f"\n{senders} sender(s) at once")
-            print(f"  {'receiver':<16} {'wall s':>7} {'MB/s':>6}  tuipacs/receiver throughput")
+            print(f"  {'receiver':<18} {'wall s':>7} {'MB/s':>6}   throughput vs storescp, --fork")
             for name in RECEIVERS:
-                ratio = walls[name] / walls["tuipacs serve"]
-                print(
-                    f"  {name:<16} {walls[name]:7.2f} {size / 1e6 / walls[name]:6.0f}  {ratio:.2f}x"
-                )
-            print(f"  (tuipacs: every instance in the index after {indexed:.2f} s)")
+                wall = walls[name]
+                line = f"  {name:<18} {wall:7.2f} {size / 1e6 / wall:6.0f}"
+                if name.startswith("tuipacs"):
+                    plain, fork = walls["storescp"] / wall, walls["storescp --fork"] / wall
+                    line += f"   {plain:.2f}x, {fork:.2f}x"
+                print(line)
+            print(f"  (tuipacs serve: every instance in the index after {indexed:.2f} s)")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,9 @@ Example::
 
     [serve]
     allow = ["STORESCU", "CT1@127.0.0.1"]   # calling AEs allowed; empty list = anyone
+    allow_store = []            # per service (store, query, retrieve); empty: use allow
+    bind = "0.0.0.0"            # listen address of `tuipacs serve`
+    sync = true                 # fsync each received image before answering
 
     [nodes.orthanc]
     ae_title = "ORTHANC"
@@ -48,6 +51,11 @@ class Config:
     graphics: str = "auto"
     theme: str = "reading-room"
     serve_allow: list[str] = field(default_factory=list)
+    serve_allow_store: list[str] = field(default_factory=list)
+    serve_allow_query: list[str] = field(default_factory=list)
+    serve_allow_retrieve: list[str] = field(default_factory=list)
+    serve_bind: str = "0.0.0.0"
+    serve_sync: bool = True
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
 
@@ -147,10 +155,13 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
         raise top.fail("graphics", f"must be one of {', '.join(GRAPHICS)}")
     cfg.theme = top.get("theme", str, cfg.theme)
     serve = _Reader(path, text, top.get("serve", dict, {}), "serve")
-    allow = serve.get("allow", list, [])
-    if not all(isinstance(a, str) for a in allow):
-        raise serve.fail("allow", "expected a list of strings like 'AE' or 'AE@host'")
-    cfg.serve_allow = allow
+    for key in ("allow", "allow_store", "allow_query", "allow_retrieve"):
+        allow = serve.get(key, list, [])
+        if not all(isinstance(a, str) for a in allow):
+            raise serve.fail(key, "expected a list of strings like 'AE', 'AE@host' or '*@host'")
+        setattr(cfg, f"serve_{key}", allow)
+    cfg.serve_bind = serve.get("bind", str, cfg.serve_bind)
+    cfg.serve_sync = serve.get("sync", bool, cfg.serve_sync)
     nodes = top.get("nodes", dict, {})
     for name, table in nodes.items():
         if not isinstance(table, dict):

@@ -4,7 +4,7 @@ Storing is two-phase so that a sender waits for durability but not for the index
 
 1. ``ArchiveBackend.store`` (on the association's thread, before the C-STORE response)
    reads the header (a dataset that does not parse is refused with 0xC000 and dropped),
-   fsyncs the received file, renames it into ``<archive>/inbox/`` and fsyncs that folder.
+   renames the received file into ``<archive>/inbox/<server>/``, fsyncs it and that folder.
    From then on the instance survives a crash: the answer is 0x0000.
 2. The :class:`Inbox` thread adds queued files to the archive in batches
    (``Archive.add_files``: one pending and one index transaction per batch) and calls
@@ -87,10 +87,14 @@ def _fsync_path(path: Path) -> None:
 class Inbox:
     """Durable received files waiting to be indexed, and the thread that indexes them."""
 
-    def __init__(self, archive: Archive, on_stored: OnStored | None = None) -> None:
-        """The inbox of ``archive``; call open() then start()."""
+    def __init__(
+        self, archive: Archive, on_stored: OnStored | None = None, sync: bool = True
+    ) -> None:
+        """The inbox of ``archive``; call open() then start(). See put() for ``sync``."""
         self.archive = archive
-        self.folder = archive.root / INBOX
+        self.sync = sync
+        self.base = archive.root / INBOX
+        self.folder = self.base / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.on_stored = on_stored
         self._queue: list[tuple[Path, InstanceRecord]] = []
         self._busy = 0
@@ -101,13 +105,24 @@ class Inbox:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._folder_fd: int | None = None
+        self._lock_fd: int | None = None
         self.indexed = 0
 
     def open(self) -> int:
-        """Create the folder and queue what a previous run left; returns that count."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for link in self.folder.glob("*.idx"):
-            link.unlink(missing_ok=True)
+        """Create this server's locked inbox folder and adopt what dead servers left.
+
+        Each running server has its own folder (several may share an archive); a folder
+        whose lock is free belonged to a server that died: its files are queued here.
+        Returns the number of instances queued that way.
+        """
+        self.folder.mkdir(parents=True)
+        self._lock_fd = os.open(self.folder / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._folder_fd = os.open(self.folder, os.O_RDONLY)
+        for other in self.base.iterdir():
+            if other != self.folder and other.is_dir():
+                self._adopt(other)
+        os.fsync(self._folder_fd)
         left: list[tuple[Path, InstanceRecord]] = []
         for path in sorted(self.folder.glob("*.dcm")):
             try:
@@ -115,12 +130,29 @@ class Inbox:
             except (NotDicomError, BadDicomError) as exc:
                 LOG.warning("dropping an unreadable file left in the inbox: %s", exc)
                 path.unlink(missing_ok=True)
-        self._folder_fd = os.open(self.folder, os.O_RDONLY)
         with self._cond:
             self._queue.extend(left)
         if left:
             LOG.info("indexing %d instances received before the last shutdown", len(left))
         return len(left)
+
+    def _adopt(self, other: Path) -> None:
+        """Take over the files of another server's inbox folder if that server is gone."""
+        try:
+            fd = os.open(other / ".lock", os.O_RDWR)
+        except FileNotFoundError:
+            fd = None
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # a live server owns it
+        finally:
+            if fd is not None:
+                os.close(fd)
+        for path in other.glob("*.dcm"):
+            os.rename(path, self.folder / path.name)
+        shutil.rmtree(other, ignore_errors=True)
 
     def start(self) -> None:
         """Start the indexing thread."""
@@ -132,7 +164,10 @@ class Inbox:
         """Move a complete file into the inbox, make it durable, queue it (OSError if not).
 
         The rename comes first: one journal commit (the file's fsync) then covers the data
-        and the new directory entry, and the folder's fsync has little left to do.
+        and the new directory entry, and the folder's fsync has little left to do. With
+        ``sync`` False nothing is fsynced here (the archive fsyncs when it indexes, within
+        about a second): the instance then survives a crash of tuipacs but not of the
+        machine, and answers come about 0.5 ms sooner per image.
         """
         assert self._folder_fd is not None, "Inbox.open() first"
         target = self.folder / f"{uuid.uuid4().hex}.dcm"
@@ -143,8 +178,9 @@ class Inbox:
                 raise
             shutil.copyfile(path, target)
         try:
-            _fsync_path(target)
-            os.fsync(self._folder_fd)
+            if self.sync:
+                _fsync_path(target)
+                os.fsync(self._folder_fd)
         except OSError:
             target.unlink(missing_ok=True)
             raise
@@ -182,6 +218,11 @@ class Inbox:
         if self._folder_fd is not None:
             os.close(self._folder_fd)
             self._folder_fd = None
+        if self._lock_fd is not None:
+            if not any(self.folder.glob("*.dcm")):
+                shutil.rmtree(self.folder, ignore_errors=True)
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def _wait_time(self) -> float:
         """Seconds to hold the queue back still (0: index now). Called with the lock held."""
@@ -363,11 +404,14 @@ class ArchiveServer:
         services: Sequence[str] = SERVICES,
         on_stored: OnStored | None = None,
         grace: float = 5.0,
+        sync: bool | None = None,
     ) -> None:
         """Describe the server from the config, with command-line overrides."""
         self.archive = archive
         self.grace = grace
-        self.inbox = Inbox(archive, on_stored)
+        if sync is None:
+            sync = bool(getattr(cfg, "serve_sync", True))
+        self.inbox = Inbox(archive, on_stored, sync)
         self.backend = ArchiveBackend(archive, self.inbox)
         self.settings = ScpSettings(
             ae_title=str(aet or getattr(cfg, "ae_title", None) or "TUIPACS"),
@@ -444,6 +488,7 @@ def serve(
     port: int | None = None,
     bind: str | None = None,
     stop: threading.Event | None = None,
+    sync: bool | None = None,
 ) -> int:
     """Run the server in the foreground until SIGTERM/SIGINT (or `stop` is set); returns 0.
 
@@ -456,7 +501,9 @@ def serve(
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, lambda *_: done.set())
     try:
-        server = ArchiveServer(archive, cfg, aet=aet, port=port, bind=bind).start()
+        server = ArchiveServer(archive, cfg, aet=aet, port=port, bind=bind, sync=sync).start()
+        if not server.inbox.sync:
+            LOG.warning("answering C-STOREs before fsync: a power loss may lose the last images")
         if server.settings.access.is_open and server.settings.bind not in ("127.0.0.1", "::1"):
             LOG.warning("no [serve] allow list: any caller may store, query and retrieve")
         try:
@@ -479,6 +526,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--aet", help="our AE title (default: config ae_title)")
     parser.add_argument("--port", type=int, help="port to listen on (default: config port)")
     parser.add_argument("--bind", help=f"address to listen on (default {DEFAULT_BIND})")
+    parser.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="answer C-STOREs before the files are fsynced (faster; not power-loss safe)",
+    )
     args = parser.parse_args(argv)
     try:
         cfg = config.load()
@@ -487,7 +539,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tuipacs: error: {exc}", file=sys.stderr)
         return 1
     try:
-        return serve(archive, cfg, aet=args.aet, port=args.port, bind=args.bind)
+        sync = False if args.no_sync else None
+        return serve(archive, cfg, aet=args.aet, port=args.port, bind=args.bind, sync=sync)
     except ServerError as exc:
         print(f"tuipacs: error: {exc}", file=sys.stderr)
         return 1

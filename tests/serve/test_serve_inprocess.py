@@ -174,3 +174,30 @@ def test_store_through_pynetdicoms_own_path(
         assert [p.name for p in spool.iterdir()] == [".lock"]
     assert archive.usage().instances == len(files)
     assert archive.verify().ok
+
+
+def test_dead_servers_inbox_is_indexed_on_start(
+    archive: Archive, serve_data: SyntheticArchive
+) -> None:
+    dead = archive.root / "inbox" / "12345-deadbeef"
+    dead.mkdir(parents=True)
+    (dead / ".lock").touch()
+    files = _ct_files(serve_data)
+    for path in files:
+        (dead / f"{path.stem}.dcm").write_bytes(path.read_bytes())
+    (dead / "half-linked.idx").write_bytes(b"")
+    with ArchiveServer(archive, Config(), port=0, bind=LOOPBACK) as server:
+        assert server.inbox.flush()
+    assert archive.usage().instances == len(files)
+    assert not dead.exists()
+    assert list((archive.root / "inbox").iterdir()) == []
+
+
+def test_no_sync_still_stores_and_indexes(archive: Archive, serve_data: SyntheticArchive) -> None:
+    files = _ct_files(serve_data)
+    with ArchiveServer(archive, Config(), port=0, bind=LOOPBACK, sync=False) as server:
+        assert not server.inbox.sync
+        for path in files:
+            assert pynetdicom_store(server.port, path) == 0
+    assert archive.usage().instances == len(files)
+    assert archive.verify().ok

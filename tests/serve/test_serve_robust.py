@@ -52,8 +52,12 @@ def ct(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 def _leftovers(root: Path) -> list[Path]:
     """Files in the spool and inbox folders (lock files excepted)."""
-    found = [p for p in (root / "tmp").rglob("*") if p.is_file() and p.name != ".lock"]
-    return found + [p for p in (root / "inbox").glob("*") if p.is_file()]
+    return [
+        p
+        for folder in (root / "tmp", root / "inbox")
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != ".lock"
+    ]
 
 
 def test_garbage_bytes_do_not_stop_the_server(server: ServerProcess) -> None:
@@ -177,3 +181,37 @@ def test_sigterm_while_receiving(tmp_path: Path) -> None:
             assert len(dcmread(path).PixelData) == 256 * 256 * 2
     finally:
         archive.close()
+
+
+def test_sigkill_then_restart_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    files = make_ct_study(tmp_path / "data", slices=60, size=256)[1]
+    home = tmp_path / "home"
+    server = ServerProcess.start(home)
+    sender = subprocess.Popen(
+        [dcmtk("dcmsend"), "-v", "-aec", AET, LOOPBACK, str(server.port), *map(str, files)],
+        env=tool_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        # wait until some instances are acknowledged but not yet indexed (in the inbox)
+        while len(list((home / "archive" / "inbox").rglob("*.dcm"))) < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        server.signal(signal.SIGKILL)
+        output, _ = sender.communicate(timeout=60)
+    finally:
+        server.stop()
+    acknowledged = output.count("Received C-STORE Response (Success)")
+    restarted = ServerProcess.start(home)  # adopts the dead server's inbox, recovers its spool
+    try:
+        stored = wait_indexed(restarted.archive_root, acknowledged)
+        assert len(stored) >= acknowledged > 0
+        assert "received before the last shutdown" in restarted.log
+    finally:
+        restarted.stop()
+    sent = {dcmread(p, stop_before_pixels=True).SOPInstanceUID for p in files}
+    assert stored <= sent
+    _verify(restarted.archive_root, stored)

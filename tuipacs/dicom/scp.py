@@ -22,6 +22,7 @@ UIDs and counts, never patient names or IDs.
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -257,9 +258,13 @@ class ArchiveSCP:
             )
         except (OSError, OverflowError, ValueError) as exc:
             detail = getattr(exc, "strerror", None) or str(exc)
+            advice = (
+                "choose another port (--port) or stop the program using it"
+                if getattr(exc, "errno", None) in (errno.EADDRINUSE, errno.EACCES)
+                else "check the address to listen on (--bind) and the port"
+            )
             raise ScpError(
-                f"cannot listen on {settings.bind}:{settings.port} ({detail}): choose another "
-                "port (--port) or stop the program using it"
+                f"cannot listen on {settings.bind}:{settings.port} ({detail}): {advice}"
             ) from None
         server.daemon_threads = True
         ae._servers.append(server)
