@@ -483,7 +483,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg = _config()
     archive = open_archive()
     try:
-        return serve(archive, cfg, aet=args.aet, port=args.port, bind=args.bind)
+        sync = False if args.no_sync else None
+        return serve(archive, cfg, aet=args.aet, port=args.port, bind=args.bind, sync=sync)
     except ServerError as exc:
         raise CliError(str(exc)) from exc
 
@@ -644,6 +645,11 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--aet", help="our AE title (default: config ae_title)")
     srv.add_argument("--port", type=int, help="port to listen on (default: config port)")
     srv.add_argument("--bind", help="address to listen on (default: all interfaces)")
+    srv.add_argument(
+        "--no-sync",
+        action="store_true",
+        help="answer before each image is fsynced (faster; a power cut may lose the last images)",
+    )
 
     ret = add("retrieve", cmd_retrieve, "retrieve a study or series into the archive")
     ret.add_argument("node", metavar="NODE")
