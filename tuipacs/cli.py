@@ -303,6 +303,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
         load_demo(archive, show_progress=True)
     from tuipacs.app.main import run_app
 
+    if args.serve:
+        return run_app(archive, cfg, graphics=args.graphics, theme=args.theme, serve=True)
     return run_app(archive, cfg, graphics=args.graphics, theme=args.theme)
 
 
@@ -556,6 +558,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tuipacs {__version__}")
     parser.add_argument("--graphics", choices=config.GRAPHICS, help="image protocol")
     parser.add_argument("--theme", help="colour theme (reading-room, light, high-contrast)")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="also run the Storage/Q-R server in the background (C-MOVE target, live arrivals)",
+    )
     parser.set_defaults(func=cmd_tui)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from textual.app import App
 from textual.binding import Binding
 
 from tuipacs.app import themes
 from tuipacs.app.graphics.probe import GraphicsConfig, current_config, normalise_setting
+from tuipacs.app.messages import StudyArrived
 from tuipacs.app.screens.browser import BrowserScreen
 from tuipacs.config import Config
 from tuipacs.store.archive import Archive
+
+if TYPE_CHECKING:
+    from tuipacs.server import ArchiveServer
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Run the archive server inside the TUI: AE title, port and bind address overrides
+    (None: from the config, as ``tuipacs serve`` does)."""
+
+    aet: str | None = None
+    port: int | None = None
+    bind: str | None = None
 
 
 class TuipacsApp(App[int]):
@@ -28,10 +45,14 @@ class TuipacsApp(App[int]):
         graphics: GraphicsConfig | None = None,
         theme: str | None = None,
         theme_set: themes.ThemeSet | None = None,
+        serve: ServeSettings | None = None,
     ) -> None:
         super().__init__()
         self.archive = archive
         self.cfg = cfg
+        self.serve = serve
+        self.server: ArchiveServer | None = None
+        self.browser: BrowserScreen | None = None
         self.graphics_config = graphics or current_config()
         self._requested_theme = theme or cfg.theme
         self._theme_set = theme_set if theme_set is not None else themes.load_themes()
@@ -59,7 +80,41 @@ class TuipacsApp(App[int]):
                 severity="warning",
                 timeout=8,
             )
-        self.push_screen(BrowserScreen(self.archive))
+        self.browser = BrowserScreen(self.archive, self.cfg)
+        self.push_screen(self.browser)
+        if self.serve is not None:
+            self.start_server(self.serve)
+
+    def start_server(self, serve: ServeSettings) -> None:
+        """Start the archive server in the background; new studies refresh the browser."""
+        from tuipacs.server import ArchiveServer, ServerError
+
+        server = ArchiveServer(
+            self.archive,
+            self.cfg,
+            aet=serve.aet,
+            port=serve.port,
+            bind=serve.bind,
+            on_stored=self._stored,
+        )
+        try:
+            self.server = server.start()
+        except ServerError as exc:
+            self.notify(f"cannot receive images: {exc}", severity="error", timeout=10)
+            return
+        settings = server.settings
+        self.notify(f"receiving as {settings.ae_title} on {settings.bind}:{server.port}")
+
+    def _stored(self, study_uid: str, _series_uid: str, _sop_uid: str) -> None:
+        """on_stored, on the server's inbox thread: tell the browser (post is thread-safe)."""
+        if self.browser is not None:
+            self.browser.post_message(StudyArrived(study_uid))
+
+    def on_unmount(self) -> None:
+        """Stop the archive server (it indexes what it has received first)."""
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()
 
 
 def graphics_config(setting: str | GraphicsConfig | None, cfg: Config) -> GraphicsConfig:
@@ -85,12 +140,19 @@ def build_app(
     graphics: str | GraphicsConfig | None = None,
     theme: str | None = None,
     theme_set: themes.ThemeSet | None = None,
+    serve: bool | ServeSettings = False,
 ) -> TuipacsApp:
-    """The app for ``archive``; ``graphics``/``theme`` None mean "from the config"."""
+    """The app for ``archive``; ``graphics``/``theme`` None mean "from the config".
+
+    ``serve`` True (or a ServeSettings with overrides) also runs the archive server (AE title,
+    port and bind from the config, like ``tuipacs serve``); arrivals refresh the browser.
+    """
+    settings = serve if isinstance(serve, ServeSettings) else (ServeSettings() if serve else None)
     return TuipacsApp(
         archive,
         cfg,
         graphics=graphics_config(graphics, cfg),
         theme=theme or cfg.theme,
         theme_set=theme_set,
+        serve=settings,
     )

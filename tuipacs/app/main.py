@@ -13,8 +13,11 @@ def run_app(
     cfg: Config,
     graphics: str | None = None,
     theme: str | None = None,
+    serve: bool = False,
 ) -> int:
     """Run the TUI on ``archive``; ``graphics``/``theme`` None mean "from the config".
+
+    ``serve`` also runs the archive server (as ``tuipacs serve``) so arrivals show up live.
 
     The terminal probe (graphics ``auto``) runs here, before Textual starts: Textual's input
     thread would swallow the terminal's replies otherwise. Returns the exit status.
@@ -29,6 +32,9 @@ def run_app(
     configure(config)
     from tuipacs.app.app import build_app
 
-    app = build_app(archive, cfg, graphics=config, theme=theme)
+    if serve:
+        app = build_app(archive, cfg, graphics=config, theme=theme, serve=True)
+    else:
+        app = build_app(archive, cfg, graphics=config, theme=theme)
     result = app.run()
     return int(result or 0) if app.return_code in (None, 0) else int(app.return_code or 1)

@@ -94,3 +94,40 @@ class DatasetLoaded(Message):
     """The header of an image was read for the tag browser."""
 
     dataset: Any
+
+
+@dataclass
+class RemoteStudiesFound(Message):
+    """A C-FIND on a remote node answered; ``rows`` are {keyword: text} dicts."""
+
+    node: str
+    rows: list[dict[str, str]]
+
+
+@dataclass
+class RemoteQueryFailed(Message):
+    """A remote query failed; ``message`` is one line for the user."""
+
+    message: str
+
+
+@dataclass
+class RetrieveProgressed(Message):
+    """A retrieve made progress (``progress`` is a RetrieveProgress)."""
+
+    study_uid: str
+    progress: Any
+
+
+@dataclass
+class RetrieveFinished(Message):
+    """A retrieve ended (``summary`` is a RetrieveSummary)."""
+
+    summary: Any
+
+
+@dataclass
+class StudyArrived(Message):
+    """The archive server stored an instance of ``study_uid`` (posted from its thread)."""
+
+    study_uid: str

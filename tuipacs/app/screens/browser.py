@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 
 from rich.text import Text
 from textual import events, on, work
@@ -10,11 +14,24 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
 from textual.widgets.data_table import ColumnKey
 
 from tuipacs.app import format as fmt
-from tuipacs.app.messages import LoadFailed, SeriesFound, ShowStudy, StudiesFound
+from tuipacs.app.messages import (
+    LoadFailed,
+    RemoteQueryFailed,
+    RemoteStudiesFound,
+    RetrieveFinished,
+    RetrieveProgressed,
+    SeriesFound,
+    ShowStudy,
+    StudiesFound,
+    StudyArrived,
+)
+from tuipacs.app.screens.query import QueryRequest, QueryScreen
+from tuipacs.config import Config
+from tuipacs.dicom.errors import DicomError
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, StudyRow, list_series, list_studies
 
@@ -48,6 +65,36 @@ STUDY_COLUMNS = (
     ("series", "Ser", 4),
     ("images", "Images", 6),
     ("pinned", "Pin", 3),
+)
+
+#: seconds to gather arrivals before listing the archive again
+ARRIVAL_DELAY = 0.5
+
+#: while a retrieve runs, list the archive again at most this often (seconds), so a study
+#: being retrieved can be opened as soon as its first images have landed
+RETRIEVE_RELIST = 1.0
+
+REMOTE_COLUMNS = (
+    ("local", "Here", 4),
+    ("name", "Patient", 26),
+    ("id", "Patient ID", 12),
+    ("date", "Study date", 10),
+    ("modality", "Mod", 7),
+    ("description", "Description", 36),
+    ("accession", "Accession", 12),
+    ("images", "Images", 6),
+)
+
+#: the return keys asked of the remote node besides the matching keys of the form
+REMOTE_RETURN_KEYS = (
+    "PatientName",
+    "PatientID",
+    "StudyDate",
+    "ModalitiesInStudy",
+    "StudyDescription",
+    "AccessionNumber",
+    "StudyInstanceUID",
+    "NumberOfStudyRelatedInstances",
 )
 
 SERIES_COLUMNS = (
@@ -100,6 +147,20 @@ def study_cells(row: StudyRow) -> tuple[str, ...]:
     )
 
 
+def remote_cells(row: dict[str, str], here: bool) -> tuple[str, ...]:
+    """The cells of a remote study row, in REMOTE_COLUMNS order; ``here`` marks local ones."""
+    return (
+        "✓" if here else "",
+        fmt.person_name(row.get("PatientName", "")),
+        row.get("PatientID", ""),
+        fmt.dicom_date(row.get("StudyDate", "")),
+        fmt.modalities(row.get("ModalitiesInStudy", "")),
+        row.get("StudyDescription", ""),
+        row.get("AccessionNumber", ""),
+        row.get("NumberOfStudyRelatedInstances", ""),
+    )
+
+
 def series_cells(row: SeriesRow) -> tuple[str, ...]:
     """The cells of a series row, in SERIES_COLUMNS order."""
     return (
@@ -121,13 +182,25 @@ class BrowserScreen(Screen[None]):
         Binding("tab", "switch_table", "Studies/Series", show=False),
         Binding("asterisk", "toggle_pin", "Pin"),
         Binding("f5,ctrl+r", "refresh", "Refresh"),
+        Binding("r", "remote_query", "Query node"),
+        Binding("g", "retrieve", "Retrieve"),
+        Binding("x", "cancel_retrieve", "Cancel retrieve"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: Archive, cfg: Config | None = None) -> None:
         super().__init__()
         self.archive = archive
+        self.cfg = cfg or Config()
+        self.remote_node = ""
+        self.remote_rows: list[dict[str, str]] = []
+        self.last_query: QueryRequest | None = None
+        self.retrieving = ""
+        self.cancel_event: threading.Event | None = None
+        self.last_summary: Any = None
+        self.arrivals: set[str] = set()
+        self.listed_at = 0.0
         self.all_studies: list[StudyRow] = []
         self.shown: list[StudyRow] = []
         self.series: list[SeriesRow] = []
@@ -142,6 +215,8 @@ class BrowserScreen(Screen[None]):
         with Vertical(id="tables"):
             yield DataTable(id="studies", cursor_type="row", zebra_stripes=True)
             yield DataTable(id="series", cursor_type="row", zebra_stripes=True)
+            yield DataTable(id="remote", cursor_type="row", zebra_stripes=True)
+        yield ProgressBar(id="retrieve-progress", show_eta=False)
         yield Static("", id="browser-status")
         yield Footer()
 
@@ -154,6 +229,11 @@ class BrowserScreen(Screen[None]):
         for key, label, width in SERIES_COLUMNS:
             series.add_column(label, key=key, width=width)
         series.border_title = "Series"
+        remote = self.query_one("#remote", DataTable)
+        for key, label, width in REMOTE_COLUMNS:
+            remote.add_column(label, key=key, width=width)
+        remote.display = False
+        self.query_one("#retrieve-progress", ProgressBar).display = False
         self._label_columns()
         studies.focus()
         self.action_refresh()
@@ -186,6 +266,8 @@ class BrowserScreen(Screen[None]):
         """Keep the list and show it through the filter."""
         self.all_studies = message.rows
         self._fill_studies()
+        if self.remote_rows:
+            self._fill_remote()
 
     def on_series_found(self, message: SeriesFound) -> None:
         """Show the series if they still belong to the highlighted study."""
@@ -309,6 +391,8 @@ class BrowserScreen(Screen[None]):
             self.query_one("#studies", DataTable).focus()
         elif key == "down" and filt.has_focus:
             self.query_one("#studies", DataTable).focus()
+        elif key == "escape" and self._escape_remote():
+            event.stop()
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -331,9 +415,11 @@ class BrowserScreen(Screen[None]):
 
     def action_switch_table(self) -> None:
         """Move between the study and the series table."""
-        studies = self.query_one("#studies", DataTable)
-        target = "#series" if studies.has_focus else "#studies"
-        self.query_one(target, DataTable).focus()
+        order = ["#studies", "#series"]
+        if self.query_one("#remote", DataTable).display:
+            order.append("#remote")
+        focused = next((i for i, t in enumerate(order) if self.query_one(t).has_focus), -1)
+        self.query_one(order[(focused + 1) % len(order)], DataTable).focus()
 
     def action_toggle_pin(self) -> None:
         """Pin or unpin the highlighted study (pinned studies are never evicted)."""
@@ -357,6 +443,211 @@ class BrowserScreen(Screen[None]):
         """List the archive again."""
         self.series_study = ""
         self.load_studies()
+
+    # -- remote query and retrieve -------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Show g only with remote results and x only while a retrieve runs."""
+        if action == "retrieve":
+            return bool(self.is_mounted and self.query_one("#remote", DataTable).display)
+        if action == "cancel_retrieve":
+            return self.cancel_event is not None
+        return True
+
+    def action_remote_query(self) -> None:
+        """Open the "Query node" form; its answer starts the C-FIND."""
+        self.app.push_screen(QueryScreen(sorted(self.cfg.nodes), self.last_query), self._query_done)
+
+    def _query_done(self, request: QueryRequest | None) -> None:
+        if request is None:
+            return
+        self.last_query = request
+        self.query_one("#browser-status", Static).update(f"querying {request.node}…")
+        self.run_query(request)
+
+    @work(thread=True, exclusive=True, group="remote", exit_on_error=False)
+    def run_query(self, request: QueryRequest) -> None:
+        """C-FIND at study level on the chosen node; posts the rows or one line of error."""
+        from tuipacs.dicom import scu
+
+        keys = {keyword: "" for keyword in REMOTE_RETURN_KEYS}
+        keys.update(request.keys)
+        try:
+            node = self.cfg.node(request.node)
+            rows = scu.find(node, self.cfg.local_ae(), level="study", root="study", keys=keys)
+        except DicomError as exc:
+            self.post_message(RemoteQueryFailed(f"query failed: {exc}"))
+            return
+        except Exception as exc:  # never a traceback in the UI
+            self.post_message(RemoteQueryFailed(f"query failed: {type(exc).__name__}: {exc}"))
+            return
+        self.post_message(RemoteStudiesFound(node.name, rows))
+
+    def on_remote_query_failed(self, message: RemoteQueryFailed) -> None:
+        """One line in the status bar and an error notification."""
+        line = message.message.splitlines()[0] if message.message else "query failed"
+        self.query_one("#browser-status", Static).update(line)
+        self.notify(line, severity="error", timeout=8)
+
+    def on_remote_studies_found(self, message: RemoteStudiesFound) -> None:
+        """Show the remote results below the local tables and focus them."""
+        self.remote_node = message.node
+        self.remote_rows = message.rows
+        remote = self.query_one("#remote", DataTable)
+        remote.display = True
+        self._fill_remote()
+        remote.focus()
+        self.refresh_bindings()
+        count = len(message.rows)
+        self.query_one("#browser-status", Static).update(
+            f"{count} studies on {message.node} · g retrieves · Esc hides · r queries again"
+        )
+
+    def _fill_remote(self) -> None:
+        local = {row.study_uid for row in self.all_studies}
+        remote = self.query_one("#remote", DataTable)
+        cursor = remote.cursor_row
+        remote.clear()
+        for row in self.remote_rows:
+            uid = row.get("StudyInstanceUID", "")
+            remote.add_row(*remote_cells(row, uid in local), key=uid or None)
+        remote.border_title = f"Remote: {self.remote_node} · {len(self.remote_rows)} studies"
+        if 0 <= cursor < len(self.remote_rows):
+            remote.move_cursor(row=cursor)
+
+    def current_remote(self) -> dict[str, str] | None:
+        """The remote study under the cursor of the remote table (if it is shown)."""
+        remote = self.query_one("#remote", DataTable)
+        if not remote.display or not 0 <= remote.cursor_row < len(self.remote_rows):
+            return None
+        return self.remote_rows[remote.cursor_row]
+
+    def action_retrieve(self) -> None:
+        """Retrieve the highlighted remote study into the archive."""
+        row = self.current_remote()
+        if row is None:
+            self.notify("query a node first (r), then pick a study", severity="warning")
+            return
+        uid = row.get("StudyInstanceUID", "")
+        if not uid:
+            self.notify("the node did not return a Study Instance UID", severity="error")
+            return
+        if self.retrieving:
+            self.notify("a retrieve is running; x cancels it", severity="warning")
+            return
+        self.retrieving = uid
+        self.cancel_event = threading.Event()
+        bar = self.query_one("#retrieve-progress", ProgressBar)
+        bar.update(total=None, progress=0)
+        bar.display = True
+        self.refresh_bindings()
+        self.query_one("#browser-status", Static).update("retrieving… x cancels")
+        self.run_retrieve(self.remote_node, uid, self.cancel_event)
+
+    @work(thread=True, exclusive=True, group="retrieve", exit_on_error=False)
+    def run_retrieve(self, node_name: str, study_uid: str, cancel: threading.Event) -> None:
+        """Retrieve one study into the archive; posts progress and the summary."""
+        from tuipacs.dicom.retrieve import RetrieveProgress, RetrieveSummary, retrieve
+
+        def sink(path: Path, _info: Any) -> None:
+            self.archive.add_file(path, move=True)
+
+        def progress(state: RetrieveProgress) -> None:
+            self.post_message(RetrieveProgressed(study_uid, state))
+
+        try:
+            node = self.cfg.node(node_name)
+            summary = retrieve(
+                node,
+                self.cfg.local_ae(),
+                study_uid,
+                sink=sink,
+                have=self.archive.has_instance,
+                have_any=self.archive.has_study,
+                progress=progress,
+                cancel=cancel,
+            )
+        except Exception as exc:  # retrieve reports network errors; this is for the rest
+            summary = RetrieveSummary(study_uid, "", errors=[f"{type(exc).__name__}: {exc}"])
+        self.post_message(RetrieveFinished(summary))
+
+    def on_retrieve_progressed(self, message: RetrieveProgressed) -> None:
+        """Move the progress bar: completed (and skipped) of total."""
+        state = message.progress
+        bar = self.query_one("#retrieve-progress", ProgressBar)
+        done = state.completed + state.skipped + state.failed
+        bar.update(total=max(state.total, 1), progress=done)
+        self.query_one("#browser-status", Static).update(
+            f"retrieving: {state.completed} of {state.total} received"
+            + (f", {state.failed} failed" if state.failed else "")
+            + " · x cancels"
+        )
+        now = time.monotonic()
+        if state.completed and now - self.listed_at >= RETRIEVE_RELIST:
+            self.listed_at = now
+            self.load_studies()
+
+    def on_retrieve_finished(self, message: RetrieveFinished) -> None:
+        """Notify "N received, M failed", hide the bar, list the archive again."""
+        summary = message.summary
+        self.last_summary = summary
+        self.retrieving = ""
+        self.cancel_event = None
+        self.query_one("#retrieve-progress", ProgressBar).display = False
+        self.refresh_bindings()
+        line = f"{summary.completed} received, {summary.failed} failed"
+        if summary.skipped:
+            line += f", {summary.skipped} already here"
+        if summary.cancelled:
+            line += " (cancelled)"
+        severity: Literal["information", "warning", "error"] = "information"
+        if summary.errors:
+            line += f": {summary.errors[0].splitlines()[0]}"
+            severity = "error"
+        elif summary.failed or summary.cancelled:
+            severity = "warning"
+        self.query_one("#browser-status", Static).update(line)
+        self.notify(line, severity=severity, timeout=8)
+        self.action_refresh()
+
+    def action_cancel_retrieve(self) -> None:
+        """Ask the running retrieve to stop."""
+        if self.cancel_event is None:
+            return
+        self.cancel_event.set()
+        self.query_one("#browser-status", Static).update("cancelling the retrieve…")
+
+    def on_unmount(self) -> None:
+        """Leaving (quitting): stop a running retrieve so its thread ends soon."""
+        if self.cancel_event is not None:
+            self.cancel_event.set()
+
+    def _escape_remote(self) -> bool:
+        """Escape outside the filter: cancel a retrieve, else hide the remote results."""
+        if self.cancel_event is not None:
+            self.action_cancel_retrieve()
+            return True
+        remote = self.query_one("#remote", DataTable)
+        if remote.display:
+            remote.display = False
+            self.refresh_bindings()
+            self.query_one("#studies", DataTable).focus()
+            self._update_status()
+            return True
+        return False
+
+    # -- live arrivals ---------------------------------------------------------------------------
+
+    def on_study_arrived(self, message: StudyArrived) -> None:
+        """An instance arrived: list the archive again, at most every half second."""
+        if not self.arrivals:
+            self.set_timer(ARRIVAL_DELAY, self._arrivals_done)
+        self.arrivals.add(message.study_uid)
+
+    def _arrivals_done(self) -> None:
+        count, self.arrivals = len(self.arrivals), set()
+        self.action_refresh()
+        self.notify(f"images received for {count} {'study' if count == 1 else 'studies'}")
 
     def action_help(self) -> None:
         """Show the keys."""

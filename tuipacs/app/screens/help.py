@@ -12,6 +12,23 @@ from textual.widgets import Static
 
 from tuipacs.app.keys import SCREEN_KEYS, Section
 
+#: keys of the browser's remote query and retrieve (kept here until tuipacs.app.keys has them)
+REMOTE_KEYS: tuple[Section, ...] = (
+    (
+        "Remote node",
+        (
+            ("r", "query a node: configured name or AE@host:port, name, ID, date, modality"),
+            ("Enter", "in the query form: run the C-FIND"),
+            ("g", "on a remote study: retrieve it into the local archive"),
+            ("x, Escape", "cancel the running retrieve"),
+            ("Escape", "hide the remote results"),
+        ),
+    ),
+)
+
+#: extra sections shown after the screen's own keys
+EXTRA_KEYS: dict[str, tuple[Section, ...]] = {"browser": REMOTE_KEYS}
+
 
 def keys_table(sections: tuple[Section, ...], extra: str = "") -> Table:
     """A two-column table of keys and what they do, grouped in sections."""
@@ -40,9 +57,14 @@ class HelpScreen(ModalScreen[None]):
         self.screen_name = screen_name
         self.extra = extra
 
+    def sections(self) -> tuple[Section, ...]:
+        """The key sections of the screen, then the extra ones (remote keys for the browser)."""
+        own = SCREEN_KEYS.get(self.screen_name, ())
+        return own + tuple(s for s in EXTRA_KEYS.get(self.screen_name, ()) if s not in own)
+
     def compose(self) -> ComposeResult:
         """The key table in a scrollable, bordered box."""
-        sections = SCREEN_KEYS.get(self.screen_name, ())
+        sections = self.sections()
         with VerticalScroll(id="help-box") as box:
             box.border_title = f"Keys · {self.screen_name}"
             box.border_subtitle = "Esc closes"
