@@ -228,6 +228,13 @@ class FrameStore:
     def __len__(self) -> int:
         return len(self.images)
 
+    def replace_images(self, images: list[ImageRef]) -> None:
+        """A longer list of the same series (images arrived); decoded frames stay cached."""
+        with self._lock:
+            self.images = images
+            self._facts.clear()
+            self._extras.clear()
+
     def close(self) -> None:
         """Stop decoding ahead."""
         self.cache.close()

@@ -56,6 +56,15 @@ class OpenSeries(Message):
 
 
 @dataclass
+class SeriesGrew(Message):
+    """More images of the open series landed in the archive (progressive viewing)."""
+
+    series_uid: str
+    images: list[ImageRef]
+    seq: int
+
+
+@dataclass
 class SeriesOpened(Message):
     """The images of a series were listed, in display order."""
 

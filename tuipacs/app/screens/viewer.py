@@ -32,6 +32,7 @@ from tuipacs.app.messages import (
     LoadFailed,
     OpenSeries,
     SeriesFound,
+    SeriesGrew,
     SeriesOpened,
 )
 from tuipacs.app.overlay_text import corners
@@ -146,6 +147,7 @@ class ViewerScreen(Screen[None]):
         self._last_key = 0.0
         self._cine_timer: Timer | None = None
         self._series_seq = 0
+        self._grow_timer: Timer | None = None
         self._direction = 1
         self._renderer: LatestOnlyWorker[RenderJob, tuple[Frame, Rendered]] = LatestOnlyWorker(
             self._render_job, self._render_done, self._render_failed, name="tuipacs-render"
@@ -233,8 +235,39 @@ class ViewerScreen(Screen[None]):
         if seq == self._series_seq:
             self.post_message(SeriesOpened(series_uid, images))
 
+    def _check_growth(self) -> None:
+        """Look for images of the open series that landed since it was listed."""
+        if self.store is None or not self.series or self._series_seq == 0:
+            return
+        series_uid = self.series[self.state.series_index].series_uid
+        self.grow_images(series_uid, self._series_seq, len(self.store))
+
+    @work(thread=True, exclusive=True, group="viewer-grow", exit_on_error=False)
+    def grow_images(self, series_uid: str, seq: int, known: int) -> None:
+        """Post SeriesGrew when the archive holds more images than the viewer shows."""
+        try:
+            rows = list_instances(self.archive, series_uid)
+        except Exception:  # noqa: BLE001 - a failed poll is retried on the next tick
+            return
+        images = [ImageRef(row.path, f) for row in rows for f in range(max(1, row.frames))]
+        if len(images) > known:
+            self.post_message(SeriesGrew(series_uid, images, seq))
+
+    def on_series_grew(self, message: SeriesGrew) -> None:
+        """Extend the stack in place, staying on the image being read."""
+        if self.store is None or message.seq != self._series_seq:
+            return
+        current = self.store.images[self.state.index] if len(self.store) else None
+        self.store.replace_images(list(message.images))
+        self.state.count = len(message.images)
+        if current in message.images:
+            self.state.index = message.images.index(current)
+        self.request_render()
+
     def on_series_opened(self, message: SeriesOpened) -> None:
         """Start showing the series at its first image."""
+        if self._grow_timer is None:
+            self._grow_timer = self.set_interval(1.0, self._check_growth)
         if not message.images:
             self.show_message("this series has no images")
             return
