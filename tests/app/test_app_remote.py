@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +11,15 @@ import pydicom
 import pytest
 from apphelpers import HALFCELL, SIZE
 from helpers import free_port, require_binary
+from peers import (
+    OrthancPeer,
+    SyntheticArchive,
+    build_bindshim,
+    find_dcmtk,
+    find_orthanc,
+    make_test_data,
+    start_orthanc,
+)
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
@@ -20,16 +28,6 @@ from tuipacs.app.screens.browser import BrowserScreen
 from tuipacs.app.screens.query import QueryScreen
 from tuipacs.config import Config
 from tuipacs.store.archive import Archive
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "net"))
-from peers import (  # noqa: E402
-    OrthancPeer,
-    SyntheticArchive,
-    build_bindshim,
-    find_dcmtk,
-    find_orthanc,
-    make_test_data,
-)
 
 pytestmark = pytest.mark.net
 
@@ -51,16 +49,8 @@ def orthanc(
     binary = find_orthanc()
     if binary is None:
         require_binary("Orthanc")
-    peer = OrthancPeer(
-        tmp_path_factory.mktemp("remote-orthanc"),
-        dicom_port=free_port(),
-        http_port=free_port(),
-        shim=shim,
-        binary=binary,
-    )
+    peer = start_orthanc(tmp_path_factory.mktemp("remote-orthanc"), test_data.files, shim, binary)
     try:
-        peer.start()
-        peer.load(test_data.files)
         yield peer
     finally:
         peer.stop()

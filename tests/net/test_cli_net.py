@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Archive
+from peers import RemoteArchive as Archive
 from peers import SyntheticArchive
 
 from tuipacs.dicom.nodes import LocalAE

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Archive
 from helpers import free_port
+from peers import RemoteArchive as Archive
 
 from tuipacs.dicom.doctor import check_node
 from tuipacs.dicom.nodes import LocalAE, Node

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Archive
+from peers import RemoteArchive as Archive
 from peers import SyntheticArchive
 
 from tuipacs.dicom.errors import AssociationRejected, NodeUnreachable, QueryError

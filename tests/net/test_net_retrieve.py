@@ -6,8 +6,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import Archive, DirSink, start_dcmqrscp
-from peers import SyntheticArchive
+from peers import DirSink, SyntheticArchive, start_dcmqrscp
+from peers import RemoteArchive as Archive
 from pydicom import dcmread
 
 from tuipacs.dicom import retrieve as retrieve_module

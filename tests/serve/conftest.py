@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from helpers import free_port
-from net.peers import SyntheticArchive, make_test_data
+from peers import SyntheticArchive, make_test_data
 from pydicom.data import get_testdata_file
 from servekit import Loaded, ServerProcess, dcmsend, wait_indexed, write_config
 

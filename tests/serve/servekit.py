@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helpers import free_port, require_binary
-from net.peers import SyntheticArchive, find_dcmtk, stop_process, wait_for_port
+from peers import SyntheticArchive, find_dcmtk, stop_process, wait_for_port
 
 LOOPBACK = "127.0.0.1"
 AET = "TUIPACS"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from net.peers import stop_process, wait_for_port
+from peers import stop_process, wait_for_port
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from servekit import AET, LOOPBACK, Loaded, dcmtk, instance_path, run, tool_env

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from net.peers import SyntheticArchive
+from peers import SyntheticArchive
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pynetdicom import AE

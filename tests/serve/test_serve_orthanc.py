@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from helpers import free_port, require_binary
-from net.peers import OrthancPeer, SyntheticArchive, build_bindshim, find_orthanc
+from peers import OrthancPeer, SyntheticArchive, build_bindshim, find_orthanc
 from servekit import LOOPBACK, ServerProcess, dcmtk, run, wait_indexed, write_config
 
 pytestmark = pytest.mark.net

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from net.peers import SyntheticArchive, make_ct_study
+from peers import SyntheticArchive, make_ct_study
 from pydicom import dcmread
 from servekit import (
     AET,

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from helpers import free_port, require_binary
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
     CTImageStorage,
@@ -31,6 +33,9 @@ from pydicom.uid import (
     SecondaryCaptureImageStorage,
     generate_uid,
 )
+
+from tuipacs.dicom.nodes import LocalAE, Node
+from tuipacs.dicom.storage import ReceivedInstance
 
 HERE = Path(__file__).resolve().parent
 LOOPBACK = "127.0.0.1"
@@ -69,7 +74,7 @@ def find_orthanc() -> str | None:
 
 
 def build_bindshim(out_dir: Path, cc: str = "cc") -> Path:
-    """Compile tests/net/bindshim.c into out_dir/bindshim.so and return its path."""
+    """Compile tests/bindshim.c into out_dir/bindshim.so and return its path."""
     out = out_dir / "bindshim.so"
     cmd = [cc, "-shared", "-fPIC", "-o", str(out), str(HERE / "bindshim.c"), "-ldl"]
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -493,3 +498,97 @@ class DcmqrscpPeer:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
         self.proc = None
+
+
+@dataclass(frozen=True)
+class RemoteArchive:
+    """A running test archive and the Node that reaches it."""
+
+    kind: str
+    node: Node
+
+
+def start_orthanc(
+    workdir: Path,
+    files: Iterable[Path],
+    shim: Path,
+    binary: str | None,
+    modalities: dict[str, tuple[str, str, int]] | None = None,
+) -> OrthancPeer:
+    """Start a private Orthanc on free loopback ports and load ``files`` (stop it by PID)."""
+    peer = OrthancPeer(
+        workdir,
+        dicom_port=free_port(),
+        http_port=free_port(),
+        modalities=modalities,
+        shim=shim,
+        binary=binary,
+    )
+    try:
+        peer.start()
+        peer.load(files)
+    except BaseException:
+        peer.stop()
+        raise
+    return peer
+
+
+def require_dcmtk(name: str) -> str:
+    """Path of a DCMTK program (not pynetdicom's same-named script), or skip/fail."""
+    path = find_dcmtk(name)
+    if path is None:
+        require_binary(f"{name} (DCMTK)")
+    assert path is not None
+    return path
+
+
+def start_dcmqrscp(
+    workdir: Path, shim: Path, local_ae: LocalAE, files: list[Path], single: bool = False
+) -> DcmqrscpPeer:
+    """Start a dcmqrscp that knows our AE as a move destination, loaded with files."""
+    binary = require_dcmtk("dcmqrscp")
+    dcmsend = require_dcmtk("dcmsend")
+    peer = DcmqrscpPeer(
+        workdir,
+        port=free_port(),
+        hosts={"tuipacs": (local_ae.ae_title, "127.0.0.1", local_ae.port)},
+        shim=shim,
+        binary=binary,
+        single_process=single,
+    )
+    peer.start()
+    try:
+        peer.load(files, dcmsend=dcmsend)
+    except Exception:
+        peer.stop()
+        raise
+    return peer
+
+
+class DirSink:
+    """A test sink: moves each received file into a folder, remembers the UIDs."""
+
+    def __init__(self, folder: Path) -> None:
+        """Receive into folder."""
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.Lock()
+        self.instances: dict[str, ReceivedInstance] = {}
+        self.calls = 0
+
+    def __call__(self, path: Path, instance: ReceivedInstance) -> None:
+        """Move the file away (as Archive.add_file(move=True) will)."""
+        shutil.move(path, self.folder / f"{instance.sop_instance_uid}.dcm")
+        with self.lock:
+            self.calls += 1
+            self.instances[instance.sop_instance_uid] = instance
+
+    def have(self, uid: str) -> bool:
+        """Resume callback: is this instance already here?"""
+        with self.lock:
+            return uid in self.instances
+
+    @property
+    def files(self) -> list[Path]:
+        """Files received so far."""
+        return sorted(self.folder.glob("*.dcm"))
