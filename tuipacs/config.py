@@ -7,6 +7,7 @@ Example::
     archive_limit = "20 GB"     # eviction limit; 0 = unlimited
     graphics = "auto"           # auto | kitty | sixel | halfcell
     theme = "reading-room"
+    thumbnails = true           # series thumbnails in the browser (key t toggles)
 
     [serve]
     allow = ["STORESCU", "CT1@127.0.0.1"]   # calling AEs allowed; empty list = anyone
@@ -50,6 +51,7 @@ class Config:
     archive_limit: int = 0
     graphics: str = "auto"
     theme: str = "reading-room"
+    thumbnails: bool = True
     serve_allow: list[str] = field(default_factory=list)
     serve_allow_store: list[str] = field(default_factory=list)
     serve_allow_query: list[str] = field(default_factory=list)
@@ -154,6 +156,7 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
     if cfg.graphics not in GRAPHICS:
         raise top.fail("graphics", f"must be one of {', '.join(GRAPHICS)}")
     cfg.theme = top.get("theme", str, cfg.theme)
+    cfg.thumbnails = top.get("thumbnails", bool, cfg.thumbnails)
     serve = _Reader(path, text, top.get("serve", dict, {}), "serve")
     for key in ("allow", "allow_store", "allow_query", "allow_retrieve"):
         allow = serve.get(key, list, [])

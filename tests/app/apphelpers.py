@@ -65,3 +65,21 @@ async def open_study(pilot: Pilot[object], row: int = 0) -> ViewerScreen:
     screen = pilot.app.screen
     assert isinstance(screen, ViewerScreen)
     return screen
+
+
+async def thumbnails_done(pilot: Pilot[object], count: int, timeout: float = 10.0) -> list:
+    """Wait until ``count`` thumbnail tiles have their picture on screen (or a reason)."""
+    from tuipacs.app.widgets.thumbnails import SeriesThumbnails
+
+    deadline = time.monotonic() + timeout
+    tiles: list = []
+    while time.monotonic() < deadline:
+        await pilot.pause(0.02)
+        tiles = pilot.app.screen.query_one(SeriesThumbnails).tiles()
+        if len(tiles) == count and all(
+            t.reason or (t.has_picture and t.view.last_shown is not None) for t in tiles
+        ):
+            await pilot.pause()
+            return tiles
+    states = [(t.series_uid[-6:], t.has_picture, t.reason) for t in tiles]
+    raise AssertionError(f"thumbnails not shown in time: want {count}, have {states}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apphelpers import SIZE, open_study, settle
+from apphelpers import SIZE, open_study, settle, thumbnails_done
 from textual.pilot import Pilot
 
 from tuipacs.store.archive import Archive
@@ -50,6 +50,7 @@ async def _browser(pilot: Pilot[object]) -> None:
         await pilot.pause(0.02)
         if table.row_count:
             break
+    await thumbnails_done(pilot, table.row_count)
 
 
 def test_browser_snapshot(archive: Archive, make_app: Any, snap_compare: Any) -> None:

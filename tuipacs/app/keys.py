@@ -22,6 +22,7 @@ BROWSER_KEYS: tuple[Section, ...] = (
             ("Tab", "switch between studies and series"),
             ("Enter", "open the study (first series) or the selected series"),
             ("*", "pin or unpin the study (never evicted)"),
+            ("t", "show or hide the series thumbnails (a click on one opens it)"),
         ),
     ),
     (

@@ -33,6 +33,19 @@ class SeriesFound(Message):
 
 
 @dataclass
+class ThumbnailMade(Message):
+    """The thumbnail of a series of ``images`` images was made: ``array`` (uint8, square
+    pixels), or ``None`` and a one-line ``reason`` when there is nothing to show (a report,
+    a broken file)."""
+
+    study_uid: str
+    series_uid: str
+    images: int
+    array: Any
+    reason: str = ""
+
+
+@dataclass
 class LoadFailed(Message):
     """Listing or reading something failed; ``message`` is one line for the user."""
 
@@ -46,6 +59,13 @@ class ShowStudy(Message):
 
     study: StudyRow
     series_uid: str = ""
+
+
+@dataclass
+class ShowSeries(Message):
+    """Open the highlighted study at this series (a thumbnail was clicked)."""
+
+    series_uid: str
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -12,10 +13,11 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
 from textual.widgets.data_table import ColumnKey
+from textual.worker import Worker, get_current_worker
 
 from tuipacs.app import format as fmt
 from tuipacs.app.messages import (
@@ -25,15 +27,20 @@ from tuipacs.app.messages import (
     RetrieveFinished,
     RetrieveProgressed,
     SeriesFound,
+    ShowSeries,
     ShowStudy,
     StudiesFound,
     StudyArrived,
+    ThumbnailMade,
 )
 from tuipacs.app.screens.query import QueryRequest, QueryScreen
+from tuipacs.app.widgets.thumbnails import SeriesThumbnails
 from tuipacs.config import Config
 from tuipacs.dicom.errors import DicomError
+from tuipacs.imaging.errors import ImagingError
+from tuipacs.imaging.thumbnail import make_thumbnail
 from tuipacs.store.archive import Archive
-from tuipacs.store.query import SeriesRow, StudyRow, list_series, list_studies
+from tuipacs.store.query import SeriesRow, StudyRow, list_instances, list_series, list_studies
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,9 @@ REMOTE_COLUMNS = (
     ("accession", "Accession", 12),
     ("images", "Images", 6),
 )
+
+#: thumbnails kept in memory (series UID and image count -> picture or reason)
+THUMBNAIL_CACHE = 256
 
 #: the return keys asked of the remote node besides the matching keys of the form
 REMOTE_RETURN_KEYS = (
@@ -181,6 +191,7 @@ class BrowserScreen(Screen[None]):
         Binding("S", "reverse_sort", "Reverse", show=False),
         Binding("tab", "switch_table", "Studies/Series", show=False),
         Binding("asterisk", "toggle_pin", "Pin"),
+        Binding("t", "toggle_thumbnails", "Thumbnails"),
         Binding("f5,ctrl+r", "refresh", "Refresh"),
         Binding("r", "remote_query", "Query node"),
         Binding("g", "retrieve", "Retrieve"),
@@ -207,6 +218,10 @@ class BrowserScreen(Screen[None]):
         self.series_study = ""
         self.sort_index = 0
         self.sort_reversed = False
+        self.thumbnails_on = self.cfg.thumbnails
+        self.thumbnails: OrderedDict[tuple[str, int], Any] = OrderedDict()
+        self.thumbnail_request: tuple[str, tuple[tuple[str, int], ...]] = ("", ())
+        self.thumbnail_worker: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
         """A filter line, the study table, the series table, a status line and the footer."""
@@ -214,7 +229,9 @@ class BrowserScreen(Screen[None]):
         yield Input(placeholder="/  filter by name, ID, accession or description", id="filter")
         with Vertical(id="tables"):
             yield DataTable(id="studies", cursor_type="row", zebra_stripes=True)
-            yield DataTable(id="series", cursor_type="row", zebra_stripes=True)
+            with Horizontal(id="lower"):
+                yield DataTable(id="series", cursor_type="row", zebra_stripes=True)
+                yield SeriesThumbnails(getattr(self.app, "graphics_config", None), id="thumbs")
             yield DataTable(id="remote", cursor_type="row", zebra_stripes=True)
         yield ProgressBar(id="retrieve-progress", show_eta=False)
         yield Static("", id="browser-status")
@@ -228,7 +245,8 @@ class BrowserScreen(Screen[None]):
         series = self.query_one("#series", DataTable)
         for key, label, width in SERIES_COLUMNS:
             series.add_column(label, key=key, width=width)
-        series.border_title = "Series"
+        self.query_one("#lower").border_title = "Series"
+        self._place_thumbnails()
         remote = self.query_one("#remote", DataTable)
         for key, label, width in REMOTE_COLUMNS:
             remote.add_column(label, key=key, width=width)
@@ -260,6 +278,26 @@ class BrowserScreen(Screen[None]):
             return
         self.post_message(SeriesFound(study_uid, rows))
 
+    @work(thread=True, exclusive=True, group="thumbnails", exit_on_error=False)
+    def load_thumbnails(self, study_uid: str, series: list[tuple[str, int]]) -> None:
+        """Make the thumbnail of each series (its middle image), one message each."""
+        worker = get_current_worker()
+        for series_uid, count in series:
+            if worker.is_cancelled:
+                return
+            array, reason = None, ""
+            try:
+                images = [i for i in list_instances(self.archive, series_uid) if i.rows]
+                if images:
+                    array = make_thumbnail(images[len(images) // 2].path).array
+                else:
+                    reason = "no image"
+            except ImagingError as exc:
+                reason = str(exc)
+            except Exception as exc:  # a broken index or file must not crash the UI
+                reason = f"cannot read: {exc}"
+            self.post_message(ThumbnailMade(study_uid, series_uid, count, array, reason))
+
     # -- results -------------------------------------------------------------------------------
 
     def on_studies_found(self, message: StudiesFound) -> None:
@@ -280,6 +318,72 @@ class BrowserScreen(Screen[None]):
         table.clear()
         for row in message.rows:
             table.add_row(*series_cells(row), key=row.series_uid)
+        self._show_thumbnails()
+
+    # -- thumbnails ----------------------------------------------------------------------------
+
+    def _show_thumbnails(self) -> None:
+        """Tiles for the listed series: cached pictures at once, the others from a worker."""
+        thumbs = self.query_one("#thumbs", SeriesThumbnails)
+        if not self.thumbnails_on:
+            return
+        rows = thumbs.show_series(self.series_study, self.series)
+        missing = []
+        for row in rows:
+            key = (row.series_uid, row.num_instances)
+            if key in self.thumbnails:
+                self.thumbnails.move_to_end(key)
+                array, reason = self.thumbnails[key]
+                thumbs.set_picture(row.series_uid, array, reason)
+            else:
+                missing.append(key)
+        self._highlight_thumbnail()
+        request = (self.series_study, tuple(missing))
+        running = self.thumbnail_worker is not None and self.thumbnail_worker.is_running
+        if missing and (request != self.thumbnail_request or not running):
+            self.thumbnail_request = request
+            self.thumbnail_worker = self.load_thumbnails(self.series_study, missing)
+
+    def on_thumbnail_made(self, message: ThumbnailMade) -> None:
+        """Keep the picture and show it if its study is still the highlighted one."""
+        self.thumbnails[(message.series_uid, message.images)] = (message.array, message.reason)
+        while len(self.thumbnails) > THUMBNAIL_CACHE:
+            self.thumbnails.popitem(last=False)
+        if message.study_uid == self.series_study and self.thumbnails_on:
+            self.query_one("#thumbs", SeriesThumbnails).set_picture(
+                message.series_uid, message.array, message.reason
+            )
+
+    @on(DataTable.RowHighlighted, "#series")
+    def series_highlighted(self) -> None:
+        """Outline the thumbnail of the highlighted series."""
+        self._highlight_thumbnail()
+
+    def _highlight_thumbnail(self) -> None:
+        table = self.query_one("#series", DataTable)
+        row = table.cursor_row
+        uid = self.series[row].series_uid if 0 <= row < len(self.series) else ""
+        self.query_one("#thumbs", SeriesThumbnails).highlight(uid)
+
+    def on_show_series(self, message: ShowSeries) -> None:
+        """A thumbnail was clicked: open the study at that series."""
+        study = self.current_study()
+        if study is not None and study.study_uid == self.series_study:
+            self.post_message(ShowStudy(study, message.series_uid))
+
+    def action_toggle_thumbnails(self) -> None:
+        """Show or hide the series thumbnails."""
+        self.thumbnails_on = not self.thumbnails_on
+        self._place_thumbnails()
+        if self.thumbnails_on:
+            self._show_thumbnails()
+        else:
+            self.query_one("#thumbs", SeriesThumbnails).clear_series()
+
+    def _place_thumbnails(self) -> None:
+        """Thumbnails beside the series table, or the table alone at full width."""
+        self.query_one("#thumbs", SeriesThumbnails).display = self.thumbnails_on
+        self.query_one("#series", DataTable).set_class(not self.thumbnails_on, "-alone")
 
     def on_load_failed(self, message: LoadFailed) -> None:
         """One line in the status bar and a notification."""
@@ -337,6 +441,7 @@ class BrowserScreen(Screen[None]):
         if study is None:
             self.series, self.series_study = [], ""
             table.clear()
+            self.query_one("#thumbs", SeriesThumbnails).clear_series()
             return
         if study.study_uid != self.series_study:
             table.clear()
