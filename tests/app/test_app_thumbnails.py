@@ -130,7 +130,14 @@ async def test_click_on_a_thumbnail_opens_that_series(archive: Archive, make_app
 def _report(folder: Path, study: Dataset) -> Path:
     """A Basic Text SR in ``study``'s study: no pixels."""
     ds = Dataset()
-    for keyword in ("SpecificCharacterSet", "PatientName", "PatientID", "StudyInstanceUID", "StudyDate", "StudyTime"):
+    for keyword in (
+        "SpecificCharacterSet",
+        "PatientName",
+        "PatientID",
+        "StudyInstanceUID",
+        "StudyDate",
+        "StudyTime",
+    ):
         setattr(ds, keyword, getattr(study, keyword))
     ds.SeriesInstanceUID = generate_uid()
     ds.SOPInstanceUID = generate_uid()
