@@ -48,6 +48,8 @@ _TEXT = {
     "series_date": 0x00080021,
     "sop_uid": 0x00080018,
     "sop_class_uid": 0x00080016,
+    "image_position": 0x00200032,
+    "image_orientation": 0x00200037,
 }
 _INSTANCE_NUMBER = 0x00200013
 _FRAMES = 0x00280008

@@ -397,8 +397,9 @@ class Archive:
         ).fetchone()[0]
         conn.execute(
             "INSERT INTO instance(series_fk, sop_uid, sop_class_uid, instance_number, "
-            "transfer_syntax, rows, columns, frames, file_size, path, linked, received) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "transfer_syntax, rows, columns, frames, file_size, path, linked, received, "
+            "image_position, image_orientation) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 series_fk,
                 rec.sop_uid,
@@ -412,6 +413,8 @@ class Archive:
                 rel,
                 int(linked),
                 now,
+                rec.image_position,
+                rec.image_orientation,
             ),
         )
         conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,8 @@ class InstanceRow:
     frames: int
     file_size: int
     path: Path
+    image_position: str = ""
+    image_orientation: str = ""
 
 
 def wildcard_to_glob(pattern: str) -> str:
@@ -211,18 +214,79 @@ def list_series(archive: Archive, study_uid: str) -> list[SeriesRow]:
 
 
 def list_instances(archive: Archive, series_uid: str) -> list[InstanceRow]:
-    """Instances of a series, by instance number."""
+    """Instances of a series in reading order (see :func:`anatomical_order`)."""
     rows = archive.execute(
         "SELECT i.sop_uid, i.sop_class_uid, i.instance_number, i.transfer_syntax, i.rows, "
-        "i.columns, i.frames, i.file_size, i.path FROM instance i "
-        "JOIN series se ON i.series_fk = se.id WHERE se.series_uid = ? "
+        "i.columns, i.frames, i.file_size, i.path, i.image_position, i.image_orientation "
+        "FROM instance i JOIN series se ON i.series_fk = se.id WHERE se.series_uid = ? "
         "ORDER BY i.instance_number, i.sop_uid",
         (series_uid,),
     )
-    return [
-        InstanceRow(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7]), _abs(archive, r[8]))
-        for r in rows
-    ]
+    return anatomical_order(
+        [
+            InstanceRow(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                int(r[6]),
+                int(r[7]),
+                _abs(archive, r[8]),
+                r[9],
+                r[10],
+            )
+            for r in rows
+        ]
+    )
+
+
+#: Direction cosines that differ by less than this belong to the same stack.
+_SAME_ORIENTATION = 1e-3
+
+
+def _numbers(text: str, count: int) -> tuple[float, ...] | None:
+    """``count`` backslash-separated finite numbers, or None."""
+    try:
+        values = tuple(float(v) for v in text.split("\\"))
+    except ValueError:
+        return None
+    if len(values) != count or not all(math.isfinite(v) for v in values):
+        return None
+    return values
+
+
+def anatomical_order(rows: list[InstanceRow]) -> list[InstanceRow]:
+    """``rows`` (in instance-number order) sorted along the slice normal when they form one
+    stack: every image has a position and all share one orientation. The direction is the
+    one the instance numbers run in (so a well-numbered series keeps its order, and a
+    series numbered out of order, or not at all, is shown slice after slice); images at the
+    same position stay in instance-number order. Anything else is returned unchanged."""
+    if len(rows) < 2:
+        return rows
+    positions = [_numbers(r.image_position, 3) for r in rows]
+    orientations = [_numbers(r.image_orientation, 6) for r in rows]
+    first = orientations[0]
+    if first is None or any(p is None for p in positions):
+        return rows
+    for other in orientations:
+        if other is None or max(abs(a - b) for a, b in zip(first, other, strict=True)) > (
+            _SAME_ORIENTATION
+        ):
+            return rows
+    rx, ry, rz, cx, cy, cz = first
+    normal = (ry * cz - rz * cy, rz * cx - rx * cz, rx * cy - ry * cx)
+    depth = [sum(a * b for a, b in zip(p, normal, strict=True)) for p in positions if p]
+    numbered = [i for i, r in enumerate(rows) if r.instance_number is not None]
+    sign = 1.0
+    if len(numbered) >= 2:
+        low = min(numbered, key=lambda i: rows[i].instance_number or 0)
+        high = max(numbered, key=lambda i: rows[i].instance_number or 0)
+        if depth[low] > depth[high]:
+            sign = -1.0
+    order = sorted(range(len(rows)), key=lambda i: (round(sign * depth[i], 4), i))
+    return [rows[i] for i in order]
 
 
 def _abs(archive: Archive, rel: str) -> Path:

@@ -54,6 +54,10 @@ class InstanceRecord:
     columns: int | None
     frames: int
     file_size: int
+    image_position: str = ""
+    """Image Position (Patient) as stored: ``x\\y\\z`` in mm, or empty."""
+    image_orientation: str = ""
+    """Image Orientation (Patient) as stored: six direction cosines, or empty."""
 
 
 # Binary-valued attributes that must go through pydicom's conversion.
@@ -172,6 +176,8 @@ def record_from_dataset(ds: Dataset, path: Path, size: int) -> InstanceRecord:
             columns=_int(ds, "Columns"),
             frames=_int(ds, "NumberOfFrames") or 1,
             file_size=size,
+            image_position=_text(ds, "ImagePositionPatient"),
+            image_orientation=_text(ds, "ImageOrientationPatient"),
         )
     except BadDicomError:
         raise

@@ -76,6 +76,11 @@ MIGRATIONS: list[str] = [
         created REAL NOT NULL
     );
     """,
+    # 2: where each image lies, so that series can be shown in anatomical order
+    """
+    ALTER TABLE instance ADD COLUMN image_position TEXT NOT NULL DEFAULT '';
+    ALTER TABLE instance ADD COLUMN image_orientation TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
