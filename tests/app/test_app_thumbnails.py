@@ -73,7 +73,7 @@ async def test_outline_follows_the_series_cursor(archive: Archive, make_app: Any
 async def test_tiles_are_reused_and_cached_across_studies(
     archive: Archive, make_app: Any, monkeypatch: Any
 ) -> None:
-    from tuipacs.app.screens import browser
+    from tuipacs.imaging import thumbnail
 
     made: list[Path] = []
 
@@ -81,7 +81,7 @@ async def test_tiles_are_reused_and_cached_across_studies(
         made.append(path)
         return make_thumbnail(path, *args)
 
-    monkeypatch.setattr(browser, "make_thumbnail", counting)
+    monkeypatch.setattr(thumbnail, "make_thumbnail", counting)
     app = make_app(archive)
     async with app.run_test(size=SIZE) as pilot:
         screen = await _browser(pilot, MR_ROW)

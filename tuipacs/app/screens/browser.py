@@ -37,8 +37,6 @@ from tuipacs.app.screens.query import QueryRequest, QueryScreen
 from tuipacs.app.widgets.thumbnails import SeriesThumbnails
 from tuipacs.config import Config
 from tuipacs.dicom.errors import DicomError
-from tuipacs.imaging.errors import ImagingError
-from tuipacs.imaging.thumbnail import make_thumbnail
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, StudyRow, list_instances, list_series, list_studies
 
@@ -281,6 +279,10 @@ class BrowserScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="thumbnails", exit_on_error=False)
     def load_thumbnails(self, study_uid: str, series: list[tuple[str, int]]) -> None:
         """Make the thumbnail of each series (its middle image), one message each."""
+        # imported here: the pixel pipeline is not needed to start
+        from tuipacs.imaging import thumbnail
+        from tuipacs.imaging.errors import ImagingError
+
         worker = get_current_worker()
         for series_uid, count in series:
             if worker.is_cancelled:
@@ -289,7 +291,7 @@ class BrowserScreen(Screen[None]):
             try:
                 images = [i for i in list_instances(self.archive, series_uid) if i.rows]
                 if images:
-                    array = make_thumbnail(images[len(images) // 2].path).array
+                    array = thumbnail.make_thumbnail(images[len(images) // 2].path).array
                 else:
                     reason = "no image"
             except ImagingError as exc:
