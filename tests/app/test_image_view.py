@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import re
 import time
 
 import numpy as np
 import pytest
+from rich.console import Console
 from textual.app import App, ComposeResult
+from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.strip import Strip
 
 from tuipacs.app.graphics import kitty
-from tuipacs.app.graphics.geometry import CellSize
+from tuipacs.app.graphics.geometry import Box, CellSize
+from tuipacs.app.graphics.halfcell import HalfcellRenderer, RenderedStrip
 from tuipacs.app.graphics.probe import GraphicsConfig, GraphicsError
 from tuipacs.app.graphics.synthetic import ct_phantom, gradient, window
-from tuipacs.app.widgets.image_view import ImageView
+from tuipacs.app.widgets.image_view import _BLACK, ImageView, _StripCanvas
 
 CONFIG = GraphicsConfig(backend="halfcell", cell_size=CellSize(10, 20))
 PINNED_ID = 0x2B4D6F
@@ -205,3 +210,58 @@ async def test_sixel_preview_is_coarser_then_full(monkeypatch: pytest.MonkeyPatc
             await pilot.pause(0.02)
     registers = [len(re.findall(r"#\d+;2;", data)) for data in written[:2]]
     assert registers == [26, 101]
+
+
+def _old_line(canvas: _StripCanvas, y: int, width: int) -> Strip:
+    """A canvas line as it was composed before lines kept the prepared rendering."""
+    box, strips = canvas.box, canvas.strips
+    row = y - box.y
+    if not 0 <= row < len(strips) or row >= box.rows:
+        return Strip.blank(width, _BLACK)
+    picture = strips[row]
+    left = min(box.x, width)
+    right = max(0, width - left - picture.cell_length)
+    return Strip.join([Strip.blank(left, _BLACK), picture, Strip.blank(right, _BLACK)]).crop(
+        0, width
+    )
+
+
+@pytest.mark.parametrize(
+    ("box", "width"),
+    [
+        (Box(0, 0, 12, 3), 12),  # fills the width
+        (Box(5, 1, 12, 3), 22),  # centred, rows above and below
+        (Box(0, 2, 12, 3), 20),  # left aligned
+        (Box(8, 0, 12, 3), 20),  # right aligned
+        (Box(6, 0, 12, 3), 15),  # wider than the widget: cropped
+        (Box(20, 0, 12, 3), 15),  # off the widget
+    ],
+)
+def test_canvas_lines_keep_the_prepared_rendering(box: Box, width: int) -> None:
+    console = Console(file=io.StringIO(), color_system="truecolor", force_terminal=True)
+    picture = np.random.default_rng(3).integers(0, 256, (6, 12), dtype=np.uint8)
+    strips = HalfcellRenderer().strips(picture)
+    canvas = _StripCanvas()
+    canvas.box, canvas.strips = box, strips
+    for y in range(box.y + box.rows + 2):
+        line, old = canvas._line(y, width), _old_line(canvas, y, width)
+        assert line.cell_length == width
+        assert list(line) == list(old)
+        assert line.render(console) == Strip(list(old), width).render(console)
+        fits = box.y <= y < box.y + box.rows and box.x + box.cols <= width
+        assert isinstance(line, RenderedStrip) == fits, "only a fitting picture row keeps it"
+
+
+async def test_halfcell_lines_on_screen_render_as_before() -> None:
+    view = ImageView(config=CONFIG)
+    async with ViewApp(view).run_test(size=(50, 12)) as pilot:
+        view.show(window(ct_phantom(64), 400, 40))
+        await _wait_frames(pilot, view, 1)
+        canvas = view.query_one(_StripCanvas)
+        console = view.app.console
+        lines = canvas.render_lines(canvas.region.reset_offset)
+        assert sum(isinstance(line, RenderedStrip) for line in lines) == 12
+        for line in lines:
+            assert line.render(console) == Strip(list(line), line.cell_length).render(console)
+        part = canvas.render_lines(Region(3, 2, 30, 4))
+        assert [list(line) for line in part] == [list(line.crop(3, 33)) for line in lines[2:6]]

@@ -158,7 +158,8 @@ class _StripCanvas(_Canvas):
     """Fills the ImageView: black margins around prepared strips placed at the box.
 
     Changing the box repaints this one widget once (no layout change, which would make
-    Textual repaint it several times).
+    Textual repaint it several times). Lines around half-cell strips keep the rendering the
+    encoder thread prepared (``halfcell.pad``), so painting a frame renders no segment.
     """
 
     def __init__(self) -> None:
@@ -204,6 +205,8 @@ class _StripCanvas(_Canvas):
         picture = strips[row]
         left = min(box.x, width)
         right = max(0, width - left - picture.cell_length)
+        if left + picture.cell_length <= width:
+            return halfcell.pad(picture, left, right, _BLACK)  # keeps a prepared rendering
         parts = [Strip.blank(left, _BLACK), picture, Strip.blank(right, _BLACK)]
         return Strip.join(parts).crop(0, width)
 
