@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "net")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from peers import (  # noqa: E402
     OrthancPeer,

@@ -12,9 +12,11 @@ not fsync; ``tuipacs --no-sync`` (answer before the fsync) shows what the fsync 
 Every tuipacs run starts a fresh server on an empty archive (startup not timed);
 "indexed" is when the last instance is in the archive index. ``storescp`` is measured as
 shipped (one process, associations one after another) and with ``--fork`` (a process per
-association, so several senders are served at once).
+association, so several senders are served at once). Orthanc (its default
+``SyncStorageArea: true``, fsync before it answers) is the durable reference: a PACS that
+keeps the same promise as ``tuipacs serve``.
 
-Usage: python scripts/bench_serve.py [--slices 300] [--runs 3] [--senders 4]
+Usage: python scripts/bench_serve.py [--slices 300] [--runs 3] [--senders 4] [--no-orthanc]
 Target: tuipacs throughput >= 0.8x storescp's.
 """
 
@@ -34,7 +36,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tuipacs import demo
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from peers import OrthancPeer, PeerError, build_bindshim, find_orthanc  # noqa: E402
+
+from tuipacs import demo  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 AET = "TUIPACS"
@@ -174,20 +181,51 @@ def tuipacs_run(
         start = time.perf_counter()
         wall = send(find_dcmtk("dcmsend"), port, split(files, senders))
         index = home / "archive" / "index.sqlite"
-        while _indexed(index) < len(files) and time.perf_counter() - start < 120:
+        # dcmsend exits 0 even when a C-STORE failed: a short wait, then a clear failure
+        while (got := _indexed(index)) < len(files) and time.perf_counter() - start < wall + 30:
             time.sleep(0.01)
         indexed = time.perf_counter() - start
     finally:
         stop(proc)
     if proc.returncode != 0:
         sys.exit(f"bench_serve: tuipacs serve exited with {proc.returncode} (see {log.name})")
+    if got != len(files):
+        sys.exit(f"bench_serve: tuipacs indexed {got} of {len(files)} files (see {log.name})")
     return wall, indexed
 
 
-RECEIVERS = ("storescp", "storescp --fork", "tuipacs serve", "tuipacs --no-sync")
+def orthanc_run(work: Path, files: Sequence[Path], senders: int, shim: Path) -> float:
+    """dcmsend to a fresh Orthanc (fsync before each answer, its default); wall seconds."""
+    folder = work / "orthanc"
+    shutil.rmtree(folder, ignore_errors=True)
+    peer = OrthancPeer(
+        folder,
+        dicom_port=free_port(),
+        http_port=free_port(),
+        aet=AET,
+        shim=shim,
+        extra={"SyncStorageArea": True, "ConcurrentJobs": 2},
+    )
+    try:
+        peer.start()
+        wall = send(find_dcmtk("dcmsend"), peer.dicom_port, split(files, senders))
+        stats = peer.rest("GET", "/statistics")
+        got = int(stats["CountInstances"]) if isinstance(stats, dict) else -1
+    except PeerError as exc:
+        sys.exit(f"bench_serve: {exc}")
+    finally:
+        peer.stop()
+    if got != len(files):
+        sys.exit(f"bench_serve: Orthanc stored {got} of {len(files)} files (see {folder})")
+    return wall
 
 
-def one_round(work: Path, files: Sequence[Path], senders: int) -> dict[str, tuple[float, float]]:
+RECEIVERS = ("storescp", "storescp --fork", "Orthanc", "tuipacs serve", "tuipacs --no-sync")
+
+
+def one_round(
+    work: Path, files: Sequence[Path], senders: int, shim: Path | None
+) -> dict[str, tuple[float, float]]:
     """Each receiver once: name -> (wall until acknowledged, until indexed)."""
     out: dict[str, tuple[float, float]] = {}
     for name in RECEIVERS:
@@ -195,6 +233,10 @@ def one_round(work: Path, files: Sequence[Path], senders: int) -> dict[str, tupl
             out[name] = tuipacs_run(work, files, senders)
         elif name == "tuipacs --no-sync":
             out[name] = tuipacs_run(work, files, senders, ["--no-sync"])
+        elif name == "Orthanc":
+            if shim is not None:
+                wall = orthanc_run(work, files, senders, shim)
+                out[name] = (wall, wall)
         else:
             wall = storescp_run(work, files, senders, fork=name.endswith("--fork"))
             out[name] = (wall, wall)
@@ -207,27 +249,41 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=300)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--no-orthanc", action="store_true", help="leave Orthanc out")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         work = Path(tmp)
+        shim = None
+        if not args.no_orthanc:
+            if find_orthanc() is None:
+                sys.exit("bench_serve: Orthanc not found (apt install orthanc, or --no-orthanc)")
+            try:
+                shim = build_bindshim(work)  # Orthanc binds 127.0.0.1 only
+            except PeerError as exc:
+                sys.exit(f"bench_serve: {exc} (or --no-orthanc)")
         print(f"generating a {args.slices}-slice CT with tuipacs.demo ...", flush=True)
         paths = demo.generate(work / "demo", ct_slices=args.slices)
         files = sorted(p for p in paths if p.parent.parent.name.startswith("ct-"))
         size = sum(p.stat().st_size for p in files)
         print(f"{len(files)} files, {size / 1e6:.1f} MB; median of {args.runs} interleaved runs")
-        print("(dcmsend wall time until the last C-STORE is answered; tuipacs answers after fsync)")
-        for senders in (1, args.senders):
-            rounds = [one_round(work, files, senders) for _ in range(args.runs)]
-            walls = {n: statistics.median(r[n][0] for r in rounds) for n in RECEIVERS}
+        print("(dcmsend wall time until the last C-STORE is answered; tuipacs and Orthanc")
+        print(" answer after fsync, storescp and tuipacs --no-sync before)")
+        for senders in sorted({1, args.senders}):
+            rounds = [one_round(work, files, senders, shim) for _ in range(args.runs)]
+            names = [n for n in RECEIVERS if n in rounds[0]]
+            walls = {n: statistics.median(r[n][0] for r in rounds) for n in names}
             indexed = statistics.median(r["tuipacs serve"][1] for r in rounds)
             print(f"\n{senders} sender(s) at once")
-            print(f"  {'receiver':<18} {'wall s':>7} {'MB/s':>6}   throughput vs storescp, --fork")
-            for name in RECEIVERS:
+            header = "throughput vs storescp, --fork" + (", Orthanc" if "Orthanc" in walls else "")
+            print(f"  {'receiver':<18} {'wall s':>7} {'MB/s':>6}   {header}")
+            for name in names:
                 wall = walls[name]
                 line = f"  {name:<18} {wall:7.2f} {size / 1e6 / wall:6.0f}"
                 if name.startswith("tuipacs"):
                     plain, fork = walls["storescp"] / wall, walls["storescp --fork"] / wall
                     line += f"   {plain:.2f}x, {fork:.2f}x"
+                    if "Orthanc" in walls:
+                        line += f", {walls['Orthanc'] / wall:.2f}x"
                 print(line)
             print(f"  (tuipacs serve: every instance in the index after {indexed:.2f} s)")
 
