@@ -40,3 +40,19 @@ def test_core_packages_import_without_textual() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_app_start_up_path_leaves_pydicom_and_the_pixel_pipeline_for_later() -> None:
+    """Opening the archive and building the app (what `tuipacs` does before the browser is
+    listed) imports neither pydicom (~0.3 s) nor tuipacs.imaging: they load on first use."""
+    code = (
+        "import sys\n"
+        "from tuipacs.app.main import run_app\n"
+        "from tuipacs.store.archive import Archive\n"
+        "from tuipacs.app.app import build_app\n"
+        "from tuipacs.app.screens.browser import BrowserScreen\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pydicom', 'pynetdicom'}),"
+        " sorted(m for m in sys.modules if m.startswith('tuipacs.imaging')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] []"

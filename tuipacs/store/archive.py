@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from tuipacs.store.records import BadDicomError, InstanceRecord, NotDicomError, read_record
+from tuipacs.store.instance import BadDicomError, InstanceRecord, NotDicomError
 from tuipacs.store.schema import migrate
 
 INDEX_NAME = "index.sqlite"
@@ -204,6 +204,8 @@ class Archive:
         for row in self._conn().execute("SELECT path FROM pending").fetchall():
             path = self.root / row["path"]
             if path.exists():
+                from tuipacs.store.records import read_record  # pydicom: only when needed
+
                 try:
                     record = read_record(path)
                 except (NotDicomError, BadDicomError):
@@ -249,7 +251,12 @@ class Archive:
         results: list[AddResult] = []
         seen: set[str] = set()
         for src, given in items:
-            record = given or read_record(src)
+            if given is None:
+                from tuipacs.store.records import read_record  # pydicom: only when needed
+
+                record = read_record(src)
+            else:
+                record = given
             if record.sop_uid in seen or self.has_instance(record.sop_uid):
                 results.append(AddResult("duplicate", *_uids(record)))
                 if move:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,51 +12,20 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from tuipacs.store.instance import BadDicomError, InstanceRecord, NotDicomError
+
+__all__ = [
+    "DEFLATED",
+    "MEDIA_STORAGE_DIRECTORY",
+    "BadDicomError",
+    "InstanceRecord",
+    "NotDicomError",
+    "read_record",
+    "record_from_dataset",
+]
+
 DEFLATED = "1.2.840.10008.1.2.1.99"
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
-
-
-class NotDicomError(Exception):
-    """The file is not DICOM at all (no preamble/prefix and no parseable header)."""
-
-
-class BadDicomError(Exception):
-    """The file looks like DICOM but is broken (truncated, unparseable, missing UIDs)."""
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceRecord:
-    """What the index keeps about one instance (and its series, study, patient)."""
-
-    patient_id: str
-    patient_name: str
-    birth_date: str
-    sex: str
-    study_uid: str
-    study_date: str
-    study_time: str
-    accession: str
-    study_description: str
-    referring: str
-    study_id: str
-    series_uid: str
-    series_number: str
-    series_description: str
-    modality: str
-    body_part: str
-    series_date: str
-    sop_uid: str
-    sop_class_uid: str
-    instance_number: int | None
-    transfer_syntax: str
-    rows: int | None
-    columns: int | None
-    frames: int
-    file_size: int
-    image_position: str = ""
-    """Image Position (Patient) as stored: ``x\\y\\z`` in mm, or empty."""
-    image_orientation: str = ""
-    """Image Orientation (Patient) as stored: six direction cosines, or empty."""
 
 
 # Binary-valued attributes that must go through pydicom's conversion.

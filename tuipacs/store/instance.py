@@ -1,0 +1,52 @@
+"""What the index keeps about one instance, and the errors of reading it (no pydicom here).
+
+Kept apart from :mod:`tuipacs.store.records` (which reads files with pydicom) so that opening
+the archive and listing it, as the app does at start-up, does not import pydicom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class NotDicomError(Exception):
+    """The file is not DICOM at all (no preamble/prefix and no parseable header)."""
+
+
+class BadDicomError(Exception):
+    """The file looks like DICOM but is broken (truncated, unparseable, missing UIDs)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRecord:
+    """What the index keeps about one instance (and its series, study, patient)."""
+
+    patient_id: str
+    patient_name: str
+    birth_date: str
+    sex: str
+    study_uid: str
+    study_date: str
+    study_time: str
+    accession: str
+    study_description: str
+    referring: str
+    study_id: str
+    series_uid: str
+    series_number: str
+    series_description: str
+    modality: str
+    body_part: str
+    series_date: str
+    sop_uid: str
+    sop_class_uid: str
+    instance_number: int | None
+    transfer_syntax: str
+    rows: int | None
+    columns: int | None
+    frames: int
+    file_size: int
+    image_position: str = ""
+    """Image Position (Patient) as stored: ``x\\y\\z`` in mm, or empty."""
+    image_orientation: str = ""
+    """Image Orientation (Patient) as stored: six direction cosines, or empty."""
