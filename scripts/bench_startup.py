@@ -122,12 +122,8 @@ def summary(name: str, times: list[float]) -> str:
     return f"{name:<28} median {med:7.0f} ms   min {low:6.0f}   max {high:6.0f}"
 
 
-def main() -> int:
-    """Run the comparison and print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--graphics", default="halfcell", choices=("halfcell", "auto"))
-    args = parser.parse_args()
+def measure(runs: int, graphics: str) -> tuple[list[float], list[float]]:
+    """Seconds to interactive per run: (trivial Textual app, tuipacs), interleaved."""
     with tempfile.TemporaryDirectory(prefix="tuipacs-bench-") as tmp:
         home = Path(tmp) / "home"
         home.mkdir()
@@ -137,13 +133,23 @@ def main() -> int:
         prepare_home(home, env)
         trivial = Path(tmp) / "trivial.py"
         trivial.write_text(TRIVIAL_APP, encoding="utf-8")
-        tuipacs_argv = [sys.executable, "-m", "tuipacs", "--graphics", args.graphics]
+        tuipacs_argv = [sys.executable, "-m", "tuipacs", "--graphics", graphics]
         trivial_argv = [sys.executable, str(trivial)]
         ours: list[float] = []
         reference: list[float] = []
-        for _ in range(args.runs):  # interleaved, so both see the same machine state
+        for _ in range(runs):  # interleaved, so both see the same machine state
             reference.append(time_to_marker(trivial_argv, env, TRIVIAL_MARKER))
             ours.append(time_to_marker(tuipacs_argv, env, TUIPACS_MARKER))
+    return reference, ours
+
+
+def main() -> int:
+    """Run the comparison and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--graphics", default="halfcell", choices=("halfcell", "auto"))
+    args = parser.parse_args()
+    reference, ours = measure(args.runs, args.graphics)
     print(
         f"cold start to interactive, {args.runs} runs, {COLS}x{ROWS} pty, graphics {args.graphics}"
     )
