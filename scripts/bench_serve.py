@@ -98,7 +98,12 @@ def env() -> dict[str, str]:
 
 
 def send(dcmsend: str, port: int, parts: Sequence[Sequence[Path]]) -> float:
-    """Run one dcmsend per part at once; wall seconds until all are done."""
+    """Run one dcmsend per part at once; wall seconds until all are done.
+
+    Data the previous runs left in the page cache is written out first (``os.sync``), so no
+    receiver pays for another's writeback.
+    """
+    os.sync()
     start = time.perf_counter()
     procs = [
         subprocess.Popen(
@@ -178,6 +183,7 @@ def tuipacs_run(
     log.close()
     try:
         wait_port(port, proc)
+        os.sync()  # as send() does, before the clock starts
         start = time.perf_counter()
         wall = send(find_dcmtk("dcmsend"), port, split(files, senders))
         index = home / "archive" / "index.sqlite"

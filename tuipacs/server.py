@@ -279,7 +279,8 @@ class Inbox:
                 link.unlink(missing_ok=True)
                 os.link(path, link)
                 links.append((link, record))
-            results = self.archive.add_files(links, move=True)
+            # synced: put() fsynced each file (with sync off the archive fsyncs them here)
+            results = self.archive.add_files(links, move=True, synced=self.sync)
         finally:
             for link, _ in links:
                 link.unlink(missing_ok=True)

@@ -274,3 +274,32 @@ def test_full_disk_is_an_archive_error(
         archive.add_file(src)
     assert archive.usage().instances == 0
     assert archive.verify().ok
+
+
+@pytest.mark.parametrize("synced", [False, True])
+def test_moving_synced_files_fsyncs_only_their_folders(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synced: bool
+) -> None:
+    """The server's inbox files are fsynced before the answer: the archive moves them into
+    place without a second fsync of the data (folders are still fsynced); files that are
+    not known to be synced are fsynced as before."""
+    import stat
+
+    sources = [make_file(tmp_path / "inbox", number=n) for n in range(3)]
+    contents = [src.read_bytes() for src in sources]
+    synced_kinds: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced_kinds.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    results = archive.add_files([(src, None) for src in sources], move=True, synced=synced)
+    assert [r.status for r in results] == ["added"] * 3
+    assert synced_kinds.count("file") == (0 if synced else 3)
+    assert synced_kinds.count("dir") >= 1
+    assert not any(src.exists() for src in sources)
+    for result, content in zip(results, contents, strict=True):
+        stored = archive.instance_path(result.sop_uid)
+        assert stored is not None and stored.read_bytes() == content

@@ -245,8 +245,13 @@ class Archive:
         *,
         move: bool = False,
         link: bool = False,
+        synced: bool = False,
     ) -> list[AddResult]:
-        """Add several files in one batch (one pending and one index transaction)."""
+        """Add several files in one batch (one pending and one index transaction).
+
+        ``synced`` says the sources are already fsynced (the server's inbox): moved on the
+        same file system, they are not fsynced again (only the folders they land in are).
+        """
         wanted: list[tuple[InstanceRecord, Path]] = []
         results: list[AddResult] = []
         seen: set[str] = set()
@@ -269,7 +274,7 @@ class Archive:
         if link:
             staged = [(rec, str(src.resolve()), None) for rec, src in wanted]
         else:
-            tmps = self._stage_all([src for _, src in wanted], move)
+            tmps = self._stage_all([src for _, src in wanted], move, synced)
             staged = [
                 (rec, self.relative_path(rec), tmp)
                 for (rec, _), tmp in zip(wanted, tmps, strict=True)
@@ -289,13 +294,13 @@ class Archive:
             for r in results
         ]
 
-    def _stage_all(self, sources: list[Path], move: bool) -> list[Path]:
+    def _stage_all(self, sources: list[Path], move: bool, synced: bool = False) -> list[Path]:
         """Stage several files in parallel (copy and fsync overlap); all or nothing."""
         if len(sources) <= 1:
-            return [self._stage(src, move) for src in sources]
+            return [self._stage(src, move, synced) for src in sources]
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive-stage")
-        futures = [self._pool.submit(self._stage, src, move) for src in sources]
+        futures = [self._pool.submit(self._stage, src, move, synced) for src in sources]
         wait(futures)
         failures = [f.exception() for f in futures if f.exception() is not None]
         if failures:
@@ -305,14 +310,19 @@ class Archive:
             raise failures[0]  # type: ignore[misc]
         return [f.result() for f in futures]
 
-    def _stage(self, src: Path, move: bool) -> Path:
-        """Put a complete, fsynced copy of ``src`` in the temporary folder."""
+    def _stage(self, src: Path, move: bool, synced: bool = False) -> Path:
+        """Put a complete, fsynced copy of ``src`` in the temporary folder.
+
+        A ``synced`` source moved within the file system keeps its inode, whose data is on
+        disk already: no second fsync.
+        """
         tmp = self._tmp_dir() / f"{uuid.uuid4().hex}.part"
         try:
             if move and os.stat(src).st_dev == os.stat(tmp.parent).st_dev:
                 os.replace(src, tmp)
-                with open(tmp, "rb+") as fh:
-                    os.fsync(fh.fileno())
+                if not synced:
+                    with open(tmp, "rb+") as fh:
+                        os.fsync(fh.fileno())
             else:
                 _copy_synced(src, tmp)
                 if move:
