@@ -74,6 +74,8 @@ class ThumbnailTile(Vertical, can_focus=False):
         self.reason = ""
         self.view = ImageView(config=config, auto_preview=False)
         self.missing = Static("", classes="thumb-missing")
+        # hidden from the start, not on mount: a tile's reason can arrive before it mounts
+        self.missing.display = False
         self.label = Static("", classes="thumb-label")
 
     def compose(self) -> ComposeResult:
@@ -81,10 +83,6 @@ class ThumbnailTile(Vertical, can_focus=False):
         yield self.view
         yield self.missing
         yield self.label
-
-    def on_mount(self) -> None:
-        """Start with the empty picture area."""
-        self.missing.display = False
 
     def assign(self, row: SeriesRow) -> None:
         """Show series ``row`` (its picture follows with set_picture / set_missing)."""
