@@ -9,14 +9,17 @@ import pytest
 
 from tuipacs.app import format as fmt
 from tuipacs.app.frames import FrameInfo
-from tuipacs.app.overlay_text import corners
+from tuipacs.app.overlay_text import block_width, clip_block, corner_width, corners
 from tuipacs.app.view_state import ViewerState, adjust_window, preset_choices, window_step
 from tuipacs.app.viewport import (
     Orientation,
     Region,
     crop,
     direction_label,
+    image_edge_labels,
+    opposite_direction,
     orientation_labels,
+    patient_orientation_labels,
     screen_to_region,
     visible_region,
 )
@@ -66,6 +69,43 @@ def test_orientation_labels_axial_coronal_sagittal() -> None:
     assert orientation_labels([0, 1, 0, 0, 0, -1]) == ("H", "P", "F", "A")
     assert orientation_labels(None) == ("", "", "", "")
     assert direction_label((0.7, 0.7, 0.1)) in ("LP", "PL")
+
+
+def test_patient_orientation_labels() -> None:
+    assert patient_orientation_labels(["L", "F"]) == ("H", "L", "F", "R")
+    assert patient_orientation_labels("A\\F") == ("H", "A", "F", "P")
+    assert patient_orientation_labels(("LP", "FR")) == ("HL", "LP", "FR", "RA")
+    assert patient_orientation_labels(b"P\\H") == ("F", "P", "H", "A")
+    for odd in (None, "", ["L"], ["L", ""], ["L", "F", "A"], 3):
+        assert patient_orientation_labels(odd) == ("", "", "", "")
+    assert patient_orientation_labels(["CR", "D"]) == ("", "CR", "D", "")  # quadruped terms
+    assert opposite_direction("LPH") == "RAF" and opposite_direction("") == ""
+
+
+def test_image_edge_labels_prefer_the_orientation_vectors() -> None:
+    axial = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    assert image_edge_labels(axial, ["A", "F"]) == ("A", "L", "P", "R")
+    assert image_edge_labels(None, ["L", "F"]) == ("H", "L", "F", "R")
+    assert image_edge_labels(None, None) == ("", "", "", "")
+    turned = Orientation().rotated()
+    assert turned.edge_labels(image_edge_labels(None, ["L", "F"])) == ("R", "H", "L", "F")
+
+
+def test_overlay_blocks_are_cut_to_cells() -> None:
+    text = "Demo Clinic Kyoto 京都\nSe: 2 T1"
+    assert block_width(text) == 22 and block_width("") == 0
+    assert clip_block(text, 30) == text
+    assert clip_block(text, 8).split("\n") == ["Demo Cl…", "Se: 2 T1"]
+    assert corner_width(160) == 77 and corner_width(44) == 19 and corner_width(2) == 1
+
+
+def test_cine_rate_in_the_display_corner() -> None:
+    state = ViewerState(window=Window(40, 400), cine_rate=12.0)
+    assert "Cine" not in corners(FrameInfo(), state, state.window, 100.0).bottom_right
+    paused = corners(FrameInfo(), state, state.window, 100.0, cine_note=True).bottom_right
+    assert paused.splitlines()[0] == "Cine 12 fps (paused)"
+    state.cine = True
+    assert corners(FrameInfo(), state, state.window, 100.0).bottom_right.startswith("Cine 12 fps\n")
 
 
 def test_visible_region_fits_then_crops_and_clamps_pan() -> None:
@@ -122,6 +162,25 @@ def test_cine_rates_step() -> None:
     assert state.cine_faster(False) == 30.0
     state.cine_rate = 60.0
     assert state.cine_faster(True) == 60.0
+
+
+def test_zoom_keys_and_one_to_one() -> None:
+    state = ViewerState()
+    for _ in range(20):
+        state.zoom_by(1 / 1.25)
+    assert state.zoom == pytest.approx(0.25)  # MIN_ZOOM
+    state.zoom_one_to_one(8.0)  # a small image: 1:1 is an eighth of its fitted size
+    assert state.zoom == pytest.approx(0.125)
+    state.zoom_by(1 / 1.25)  # out of the keys' range: zooming out stays put
+    assert state.zoom == pytest.approx(0.125)
+    state.zoom_by(1.25)
+    assert state.zoom == pytest.approx(0.15625)
+    state.zoom_one_to_one(0.5)
+    assert state.zoom == pytest.approx(2.0)
+    state.zoom_one_to_one(1e-6)
+    assert state.zoom == pytest.approx(32.0)  # MAX_ZOOM
+    state.zoom_one_to_one(0.0)
+    assert state.zoom == pytest.approx(32.0)
 
 
 def test_go_to_clamps_or_wraps() -> None:

@@ -45,6 +45,32 @@ def test_pan_moves_the_picture_by_screen_pixels() -> None:
     assert moved.to_screen(100, 100, SIZE) == pytest.approx((x + 10, y - 4))
 
 
+def on_screen(view: Viewport) -> tuple[float, float]:
+    """Width and height of the part of the output the picture covers."""
+    corners = [view.to_screen(x, y, SIZE) for x in (0, view.columns) for y in (0, view.rows)]
+    xs, ys = [p[0] for p in corners], [p[1] for p in corners]
+    return min(max(xs), SIZE[0]) - max(min(xs), 0), min(max(ys), SIZE[1]) - max(min(ys), 0)
+
+
+@pytest.mark.parametrize("rotation", [0, 1])
+def test_pan_stops_with_part_of_the_picture_on_screen(rotation: int) -> None:
+    view = Viewport(columns=512, rows=256, rotation=rotation).zoomed(4.0, None, SIZE)
+    for dx, dy in ((10_000, 0), (-10_000, 0), (0, 10_000), (0, -10_000), (9e9, -9e9)):
+        moved = view.panned(dx, dy, SIZE)
+        seen_w, seen_h = on_screen(moved)
+        assert seen_w >= SIZE[0] / 2 and seen_h >= SIZE[1] / 2  # a quarter stays on screen
+        cx, cy = moved.center
+        assert 0 <= cx <= 512 and 0 <= cy <= 256
+    assert view.panned(10_000, 10_000, SIZE).center in ((0.0, 0.0), (0.0, 256.0))
+
+
+def test_zoom_about_a_far_point_keeps_the_picture_on_screen() -> None:
+    view = Viewport(columns=100, rows=100).zoomed(0.25, None, SIZE)
+    zoomed = view.zoomed(8.0, (0.0, 0.0), SIZE)  # about a point in the margin
+    seen_w, seen_h = on_screen(zoomed)
+    assert seen_w > 0 and seen_h > 0
+
+
 def test_rotate_and_flip() -> None:
     view = Viewport(columns=4, rows=2)
     size = (2, 4)

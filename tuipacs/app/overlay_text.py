@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import cell_len, get_character_cell_size
+
 from tuipacs.app import format as fmt
 from tuipacs.app.frames import FrameInfo
 from tuipacs.app.view_state import ViewerState
@@ -18,6 +20,9 @@ class Corners:
     top_right: str
     bottom_left: str
     bottom_right: str
+
+
+ELLIPSIS = "…"
 
 
 def _lines(*lines: str) -> str:
@@ -70,9 +75,18 @@ def image_block(info: FrameInfo, state: ViewerState) -> str:
 
 
 def display_block(
-    state: ViewerState, window: Window | None, zoom_percent: float, probe: str, voi: str = ""
+    state: ViewerState,
+    window: Window | None,
+    zoom_percent: float,
+    probe: str,
+    voi: str = "",
+    cine_note: bool = False,
 ) -> str:
-    """Window (or ``voi``, e.g. a VOI LUT), zoom, orientation changes, cine, probe value."""
+    """Window (or ``voi``, e.g. a VOI LUT), zoom, orientation changes, cine, probe value.
+
+    The cine rate shows while cine plays, and with ``cine_note`` (the rate just changed)
+    while it is paused.
+    """
     if voi:
         wl = voi
     elif window is not None:
@@ -92,7 +106,9 @@ def display_block(
         turns.append("flip V")
     if turns:
         view += "  " + " ".join(turns)
-    cine = f"Cine {fmt.number(state.cine_rate)} fps" if state.cine else ""
+    cine = ""
+    if state.cine or cine_note:
+        cine = f"Cine {fmt.number(state.cine_rate)} fps" + ("" if state.cine else " (paused)")
     return _lines(probe, cine, view, wl)
 
 
@@ -103,11 +119,51 @@ def corners(
     zoom_percent: float,
     probe: str = "",
     voi: str = "",
+    cine_note: bool = False,
 ) -> Corners:
     """All four corner texts for one image."""
     return Corners(
         patient_block(info, state.masked),
         study_block(info, state.masked),
         image_block(info, state),
-        display_block(state, window, zoom_percent, probe, voi),
+        display_block(state, window, zoom_percent, probe, voi, cine_note),
     )
+
+
+def clip_cells(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` terminal cells, ending with an ellipsis when cut.
+
+    Wide characters (CJK) take two cells; one that would straddle the limit is dropped.
+    """
+    if cell_len(text) <= width:
+        return text
+    if width <= 0:
+        return ""
+    kept: list[str] = []
+    used = 0
+    for char in text:
+        size = get_character_cell_size(char)
+        if used + size > width - 1:
+            break
+        kept.append(char)
+        used += size
+    return "".join(kept).rstrip() + ELLIPSIS
+
+
+def clip_block(text: str, width: int) -> str:
+    """Every line of ``text`` cut to ``width`` cells (so that none wraps)."""
+    return "\n".join(clip_cells(line, width) for line in text.split("\n"))
+
+
+def block_width(text: str) -> int:
+    """The width in terminal cells of the widest line of ``text``."""
+    return max((cell_len(line) for line in text.split("\n")), default=0) if text else 0
+
+
+def corner_width(viewport_width: int, padding: int = 2) -> int:
+    """The cells a corner block's text may use: the corners of one edge never meet.
+
+    Each corner gets at most half the viewport, less one column between them and its own
+    ``padding``.
+    """
+    return max(1, (viewport_width - 1) // 2 - padding)

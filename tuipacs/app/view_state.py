@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from tuipacs.app.viewport import Orientation, clamp_zoom
+from tuipacs.app.viewport import MAX_ZOOM, MIN_ZOOM, Orientation
 from tuipacs.imaging import presets
 from tuipacs.imaging.voi import Window
 
@@ -79,8 +79,23 @@ class ViewerState:
         self.window = None
 
     def zoom_by(self, factor: float) -> None:
-        """Multiply the zoom (relative to fit)."""
-        self.zoom = clamp_zoom(self.zoom * factor)
+        """Multiply the zoom (relative to fit), within [MIN_ZOOM, MAX_ZOOM].
+
+        A zoom already outside that range (1:1 of a very small or very large image) does not
+        jump back into it: zooming further away from the range leaves it unchanged.
+        """
+        low, high = min(MIN_ZOOM, self.zoom), max(MAX_ZOOM, self.zoom)
+        self.zoom = float(min(high, max(low, self.zoom * factor)))
+
+    def zoom_one_to_one(self, fit_scale: float) -> None:
+        """One image pixel per screen pixel, given the screen pixels per image pixel at fit.
+
+        Unlike the zoom keys this may leave [MIN_ZOOM, MAX_ZOOM] (a small image in a large
+        viewport is shown smaller than MIN_ZOOM of its fitted size), within a factor
+        MAX_ZOOM either way.
+        """
+        if fit_scale > 0:
+            self.zoom = float(min(MAX_ZOOM, max(1.0 / MAX_ZOOM, 1.0 / fit_scale)))
 
     def cine_faster(self, faster: bool) -> float:
         """Step the cine rate to the next standard rate up or down."""

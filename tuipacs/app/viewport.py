@@ -4,13 +4,15 @@ The ImageView fits whatever array it is given into its cell box, keeping proport
 viewer hands it the *visible region* of the oriented image: the whole image along an axis
 where it fits (the ImageView centres it), or a window of the viewport's proportions where the
 image is zoomed beyond the viewport. Pan moves that window and stops at the image edges, so
-no padding is ever sent.
+no padding is ever sent. Zoomed out below fit (zoom < 1) the region is the whole image and
+the viewer asks the ImageView to draw it at ``zoom`` times its fitted size, centred.
 
 Orientation is applied in screen space: ``display = flip_v(flip_h(rot90_cw^k(image)))``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,11 +122,6 @@ def fit_scale(shape: tuple[int, int], aspect: float, view: tuple[float, float]) 
     return min(view_w / cols, view_h / (rows * aspect))
 
 
-def clamp_zoom(zoom: float) -> float:
-    """Keep the zoom factor in [MIN_ZOOM, MAX_ZOOM]."""
-    return float(min(MAX_ZOOM, max(MIN_ZOOM, zoom)))
-
-
 def visible_region(
     shape: tuple[int, int],
     aspect: float,
@@ -225,3 +222,52 @@ def orientation_labels(iop: list[float] | None) -> tuple[str, str, str, str]:
         direction_label(col),
         direction_label(neg_row),
     )
+
+
+_OPPOSITE = {"L": "R", "R": "L", "A": "P", "P": "A", "H": "F", "F": "H"}
+
+
+def opposite_direction(letters: str) -> str:
+    """The opposite of patient direction ``letters``, letter by letter ("LP" -> "RA").
+
+    "" when a letter is not one of L/R, A/P, H/F (e.g. the quadruped terms).
+    """
+    if not letters or any(letter not in _OPPOSITE for letter in letters):
+        return ""
+    return "".join(_OPPOSITE[letter] for letter in letters)
+
+
+def patient_orientation_labels(value: object) -> tuple[str, str, str, str]:
+    """(top, right, bottom, left) edge labels from Patient Orientation (0020,0020).
+
+    ``value`` is the attribute's two values (a sequence, or one backslash-separated string):
+    the direction of the rows (toward the right edge) and of the columns (toward the bottom
+    edge). The left and top edges get the opposites. ("", "", "", "") if absent or odd.
+    """
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if isinstance(value, str):
+        parts = value.split("\\")
+    elif isinstance(value, Iterable):
+        parts = [str(part) for part in value]
+    else:
+        return "", "", "", ""
+    if len(parts) != 2:
+        return "", "", "", ""
+    right, bottom = (part.strip().upper() for part in parts)
+    if not right or not bottom:
+        return "", "", "", ""
+    return opposite_direction(bottom), right, bottom, opposite_direction(right)
+
+
+def image_edge_labels(
+    iop: tuple[float, ...] | list[float] | None, patient_orientation: object = None
+) -> tuple[str, str, str, str]:
+    """(top, right, bottom, left) labels of the source image, before rotations and flips.
+
+    From ImageOrientationPatient when the image has it, else from Patient Orientation.
+    """
+    labels = orientation_labels(list(iop) if iop else None)
+    if any(labels):
+        return labels
+    return patient_orientation_labels(patient_orientation)

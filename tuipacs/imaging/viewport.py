@@ -8,7 +8,8 @@ every operation returns a new one. The mapping image -> screen is::
 
 where ``aspect`` is the displayed height / width of one pixel (from Pixel Spacing),
 ``scale`` is the fit scale times ``zoom`` and (cx, cy) is the image point shown at the
-centre of the output.
+centre of the output. Panning and zooming about a point keep (cx, cy) inside the image, so
+the picture never leaves the output entirely.
 """
 
 from __future__ import annotations
@@ -149,12 +150,24 @@ class Viewport:
             return col, row
         return None
 
+    def clamped(self) -> Viewport:
+        """The same view with the centre moved inside the image (part of it stays visible)."""
+        if self.center_x is None and self.center_y is None:
+            return self
+        cx, cy = self.center
+        x = min(max(cx, 0.0), float(self.columns))
+        y = min(max(cy, 0.0), float(self.rows))
+        if (x, y) == (cx, cy):
+            return self
+        return replace(self, center_x=x, center_y=y)
+
     def fit(self) -> Viewport:
         """Whole image, centred (rotation and flips kept)."""
         return replace(self, zoom=1.0, center_x=None, center_y=None)
 
     def zoomed(self, factor: float, about: tuple[float, float] | None, size: Size) -> Viewport:
-        """Zoom by ``factor`` keeping the image point under screen point ``about`` fixed."""
+        """Zoom by ``factor`` keeping the image point under screen point ``about`` fixed
+        (as far as the centre of the view stays inside the image)."""
         zoom = min(max(self.zoom * factor, 0.05), 200.0)
         if about is None:
             return replace(self, zoom=zoom)
@@ -162,12 +175,13 @@ class Viewport:
         moved = replace(self, zoom=zoom)
         nx, ny = moved.to_image(about[0], about[1], size)
         cx, cy = self.center
-        return replace(moved, center_x=cx + ix - nx, center_y=cy + iy - ny)
+        return replace(moved, center_x=cx + ix - nx, center_y=cy + iy - ny).clamped()
 
     def panned(self, dx: float, dy: float, size: Size) -> Viewport:
-        """Move the picture by (dx, dy) screen pixels."""
+        """Move the picture by (dx, dy) screen pixels, stopping with the image's edge at the
+        centre of the output (the picture never leaves the screen)."""
         ax, ay = self.to_image(size[0] / 2 - dx, size[1] / 2 - dy, size)
-        return replace(self, center_x=ax, center_y=ay)
+        return replace(self, center_x=ax, center_y=ay).clamped()
 
     def rotated(self, quarters: int = 1) -> Viewport:
         """Rotate the picture by ``quarters`` quarter turns clockwise (negative: anticlockwise)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from textual import events, work
 from textual.app import ComposeResult
@@ -22,7 +23,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Static
 
 from tuipacs.app import format as fmt
-from tuipacs.app.frames import Frame, FrameInfo, FrameStore, ImageRef
+from tuipacs.app.frames import Frame, FrameInfo, FrameStore, ImageRef, frame_info
 from tuipacs.app.graphics.geometry import Box, CellSize
 from tuipacs.app.graphics.probe import GraphicsConfig
 from tuipacs.app.graphics.worker import LatestOnlyWorker
@@ -35,7 +36,7 @@ from tuipacs.app.messages import (
     SeriesGrew,
     SeriesOpened,
 )
-from tuipacs.app.overlay_text import corners
+from tuipacs.app.overlay_text import block_width, clip_block, corner_width, corners
 from tuipacs.app.render import Rendered, RenderRequest, render
 from tuipacs.app.view_state import (
     PAN_STEP,
@@ -45,9 +46,10 @@ from tuipacs.app.view_state import (
     adjust_window,
     preset_choices,
 )
-from tuipacs.app.viewport import fit_scale, mark_point, orientation_labels, screen_to_region
+from tuipacs.app.viewport import fit_scale, image_edge_labels, mark_point, screen_to_region
 from tuipacs.app.widgets.image_view import ImageView
 from tuipacs.imaging import presets
+from tuipacs.imaging.decode import read_dataset
 from tuipacs.imaging.voi import Window
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, StudyRow, list_instances, list_series
@@ -55,6 +57,10 @@ from tuipacs.store.query import SeriesRow, StudyRow, list_instances, list_series
 REPEAT_GAP = 0.15
 """Key presses closer than this (seconds) count as a held key: render previews."""
 HALF_CELL = CellSize(1, 2)
+CINE_NOTE_SECONDS = 2.0
+"""How long a changed cine rate stays in the overlay while cine is paused."""
+PATIENT_ORIENTATION = "patient_orientation"
+"""Key of a frame's cached Patient Orientation (read when the image has no orientation)."""
 
 WINDOW = Binding.Group("W/L", compact=True)
 IMAGE = Binding.Group("Image", compact=True)
@@ -118,6 +124,43 @@ class RenderJob:
     request: RenderRequest
 
 
+@dataclass
+class FrameUnreadable(FrameFailed):
+    """A frame could not be shown, with what its header says (None: no header either)."""
+
+    info: FrameInfo | None = None
+
+
+def read_header_info(store: FrameStore, index: int) -> FrameInfo | None:
+    """The overlay facts of image ``index`` from a header-only read, None if unreadable.
+
+    Blocking (disk): call it from a thread.
+    """
+    try:
+        ref = store.images[index]
+        return frame_info(read_dataset(ref.path, header_only=True), ref.frame)
+    except Exception:  # noqa: BLE001 - the index still knows the study and series
+        return None
+
+
+def read_patient_orientation(store: FrameStore, index: int) -> tuple[str, ...]:
+    """Patient Orientation (0020,0020) of image ``index``; () if absent or unreadable.
+
+    A header-only read (blocking: call it from a thread).
+    """
+    try:
+        value: Any = read_dataset(store.images[index].path, header_only=True).get(
+            "PatientOrientation"
+        )
+    except Exception:  # noqa: BLE001 - no labels rather than no picture
+        return ()
+    if not value:
+        return ()
+    if isinstance(value, str):
+        return tuple(value.split("\\"))
+    return tuple(str(part) for part in value)
+
+
 class ViewerScreen(Screen[None]):
     """One study: its series one at a time, with window/level, zoom, cine, probe and tags."""
 
@@ -140,6 +183,10 @@ class ViewerScreen(Screen[None]):
         self.store: FrameStore | None = None
         self.frame: Frame | None = None
         self.rendered: Rendered | None = None
+        self.info: FrameInfo | None = None
+        """What the overlays show: the header of the image on screen (or that failed)."""
+        self.picture_scale = 1.0
+        """Fraction of the fitted size the picture on screen takes (< 1 zoomed out)."""
         self.choices: list[PresetChoice] = []
         self.requested_seq = 0
         self.shown_seq = 0
@@ -149,6 +196,8 @@ class ViewerScreen(Screen[None]):
         self._series_seq = 0
         self._grow_timer: Timer | None = None
         self._direction = 1
+        self._cine_note: Timer | None = None
+        self._overlay_texts: dict[str, str] = {}
         self._renderer: LatestOnlyWorker[RenderJob, tuple[Frame, Rendered]] = LatestOnlyWorker(
             self._render_job, self._render_done, self._render_failed, name="tuipacs-render"
         )
@@ -283,6 +332,7 @@ class ViewerScreen(Screen[None]):
             overlays=overlays,
         )
         self.frame = None
+        self.info = None
         self.request_render()
 
     def on_load_failed(self, message: LoadFailed) -> None:
@@ -323,8 +373,15 @@ class ViewerScreen(Screen[None]):
 
     @staticmethod
     def _render_job(job: RenderJob) -> tuple[Frame, Rendered]:
-        """Render thread: decode if needed, window, orient, crop."""
-        frame = job.store.get(job.request.index)
+        """Render thread: decode if needed, window, orient, crop.
+
+        An image without orientation vectors gets its Patient Orientation read once (for
+        the edge labels of radiographs).
+        """
+        index = job.request.index
+        frame = job.store.get(index)
+        if frame.info.orientation is None and PATIENT_ORIENTATION not in frame.cached:
+            frame.cached[PATIENT_ORIENTATION] = read_patient_orientation(job.store, index)
         return frame, render(frame, job.request)
 
     def _render_done(self, job: RenderJob, result: tuple[Frame, Rendered]) -> None:
@@ -337,13 +394,16 @@ class ViewerScreen(Screen[None]):
                 rendered.array,
                 rendered.aspect,
                 request.preview,
-                {"frame": frame, "rendered": rendered},
+                {"frame": frame, "rendered": rendered, "request": request},
             )
         )
 
     def _render_failed(self, job: RenderJob, exc: BaseException) -> None:
+        """Render thread: the reason in one line, and the header if it can still be read."""
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        self.post_message(FrameFailed(job.request.seq, job.request.index, text))
+        index = job.request.index
+        info = read_header_info(job.store, index)
+        self.post_message(FrameUnreadable(job.request.seq, index, text, info))
 
     def on_frame_rendered(self, message: FrameRendered) -> None:
         """Show the newest frame and update the overlays."""
@@ -352,8 +412,10 @@ class ViewerScreen(Screen[None]):
         self.shown_seq = message.request
         frame: Frame = message.info["frame"]
         rendered: Rendered = message.info["rendered"]
+        request: RenderRequest = message.info["request"]
         first = self.frame is None
-        self.frame, self.rendered = frame, rendered
+        self.frame, self.rendered, self.info = frame, rendered, frame.info
+        self.picture_scale = min(1.0, request.zoom)
         self.state.pan = rendered.pan
         if self.state.window_name == "file" or self.state.window is None:
             # a file VOI LUT has no window: the keys start from the min-max window
@@ -380,14 +442,15 @@ class ViewerScreen(Screen[None]):
                 top, left = rendered.region.slices(10**9, 10**9)
                 row, col = int(hit[0]) - top.start, int(hit[1]) - left.start
                 array = mark_point(array, row, col, arm)
-        self.image.show(array, rendered.aspect, preview=preview)
+        self.image.show(array, rendered.aspect, preview=preview, scale=self.picture_scale)
 
-    def on_frame_failed(self, message: FrameFailed) -> None:
-        """One line in the viewport instead of a traceback."""
+    def on_frame_unreadable(self, message: FrameUnreadable) -> None:
+        """One line in the viewport instead of a traceback; the overlays keep the header."""
         if message.request <= self.shown_seq:
             return
         self.shown_seq = message.request
         self.frame = None
+        self.info = message.info or self.index_info()
         self.image.clear()
         self.show_message(f"image {message.index + 1}: {message.message}")
         self.update_overlays()
@@ -417,10 +480,36 @@ class ViewerScreen(Screen[None]):
         scale = fit_scale(self.rendered.oriented_shape, self.rendered.aspect, view)
         return 100.0 * scale * self.state.zoom
 
+    def index_info(self) -> FrameInfo:
+        """What the archive's index knows of the open study and series (no disk access)."""
+        study = self.study
+        series = self.series[self.state.series_index] if self.series else None
+        return FrameInfo(
+            modality=series.modality if series else "",
+            patient_name=study.patient_name,
+            patient_id=study.patient_id,
+            birth_date=study.birth_date,
+            sex=study.sex,
+            study_date=study.study_date,
+            study_time=study.study_time,
+            study_description=study.description,
+            series_number=series.series_number if series else "",
+            series_description=series.description if series else "",
+        )
+
+    def edge_labels(self) -> tuple[str, str, str, str]:
+        """(top, right, bottom, left) orientation labels as the picture is shown now."""
+        info = self.info
+        if info is None:
+            return "", "", "", ""
+        cached = self.frame.cached if self.frame is not None else {}
+        source = image_edge_labels(info.orientation, cached.get(PATIENT_ORIENTATION))
+        return self.state.orientation.edge_labels(source)
+
     def update_overlays(self) -> None:
         """Refresh the corner texts, orientation labels and probe."""
         frame = self.frame
-        info = frame.info if frame is not None else FrameInfo()
+        info = self.info or self.index_info()
         probe_text = self.probe_text()
         lut = (
             frame is not None
@@ -431,19 +520,17 @@ class ViewerScreen(Screen[None]):
         )
         window = None if lut else self.state.window
         zoom = self.zoom_percent()
-        texts = corners(info, self.state, window, zoom, probe_text, "VOI LUT" if lut else "")
-        for name, text in (
-            ("tl", texts.top_left),
-            ("tr", texts.top_right),
-            ("bl", texts.bottom_left),
-            ("br", texts.bottom_right),
-        ):
-            self.query_one(f"#ov-{name}", Static).update(text)
-        labels = self.state.orientation.edge_labels(
-            orientation_labels(list(info.orientation) if info.orientation else None)
-        )
-        for name, label in zip(("top", "right", "bottom", "left"), labels, strict=True):
-            self.query_one(f"#ori-{name}", Static).update(label)
+        voi = "VOI LUT" if lut else ""
+        note = self._cine_note is not None
+        texts = corners(info, self.state, window, zoom, probe_text, voi, cine_note=note)
+        self._overlay_texts = {
+            "ov-tl": texts.top_left,
+            "ov-tr": texts.top_right,
+            "ov-bl": texts.bottom_left,
+            "ov-br": texts.bottom_right,
+        }
+        for name, label in zip(("top", "right", "bottom", "left"), self.edge_labels(), strict=True):
+            self._overlay_texts[f"ori-{name}"] = label
         self.place_overlays()
 
     def overlay_text(self) -> str:
@@ -455,7 +542,11 @@ class ViewerScreen(Screen[None]):
         return "\n".join(parts)
 
     def place_overlays(self) -> None:
-        """Put each overlay block in its corner (or edge) of the viewport."""
+        """Put each overlay block in its corner (or edge) of the viewport.
+
+        Lines are cut to the corner's width (in terminal cells, an ellipsis marking the
+        cut), so a block never wraps and each keeps one row per line.
+        """
         viewport = self.query_one("#viewport").content_size
         width, height = viewport.width, viewport.height
         shown = self.state.overlays
@@ -463,10 +554,13 @@ class ViewerScreen(Screen[None]):
             key = widget.id or ""
             if key in ("probe-mark", "viewer-message"):
                 continue
-            text = str(widget.render())
-            lines = text.split("\n") if text else []
-            w = max((len(line) for line in lines), default=0) + (2 if key[:3] == "ov-" else 0)
-            h = len(lines)
+            padding = 2 if key[:3] == "ov-" else 0
+            limit = corner_width(width, padding) if padding else max(1, width)
+            text = clip_block(self._overlay_texts.get(key, ""), limit)
+            if widget.content != text:
+                widget.update(text)
+            w = block_width(text) + padding
+            h = len(text.split("\n")) if text else 0
             widget.display = shown and h > 0
             if not widget.display:
                 continue
@@ -656,9 +750,9 @@ class ViewerScreen(Screen[None]):
         cell = self._cell()
         size = self.image.content_size
         view = (max(1, size.height) * cell.height, max(1, size.width) * cell.width)
-        scale = fit_scale(self.rendered.oriented_shape, self.rendered.aspect, view)
-        self.state.zoom = 1.0 / scale if scale > 0 else 1.0
-        self.state.zoom_by(1.0)
+        self.state.zoom_one_to_one(
+            fit_scale(self.rendered.oriented_shape, self.rendered.aspect, view)
+        )
         self.request_render()
 
     def action_pan(self, d_row: int, d_col: int) -> None:
@@ -729,8 +823,17 @@ class ViewerScreen(Screen[None]):
         self.state.cine_faster(direction > 0)
         if self.state.cine:
             self._start_cine()
+        # the rate shows in the bottom-right overlay (a toast would cover that corner);
+        # while cine is paused, for a moment only
+        if self._cine_note is not None:
+            self._cine_note.stop()
+        self._cine_note = self.set_timer(CINE_NOTE_SECONDS, self._end_cine_note)
         self.update_overlays()
-        self.notify(f"cine {fmt.number(self.state.cine_rate)} frames/s", timeout=1.5)
+
+    def _end_cine_note(self) -> None:
+        """The changed cine rate leaves the overlay of a paused viewer."""
+        self._cine_note = None
+        self.update_overlays()
 
     def action_series(self, direction: int) -> None:
         """Next (1) or previous (-1) series of the study."""

@@ -87,6 +87,19 @@ def validate_frame(array: np.ndarray, aspect: float) -> None:
         raise GraphicsError(f"pixel aspect must be a positive number, not {aspect!r}")
 
 
+def shrink_box(box: Box, scale: float, avail_cols: int, avail_rows: int) -> Box:
+    """``box`` (the fitted picture) scaled by ``scale`` < 1 and centred in the area again.
+
+    Zoomed out below fit, the picture takes that fraction of its fitted size; a ``scale`` of
+    1 or more leaves the box as it is (the viewer crops the picture instead).
+    """
+    if not scale < 1.0:
+        return box
+    cols = min(box.cols, max(1, round(box.cols * scale)))
+    rows = min(box.rows, max(1, round(box.rows * scale)))
+    return Box((avail_cols - cols) // 2, (avail_rows - rows) // 2, cols, rows)
+
+
 def _kitty_pixels(request: FrameRequest) -> np.ndarray:
     """The picture to transmit: square pixels, no larger than the box, halved for previews."""
     array, box, cell = request.array, request.box, request.cell
@@ -336,7 +349,8 @@ class _SixelCanvas(_Canvas):
 class ImageView(Widget):
     """Displays a uint8 picture (grey or RGB) with correct proportions, centred.
 
-    ``show(array, aspect)`` with ``aspect`` = physical height / width of one pixel.
+    ``show(array, aspect)`` with ``aspect`` = physical height / width of one pixel; with
+    ``scale`` < 1 the picture takes only that fraction of its fitted size (zoomed out).
     """
 
     DEFAULT_CSS = """
@@ -393,6 +407,7 @@ class ImageView(Widget):
             lambda request: encode_frame(request, self._renderer), self._encoded
         )
         self._frame: tuple[np.ndarray, float] | None = None
+        self._scale = 1.0
         self._seq = 0
         self._last_show = 0.0
         self._full_timer: Timer | None = None
@@ -408,14 +423,25 @@ class ImageView(Widget):
 
     # ----------------------------------------------------------------- public API
 
-    def show(self, array: np.ndarray, aspect: float = 1.0, *, preview: bool = False) -> None:
+    def show(
+        self,
+        array: np.ndarray,
+        aspect: float = 1.0,
+        *,
+        preview: bool = False,
+        scale: float = 1.0,
+    ) -> None:
         """Display ``array`` (uint8 H x W grey or H x W x 3 RGB, already windowed).
 
         Cheap enough for key-repeat rate: encoding happens on a background thread and
         only the most recent frame is encoded. A writeable array is copied, so the caller
-        may reuse its buffer for the next frame.
+        may reuse its buffer for the next frame. ``scale`` < 1 shows the picture at that
+        fraction of the size that fits the widget, centred (zoomed out below fit).
         """
         validate_frame(array, aspect)
+        if not (math.isfinite(scale) and scale > 0):
+            raise GraphicsError(f"picture scale must be a positive number, not {scale!r}")
+        self._scale = float(scale)
         if array.flags.writeable:
             array = array.copy()
         now = time.monotonic()
@@ -541,6 +567,7 @@ class ImageView(Widget):
         array, aspect = self._frame
         cols, rows = self._available()
         box = geometry.fit_box(array.shape[:2], aspect, cols, rows, self._cell)
+        box = shrink_box(box, self._scale, cols, rows)
         if box.cols < 1 or box.rows < 1:
             return None
         if self.backend == "kitty":
