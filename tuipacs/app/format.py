@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
+
+from rich.cells import cell_len, set_cell_size
+
 MASK = "***"
 
 
@@ -47,3 +51,24 @@ def number(value: float, digits: int = 1) -> str:
 def clip(text: str, width: int) -> str:
     """Cut ``text`` to ``width`` characters with an ellipsis."""
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def fit(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` terminal cells, ending with ``…`` when cut.
+
+    Unlike :func:`clip` this counts cells, so wide (CJK) characters take two.
+    """
+    if cell_len(text) <= width:
+        return text
+    if width <= 0:
+        return ""
+    # set_cell_size pads with a space where a wide character would straddle the edge
+    return set_cell_size(text, width - 1).rstrip() + "…"
+
+
+def fold(text: str) -> str:
+    """``text`` for matching that ignores case and accents: ``MÜLLER`` and ``Müller`` to
+    ``muller``, ``Straße`` to ``strasse``, full-width ``ＣＴ`` to ``ct``."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    # casefold again: compatibility forms can decompose to capitals (``ℌ`` to ``H``)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()

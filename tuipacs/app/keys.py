@@ -19,6 +19,8 @@ BROWSER_KEYS: tuple[Section, ...] = (
         "Open",
         (
             ("Up / Down", "move in the table"),
+            ("Home / End", "first / last row"),
+            ("PgUp / PgDn", "a page up / down"),
             ("Tab", "switch between studies and series"),
             ("Enter", "open the study (first series) or the selected series"),
             ("*", "pin or unpin the study (never evicted)"),

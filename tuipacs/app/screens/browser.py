@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from rich.text import Text
 from textual import events, on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -59,18 +60,23 @@ SORTS = (
     SortKey("images", "images", True),
 )
 
+#: key, header and width (in cells) of each column; a longer value is cut with "…", and a
+#: sortable column is wide enough for its header and the sort arrow
 STUDY_COLUMNS = (
     ("name", "Patient", 26),
     ("id", "Patient ID", 12),
     ("birth", "Birth date", 10),
     ("date", "Study date", 16),
     ("modality", "Mod", 7),
-    ("description", "Description", 36),
-    ("accession", "Accession", 12),
+    ("description", "Description", 34),
+    ("accession", "Accession", 16),  # an accession number (SH) has up to 16 characters
     ("series", "Ser", 4),
-    ("images", "Images", 6),
+    ("images", "Images", 8),
     ("pinned", "Pin", 3),
 )
+
+#: the arrows marking the sort column's header: ascending, descending
+SORT_ARROWS = ("▲", "▼")
 
 #: seconds to gather arrivals before listing the archive again
 ARRIVAL_DELAY = 0.5
@@ -86,7 +92,7 @@ REMOTE_COLUMNS = (
     ("date", "Study date", 10),
     ("modality", "Mod", 7),
     ("description", "Description", 36),
-    ("accession", "Accession", 12),
+    ("accession", "Accession", 16),
     ("images", "Images", 6),
 )
 
@@ -115,25 +121,54 @@ SERIES_COLUMNS = (
 
 
 def sort_value(row: StudyRow, column: str) -> tuple[object, ...]:
-    """The sort key of ``row`` for ``column`` (ties broken by date and UID)."""
+    """The sort key of ``row`` for ``column`` (ties broken by date and UID); text sorts
+    ignoring case and accents, so ``Öztürk`` comes before ``Peters``."""
     values: dict[str, object] = {
         "date": row.study_date + row.study_time,
-        "name": row.patient_name.lower(),
-        "id": row.patient_id.lower(),
+        "name": fmt.fold(row.patient_name),
+        "id": fmt.fold(row.patient_id),
         "modality": row.modalities,
-        "description": row.description.lower(),
+        "description": fmt.fold(row.description),
         "images": row.num_instances,
     }
     return (values[column], row.study_date, row.study_uid)
 
 
+def search_text(row: StudyRow) -> str:
+    """What the filter searches in a study: its patient name (as stored, with its parts
+    separated by spaces, and as shown), patient ID, accession and description, folded
+    (:func:`tuipacs.app.format.fold`) so that matching ignores case and accents."""
+    name = row.patient_name
+    parts = name.replace("^", " ").replace("=", " ")
+    fields = (name, parts, fmt.person_name(name), row.patient_id, row.accession, row.description)
+    return fmt.fold(" ".join(fields))
+
+
+def filter_words(text: str) -> list[str]:
+    """The words of a filter, folded like :func:`search_text`."""
+    return fmt.fold(text).split()
+
+
+def has_words(haystack: str, words: list[str]) -> bool:
+    """Does every one of ``words`` (from :func:`filter_words`) occur in ``haystack``?"""
+    return all(word in haystack for word in words)
+
+
 def matches(row: StudyRow, text: str) -> bool:
-    """Does every word of ``text`` occur in the name, ID, accession or description?"""
-    haystack = " ".join(
-        (row.patient_name, fmt.person_name(row.patient_name), row.patient_id, row.accession)
-        + (row.description,)
-    ).lower()
-    return all(word in haystack for word in text.lower().split())
+    """Does every word of ``text`` occur in the name, ID, accession or description?
+
+    Case and accents are ignored: ``muller`` and ``MÜLLER`` find ``Müller^Jürgen``.
+    """
+    return has_words(search_text(row), filter_words(text))
+
+
+def fit_cells(values: tuple[str, ...], columns: tuple[tuple[str, str, int], ...]) -> list[Text]:
+    """Cells for a table row: each value cut to its column's width with a final "…", and
+    as plain text (a description such as ``T1 [Gd]`` is not read as Rich markup)."""
+    return [
+        Text(fmt.fit(value, width), no_wrap=True, overflow="ellipsis", end="")
+        for value, (_key, _label, width) in zip(values, columns, strict=True)
+    ]
 
 
 def study_cells(row: StudyRow) -> tuple[str, ...]:
@@ -180,11 +215,22 @@ def series_cells(row: SeriesRow) -> tuple[str, ...]:
     )
 
 
+class BrowserTable(DataTable[Text | str]):
+    """A row-cursor table of the browser: Home and End go to the first and last row (the
+    plain DataTable scrolls sideways); PageUp and PageDown move a page (as in DataTable)."""
+
+    BINDINGS = [
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
+
+
 class BrowserScreen(Screen[None]):
     """Studies (filter as you type, sortable) above the series of the highlighted study."""
 
     BINDINGS = [
-        Binding("slash", "focus_filter", "Filter"),
+        # priority: an empty filter with the focus must not take the / as text
+        Binding("slash", "focus_filter", "Filter", priority=True),
         Binding("s", "cycle_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse", show=False),
         Binding("tab", "switch_table", "Studies/Series", show=False),
@@ -211,6 +257,7 @@ class BrowserScreen(Screen[None]):
         self.arrivals: set[str] = set()
         self.listed_at = 0.0
         self.all_studies: list[StudyRow] = []
+        self.search_texts: dict[str, str] = {}
         self.shown: list[StudyRow] = []
         self.series: list[SeriesRow] = []
         self.series_study = ""
@@ -226,11 +273,11 @@ class BrowserScreen(Screen[None]):
         yield Static("tuipacs · local archive", id="browser-title")
         yield Input(placeholder="/  filter by name, ID, accession or description", id="filter")
         with Vertical(id="tables"):
-            yield DataTable(id="studies", cursor_type="row", zebra_stripes=True)
+            yield BrowserTable(id="studies", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="lower"):
-                yield DataTable(id="series", cursor_type="row", zebra_stripes=True)
+                yield BrowserTable(id="series", cursor_type="row", zebra_stripes=True)
                 yield SeriesThumbnails(getattr(self.app, "graphics_config", None), id="thumbs")
-            yield DataTable(id="remote", cursor_type="row", zebra_stripes=True)
+            yield BrowserTable(id="remote", cursor_type="row", zebra_stripes=True)
         yield ProgressBar(id="retrieve-progress", show_eta=False)
         yield Static("", id="browser-status")
         yield Footer()
@@ -305,6 +352,7 @@ class BrowserScreen(Screen[None]):
     def on_studies_found(self, message: StudiesFound) -> None:
         """Keep the list and show it through the filter."""
         self.all_studies = message.rows
+        self.search_texts = {row.study_uid: search_text(row) for row in message.rows}
         self._fill_studies()
         if self.remote_rows:
             self._fill_remote()
@@ -319,7 +367,7 @@ class BrowserScreen(Screen[None]):
         table = self.query_one("#series", DataTable)
         table.clear()
         for row in message.rows:
-            table.add_row(*series_cells(row), key=row.series_uid)
+            table.add_row(*fit_cells(series_cells(row), SERIES_COLUMNS), key=row.series_uid)
         self._show_thumbnails()
 
     # -- thumbnails ----------------------------------------------------------------------------
@@ -395,9 +443,13 @@ class BrowserScreen(Screen[None]):
     # -- table contents ------------------------------------------------------------------------
 
     def _fill_studies(self) -> None:
-        text = self.query_one("#filter", Input).value
+        words = filter_words(self.query_one("#filter", Input).value)
         sort = SORTS[self.sort_index]
-        rows = [r for r in self.all_studies if matches(r, text)]
+        rows = [
+            r
+            for r in self.all_studies
+            if has_words(self.search_texts.get(r.study_uid) or search_text(r), words)
+        ]
         descending = sort.descending != self.sort_reversed
         rows.sort(key=lambda r: sort_value(r, sort.column), reverse=descending)
         table = self.query_one("#studies", DataTable)
@@ -405,9 +457,11 @@ class BrowserScreen(Screen[None]):
         self.shown = rows
         table.clear()
         for row in rows:
-            table.add_row(*study_cells(row), key=row.study_uid)
-        if previous is not None and previous in rows:
-            table.move_cursor(row=rows.index(previous))
+            table.add_row(*fit_cells(study_cells(row), STUDY_COLUMNS), key=row.study_uid)
+        # follow the study by its UID: a new listing (after a pin, say) has new rows
+        uids = [row.study_uid for row in rows]
+        if previous is not None and previous.study_uid in uids:
+            table.move_cursor(row=uids.index(previous.study_uid))
         self._update_status()
         self._highlight_changed()
 
@@ -415,7 +469,7 @@ class BrowserScreen(Screen[None]):
         """Mark the sort column's header with an arrow."""
         table = self.query_one("#studies", DataTable)
         sort = SORTS[self.sort_index]
-        arrow = "▼" if sort.descending != self.sort_reversed else "▲"
+        arrow = SORT_ARROWS[sort.descending != self.sort_reversed]
         for key, label, _width in STUDY_COLUMNS:
             column = table.columns[ColumnKey(key)]
             column.label = Text(f"{label} {arrow}" if key == sort.column else label)
@@ -504,8 +558,11 @@ class BrowserScreen(Screen[None]):
     # -- actions -------------------------------------------------------------------------------
 
     def action_focus_filter(self) -> None:
-        """Put the cursor in the filter."""
-        self.query_one("#filter", Input).focus()
+        """Put the cursor in the filter; / is typed only into a filter already begun."""
+        filt = self.query_one("#filter", Input)
+        if filt.has_focus and filt.value:
+            raise SkipAction()  # the key goes on to the filter
+        filt.focus()
 
     def action_cycle_sort(self) -> None:
         """Sort by the next column."""
@@ -617,7 +674,8 @@ class BrowserScreen(Screen[None]):
         remote.clear()
         for row in self.remote_rows:
             uid = row.get("StudyInstanceUID", "")
-            remote.add_row(*remote_cells(row, uid in local), key=uid or None)
+            here, *cells = remote_cells(row, uid in local)
+            remote.add_row(here, *fit_cells(tuple(cells), REMOTE_COLUMNS[1:]), key=uid or None)
         remote.border_title = f"Remote: {self.remote_node} · {len(self.remote_rows)} studies"
         if 0 <= cursor < len(self.remote_rows):
             remote.move_cursor(row=cursor)

@@ -11,6 +11,7 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from rich.text import Text
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -49,9 +50,12 @@ class TagEntry:
         return Text.assemble((f"{self.tag} {self.vr:<2} ", "dim"), (name, "bold"), ": ", self.value)
 
     def matches(self, words: list[str]) -> bool:
-        """Does the label contain every search word (case-insensitive)?"""
+        """Does the label contain every search word (ignoring case and accents)?
+
+        ``words`` must be folded already (:func:`tuipacs.app.format.fold`).
+        """
         tag = f"{self.tag} {self.tag.replace(',', '')}"
-        text = f"{tag} {self.vr} {self.keyword} {self.value}".lower()
+        text = fmt.fold(f"{tag} {self.vr} {self.keyword} {self.value}")
         return all(word in text for word in words)
 
 
@@ -108,7 +112,7 @@ def _entry(elem: DataElement, mask: bool) -> TagEntry:
 
 def filter_entries(entries: list[TagEntry], text: str) -> list[TagEntry]:
     """Entries matching ``text``, with the sequences and items that lead to a match."""
-    words = text.lower().split()
+    words = fmt.fold(text).split()
     if not words:
         return entries
     kept: list[TagEntry] = []
@@ -131,7 +135,8 @@ class TagScreen(Screen[None]):
 
     BINDINGS = [
         Binding("escape", "close", "Back"),
-        Binding("slash", "focus_search", "Search"),
+        # priority: the search line has the focus at first, and must not take the / as text
+        Binding("slash", "focus_search", "Search", priority=True),
         Binding("e", "expand_all", "Expand all"),
         Binding("question_mark", "help", "Help", show=False),
     ]
@@ -213,8 +218,11 @@ class TagScreen(Screen[None]):
         self.app.pop_screen()
 
     def action_focus_search(self) -> None:
-        """Put the cursor in the search line."""
-        self.query_one("#tag-search", Input).focus()
+        """Put the cursor in the search line; / is typed only into a search already begun."""
+        search = self.query_one("#tag-search", Input)
+        if search.has_focus and search.value:
+            raise SkipAction()  # the key goes on to the search line: "Thorax/Abdomen"
+        search.focus()
 
     def action_expand_all(self) -> None:
         """Open every sequence."""
