@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
 import unicodedata
 import warnings
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuipacs import __version__, config, locations
-from tuipacs.dicom.errors import DicomError
+from tuipacs.dicom.errors import DicomError, DicomNetError
 
 if TYPE_CHECKING:
     from tuipacs.store.archive import Archive
@@ -48,6 +49,23 @@ def _table(rows: list[list[str]], headers: list[str]) -> None:
     for row in [headers, *rows]:
         cells = (c + " " * (w - _width(c)) for c, w in zip(row, widths, strict=True))
         print("  ".join(cells).rstrip())
+
+
+def _file_error(path: str, message: str) -> str:
+    """One error line naming the file by its full path (messages name only the file)."""
+    if message.startswith(path):
+        return message
+    return f"{path}: {message.removeprefix(Path(path).name + ': ')}"
+
+
+def _size_arg(text: str) -> int:
+    """An argparse type for sizes such as ``500M`` or ``20 GB`` (a clear error otherwise)."""
+    try:
+        return config.parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size; use e.g. 500M, 20G or '20 GB'"
+        ) from None
 
 
 def _human(size: float) -> str:
@@ -107,7 +125,13 @@ def open_archive() -> Archive:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Import files, folders and DICOMDIRs."""
+    """Import files, folders and DICOMDIRs.
+
+    Exit status 1 if any file failed: DICOM files that cannot be read (truncated,
+    corrupt, missing UIDs, I/O errors) or an unreadable DICOMDIR. Files that are not DICOM
+    (no DICOM preamble) and DICOMDIRs inside folders are skipped, and files already in
+    the archive count as present; neither makes the import fail.
+    """
     from tuipacs.store.archive import ArchiveError
     from tuipacs.store.importer import import_paths
 
@@ -125,15 +149,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(summary.to_json())
     else:
-        for _path, message in summary.errors:
-            print(f"error: {message}", file=sys.stderr)
+        for path, message in summary.errors:
+            print(f"error: {_file_error(path, message)}", file=sys.stderr)
         print(
             f"{summary.added} added, {summary.duplicates} already present, "
             f"{summary.not_dicom} not DICOM skipped, {len(summary.errors)} failed "
             f"({len(summary.studies)} studies, {_human(summary.bytes_added)}, "
             f"{summary.seconds:.1f} s)"
         )
-    return 1 if summary.errors and not summary.added and not summary.duplicates else 0
+    # as for send: any file that could not be imported makes the exit status 1; files
+    # that are not DICOM at all (and DICOMDIRs met in folders) are skipped, not failed
+    return 1 if summary.errors else 0
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -212,8 +238,8 @@ def cmd_cache(args: argparse.Namespace) -> int:
         _print_json(data)
         return 0
     print(f"archive   {archive.root}")
-    limit_text = _human(limit) if limit else "none"
-    print(f"usage     {_human(usage.bytes)} of {limit_text} limit")
+    limit_text = f"of {_human(limit)} limit" if limit else "(no limit)"
+    print(f"usage     {_human(usage.bytes)} {limit_text}")
     print(f"holds     {usage.studies} studies, {usage.series} series, {usage.instances} images")
     print(f"pinned    {usage.pinned_studies} studies")
     if evicted is not None:
@@ -320,7 +346,10 @@ def cmd_send(args: argparse.Namespace) -> int:
     if missing:
         raise CliError(f"no such file or folder: {', '.join(missing)}")
     files = list(collect_files(paths))
-    summary = send(node, cfg.local_ae(), files, progress=ProgressBar("sending"))
+    try:
+        summary = send(node, cfg.local_ae(), files, progress=ProgressBar("sending"))
+    except DicomNetError as exc:
+        raise CliError(f"{exc} (nothing was sent)") from exc
     if args.json:
         _print_json(summary.to_json())
     else:
@@ -588,7 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cache = add("cache", cmd_cache, "show archive usage; --evict applies the size limit")
     cache.add_argument("--evict", action="store_true", help="evict least recently opened studies")
-    cache.add_argument("--limit", type=config.parse_size, help="size limit, e.g. '20 GB'")
+    cache.add_argument("--limit", type=_size_arg, help="size limit, e.g. 500M or '20 GB'")
     cache.add_argument("--json", action="store_true")
 
     pin = add("pin", cmd_pin, "pin a study so it is never evicted")
@@ -667,6 +696,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit status after the reader of our output went away: 128 + SIGPIPE (13), as a shell
+#: reports a process killed by SIGPIPE.
+EXIT_CLOSED_PIPE = 141
+
+
+def _stdout_is_pipe() -> bool:
+    """True if stdout is a pipe or socket (where EPIPE means the reader has gone)."""
+    try:
+        mode = os.fstat(sys.stdout.fileno()).st_mode
+    except (AttributeError, OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def _closed_pipe() -> int:
+    """Stop quietly after the reader of stdout went away (``tuipacs ls | head -1``).
+
+    As in the recipe of the Python docs (signal module, "Note on SIGPIPE"): point stdout
+    at /dev/null so that the flush at exit cannot fail again, and exit with 141.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_CLOSED_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; errors are one line on stderr and a non-zero exit."""
     parser = build_parser()
@@ -674,7 +729,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not os.environ.get("TUIPACS_DEBUG"):
         warnings.simplefilter("ignore")
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # short outputs meet a closed pipe only here
+        return code
+    except BrokenPipeError as exc:
+        if _stdout_is_pipe():
+            return _closed_pipe()
+        return _unexpected(exc)
     except (CliError, DicomError, config.ConfigError) as exc:
         print(f"tuipacs: error: {exc}", file=sys.stderr)
         return 1
@@ -682,11 +743,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("tuipacs: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # last resort: never show a traceback
-        if os.environ.get("TUIPACS_DEBUG"):
-            raise
-        print(
-            f"tuipacs: error: unexpected {type(exc).__name__}: {exc} "
-            "(set TUIPACS_DEBUG=1 for details)",
-            file=sys.stderr,
-        )
-        return 2
+        return _unexpected(exc)
+
+
+def _unexpected(exc: Exception) -> int:
+    """Report an unexpected exception in one line (re-raised with TUIPACS_DEBUG set)."""
+    if os.environ.get("TUIPACS_DEBUG"):
+        raise exc
+    print(
+        f"tuipacs: error: unexpected {type(exc).__name__}: {exc} (set TUIPACS_DEBUG=1 for details)",
+        file=sys.stderr,
+    )
+    return 2

@@ -28,6 +28,10 @@ class NodeUnreachable(DicomNetError):
     """No TCP connection: refused, unknown host, no route."""
 
 
+class PeerNotDicom(DicomNetError):
+    """Something listens at the node's address, but it is not a DICOM service (HTTP, TLS...)."""
+
+
 class NetTimeout(DicomNetError):
     """The peer did not answer in time (connect, association, DIMSE or network)."""
 

@@ -21,6 +21,12 @@ associations by :func:`tuipacs.dicom.net.tune_association`) changes three things
 
 Any other PDU, or any message that starts in a way we do not handle, takes pynetdicom's
 normal path unchanged.
+
+It also notes what the peer did (:attr:`FastDUL.non_dicom`, ``peer_aborted``,
+``peer_closed``, ``bad_pdu``) so that a failed association can be explained. A byte
+stream that is not DICOM at all (an HTTP or TLS server, say) is recognised by its first
+byte, before a whole PDU header is waited for, and the connection is closed at once
+instead of waiting for the ARTIM timer.
 """
 
 from __future__ import annotations
@@ -52,6 +58,11 @@ _C_GET_RSP = 0x8010
 _C_MOVE_RSP = 0x8021
 _NO_DATASET = 0x0101
 _WAIT_MAX = 0.005  # longest select() wait, bounds timer and kill latency
+#: The PDU types of PS3.8 (A-ASSOCIATE-RQ ... A-ABORT); any other first byte is not DICOM.
+_PDU_TYPES = frozenset(range(1, 8))
+_A_ABORT = 7
+#: Most bytes of a non-DICOM answer kept to explain it (they are never logged).
+NON_DICOM_KEEP = 64
 _counter = itertools.count()
 
 
@@ -347,6 +358,15 @@ class FastDUL(DULServiceProvider):
     _wake_r: socket.socket
     _wake_w: socket.socket
     _incoming: _Incoming | None
+    _drop_transport: bool
+    #: The first bytes received if the peer sent data that is not DICOM, else None.
+    non_dicom: bytes | None
+    #: A description of a PDU received that could not be decoded, else None.
+    bad_pdu: str | None
+    #: True once the peer sent an A-ABORT PDU.
+    peer_aborted: bool
+    #: True once the peer closed the connection (or it broke) while we were reading.
+    peer_closed: bool
 
     # -- setup
 
@@ -358,6 +378,11 @@ class FastDUL(DULServiceProvider):
         self._wake_w.setblocking(False)
         self.to_provider_queue = _WakingQueue(self._wake_w)
         self._incoming = None
+        self._drop_transport = False
+        self.non_dicom = None
+        self.bad_pdu = None
+        self.peer_aborted = False
+        self.peer_closed = False
 
     # -- reactor
 
@@ -416,6 +441,12 @@ class FastDUL(DULServiceProvider):
                 idle = True
                 continue
             self.state_machine.do_action(event)
+            if self._drop_transport and self.event_queue.empty():
+                # the A-ABORT for a non-DICOM peer is sent: close now (Evt17, back to Sta1)
+                # rather than wait for the ARTIM timer or more bytes from it
+                self._drop_transport = False
+                if self.socket is not None:
+                    self.socket.close()
             idle = False
 
     def _fail(self, exc: Exception) -> None:
@@ -438,41 +469,89 @@ class FastDUL(DULServiceProvider):
     # -- PDU reading
 
     def _read_pdu_data(self) -> None:
-        """Read one PDU; P-DATA-TF may take the fast path, everything else is standard."""
+        """Read one PDU; P-DATA-TF may take the fast path, everything else is standard.
+
+        Outside Sta6 the first byte is read on its own: a peer that is not DICOM is
+        recognised from it even if it sent fewer than six bytes and then went quiet.
+        """
         sock = self.socket
         assert sock is not None
         try:
-            header = sock.recv(6)
+            if self.state_machine.current_state == "Sta6":
+                header = sock.recv(6)
+            else:
+                header = sock.recv(1)
+                if header and header[0] not in _PDU_TYPES:
+                    self._not_dicom(bytes(header))
+                    return
+                if header:
+                    header += sock.recv(5)
         except (OSError, TimeoutError):
-            self.event_queue.put("Evt17")
+            self._transport_closed()
             return
         if len(header) < 6:
-            self.event_queue.put("Evt17")
+            self._transport_closed()
             return
         pdu_type, _, length = struct.unpack(">BBL", header)
-        if pdu_type not in (1, 2, 3, 4, 5, 6, 7):
-            LOG.error("unknown PDU type 0x%02X received", pdu_type)
-            self.event_queue.put("Evt19")
+        if pdu_type not in _PDU_TYPES:
+            self._not_dicom(bytes(header))
             return
+        if pdu_type == _A_ABORT and self.state_machine.current_state != "Sta13":
+            self.peer_aborted = True  # in Sta13 it answers our own abort
         try:
             body = sock.recv(length)
         except (OSError, TimeoutError):
-            self.event_queue.put("Evt17")
+            self._transport_closed()
             return
         if len(body) != length:
-            self.event_queue.put("Evt17")
+            self._transport_closed()
             return
         if pdu_type == 4 and self.state_machine.current_state == "Sta6":
             if self._fast_pdata(body):
                 return
         self._standard(bytes(header) + bytes(body))
 
+    def _transport_closed(self) -> None:
+        """The peer closed the connection (or it broke) during a read: Evt17.
+
+        In Sta13 we aborted first and wait for exactly this, so it is not noted.
+        """
+        if self.state_machine.current_state != "Sta13":
+            self.peer_closed = True
+        self.event_queue.put("Evt17")
+
+    def _not_dicom(self, head: bytes) -> None:
+        """The peer sent bytes that are no PDU: note them, abort (Evt19) and then close.
+
+        The byte stream cannot be resynchronised, so the connection is closed right after
+        the state machine has handled the invalid PDU (see ``_run``).
+        """
+        if self.non_dicom is None:
+            self.non_dicom = head + self._available(NON_DICOM_KEEP - len(head))
+        LOG.info("the peer sent data that is not DICOM (first byte 0x%02X): closing", head[0])
+        self._drop_transport = True
+        self.event_queue.put("Evt19")
+
+    def _available(self, limit: int) -> bytes:
+        """Up to `limit` bytes already received on the socket, without waiting."""
+        raw = getattr(self.socket, "socket", None)
+        if raw is None or limit <= 0:
+            return b""
+        try:
+            ready, _, _ = select.select([raw], [], [], 0)
+            return bytes(raw.recv(limit)) if ready else b""
+        except (OSError, ValueError):
+            return b""
+
     def _standard(self, pdu_bytes: bytes) -> None:
         """Hand a PDU to pynetdicom's normal decoding and state machine."""
         try:
             pdu, event = self._decode_pdu(bytearray(pdu_bytes))
         except Exception as exc:  # noqa: BLE001 - as pynetdicom: invalid PDU
-            LOG.error("unable to decode a received PDU: %s", exc)
+            # reported through the failed operation; the log keeps the detail
+            LOG.info("unable to decode a received PDU (type 0x%02X): %s", pdu_bytes[0], exc)
+            if self.bad_pdu is None:
+                self.bad_pdu = f"a malformed PDU of type 0x{pdu_bytes[0]:02X}"
             self.event_queue.put("Evt19")
             return
         self.event_queue.put(event)

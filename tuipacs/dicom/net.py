@@ -50,6 +50,7 @@ from tuipacs.dicom.errors import (
     DicomNetError,
     NetTimeout,
     NodeUnreachable,
+    PeerNotDicom,
     ServiceNotAccepted,
 )
 from tuipacs.dicom.fastdul import (
@@ -266,9 +267,14 @@ _REJECT_USER_REASONS = {
 }
 
 
+def _where(node: Node) -> str:
+    """The node for messages: its name and address, or the address alone if it has no name."""
+    return node.address if node.name == node.address else f"{node.name} ({node.address})"
+
+
 def rejection_error(node: Node, local: LocalAE, result: int, source: int, reason: int) -> str:
     """One-line message (with advice) for an A-ASSOCIATE-RJ."""
-    where = f"{node.name} ({node.address}) rejected the association"
+    where = f"{_where(node)} rejected the association"
     if source == 1 and reason == 7:
         return f"{where}: called AE title {node.ae_title!r} is wrong; check the node's ae_title"
     if source == 1 and reason == 3:
@@ -305,11 +311,44 @@ def _connect_error(node: Node, exc: OSError | None) -> DicomNetError:
     return NodeUnreachable(f"cannot connect to {where} ({detail}): check host, port and network")
 
 
+def _first_line(data: bytes, limit: int = 60) -> str:
+    """The first line of `data` as text if it is printable ASCII, else ''."""
+    line = data.split(b"\n", 1)[0].rstrip(b"\r")[:limit]
+    if not line or any(b < 0x20 or b > 0x7E for b in line):
+        return ""
+    return line.decode("ascii")
+
+
+def not_dicom_error(node: Node, data: bytes) -> PeerNotDicom:
+    """Error for a peer that answered with something that is not DICOM (first bytes `data`)."""
+    where = f"the peer at {node.host}:{node.port}"
+    if node.name != node.address:
+        where += f" (node {node.name!r})"
+    line = _first_line(data)
+    if data.startswith(b"HTTP/"):
+        what = f"it answered in HTTP ({line!r}), so it is a web server"
+        advice = "use the archive's DICOM port, not its web port (Orthanc: 4242, not 8042)"
+    elif len(data) >= 2 and data[0] in (0x15, 0x16) and data[1] == 0x03:
+        what = "it answered with TLS (an encrypted service)"
+        advice = "check the port; tuipacs speaks plain DICOM, not DICOM over TLS"
+    else:
+        what = f"it sent non-DICOM data ({line!r})" if line else "it sent non-DICOM data"
+        advice = "check that host and port are those of the archive's DICOM service"
+    return PeerNotDicom(f"{where} did not answer as a DICOM node: {what}; {advice}")
+
+
 def association_error(assoc: Association, node: Node, local: LocalAE) -> DicomNetError:
-    """Turn a failed association attempt into one of our errors."""
+    """Turn a failed association attempt into one of our errors.
+
+    What the peer did is read from our DUL (see FastDUL): it sent non-DICOM data, an
+    A-ABORT, a malformed PDU or closed the connection; otherwise it did not answer in time.
+    """
     sock = assoc.dul.socket
     if isinstance(sock, TunedSocket) and sock.connect_error is not None:
         return _connect_error(node, sock.connect_error)
+    dul = assoc.dul if isinstance(assoc.dul, FastDUL) else None
+    if dul is not None and dul.non_dicom is not None:
+        return not_dicom_error(node, dul.non_dicom)
     if assoc.is_rejected:
         rsp = assoc.acceptor.primitive
         result = int(getattr(rsp, "result", 0) or 0)
@@ -318,20 +357,43 @@ def association_error(assoc: Association, node: Node, local: LocalAE) -> DicomNe
         message = rejection_error(node, local, result, source, reason)
         return AssociationRejected(message, result, source, reason)
     if assoc.acceptor.primitive is None:
-        if isinstance(sock, TunedSocket) and sock.socket is None:
-            return _connect_error(node, None)
-        return NetTimeout(
-            f"{node.name} ({node.address}) did not answer the association request within "
-            f"{node.timeout:.0f} s: check that host:port is a DICOM service"
-        )
+        return _no_answer_error(node, local, dul)
     if assoc.acceptor.primitive.result == 0 and not assoc.accepted_contexts:
         return ServiceNotAccepted(
-            f"{node.name} accepted none of the services we proposed: check that it is a "
-            "query/retrieve archive and allows our AE title"
+            f"{_where(node)} accepted the association but none of the services we proposed: "
+            "check that the archive offers this service (query/retrieve, or storage of these "
+            f"kinds of images) and allows our AE title {local.ae_title!r} to use it"
         )
     return AssociationAborted(
-        f"{node.name} ({node.address}) aborted the association request: check the called AE "
+        f"{_where(node)} aborted the association request: check the called AE "
         "title and that the archive allows our AE title"
+    )
+
+
+def _no_answer_error(node: Node, local: LocalAE, dul: FastDUL | None) -> DicomNetError:
+    """Error for an association request that got neither an accept nor a reject."""
+    where = _where(node)
+    if dul is not None and dul.peer_aborted:
+        return AssociationAborted(
+            f"{where} aborted the association request without accepting or rejecting it: "
+            f"check the called AE title {node.ae_title!r} and that the archive allows our AE "
+            f"title {local.ae_title!r} (its log says why)"
+        )
+    if dul is not None and dul.bad_pdu is not None:
+        return AssociationAborted(
+            f"{where} answered the association request with {dul.bad_pdu}: check that "
+            f"{node.host}:{node.port} is a DICOM service (the archive's log may say more)"
+        )
+    if dul is not None and dul.peer_closed:
+        return NodeUnreachable(
+            f"{where} closed the connection without answering the association request: check "
+            "that the port is the archive's DICOM port and that the archive accepts our AE "
+            f"title {local.ae_title!r} (a tunnel or proxy with nothing behind it does this too)"
+        )
+    return NetTimeout(
+        f"{where} did not answer the association request within {node.timeout:.0f} s: check "
+        f"that {node.host}:{node.port} is a DICOM service (a web server, say, stays silent) "
+        "or raise the node's timeout"
     )
 
 
