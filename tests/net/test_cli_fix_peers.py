@@ -201,3 +201,63 @@ def test_send_to_an_archive_without_storage(
 def test_send_to_an_unknown_node(tuipacs_home: Path, dicom_file: Path) -> None:
     line = _one_error_line(run_cli(tuipacs_home, "send", "nowhere", str(dicom_file)))
     assert "unknown node 'nowhere'" in line and "tuipacs node add" in line
+
+
+@pytest.fixture
+def keeping_scp() -> Iterator[tuple[int, list[tuple[str, str]]]]:
+    """A storage SCP that keeps (SOP Instance UID, transfer syntax) of what it receives."""
+    from pynetdicom import evt
+
+    received: list[tuple[str, str]] = []
+
+    def on_store(event: evt.Event) -> int:
+        received.append(
+            (str(event.request.AffectedSOPInstanceUID), str(event.context.transfer_syntax))
+        )
+        return 0x0000
+
+    ae = AE("PACS")
+    ae.supported_contexts = AllStoragePresentationContexts
+    server = ae.start_server((LOOPBACK, 0), block=False, evt_handlers=[(evt.EVT_C_STORE, on_store)])
+    try:
+        yield int(server.server_address[1]), received
+    finally:
+        server.shutdown()
+
+
+def test_send_files_in_explicit_and_implicit_vr_together(
+    tuipacs_home: Path, keeping_scp: tuple[int, list[tuple[str, str]]], tmp_path: Path
+) -> None:
+    """Each file goes in its own syntax, even to a peer that prefers Implicit VR."""
+    from pydicom import dcmread
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    port, received = keeping_scp
+    explicit, implicit = make_ct_study(tmp_path / "mixed", slices=2, size=16)[1]
+    ds = dcmread(implicit)
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    ds.save_as(implicit, implicit_vr=True, little_endian=True)
+    assert dcmread(explicit).file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
+    result = run_cli(tuipacs_home, "send", f"PACS@{LOOPBACK}:{port}", str(explicit), str(implicit))
+    assert result.returncode == 0, result.stderr
+    want = {
+        (str(dcmread(explicit).SOPInstanceUID), ExplicitVRLittleEndian),
+        (str(dcmread(implicit).SOPInstanceUID), ImplicitVRLittleEndian),
+    }
+    assert set(received) == want
+
+
+def test_a_refused_file_says_what_the_status_means(tuipacs_home: Path, dicom_file: Path) -> None:
+    from pynetdicom import evt
+
+    ae = AE("PACS")
+    ae.supported_contexts = AllStoragePresentationContexts
+    handlers = [(evt.EVT_C_STORE, lambda event: 0xA700)]
+    server = ae.start_server((LOOPBACK, 0), block=False, evt_handlers=handlers)
+    try:
+        port = int(server.server_address[1])
+        result = run_cli(tuipacs_home, "send", f"PACS@{LOOPBACK}:{port}", str(dicom_file))
+    finally:
+        server.shutdown()
+    assert result.returncode == 1
+    assert "refused, out of resources (0xA700): the archive is out of resources" in result.stderr

@@ -16,9 +16,9 @@ from pynetdicom.status import code_to_category
 
 from tuipacs.dicom.net import association
 from tuipacs.dicom.nodes import LocalAE, Node
+from tuipacs.dicom.status import status_text
 
 MAX_CONTEXTS = 128
-_UNCOMPRESSED = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
 
 SendProgress = Callable[[int, int], None]
 
@@ -72,19 +72,22 @@ def _scan(paths: Sequence[Path], summary: SendSummary) -> list[_Item]:
 
 
 def _contexts(items: Sequence[_Item]) -> list[PresentationContext]:
-    """One context per SOP class offering each file's own syntax plus uncompressed ones."""
+    """One context per SOP class and transfer syntax of the files, each syntax on its own.
+
+    Files go as stored (no transcoding), so every file needs a context in its own syntax.
+    Offering Explicit and Implicit VR Little Endian together would let the peer pick one
+    (pynetdicom picks Implicit) and leave the files in the other without a context.
+    """
     syntaxes: dict[str, list[str]] = {}
     for item in items:
-        offered = syntaxes.setdefault(item.sop_class, list(_UNCOMPRESSED))
+        offered = syntaxes.setdefault(item.sop_class, [])
         if item.syntax not in offered:
-            offered.insert(0, item.syntax)
-    contexts = []
-    for sop_class, offered in syntaxes.items():
-        # one context per compressed syntax, plus one the peer can only answer uncompressed
-        compressed = [s for s in offered if s not in _UNCOMPRESSED]
-        for syntax in compressed:
-            contexts.append(build_context(sop_class, [syntax]))
-        contexts.append(build_context(sop_class, list(_UNCOMPRESSED)))
+            offered.append(item.syntax)
+    contexts = [
+        build_context(sop_class, [syntax])
+        for sop_class, offered in syntaxes.items()
+        for syntax in offered
+    ]
     return contexts[:MAX_CONTEXTS]
 
 
@@ -152,4 +155,4 @@ def _send_one(
         summary.bytes += item.size
     else:
         summary.failed += 1
-        summary.errors.append((str(item.path), f"{item.path.name}: refused, status 0x{code:04X}"))
+        summary.errors.append((str(item.path), f"{item.path.name}: refused, {status_text(code)}"))
