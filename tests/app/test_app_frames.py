@@ -39,6 +39,22 @@ def test_ct_frame_in_hounsfield_units(archive: Archive) -> None:
     assert store.cached(1) is None
 
 
+@pytest.mark.parametrize(
+    ("modality", "rescale_type", "unit"),
+    [
+        ("CT", "", "HU"),
+        ("CT", "HU", "HU"),
+        ("DX", "US", ""),
+        ("PT", "BQML", "BQML"),
+        ("MR", "", ""),
+    ],
+)
+def test_probe_unit_from_rescale_type(modality: str, rescale_type: str, unit: str) -> None:
+    from tuipacs.app.frames import rescale_unit
+
+    assert rescale_unit(modality, rescale_type) == unit
+
+
 def test_monochrome1_is_inverted_and_rgb_bypasses_window(archive: Archive) -> None:
     dx = FrameStore(first_images(archive, "DX")).get(0)
     assert dx.invert and not dx.color

@@ -121,7 +121,7 @@ async def test_presets_auto_and_invert(archive: Archive, make_app: Any) -> None:
         await settle(pilot)
         assert (screen.state.center, screen.state.width) == (-600, 1500)
         assert screen.state.window_name == "lung"
-        assert "WL: -600 WW: 1500 lung" in screen.overlay_text()
+        assert "WL: -600 WW: 1500 LUNG" in screen.overlay_text()
         await pilot.press("a")
         await settle(pilot)
         assert screen.state.window_name == "auto"

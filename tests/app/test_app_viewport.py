@@ -225,3 +225,20 @@ def test_format_helpers() -> None:
     assert fmt.modalities("CT\\SR") == "CT,SR"
     assert fmt.number(2.0) == "2" and fmt.number(2.25, 2) == "2.25"
     assert fmt.clip("abcdef", 4) == "abc…"
+
+
+@pytest.mark.parametrize(
+    ("name", "window", "title"),
+    [
+        ("file", Window(40, 400, "WINDOW1"), ""),
+        ("custom", Window(40, 380, ""), ""),
+        ("lung", Window(-600, 1500, "LUNG"), "LUNG"),
+        ("file2", Window(300, 1500, "BONE"), "BONE"),
+        ("file2", Window(300, 1500, ""), "file 2"),
+        ("minmax", Window(0, 100, "MIN-MAX"), "MIN-MAX"),
+    ],
+)
+def test_overlay_names_the_chosen_window(name: str, window: Window, title: str) -> None:
+    from tuipacs.app.overlay_text import window_title
+
+    assert window_title(name, window) == title

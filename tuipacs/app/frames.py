@@ -144,12 +144,20 @@ def _plane_value(ds: Dataset, index: int, macro: str, keyword: str) -> Any:
     return ds.get(keyword)
 
 
+def rescale_unit(modality: str, rescale_type: str) -> str:
+    """The unit of the modality values: HU for CT, else RescaleType unless 'US' (unspecified)."""
+    kind = rescale_type.strip().upper()
+    if modality == "CT" and kind in ("", "HU"):
+        return "HU"
+    return "" if kind == "US" else rescale_type.strip()
+
+
 def frame_info(ds: Dataset, index: int) -> FrameInfo:
     """The overlay facts of frame ``index`` of ``ds``."""
     modality = _text(ds, "Modality").upper()
     spacing = pixel_spacing(ds, index)
     rescale_type = _text(ds, "RescaleType")
-    unit = "HU" if modality == "CT" and rescale_type in ("", "HU") else rescale_type
+    unit = rescale_unit(modality, rescale_type)
     position = _floats(_plane_value(ds, index, "PlanePositionSequence", "ImagePositionPatient"), 3)
     return FrameInfo(
         modality=modality,

@@ -74,6 +74,19 @@ def image_block(info: FrameInfo, state: ViewerState) -> str:
     return _lines(image, position, f"{info.modality} {matrix}".strip())
 
 
+def window_title(name: str, window: Window) -> str:
+    """What the overlay calls a chosen window: its explanation (LUNG, a file's own name).
+
+    Nothing for the file's default window and for a window moved by hand.
+    """
+    if name in ("file", "custom"):
+        return ""
+    title = window.explanation.strip()
+    if not title and name.startswith("file") and name[4:].isdigit():
+        title = f"file {name[4:]}"
+    return title or name
+
+
 def display_block(
     state: ViewerState,
     window: Window | None,
@@ -90,8 +103,9 @@ def display_block(
     if voi:
         wl = voi
     elif window is not None:
-        name = "" if state.window_name in ("file", "custom") else f" {state.window_name}"
-        wl = f"WL: {fmt.number(window.center)} WW: {fmt.number(window.width)}{name}"
+        name = window_title(state.window_name, window)
+        wl = f"WL: {fmt.number(window.center)} WW: {fmt.number(window.width)}"
+        wl += f" {name}" if name else ""
     else:
         wl = "colour"
     if state.invert:
