@@ -295,3 +295,19 @@ async def test_help_lists_home_end_and_page_keys(archive: Archive, make_app: Any
         assert isinstance(help_screen, HelpScreen)
         keys = [key for _title, rows in help_screen.sections() for key, _what in rows]
         assert "Home / End" in keys and "PgUp / PgDn" in keys
+
+
+async def test_keys_right_after_slash_go_to_the_filter(archive: Archive, make_app: Any) -> None:
+    """'/yamada' arriving in one read (fast typing over SSH) filters; no key is lost."""
+    from textual import events
+
+    async with make_app(archive).run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot)
+        filt = screen.query_one("#filter", Input)
+        keys = [events.Key("slash", "/")] + [events.Key(c, c) for c in "yamada"]
+        for key in keys:  # queued together, before the app handles the first one
+            pilot.app.post_message(key)
+        await pilot.pause()
+        await pilot.pause()
+        assert filt.has_focus and filt.value == "yamada"
+        assert column(screen, "name") == ["Yamada, Tarou"]

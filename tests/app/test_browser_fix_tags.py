@@ -83,3 +83,20 @@ async def test_search_ignores_case_and_accents(archive: Archive, make_app: Any) 
         await pilot.pause()
         labels = [str(n.label) for n in screen.query_one("#tag-tree", Tree).root.children]
         assert any("PatientName" in label and "Müller" in label for label in labels)
+
+
+async def test_keys_right_after_slash_go_to_the_search(archive: Archive, make_app: Any) -> None:
+    """'/modality' arriving in one read from the tree searches; no key is lost."""
+    from textual import events
+
+    async with make_app(archive).run_test(size=SIZE) as pilot:
+        screen = await tag_screen(pilot, archive)
+        search = screen.query_one("#tag-search", Input)
+        await pilot.press("enter")  # from the search to the tree
+        assert screen.query_one("#tag-tree", Tree).has_focus
+        keys = [events.Key("slash", "/")] + [events.Key(c, c) for c in "modality"]
+        for key in keys:  # queued together, before the app handles the first one
+            pilot.app.post_message(key)
+        await pilot.pause()
+        await pilot.pause()
+        assert search.has_focus and search.value == "modality"

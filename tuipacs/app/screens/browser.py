@@ -562,7 +562,8 @@ class BrowserScreen(Screen[None]):
         filt = self.query_one("#filter", Input)
         if filt.has_focus and filt.value:
             raise SkipAction()  # the key goes on to the filter
-        filt.focus()
+        # at once, not later: keys typed right after the / (one SSH packet) go to it
+        self.set_focus(filt)
 
     def action_cycle_sort(self) -> None:
         """Sort by the next column."""

@@ -222,7 +222,8 @@ class TagScreen(Screen[None]):
         search = self.query_one("#tag-search", Input)
         if search.has_focus and search.value:
             raise SkipAction()  # the key goes on to the search line: "Thorax/Abdomen"
-        search.focus()
+        # at once, not later: keys typed right after the / (one SSH packet) go to it
+        self.set_focus(search)
 
     def action_expand_all(self) -> None:
         """Open every sequence."""
