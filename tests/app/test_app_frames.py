@@ -58,6 +58,7 @@ def test_probe_unit_from_rescale_type(modality: str, rescale_type: str, unit: st
 def test_monochrome1_is_inverted_and_rgb_bypasses_window(archive: Archive) -> None:
     dx = FrameStore(first_images(archive, "DX")).get(0)
     assert dx.invert and not dx.color
+    assert dx.info.orientation is None and dx.info.patient_orientation == ("L", "F")
     us_images = first_images(archive, "US")
     assert len(us_images) > 1
     us = FrameStore(us_images).get(1)

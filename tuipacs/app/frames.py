@@ -62,6 +62,7 @@ class FrameInfo:
     slice_thickness: float | None = None
     position: tuple[float, float, float] | None = None
     orientation: tuple[float, ...] | None = None
+    patient_orientation: tuple[str, ...] = ()
     pixel_spacing: tuple[float, float] | None = None
     unit: str = ""
     frame_time_ms: float | None = None
@@ -144,6 +145,15 @@ def _plane_value(ds: Dataset, index: int, macro: str, keyword: str) -> Any:
     return ds.get(keyword)
 
 
+def _patient_orientation(ds: Dataset) -> tuple[str, ...]:
+    """Patient Orientation (0020,0020), e.g. ('L', 'F') for a radiograph; () if absent."""
+    value = ds.get("PatientOrientation")
+    if not value:
+        return ()
+    parts = value.split("\\") if isinstance(value, str) else list(value)
+    return tuple(str(part).strip() for part in parts)
+
+
 def rescale_unit(modality: str, rescale_type: str) -> str:
     """The unit of the modality values: HU for CT, else RescaleType unless 'US' (unspecified)."""
     kind = rescale_type.strip().upper()
@@ -181,6 +191,7 @@ def frame_info(ds: Dataset, index: int) -> FrameInfo:
         orientation=_floats(
             _plane_value(ds, index, "PlaneOrientationSequence", "ImageOrientationPatient"), 6
         ),
+        patient_orientation=_patient_orientation(ds),
         pixel_spacing=spacing,
         unit=unit,
         frame_time_ms=_float(ds.get("FrameTime")),

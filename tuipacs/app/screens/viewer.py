@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from textual import events, work
 from textual.app import ComposeResult
@@ -59,9 +58,6 @@ REPEAT_GAP = 0.15
 HALF_CELL = CellSize(1, 2)
 CINE_NOTE_SECONDS = 2.0
 """How long a changed cine rate stays in the overlay while cine is paused."""
-PATIENT_ORIENTATION = "patient_orientation"
-"""Key of a frame's cached Patient Orientation (read when the image has no orientation)."""
-
 WINDOW = Binding.Group("W/L", compact=True)
 IMAGE = Binding.Group("Image", compact=True)
 ZOOM = Binding.Group("Zoom", compact=True)
@@ -141,24 +137,6 @@ def read_header_info(store: FrameStore, index: int) -> FrameInfo | None:
         return frame_info(read_dataset(ref.path, header_only=True), ref.frame)
     except Exception:  # noqa: BLE001 - the index still knows the study and series
         return None
-
-
-def read_patient_orientation(store: FrameStore, index: int) -> tuple[str, ...]:
-    """Patient Orientation (0020,0020) of image ``index``; () if absent or unreadable.
-
-    A header-only read (blocking: call it from a thread).
-    """
-    try:
-        value: Any = read_dataset(store.images[index].path, header_only=True).get(
-            "PatientOrientation"
-        )
-    except Exception:  # noqa: BLE001 - no labels rather than no picture
-        return ()
-    if not value:
-        return ()
-    if isinstance(value, str):
-        return tuple(value.split("\\"))
-    return tuple(str(part) for part in value)
 
 
 class ViewerScreen(Screen[None]):
@@ -373,15 +351,8 @@ class ViewerScreen(Screen[None]):
 
     @staticmethod
     def _render_job(job: RenderJob) -> tuple[Frame, Rendered]:
-        """Render thread: decode if needed, window, orient, crop.
-
-        An image without orientation vectors gets its Patient Orientation read once (for
-        the edge labels of radiographs).
-        """
-        index = job.request.index
-        frame = job.store.get(index)
-        if frame.info.orientation is None and PATIENT_ORIENTATION not in frame.cached:
-            frame.cached[PATIENT_ORIENTATION] = read_patient_orientation(job.store, index)
+        """Render thread: decode if needed, window, orient, crop."""
+        frame = job.store.get(job.request.index)
         return frame, render(frame, job.request)
 
     def _render_done(self, job: RenderJob, result: tuple[Frame, Rendered]) -> None:
@@ -502,8 +473,7 @@ class ViewerScreen(Screen[None]):
         info = self.info
         if info is None:
             return "", "", "", ""
-        cached = self.frame.cached if self.frame is not None else {}
-        source = image_edge_labels(info.orientation, cached.get(PATIENT_ORIENTATION))
+        source = image_edge_labels(info.orientation, info.patient_orientation)
         return self.state.orientation.edge_labels(source)
 
     def update_overlays(self) -> None:
