@@ -11,7 +11,7 @@ from rich.cells import cell_len
 from textual.geometry import Region
 from textual.widgets import Static
 
-from tuipacs.app import overlay_text
+from tuipacs.app import format as fmt
 from tuipacs.app.screens import viewer
 from tuipacs.app.screens.viewer import ViewerScreen
 from tuipacs.store.archive import Archive
@@ -66,8 +66,8 @@ async def test_corner_lines_are_cut_to_the_corner_width(archive: Archive, make_a
         assert tl.right <= tr.x  # the corners never overlap
 
 
-def test_clip_cells_counts_wide_characters() -> None:
-    clip_cells = overlay_text.clip_cells
+def test_clip_counts_wide_characters() -> None:
+    clip_cells = fmt.clip
     assert clip_cells("abc", 3) == "abc"
     assert clip_cells(INSTITUTION, 22) == INSTITUTION
     assert clip_cells(INSTITUTION, 21) == "Demo Clinic Kyoto 京…"

@@ -18,16 +18,16 @@ def test_fold_ignores_case_and_accents() -> None:
     assert fmt.fold("山田^太郎") == "山田^太郎"  # no case, no accents: unchanged
 
 
-def test_fit_keeps_what_fits_and_marks_a_cut() -> None:
-    assert fmt.fit("ACC2403150042", 16) == "ACC2403150042"
-    assert fmt.fit("ACC2403150042", 13) == "ACC2403150042"
-    assert fmt.fit("ACC2403150042", 12) == "ACC24031500…"
-    assert fmt.fit("abc", 0) == ""
-    assert fmt.fit("abc", 1) == "…"
+def test_clip_keeps_what_fits_and_marks_a_cut() -> None:
+    assert fmt.clip("ACC2403150042", 16) == "ACC2403150042"
+    assert fmt.clip("ACC2403150042", 13) == "ACC2403150042"
+    assert fmt.clip("ACC2403150042", 12) == "ACC24031500…"
+    assert fmt.clip("abc", 0) == ""
+    assert fmt.clip("abc", 1) == "…"
 
 
-def test_fit_counts_terminal_cells() -> None:
-    assert fmt.fit("頭部MRI Head", 12) == "頭部MRI Head"  # two wide characters: 12 cells
-    cut = fmt.fit("頭部MRI Head", 4)
+def test_clip_counts_terminal_cells() -> None:
+    assert fmt.clip("頭部MRI Head", 12) == "頭部MRI Head"  # two wide characters: 12 cells
+    cut = fmt.clip("頭部MRI Head", 4)
     assert cut == "頭…" and cell_len(cut) <= 4
-    assert cell_len(fmt.fit("山田太郎", 6)) <= 6
+    assert cell_len(fmt.clip("山田太郎", 6)) <= 6

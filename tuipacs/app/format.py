@@ -49,14 +49,9 @@ def number(value: float, digits: int = 1) -> str:
 
 
 def clip(text: str, width: int) -> str:
-    """Cut ``text`` to ``width`` characters with an ellipsis."""
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
-
-
-def fit(text: str, width: int) -> str:
     """Cut ``text`` to ``width`` terminal cells, ending with ``…`` when cut.
 
-    Unlike :func:`clip` this counts cells, so wide (CJK) characters take two.
+    Cells, not characters: wide (CJK) characters take two.
     """
     if cell_len(text) <= width:
         return text

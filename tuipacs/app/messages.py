@@ -14,7 +14,7 @@ from textual.message import Message
 from tuipacs.store.query import SeriesRow, StudyRow
 
 if TYPE_CHECKING:
-    from tuipacs.app.frames import ImageRef
+    from tuipacs.app.frames import FrameInfo, ImageRef
 
 
 @dataclass
@@ -111,11 +111,15 @@ class FrameRendered(Message):
 
 @dataclass
 class FrameFailed(Message):
-    """A frame could not be shown (missing file, undecodable pixel data)."""
+    """A frame could not be shown (missing file, undecodable pixel data).
+
+    ``info`` is what its header still says, None when even the header is unreadable.
+    """
 
     request: int
     index: int
     message: str
+    info: FrameInfo | None = None
 
 
 @dataclass

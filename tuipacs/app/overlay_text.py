@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rich.cells import cell_len, get_character_cell_size
+from rich.cells import cell_len
 
 from tuipacs.app import format as fmt
 from tuipacs.app.frames import FrameInfo
@@ -20,9 +20,6 @@ class Corners:
     top_right: str
     bottom_left: str
     bottom_right: str
-
-
-ELLIPSIS = "…"
 
 
 def _lines(*lines: str) -> str:
@@ -144,29 +141,9 @@ def corners(
     )
 
 
-def clip_cells(text: str, width: int) -> str:
-    """Cut ``text`` to ``width`` terminal cells, ending with an ellipsis when cut.
-
-    Wide characters (CJK) take two cells; one that would straddle the limit is dropped.
-    """
-    if cell_len(text) <= width:
-        return text
-    if width <= 0:
-        return ""
-    kept: list[str] = []
-    used = 0
-    for char in text:
-        size = get_character_cell_size(char)
-        if used + size > width - 1:
-            break
-        kept.append(char)
-        used += size
-    return "".join(kept).rstrip() + ELLIPSIS
-
-
 def clip_block(text: str, width: int) -> str:
     """Every line of ``text`` cut to ``width`` cells (so that none wraps)."""
-    return "\n".join(clip_cells(line, width) for line in text.split("\n"))
+    return "\n".join(fmt.clip(line, width) for line in text.split("\n"))
 
 
 def block_width(text: str) -> int:

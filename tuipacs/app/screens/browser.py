@@ -166,7 +166,7 @@ def fit_cells(values: tuple[str, ...], columns: tuple[tuple[str, str, int], ...]
     """Cells for a table row: each value cut to its column's width with a final "…", and
     as plain text (a description such as ``T1 [Gd]`` is not read as Rich markup)."""
     return [
-        Text(fmt.fit(value, width), no_wrap=True, overflow="ellipsis", end="")
+        Text(fmt.clip(value, width), no_wrap=True, overflow="ellipsis", end="")
         for value, (_key, _label, width) in zip(values, columns, strict=True)
     ]
 

@@ -120,13 +120,6 @@ class RenderJob:
     request: RenderRequest
 
 
-@dataclass
-class FrameUnreadable(FrameFailed):
-    """A frame could not be shown, with what its header says (None: no header either)."""
-
-    info: FrameInfo | None = None
-
-
 def read_header_info(store: FrameStore, index: int) -> FrameInfo | None:
     """The overlay facts of image ``index`` from a header-only read, None if unreadable.
 
@@ -374,7 +367,7 @@ class ViewerScreen(Screen[None]):
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         index = job.request.index
         info = read_header_info(job.store, index)
-        self.post_message(FrameUnreadable(job.request.seq, index, text, info))
+        self.post_message(FrameFailed(job.request.seq, index, text, info))
 
     def on_frame_rendered(self, message: FrameRendered) -> None:
         """Show the newest frame and update the overlays."""
@@ -415,7 +408,7 @@ class ViewerScreen(Screen[None]):
                 array = mark_point(array, row, col, arm)
         self.image.show(array, rendered.aspect, preview=preview, scale=self.picture_scale)
 
-    def on_frame_unreadable(self, message: FrameUnreadable) -> None:
+    def on_frame_failed(self, message: FrameFailed) -> None:
         """One line in the viewport instead of a traceback; the overlays keep the header."""
         if message.request <= self.shown_seq:
             return
