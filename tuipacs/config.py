@@ -8,18 +8,27 @@ Example::
     graphics = "auto"           # auto | kitty | sixel | halfcell
     theme = "reading-room"
     thumbnails = true           # series thumbnails in the browser (key t toggles)
+    audit = true                # JSON-lines audit log (archive/audit.jsonl) of who did what
 
     [serve]
     allow = ["STORESCU", "CT1@127.0.0.1"]   # calling AEs allowed; empty list = anyone
     allow_store = []            # per service (store, query, retrieve); empty: use allow
-    bind = "0.0.0.0"            # listen address of `tuipacs serve`
+    bind = "127.0.0.1"          # listen address of `tuipacs serve` (loopback by default)
+    allow_any = false           # needed to listen beyond loopback with no allow list
     sync = true                 # fsync each received image before answering
+    tls = "off"                 # off | on (TLS only) | mutual (callers need a certificate)
+
+    [tls]                       # DICOM over TLS: our certificate and the CAs we trust
+    certificate = "tls/cert.pem"   # relative paths are relative to this file's folder
+    private_key = "tls/key.pem"
+    ca = "tls/ca.pem"           # signs the peers' certificates (default: the system's CAs)
 
     [nodes.orthanc]
     ae_title = "ORTHANC"
     host = "127.0.0.1"
     port = 4242
     method = "get"              # get | move
+    tls = false                 # DICOM over TLS to this node
 """
 
 from __future__ import annotations
@@ -33,8 +42,19 @@ from typing import Any
 from tuipacs import locations
 from tuipacs.dicom.errors import NodeError
 from tuipacs.dicom.nodes import LocalAE, Node, parse_node_spec
+from tuipacs.dicom.tls import SERVER_MODES, TlsFiles
 
 GRAPHICS = ("auto", "kitty", "sixel", "halfcell")
+#: Listen address of `tuipacs serve` unless configured: loopback only.
+DEFAULT_BIND = "127.0.0.1"
+_TOP_KEYS = frozenset(
+    {"ae_title", "port", "archive_limit", "graphics", "theme", "thumbnails", "audit"}
+    | {"serve", "tls", "nodes"}
+)
+_SERVE_KEYS = frozenset(
+    {"allow", "allow_store", "allow_query", "allow_retrieve", "bind", "allow_any", "sync", "tls"}
+)
+_TLS_KEYS = frozenset({"certificate", "private_key", "ca"})
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 
 
@@ -52,19 +72,26 @@ class Config:
     graphics: str = "auto"
     theme: str = "reading-room"
     thumbnails: bool = True
+    audit: bool = True
     serve_allow: list[str] = field(default_factory=list)
     serve_allow_store: list[str] = field(default_factory=list)
     serve_allow_query: list[str] = field(default_factory=list)
     serve_allow_retrieve: list[str] = field(default_factory=list)
-    serve_bind: str = "0.0.0.0"
+    serve_bind: str = DEFAULT_BIND
+    serve_allow_any: bool = False
     serve_sync: bool = True
+    serve_tls: str = "off"
+    tls: TlsFiles = field(default_factory=TlsFiles)
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
 
     def local_ae(self) -> LocalAE:
         """Our AE title and Storage SCP port, spooling received files near the archive."""
         return LocalAE(
-            ae_title=self.ae_title, port=self.port, spool_dir=locations.archive_dir() / "tmp"
+            ae_title=self.ae_title,
+            port=self.port,
+            spool_dir=locations.archive_dir() / "tmp",
+            tls=self.tls,
         )
 
     def node(self, name_or_spec: str) -> Node:
@@ -116,6 +143,13 @@ class _Reader:
         name = f"{self.section}.{key}" if self.section else key
         return ConfigError(f"{self.path}:{line}: key '{name}': {problem}")
 
+    def check_keys(self, known: frozenset[str]) -> None:
+        """Fail on the first key this table does not know (a typo must not pass silently)."""
+        for key in self.table:
+            if key not in known:
+                where = f"[{self.section}]" if self.section else "the top level"
+                raise self.fail(key, f"unknown key in {where} (known: {', '.join(sorted(known))})")
+
     def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
         value = self.table.get(key, default)
         kinds = kind if isinstance(kind, tuple) else (kind,)
@@ -145,6 +179,7 @@ def load(path: Path | None = None) -> Config:
 
 def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
     top = _Reader(path, text, data)
+    top.check_keys(_TOP_KEYS)
     cfg = Config(path=path)
     cfg.ae_title = _ae_title(top, "ae_title", cfg.ae_title)
     cfg.port = _port(top, "port", cfg.port)
@@ -157,14 +192,21 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
         raise top.fail("graphics", f"must be one of {', '.join(GRAPHICS)}")
     cfg.theme = top.get("theme", str, cfg.theme)
     cfg.thumbnails = top.get("thumbnails", bool, cfg.thumbnails)
+    cfg.audit = top.get("audit", bool, cfg.audit)
+    cfg.tls = _tls_files(_Reader(path, text, top.get("tls", dict, {}), "tls"))
     serve = _Reader(path, text, top.get("serve", dict, {}), "serve")
+    serve.check_keys(_SERVE_KEYS)
     for key in ("allow", "allow_store", "allow_query", "allow_retrieve"):
         allow = serve.get(key, list, [])
         if not all(isinstance(a, str) for a in allow):
             raise serve.fail(key, "expected a list of strings like 'AE', 'AE@host' or '*@host'")
         setattr(cfg, f"serve_{key}", allow)
     cfg.serve_bind = serve.get("bind", str, cfg.serve_bind)
+    cfg.serve_allow_any = serve.get("allow_any", bool, cfg.serve_allow_any)
     cfg.serve_sync = serve.get("sync", bool, cfg.serve_sync)
+    cfg.serve_tls = serve.get("tls", str, cfg.serve_tls)
+    if cfg.serve_tls not in SERVER_MODES:
+        raise serve.fail("tls", f"must be one of {', '.join(SERVER_MODES)}")
     nodes = top.get("nodes", dict, {})
     for name, table in nodes.items():
         if not isinstance(table, dict):
@@ -183,6 +225,20 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
             raise ConfigError(f"{path}:{line}: [nodes.{name}]: {exc}") from exc
     cfg.nodes = {name: dict(table) for name, table in nodes.items()}
     return cfg
+
+
+def _tls_files(reader: _Reader) -> TlsFiles:
+    """The [tls] table: paths relative to the config file's folder, ~ expanded."""
+    reader.check_keys(_TLS_KEYS)
+    paths: dict[str, Path | None] = {}
+    for key in sorted(_TLS_KEYS):
+        value = reader.get(key, str, "")
+        path = Path(value).expanduser() if value else None
+        paths[key] = reader.path.parent / path if path and not path.is_absolute() else path
+    try:
+        return TlsFiles(**paths)
+    except NodeError as exc:
+        raise reader.fail("certificate", str(exc)) from None
 
 
 def _section_line(text: str, section: str) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tuipacs.dicom.errors import NodeError
+from tuipacs.dicom.tls import TlsFiles
 
 Method = Literal["get", "move"]
 METHODS: tuple[Method, ...] = ("get", "move")
@@ -68,6 +69,8 @@ class Node:
     `timeout` (seconds) bounds each step: connecting, association negotiation, waiting
     for a DIMSE response and network silence. `parallel` is how many associations a
     retrieve may open at once; `max_pdu` is the largest PDU we accept (0: unlimited).
+    `tls` speaks DICOM over TLS to it, checking its certificate for `tls_server_name`
+    (default: `host`); the CAs and our own certificate come from LocalAE.tls.
     """
 
     name: str
@@ -78,6 +81,8 @@ class Node:
     parallel: int = 2
     timeout: float = 30.0
     max_pdu: int = DEFAULT_MAX_PDU
+    tls: bool = False
+    tls_server_name: str = ""
 
     def __post_init__(self) -> None:
         """Validate every field (NodeError names the faulty one)."""
@@ -91,6 +96,10 @@ class Node:
         _check_int(self.parallel, f"{label}: parallel", 1, 16)
         object.__setattr__(self, "timeout", _check_seconds(self.timeout, f"{label}: timeout"))
         _check_max_pdu(self.max_pdu, f"{label}: max_pdu")
+        if not isinstance(self.tls, bool):
+            raise NodeError(f"{label}: tls must be true or false, got {self.tls!r}")
+        if self.tls_server_name:
+            _check_host(self.tls_server_name, f"{label}: tls_server_name")
 
     @property
     def address(self) -> str:
@@ -121,8 +130,16 @@ class Node:
         return cls(name=name, **dict(data))
 
     def to_mapping(self) -> dict[str, Any]:
-        """The node's settings as a table (without the name), for config files."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
+        """The node's settings as a table (without the name), for config files.
+
+        The TLS keys are left out while TLS is off, so plain nodes read as before.
+        """
+        table = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
+        if not self.tls:
+            del table["tls"], table["tls_server_name"]
+        elif not self.tls_server_name:
+            del table["tls_server_name"]
+        return table
 
 
 def parse_node_spec(spec: str, name: str | None = None, method: Method = "get") -> Node:
@@ -147,13 +164,15 @@ class LocalAE:
     `bind_host`/`port` is where our temporary C-MOVE receiver listens: the archive must
     know ae_title with a host and this port. Use bind_host "0.0.0.0" to accept moves
     from another machine. `spool_dir` is where incoming files are first written
-    (best on the archive's file system so the final move is a rename).
+    (best on the archive's file system so the final move is a rename). `tls` holds our
+    certificate and the CAs we trust, for nodes with ``tls = true``.
     """
 
     ae_title: str = "TUIPACS"
     port: int = 11112
     bind_host: str = "127.0.0.1"
     spool_dir: Path | None = None
+    tls: TlsFiles | None = None
 
     def __post_init__(self) -> None:
         """Validate every field."""
