@@ -205,14 +205,52 @@ def make_case(seed: int, number: int) -> bytes:
     return data
 
 
+def _meta(ds: Dataset) -> bytes:
+    """Preamble and File Meta Information of `ds` as a Part-10 file has them."""
+    from pydicom.filewriter import write_file_meta_info
+
+    out = BytesIO()
+    out.write(b"\x00" * 128 + b"DICM")
+    write_file_meta_info(out, ds.file_meta, enforce_standard=True)  # type: ignore[arg-type]
+    return out.getvalue()
+
+
+def make_wire_case(seed: int, number: int) -> bytes:
+    """Case `number` for a Storage SCP: valid file meta, then a damaged dataset.
+
+    A sender reads the meta (SOP class, instance, transfer syntax) to build its C-STORE
+    request; damage there would stop the case before it reaches the wire.
+    """
+    rng = random.Random(seed * 1_000_033 + number)
+    ds = _base(seed, number, KINDS[number % len(KINDS)])
+    if rng.random() < 0.45:
+        ds = rng.choice(_DATASET_MUTATIONS)(ds, rng)
+    whole = _encode(ds)
+    meta = _meta(ds)
+    body = whole[len(meta) :] if whole.startswith(meta) else whole[132:]
+    if len(body) > 2 and rng.random() >= 0.45:
+        body = rng.choice(_BYTE_MUTATIONS)(b"\x00" * 132 + body, rng)[132:]
+    return meta + body
+
+
+def make_wire_cases(folder: Path, seed: int, count: int) -> list[Path]:
+    """Write `count` Storage SCP cases (see make_wire_case) into `folder`."""
+    return _write(folder, seed, count, make_wire_case)
+
+
 def make_cases(folder: Path, seed: int, count: int) -> list[Path]:
     """Write `count` fuzz cases into `folder` (case-NNNNN.dcm) and return their paths."""
+    return _write(folder, seed, count, make_case)
+
+
+def _write(folder: Path, seed: int, count: int, make: Callable[[int, int], bytes]) -> list[Path]:
+    """Write cases 0..count-1 of `make` into `folder` as case-NNNNN.dcm."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pydicom warns about the values set on purpose
         for number in range(count):
             path = folder / f"case-{number:05d}.dcm"
-            path.write_bytes(make_case(seed, number))
+            path.write_bytes(make(seed, number))
             paths.append(path)
     return paths

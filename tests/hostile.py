@@ -174,12 +174,14 @@ def index_problems(archive_root: Path) -> list[str]:
         try:
             actual = path.stat().st_size
             ds = dcmread(path, stop_before_pixels=True, force=True)
+            found = tuple(
+                ds.get(key) for key in ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID")
+            )
         except Exception as exc:  # noqa: BLE001 - reported as a problem
             problems.append(f"{sop}: file unreadable: {exc}")
             continue
         if actual != size:
             problems.append(f"{sop}: size {actual} on disk, {size} in the index")
-        found = (ds.get("SOPInstanceUID"), ds.get("SeriesInstanceUID"), ds.get("StudyInstanceUID"))
         if tuple(str(v) for v in found) != (sop, series, study):
             problems.append(f"{sop}: file says {found}, index says {(sop, series, study)}")
     files = archive_root / "files"
@@ -225,7 +227,9 @@ def send_all(paths: Sequence[Path], port: int, ae_title: str = "TUIPACS") -> Sen
     counted and replaced.
     """
     from pydicom.filereader import read_file_meta_info
-    from pynetdicom import AE
+    from pynetdicom import AE, _config
+
+    _config.STORE_SEND_CHUNKED_DATASET = True  # send the file's bytes, never re-encode them
 
     ae = AE("FUZZER")
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 30
@@ -237,7 +241,8 @@ def send_all(paths: Sequence[Path], port: int, ae_title: str = "TUIPACS") -> Sen
     ]
     classes = ["1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.3.1"]
     for uid in classes:
-        ae.add_requested_context(uid, syntaxes)
+        for syntax in syntaxes:  # one context each: the SCP accepts one syntax per context
+            ae.add_requested_context(uid, syntax)
     report = SendReport()
     assoc = None
     for path in paths:

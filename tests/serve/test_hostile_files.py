@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from fuzzkit import make_cases
+from fuzzkit import make_cases, make_wire_cases
 from hostile import (
     cli_env,
     index_problems,
@@ -34,6 +34,11 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return make_cases(tmp_path_factory.mktemp("fuzz"), SEED, CASES)
+
+
+@pytest.fixture(scope="module")
+def wire_cases(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return make_wire_cases(tmp_path_factory.mktemp("wire"), SEED, CASES)
 
 
 def test_import_of_hostile_files(cases: list[Path], tmp_path: Path) -> None:
@@ -64,14 +69,14 @@ def test_render_of_hostile_files(cases: list[Path], tmp_path: Path) -> None:
     assert 0 < rendered < len(cases)
 
 
-def test_storage_scp_takes_hostile_files(cases: list[Path], tmp_path: Path) -> None:
+def test_storage_scp_takes_hostile_files(wire_cases: list[Path], tmp_path: Path) -> None:
     server = ServerProcess.start(tmp_path / "server")
     try:
-        report = send_all(cases, server.port)
+        report = send_all(wire_cases, server.port)
         assert server.alive(), server.log[-3000:]
         peak = peak_rss_mb(server.proc.pid) if server.proc else 0.0
         # a new association still works after all that
-        assert send_all(cases[:0], server.port).aborted == 0
+        assert send_all(wire_cases[:0], server.port).aborted == 0
         assert server.signal() == 0
     finally:
         server.stop()
@@ -79,6 +84,7 @@ def test_storage_scp_takes_hostile_files(cases: list[Path], tmp_path: Path) -> N
     assert "Traceback" not in log, log[-3000:]
     assert peak < RSS_LIMIT_MB
     assert report.aborted == 0, f"{report.aborted} C-STOREs ended in an abort, not a status"
+    assert report.not_sent < len(wire_cases) // 10
     assert report.acknowledged, "nothing was stored"
     stored = indexed_uids(server.archive_root)
     lost = set(report.acknowledged) - set(stored)

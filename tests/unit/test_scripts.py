@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = sorted((ROOT / "scripts").glob("bench_*.py"))
+SCRIPTS = sorted((ROOT / "scripts").glob("bench_*.py")) + [ROOT / "scripts" / "stress.py"]
 
 
 def test_there_are_benchmarks() -> None:
