@@ -71,7 +71,7 @@ def unsafe_characters(text: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def _no_validation() -> Iterator[None]:
+def no_validation() -> Iterator[None]:
     """pydicom writes the hostile values as they are (a hostile sender does too)."""
     settings = dicom_config.settings
     before = settings.writing_validation_mode, settings.reading_validation_mode
@@ -100,7 +100,7 @@ def write_hostile_study(folder: Path, hostile_uids: bool = False, images: int = 
         values[keyword] = f"{keyword[:6].upper()}{ESCAPES}{C1}{LINES}X"
     values["PatientName"] = hostile("EVIL^MALLORY")
     study = HostileStudy(study_uid, series_uid, values)
-    with _no_validation():
+    with no_validation():
         for index in range(images):
             sop_uid = uid()
             ds = Dataset()
