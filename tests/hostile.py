@@ -25,7 +25,7 @@ ESCAPES = "\x1b]52;c;cm0gLXJmIH4K\x1b\\\x1b[2J\x1b[H\x1b]0;pwned\x07"
 C1 = "\x9b2J\x9d0;pwned\x9c\x90q\x9c\x85"
 #: Right-to-left override, left-to-right isolate, pop directional isolate.
 BIDI = "\u202e4321\u2066x\u2069"
-#: A line that a newline would forge, a carriage return, backspace, DEL, tab, NUL-free.
+#: A line that a newline would forge, then a carriage return, backspace, DEL and a tab.
 LINES = "\nforged line\r\x08\x7f\t"
 PAYLOAD = ESCAPES + C1 + BIDI + LINES
 
