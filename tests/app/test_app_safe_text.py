@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from apphelpers import SIZE, settle, thumbnails_done
-from hostile import hostile, unsafe_characters, write_hostile_study
+from hostile_text import hostile, unsafe_characters, write_hostile_study
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import DataTable

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers import free_port, require_binary
-from hostile import HostileStudy, unsafe_characters, write_hostile_study
+from hostile_text import HostileStudy, unsafe_characters, write_hostile_study
 from peers import OrthancPeer, find_orthanc
 
 from tuipacs.safe_text import PLACEHOLDER

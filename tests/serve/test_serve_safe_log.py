@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hostile import no_validation, write_hostile_study
+from hostile_text import no_validation, write_hostile_study
 from pydicom import dcmread
 from servekit import ServerProcess, pynetdicom_store, write_config
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hostile import PAYLOAD, HostileStudy, unsafe_characters, write_hostile_study
+from hostile_text import PAYLOAD, HostileStudy, unsafe_characters, write_hostile_study
 
 from tuipacs import cli, safe_text
 
