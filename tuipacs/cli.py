@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tuipacs import __version__, config, locations
+from tuipacs import __version__, config, locations, safe_text
 from tuipacs.dicom.errors import DicomError, DicomNetError
 
 if TYPE_CHECKING:
@@ -32,8 +32,16 @@ class CliError(Exception):
 
 
 def _print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    """``data`` as JSON on stdout: exact values, with no raw control or bidi character."""
+    sys.stdout.write(safe_text.escape_json(json.dumps(data, indent=2, ensure_ascii=False)))
     sys.stdout.write("\n")
+
+
+def _say(text: str, err: bool = False) -> None:
+    """Print one line (on stderr with ``err``), every control or bidi character in it
+    replaced (:func:`tuipacs.safe_text.clean`): values from files and peers, file names
+    and error messages that quote them are untrusted."""
+    print(safe_text.clean(text), file=sys.stderr if err else sys.stdout)
 
 
 def _width(text: str) -> int:
@@ -42,7 +50,8 @@ def _width(text: str) -> int:
 
 
 def _table(rows: list[list[str]], headers: list[str]) -> None:
-    """Print an aligned text table."""
+    """Print an aligned text table (each cell cleaned: :func:`tuipacs.safe_text.clean`)."""
+    rows = [[safe_text.clean(str(c)) for c in row] for row in rows]
     widths = [_width(h) for h in headers]
     for row in rows:
         widths = [max(w, _width(c)) for w, c in zip(widths, row, strict=True)]
@@ -150,8 +159,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         _print_json(summary.to_json())
     else:
         for path, message in summary.errors:
-            print(f"error: {_file_error(path, message)}", file=sys.stderr)
-        print(
+            _say(f"error: {_file_error(path, message)}", err=True)
+        _say(
             f"{summary.added} added, {summary.duplicates} already present, "
             f"{summary.not_dicom} not DICOM skipped, {len(summary.errors)} failed "
             f"({len(summary.studies)} studies, {_human(summary.bytes_added)}, "
@@ -237,13 +246,13 @@ def cmd_cache(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(data)
         return 0
-    print(f"archive   {archive.root}")
+    _say(f"archive   {archive.root}")
     limit_text = f"of {_human(limit)} limit" if limit else "(no limit)"
-    print(f"usage     {_human(usage.bytes)} {limit_text}")
-    print(f"holds     {usage.studies} studies, {usage.series} series, {usage.instances} images")
-    print(f"pinned    {usage.pinned_studies} studies")
+    _say(f"usage     {_human(usage.bytes)} {limit_text}")
+    _say(f"holds     {usage.studies} studies, {usage.series} series, {usage.instances} images")
+    _say(f"pinned    {usage.pinned_studies} studies")
     if evicted is not None:
-        print(f"evicted   {evicted.studies} studies, {_human(evicted.bytes_freed)} freed")
+        _say(f"evicted   {evicted.studies} studies, {_human(evicted.bytes_freed)} freed")
     return 0
 
 
@@ -261,7 +270,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(summary)
     else:
-        print(
+        _say(
             f"demo archive ready: {summary['files']} files "
             f"({summary['added']} added, {summary['already_present']} already present)"
         )
@@ -325,7 +334,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
     from tuipacs.store.query import list_studies
 
     if not list_studies(archive, limit=1):
-        print("first run: generating the demo archive...", file=sys.stderr)
+        _say("first run: generating the demo archive...", err=True)
         load_demo(archive, show_progress=True)
     from tuipacs.app.main import run_app
 
@@ -354,8 +363,8 @@ def cmd_send(args: argparse.Namespace) -> int:
         _print_json(summary.to_json())
     else:
         for _path, message in summary.errors:
-            print(f"error: {message}", file=sys.stderr)
-        print(
+            _say(f"error: {message}", err=True)
+        _say(
             f"{summary.sent} sent ({summary.warnings} with warnings), {summary.failed} failed, "
             f"{summary.skipped} skipped, {_human(summary.bytes)} in {summary.seconds:.1f} s"
         )
@@ -382,7 +391,7 @@ def cmd_echo(args: argparse.Namespace) -> int:
         )
     else:
         state = "ok" if result.ok else "FAILED"
-        print(f"{node.address}: echo {state} in {result.ms:.1f} ms ({result.status})")
+        _say(f"{node.address}: echo {state} in {result.ms:.1f} ms ({result.status})")
     return 0 if result.ok else 1
 
 
@@ -438,7 +447,7 @@ def cmd_find(args: argparse.Namespace) -> int:
         return 0
     columns = _FIND_COLUMNS[args.level]
     _table([[r.get(c, "") for c in columns] for r in rows], columns)
-    print(f"{len(rows)} matches", file=sys.stderr)
+    _say(f"{len(rows)} matches", err=True)
     return 0
 
 
@@ -498,8 +507,8 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         _print_json(data)
     else:
         for message in summary.errors:
-            print(f"error: {message}", file=sys.stderr)
-        print(
+            _say(f"error: {message}", err=True)
+        _say(
             f"{summary.completed} received, {summary.skipped} already here, "
             f"{summary.failed} failed, {summary.warning} warnings "
             f"({_human(summary.bytes)} in {summary.seconds:.1f} s, {summary.mb_per_s:.0f} MB/s)"
@@ -535,7 +544,7 @@ def cmd_node(args: argparse.Namespace) -> int:
             k: table[k] for k in ("ae_title", "host", "port", "method", "parallel", "timeout")
         }
         path = config.save_nodes(nodes)
-        print(f"node {args.name} = {spec.address} saved in {path}", file=sys.stderr)
+        _say(f"node {args.name} = {spec.address} saved in {path}", err=True)
     elif args.node_cmd == "check":
         from tuipacs.dicom.doctor import check_node
 
@@ -556,7 +565,7 @@ def cmd_node(args: argparse.Namespace) -> int:
         else:
             for step in steps:
                 mark = "skip" if step.skipped else ("ok" if step.ok else "FAIL")
-                print(f"{mark:>4}  {step.name:<16} {step.detail}")
+                _say(f"{mark:>4}  {step.name:<16} {step.detail}")
         return 0 if all(s.ok for s in steps) else 1
     elif args.node_cmd == "remove":
         if args.name not in nodes:
@@ -726,6 +735,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; errors are one line on stderr and a non-zero exit."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    safe_text.protect_logging()  # no log line written to stderr carries raw data
     if not os.environ.get("TUIPACS_DEBUG"):
         warnings.simplefilter("ignore")
     try:
@@ -737,10 +747,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _closed_pipe()
         return _unexpected(exc)
     except (CliError, DicomError, config.ConfigError) as exc:
-        print(f"tuipacs: error: {exc}", file=sys.stderr)
+        _say(f"tuipacs: error: {exc}", err=True)
         return 1
     except KeyboardInterrupt:
-        print("tuipacs: interrupted", file=sys.stderr)
+        _say("tuipacs: interrupted", err=True)
         return 130
     except Exception as exc:  # last resort: never show a traceback
         return _unexpected(exc)
@@ -750,8 +760,8 @@ def _unexpected(exc: Exception) -> int:
     """Report an unexpected exception in one line (re-raised with TUIPACS_DEBUG set)."""
     if os.environ.get("TUIPACS_DEBUG"):
         raise exc
-    print(
+    _say(
         f"tuipacs: error: unexpected {type(exc).__name__}: {exc} (set TUIPACS_DEBUG=1 for details)",
-        file=sys.stderr,
+        err=True,
     )
     return 2

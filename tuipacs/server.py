@@ -34,6 +34,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 
+from tuipacs import safe_text
 from tuipacs.dicom.scp import ArchiveSCP, ScpError, ScpSettings
 from tuipacs.dicom.scp_access import SERVICES, AccessPolicy
 from tuipacs.dicom.scp_types import (
@@ -477,6 +478,7 @@ def configure_logging(level: int = logging.INFO) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
+    safe_text.protect_logging()  # no raw control from peers or files in a log line
     logging.getLogger("tuipacs").setLevel(level)
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
 

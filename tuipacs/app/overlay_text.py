@@ -10,6 +10,7 @@ from tuipacs.app import format as fmt
 from tuipacs.app.frames import FrameInfo
 from tuipacs.app.view_state import ViewerState
 from tuipacs.imaging.voi import Window
+from tuipacs.safe_text import clean
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,9 @@ class Corners:
 
 
 def _lines(*lines: str) -> str:
-    return "\n".join(line for line in lines if line)
+    """The non-empty ``lines``, each cleaned (:func:`tuipacs.safe_text.clean`): a newline
+    inside a value cannot add an overlay line, nor an escape sequence reach the terminal."""
+    return "\n".join(clean(line) for line in lines if line)
 
 
 def patient_block(info: FrameInfo, masked: bool) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import OrderedDict
@@ -38,6 +39,7 @@ from tuipacs.app.screens.query import QueryRequest, QueryScreen
 from tuipacs.app.widgets.thumbnails import SeriesThumbnails
 from tuipacs.config import Config
 from tuipacs.dicom.errors import DicomError
+from tuipacs.safe_text import clean
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, StudyRow, list_instances, list_series, list_studies
 
@@ -163,10 +165,11 @@ def matches(row: StudyRow, text: str) -> bool:
 
 
 def fit_cells(values: tuple[str, ...], columns: tuple[tuple[str, str, int], ...]) -> list[Text]:
-    """Cells for a table row: each value cut to its column's width with a final "…", and
-    as plain text (a description such as ``T1 [Gd]`` is not read as Rich markup)."""
+    """Cells for a table row: each value cleaned (:func:`tuipacs.safe_text.clean`: no
+    control, escape sequence or bidi override reaches the terminal), cut to its column's
+    width with a final "…", and as plain text (``T1 [Gd]`` is not read as Rich markup)."""
     return [
-        Text(fmt.clip(value, width), no_wrap=True, overflow="ellipsis", end="")
+        Text(fmt.clip(clean(value), width), no_wrap=True, overflow="ellipsis", end="")
         for value, (_key, _label, width) in zip(values, columns, strict=True)
     ]
 
@@ -201,6 +204,18 @@ def remote_cells(row: dict[str, str], here: bool) -> tuple[str, ...]:
         row.get("StudyDescription", ""),
         row.get("AccessionNumber", ""),
         row.get("NumberOfStudyRelatedInstances", ""),
+    )
+
+
+def shown_series(row: SeriesRow) -> SeriesRow:
+    """``row`` with its displayed text cleaned (:func:`tuipacs.safe_text.clean`), for the
+    thumbnail captions; the UIDs stay exact (they are keys, not shown)."""
+    return dataclasses.replace(
+        row,
+        series_number=clean(row.series_number),
+        modality=clean(row.modality),
+        description=clean(row.description),
+        body_part=clean(row.body_part),
     )
 
 
@@ -279,7 +294,7 @@ class BrowserScreen(Screen[None]):
                 yield SeriesThumbnails(getattr(self.app, "graphics_config", None), id="thumbs")
             yield BrowserTable(id="remote", cursor_type="row", zebra_stripes=True)
         yield ProgressBar(id="retrieve-progress", show_eta=False)
-        yield Static("", id="browser-status")
+        yield Static("", id="browser-status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -345,7 +360,7 @@ class BrowserScreen(Screen[None]):
                 reason = str(exc)
             except Exception as exc:  # a broken index or file must not crash the UI
                 reason = f"cannot read: {exc}"
-            self.post_message(ThumbnailMade(study_uid, series_uid, count, array, reason))
+            self.post_message(ThumbnailMade(study_uid, series_uid, count, array, clean(reason)))
 
     # -- results -------------------------------------------------------------------------------
 
@@ -377,7 +392,7 @@ class BrowserScreen(Screen[None]):
         thumbs = self.query_one("#thumbs", SeriesThumbnails)
         if not self.thumbnails_on:
             return
-        rows = thumbs.show_series(self.series_study, self.series)
+        rows = thumbs.show_series(self.series_study, [shown_series(row) for row in self.series])
         missing = []
         for row in rows:
             key = (row.series_uid, row.num_instances)
@@ -437,8 +452,9 @@ class BrowserScreen(Screen[None]):
 
     def on_load_failed(self, message: LoadFailed) -> None:
         """One line in the status bar and a notification."""
-        self.query_one("#browser-status", Static).update(message.message)
-        self.notify(message.message, severity="error")
+        line = clean(message.message)
+        self.query_one("#browser-status", Static).update(line)
+        self.notify(line, severity="error", markup=False)
 
     # -- table contents ------------------------------------------------------------------------
 
@@ -627,7 +643,7 @@ class BrowserScreen(Screen[None]):
         if request is None:
             return
         self.last_query = request
-        self.query_one("#browser-status", Static).update(f"querying {request.node}…")
+        self.query_one("#browser-status", Static).update(f"querying {clean(request.node)}…")
         self.run_query(request)
 
     @work(thread=True, exclusive=True, group="remote", exit_on_error=False)
@@ -650,9 +666,9 @@ class BrowserScreen(Screen[None]):
 
     def on_remote_query_failed(self, message: RemoteQueryFailed) -> None:
         """One line in the status bar and an error notification."""
-        line = message.message.splitlines()[0] if message.message else "query failed"
+        line = clean(message.message.splitlines()[0]) if message.message else "query failed"
         self.query_one("#browser-status", Static).update(line)
-        self.notify(line, severity="error", timeout=8)
+        self.notify(line, severity="error", timeout=8, markup=False)
 
     def on_remote_studies_found(self, message: RemoteStudiesFound) -> None:
         """Show the remote results below the local tables and focus them."""
@@ -665,7 +681,7 @@ class BrowserScreen(Screen[None]):
         self.refresh_bindings()
         count = len(message.rows)
         self.query_one("#browser-status", Static).update(
-            f"{count} studies on {message.node} · g retrieves · Esc hides · r queries again"
+            f"{count} studies on {clean(message.node)} · g retrieves · Esc hides · r queries again"
         )
 
     def _fill_remote(self) -> None:
@@ -677,7 +693,9 @@ class BrowserScreen(Screen[None]):
             uid = row.get("StudyInstanceUID", "")
             here, *cells = remote_cells(row, uid in local)
             remote.add_row(here, *fit_cells(tuple(cells), REMOTE_COLUMNS[1:]), key=uid or None)
-        remote.border_title = f"Remote: {self.remote_node} · {len(self.remote_rows)} studies"
+        # a Text: a node typed as AE@host:port is not read as markup
+        title = f"Remote: {clean(self.remote_node)} · {len(self.remote_rows)} studies"
+        remote.border_title = Text(title)
         if 0 <= cursor < len(self.remote_rows):
             remote.move_cursor(row=cursor)
 
@@ -768,12 +786,12 @@ class BrowserScreen(Screen[None]):
             line += " (cancelled)"
         severity: Literal["information", "warning", "error"] = "information"
         if summary.errors:
-            line += f": {summary.errors[0].splitlines()[0]}"
+            line += f": {clean(summary.errors[0].splitlines()[0])}"
             severity = "error"
         elif summary.failed or summary.cancelled:
             severity = "warning"
         self.query_one("#browser-status", Static).update(line)
-        self.notify(line, severity=severity, timeout=8)
+        self.notify(line, severity=severity, timeout=8, markup=False)
         self.action_refresh()
 
     def action_cancel_retrieve(self) -> None:

@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tuipacs.app.keys import SCREEN_KEYS, Section
+from tuipacs.safe_text import clean
 
 #: keys of the browser's remote query and retrieve (kept here until tuipacs.app.keys has them)
 REMOTE_KEYS: tuple[Section, ...] = (
@@ -41,9 +42,9 @@ def keys_table(sections: tuple[Section, ...], extra: str = "") -> Table:
         table.add_row(Text(title, style="underline"), "")
         for keys, what in rows:
             table.add_row(keys, what)
-    if extra:
+    if extra:  # the viewer's presets: names from the file (window explanations)
         table.add_row("", "")
-        table.add_row("", Text(extra, style="italic"))
+        table.add_row("", Text(clean(extra), style="italic"))
     return table
 
 

@@ -20,6 +20,7 @@ from textual.widgets.tree import TreeNode
 
 from tuipacs.app import format as fmt
 from tuipacs.app.messages import DatasetLoaded, LoadFailed
+from tuipacs.safe_text import clean
 
 VALUE_WIDTH = 96
 IDENTITY_KEYWORDS = {
@@ -64,7 +65,9 @@ def _is_identity(elem: DataElement) -> bool:
 
 
 def value_text(elem: DataElement, mask: bool = False) -> str:
-    """A short, one-line text for an element's value."""
+    """A short, one-line text for an element's value, cleaned
+    (:func:`tuipacs.safe_text.clean`): the line breaks of a text value (LT, ST, UT) are
+    spaces, any other control, escape sequence or bidi override a visible placeholder."""
     if mask and _is_identity(elem):
         return fmt.MASK
     if elem.tag == 0x7FE00010:
@@ -81,8 +84,8 @@ def value_text(elem: DataElement, mask: bool = False) -> str:
         text = "\\".join(str(v) for v in value)
     else:
         text = str(value)
-    text = text.replace("\n", " ").replace("\r", " ")
-    return fmt.clip(text, VALUE_WIDTH)
+    text = text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    return fmt.clip(clean(text), VALUE_WIDTH)
 
 
 def dataset_entries(ds: Dataset, mask: bool = False) -> list[TagEntry]:
@@ -100,8 +103,8 @@ def _entry(elem: DataElement, mask: bool) -> TagEntry:
     try:
         value = value_text(elem, mask)
     except Exception as exc:  # a broken value shows as such, never as a traceback
-        value = f"<unreadable: {exc}>"
-    entry = TagEntry(tag, elem.VR or "", elem.keyword or "", value)
+        value = fmt.clip(clean(f"<unreadable: {exc}>"), VALUE_WIDTH)
+    entry = TagEntry(tag, clean(elem.VR or ""), elem.keyword or "", value)
     if elem.VR == "SQ" and not (mask and _is_identity(elem)):
         for number, item in enumerate(elem.value, 1):
             item_entry = TagEntry("", "", "", f"Item {number}")
@@ -150,12 +153,13 @@ class TagScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         """A search line above the tree."""
-        yield Static(self.title_text or self.path.name, id="tags-title")
+        title = clean(self.title_text or self.path.name)
+        yield Static(title, id="tags-title", markup=False)
         yield Input(placeholder="/  search tag, keyword or value", id="tag-search")
         tree: Tree[None] = Tree("dataset", id="tag-tree")
         tree.show_root = False
         yield tree
-        yield Static("reading…", id="tags-status")
+        yield Static("reading…", id="tags-status", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -180,7 +184,7 @@ class TagScreen(Screen[None]):
 
     def on_load_failed(self, message: LoadFailed) -> None:
         """One line where the tree would be."""
-        self.query_one("#tags-status", Static).update(message.message)
+        self.query_one("#tags-status", Static).update(clean(message.message))
 
     @on(Input.Changed, "#tag-search")
     def search_changed(self) -> None:

@@ -50,6 +50,7 @@ from tuipacs.app.widgets.image_view import ImageView
 from tuipacs.imaging import presets
 from tuipacs.imaging.decode import read_dataset
 from tuipacs.imaging.voi import Window
+from tuipacs.safe_text import clean
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, StudyRow, list_instances, list_series
 
@@ -493,7 +494,7 @@ class ViewerScreen(Screen[None]):
             "ov-br": texts.bottom_right,
         }
         for name, label in zip(("top", "right", "bottom", "left"), self.edge_labels(), strict=True):
-            self._overlay_texts[f"ori-{name}"] = label
+            self._overlay_texts[f"ori-{name}"] = clean(label)
         self.place_overlays()
 
     def overlay_text(self) -> str:
@@ -549,10 +550,11 @@ class ViewerScreen(Screen[None]):
         return max(0, x), max(0, y)
 
     def show_message(self, text: str) -> None:
-        """One line across the middle of the viewport (errors, empty series)."""
-        self.message = text
+        """One line across the middle of the viewport (errors, empty series), cleaned: an
+        error may quote a file name or a value."""
+        self.message = clean(text)
         widget = self.query_one("#viewer-message", Static)
-        widget.update(text)
+        widget.update(self.message)
         self._place_message(*self.query_one("#viewport").content_size)
 
     def clear_message(self) -> None:
