@@ -128,9 +128,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     """Import files, folders and DICOMDIRs.
 
     Exit status 1 if any file failed: DICOM files that cannot be read (truncated,
-    corrupt, missing UIDs, I/O errors) or an unreadable DICOMDIR. Files that are not DICOM
-    (no DICOM preamble) and DICOMDIRs inside folders are skipped, and files already in
-    the archive count as present; neither makes the import fail.
+    corrupt, missing UIDs, I/O errors), an unreadable DICOMDIR, files refused by the
+    identity rules (a series of another study, a study of another patient) and different
+    objects with a SOP Instance UID the archive holds (conflicts); the last two go to the
+    quarantine (``tuipacs quarantine``). Files that are not DICOM (no DICOM preamble) and
+    DICOMDIRs inside folders are skipped, and files already in the archive (the same
+    object) count as present; neither makes the import fail.
     """
     from tuipacs.store.archive import ArchiveError
     from tuipacs.store.importer import import_paths
@@ -151,15 +154,26 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         for path, message in summary.errors:
             print(f"error: {_file_error(path, message)}", file=sys.stderr)
+        for path, message in summary.refused:
+            print(f"refused: {path}: {message}", file=sys.stderr)
+        for path, message in summary.conflicts:
+            print(f"conflict: {path}: {message}", file=sys.stderr)
+        held = len(summary.refused) + len(summary.conflicts)
         print(
             f"{summary.added} added, {summary.duplicates} already present, "
-            f"{summary.not_dicom} not DICOM skipped, {len(summary.errors)} failed "
-            f"({len(summary.studies)} studies, {_human(summary.bytes_added)}, "
+            f"{summary.not_dicom} not DICOM skipped, {len(summary.errors)} failed"
+            + (
+                f", {len(summary.refused)} refused and {len(summary.conflicts)} conflicts "
+                "quarantined (see 'tuipacs quarantine')"
+                if held
+                else ""
+            )
+            + f" ({len(summary.studies)} studies, {_human(summary.bytes_added)}, "
             f"{summary.seconds:.1f} s)"
         )
     # as for send: any file that could not be imported makes the exit status 1; files
     # that are not DICOM at all (and DICOMDIRs met in folders) are skipped, not failed
-    return 1 if summary.errors else 0
+    return 1 if summary.errors or summary.refused or summary.conflicts else 0
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -448,6 +462,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
 
     from tuipacs.dicom.retrieve import RetrieveProgress, retrieve
     from tuipacs.dicom.storage import ReceivedInstance
+    from tuipacs.store.identity import RefusedError
 
     cfg = _config()
     node = cfg.node(args.node)
@@ -457,8 +472,14 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     def progress(p: RetrieveProgress) -> None:
         bar(p.completed + p.failed + p.skipped + p.warning, max(p.total, 1))
 
+    refused: list[str] = []
+
     def sink(path: Path, _info: ReceivedInstance) -> None:
-        archive.add_file(path, move=True)
+        try:
+            archive.add_file(path, move=True, source=f"retrieve from {node.name}")
+        except RefusedError as exc:  # answered as a failure; reported below
+            refused.append(str(exc))
+            raise
 
     cancel = threading.Event()
     try:
@@ -492,19 +513,29 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         "first_image_seconds": summary.first_image_seconds,
         "cancelled": summary.cancelled,
         "errors": summary.errors,
-        "ok": summary.ok,
+        "refused": refused,
+        "ok": summary.ok and not refused,
     }
     if args.json:
         _print_json(data)
     else:
         for message in summary.errors:
             print(f"error: {message}", file=sys.stderr)
+        for message in refused:
+            print(f"refused: {message}", file=sys.stderr)
         print(
             f"{summary.completed} received, {summary.skipped} already here, "
             f"{summary.failed} failed, {summary.warning} warnings "
             f"({_human(summary.bytes)} in {summary.seconds:.1f} s, {summary.mb_per_s:.0f} MB/s)"
         )
-    return 0 if summary.ok else 1
+    return 0 if summary.ok and not refused else 1
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    """List, release or delete quarantined instances (see tuipacs.cli_quarantine)."""
+    from tuipacs import cli_quarantine
+
+    return cli_quarantine.run(args, open_archive())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -623,6 +654,10 @@ def build_parser() -> argparse.ArgumentParser:
     pin = add("pin", cmd_pin, "pin a study so it is never evicted")
     pin.add_argument("study", metavar="STUDY_UID")
     pin.add_argument("--unpin", action="store_true", help="remove the pin")
+
+    from tuipacs import cli_quarantine
+
+    cli_quarantine.add_parser(sub).set_defaults(func=cmd_quarantine)
 
     demo = add("demo", cmd_demo, "generate the synthetic demo studies into the archive")
     demo.add_argument("--ct-slices", type=int, default=300, help="slices of the demo CT")
