@@ -163,8 +163,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             f"{summary.added} added, {summary.duplicates} already present, "
             f"{summary.not_dicom} not DICOM skipped, {len(summary.errors)} failed"
             + (
-                f", {len(summary.refused)} refused and {len(summary.conflicts)} conflicts "
-                "quarantined (see 'tuipacs quarantine')"
+                f", {held} quarantined ({len(summary.refused)} refused, "
+                f"{len(summary.conflicts)} conflicts: see 'tuipacs quarantine')"
                 if held
                 else ""
             )

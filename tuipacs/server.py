@@ -64,7 +64,7 @@ from tuipacs.server_records import fast_record
 from tuipacs.store import qr
 from tuipacs.store.archive import Archive, ArchiveError
 from tuipacs.store.files import make_private_dirs
-from tuipacs.store.identity import RefusedError, shown
+from tuipacs.store.identity import RefusedError, shown, shown_text
 from tuipacs.store.inbox import BATCH, IDLE, INBOX, MAX_DELAY, Inbox, OnStored
 from tuipacs.store.records import BadDicomError, NotDicomError
 
@@ -115,7 +115,7 @@ class ArchiveBackend:
         except (NotDicomError, BadDicomError) as exc:
             LOG.warning("refusing %s: %s", shown(info.sop_instance_uid), exc)
             return STORE_CANNOT_UNDERSTAND
-        caller = shown(info.calling_ae)
+        caller = shown_text(info.calling_ae)
         try:
             if record.sop_uid != info.sop_instance_uid:
                 LOG.warning(

@@ -88,6 +88,14 @@ class VerifyReport:
         return not (self.missing_files or self.size_mismatches or self.orphan_files)
 
 
+def _young(folder: Path, seconds: float = 60.0) -> bool:
+    """Was ``folder`` made in the last ``seconds`` (or did it vanish)?"""
+    try:
+        return time.time() - folder.stat().st_mtime < seconds
+    except OSError:
+        return True
+
+
 def _safe_component(uid: str) -> str:
     """A UID as a path component (UIDs are digits and dots; anything else is hashed)."""
     if _UID_RE.fullmatch(uid) and uid not in {".", ".."}:
@@ -252,7 +260,8 @@ class Archive:
             try:
                 fd = os.open(lock, os.O_RDWR)
             except FileNotFoundError:
-                shutil.rmtree(tmp, ignore_errors=True)
+                if not _young(tmp):  # else its writer is creating the lock right now
+                    shutil.rmtree(tmp, ignore_errors=True)
                 continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

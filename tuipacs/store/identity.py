@@ -52,6 +52,14 @@ def shown(uid: str) -> str:
     return f'"{escaped}"' + ("..." if len(uid) > 80 else "")
 
 
+def shown_text(text: str) -> str:
+    """A short peer-supplied text (an AE title) for a message: printable ASCII as it is,
+    anything else escaped (both cut at 80 characters)."""
+    if text.isascii() and text.isprintable() and len(text) <= 80:
+        return text
+    return shown(text)
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """Why an instance was not archived (no patient data in it)."""
