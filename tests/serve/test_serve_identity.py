@@ -175,3 +175,40 @@ def test_different_object_with_an_archived_sop_uid_gets_a_warning(
     )
     assert rows == [("instance", 2)]
     assert same_dataset(instance_path(server.archive_root, sop), first)  # the first is kept
+
+
+def test_retrieve_refuses_a_series_of_another_local_study(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """C-GET from a remote (here another tuipacs serve) into a local archive whose index
+    says the series belongs elsewhere: the sink refuses, the CLI reports, nothing mixes."""
+    s3, s4 = S1 + ".3", S1 + ".4"
+    w1, w2 = Z + ".31", Z + ".32"
+    remote = [
+        write_image(tmp_path / "r" / "1.dcm", patient_id="Q2", study=s3, series=w1, seed=31),
+        write_image(tmp_path / "r" / "2.dcm", patient_id="Q2", study=s3, series=w1, seed=32),
+        write_image(tmp_path / "r" / "3.dcm", patient_id="Q2", study=s3, series=w2, seed=33),
+    ]
+    assert dcmsend(server.port, remote).returncode == 0
+    for path in remote:
+        assert _wait_sop(server.archive_root, dcmread(path).SOPInstanceUID)
+    home = tmp_path / "local"
+    write_config(
+        home,
+        'ae_title = "LOCALWS"\n'
+        f'[nodes.remote]\nae_title = "{AET}"\nhost = "{LOOPBACK}"\nport = {server.port}\n',
+    )
+    local = write_image(tmp_path / "l" / "1.dcm", patient_id="Q1", study=s4, series=w2, seed=41)
+    assert cli(home, "import", str(local)).returncode == 0
+
+    result = cli(home, "retrieve", "remote", "--study", s3)
+    assert result.returncode == 1
+    assert f"refused: series {w2} already belongs to study {s4}" in result.stderr
+    assert "Q2" not in result.stderr + result.stdout
+    entries = _quarantine(home)
+    assert [(e["kind"], e["sop_uid"], e["source"]) for e in entries] == [
+        ("series", dcmread(remote[2]).SOPInstanceUID, "retrieve from remote")
+    ]
+    for study, expected in ((s3, 2), (s4, 1)):
+        listed = json.loads(cli(home, "ls", "--study", study, "--json").stdout)
+        assert sum(s["num_instances"] for s in listed) == expected

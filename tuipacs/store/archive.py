@@ -114,6 +114,7 @@ class Archive:
         self._lock_fd: int | None = None
         self._lock_depth = 0
         self._tmp: Path | None = None
+        self._tmp_lock = threading.Lock()
         self._tmp_lock_fd: int | None = None
         self._pool: ThreadPoolExecutor | None = None
 
@@ -237,13 +238,14 @@ class Archive:
 
     def tmp_dir(self) -> Path:
         """This process's private temporary folder, locked so recovery leaves it alone."""
-        if self._tmp is None:
-            tmp = self.root / "tmp" / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            make_private_dirs(tmp)
-            fd = os.open(tmp / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            self._tmp, self._tmp_lock_fd = tmp, fd
-        return self._tmp
+        with self._tmp_lock:  # the staging threads may ask at once
+            if self._tmp is None:
+                tmp = self.root / "tmp" / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                make_private_dirs(tmp)
+                fd = os.open(tmp / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._tmp, self._tmp_lock_fd = tmp, fd
+            return self._tmp
 
     def stage_pool(self) -> ThreadPoolExecutor:
         """Threads that stage files in parallel."""
