@@ -35,7 +35,6 @@ an instance is found once it is indexed, within about a second of its answer
 from __future__ import annotations
 
 import argparse
-import fcntl
 import logging
 import os
 import shutil
@@ -63,7 +62,7 @@ from tuipacs.dicom.scp_types import (
 from tuipacs.server_records import fast_record
 from tuipacs.store import qr
 from tuipacs.store.archive import Archive, ArchiveError
-from tuipacs.store.files import make_private_dirs
+from tuipacs.store.files import make_locked_dir
 from tuipacs.store.identity import RefusedError, shown, shown_text
 from tuipacs.store.inbox import BATCH, IDLE, INBOX, MAX_DELAY, Inbox, OnStored
 from tuipacs.store.records import BadDicomError, NotDicomError
@@ -153,11 +152,7 @@ class ArchiveBackend:
 
 def _spool_folder(archive: Archive) -> tuple[Path, int]:
     """A private, locked spool folder in the archive's tmp/ (Archive.recover skips it)."""
-    folder = archive.root / "tmp" / f"scp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    make_private_dirs(folder)
-    fd = os.open(folder / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    return folder, fd
+    return make_locked_dir(archive.root / "tmp", f"scp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
 def destinations(cfg: Any) -> dict[str, tuple[str, int]]:

@@ -241,7 +241,6 @@ def test_recovery_indexes_renamed_file_and_drops_temp(tmp_path: Path) -> None:
     shutil.copy(src, root / rel)
     dead = root / "tmp" / "999999-dead"
     dead.mkdir()
-    (dead / ".lock").touch()  # a writer's lock, free since it died
     (dead / "x.part").write_bytes(b"half")
     archive.close()
     reopened = Archive.open(root)

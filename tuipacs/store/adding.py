@@ -51,10 +51,6 @@ if TYPE_CHECKING:
 Status = Literal["added", "duplicate", "conflict", "refused"]
 
 
-class StagingError(OSError):
-    """A file could not be staged (the message names the archive)."""
-
-
 @dataclass(frozen=True, slots=True)
 class AddResult:
     """Outcome of adding one file.

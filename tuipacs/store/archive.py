@@ -34,7 +34,14 @@ from pathlib import Path
 
 from tuipacs.store import adding
 from tuipacs.store.adding import AddResult
-from tuipacs.store.files import PRIVATE_DIR, PRIVATE_FILE, make_private_dirs, tighten
+from tuipacs.store.files import (
+    PRIVATE_DIR,
+    PRIVATE_FILE,
+    make_locked_dir,
+    make_private_dirs,
+    stale_new,
+    tighten,
+)
 from tuipacs.store.identity import RefusedError
 from tuipacs.store.instance import InstanceRecord
 from tuipacs.store.schema import migrate
@@ -86,14 +93,6 @@ class VerifyReport:
     def ok(self) -> bool:
         """True when index and files agree."""
         return not (self.missing_files or self.size_mismatches or self.orphan_files)
-
-
-def _young(folder: Path, seconds: float = 60.0) -> bool:
-    """Was ``folder`` made in the last ``seconds`` (or did it vanish)?"""
-    try:
-        return time.time() - folder.stat().st_mtime < seconds
-    except OSError:
-        return True
 
 
 def _safe_component(uid: str) -> str:
@@ -240,11 +239,8 @@ class Archive:
         """This process's private temporary folder, locked so recovery leaves it alone."""
         with self._tmp_lock:  # the staging threads may ask at once
             if self._tmp is None:
-                tmp = self.root / "tmp" / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-                make_private_dirs(tmp)
-                fd = os.open(tmp / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self._tmp, self._tmp_lock_fd = tmp, fd
+                name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                self._tmp, self._tmp_lock_fd = make_locked_dir(self.root / "tmp", name)
             return self._tmp
 
     def stage_pool(self) -> ThreadPoolExecutor:
@@ -258,12 +254,16 @@ class Archive:
         for tmp in (self.root / "tmp").iterdir():
             if tmp == self._tmp or not tmp.is_dir():
                 continue
+            stale = stale_new(tmp)
+            if stale is not None:  # a folder being made (make_locked_dir)
+                if stale:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                continue
             lock = tmp / ".lock"
             try:
                 fd = os.open(lock, os.O_RDWR)
             except FileNotFoundError:
-                if not _young(tmp):  # else its writer is creating the lock right now
-                    shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(tmp, ignore_errors=True)
                 continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -7,8 +7,10 @@ The archive is private whatever the umask: folders it creates are 0700 and files
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import shutil
+import time
 from pathlib import Path
 
 PRIVATE_DIR = 0o700
@@ -90,3 +92,40 @@ def place_exclusive(src: Path, dst: Path) -> bool:
         return True
     os.unlink(src)
     return True
+
+
+#: Prefix of a locked folder still being made (see make_locked_dir).
+NEW_PREFIX = ".new-"
+
+
+def make_locked_dir(parent: Path, name: str) -> tuple[Path, int]:
+    """Create the private folder ``parent/name`` holding ``.lock``, flocked by the returned
+    descriptor from the moment the folder appears under its name.
+
+    The folder is made as ``.new-<name>``, locked, then renamed: a process cleaning up
+    folders whose lock is free (a dead owner) can never catch one between its creation and
+    its lock. Cleaners leave ``.new-*`` folders alone while they are young (stale_new).
+    """
+    staging = parent / f"{NEW_PREFIX}{name}"
+    make_private_dirs(staging)
+    fd = os.open(staging / ".lock", os.O_CREAT | os.O_RDWR, PRIVATE_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        final = parent / name
+        os.rename(staging, final)
+    except BaseException:
+        os.close(fd)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final, fd
+
+
+def stale_new(folder: Path, seconds: float = 60.0) -> bool | None:
+    """For a ``.new-*`` folder: True if it was left by a process that died making it (older
+    than ``seconds``), False if it is young. None for any other folder."""
+    if not folder.name.startswith(NEW_PREFIX):
+        return None
+    try:
+        return time.time() - folder.stat().st_mtime > seconds
+    except OSError:
+        return False

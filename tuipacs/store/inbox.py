@@ -38,7 +38,7 @@ from pathlib import Path
 from tuipacs.store import identity, quarantine
 from tuipacs.store.adding import AddResult, same_or_conflict
 from tuipacs.store.archive import Archive, ArchiveError
-from tuipacs.store.files import PRIVATE_FILE, make_private_dirs
+from tuipacs.store.files import PRIVATE_FILE, make_locked_dir, make_private_dirs, stale_new
 from tuipacs.store.identity import RefusedError, patient_key, shown
 from tuipacs.store.instance import BadDicomError, InstanceRecord, NotDicomError
 
@@ -149,9 +149,8 @@ class Inbox:
         whose lock is free belonged to a server that died: its files are queued here.
         Returns the number of instances queued that way.
         """
-        make_private_dirs(self.folder)
-        self._lock_fd = os.open(self.folder / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        make_private_dirs(self.base)
+        self.folder, self._lock_fd = make_locked_dir(self.base, self.folder.name)
         self._folder_fd = os.open(self.folder, os.O_RDONLY)
         for other in self.base.iterdir():
             if other != self.folder and other.is_dir():
@@ -177,11 +176,14 @@ class Inbox:
 
     def _adopt(self, other: Path) -> None:
         """Take over the files of another server's inbox folder if that server is gone."""
+        stale = stale_new(other)
+        if stale is not None:  # a folder being made (make_locked_dir)
+            if stale:
+                shutil.rmtree(other, ignore_errors=True)
+            return
         try:
             fd = os.open(other / ".lock", os.O_RDWR)
         except FileNotFoundError:
-            if time.time() - other.stat().st_mtime < 60:
-                return  # a server starting right now has not made its lock yet
             fd = None
         try:
             if fd is not None:
