@@ -137,9 +137,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     """Import files, folders and DICOMDIRs.
 
     Exit status 1 if any file failed: DICOM files that cannot be read (truncated,
-    corrupt, missing UIDs, I/O errors) or an unreadable DICOMDIR. Files that are not DICOM
-    (no DICOM preamble) and DICOMDIRs inside folders are skipped, and files already in
-    the archive count as present; neither makes the import fail.
+    corrupt, missing UIDs, I/O errors), an unreadable DICOMDIR, files refused by the
+    identity rules (a series of another study, a study of another patient) and different
+    objects with a SOP Instance UID the archive holds (conflicts); the last two go to the
+    quarantine (``tuipacs quarantine``). Files that are not DICOM (no DICOM preamble) and
+    DICOMDIRs inside folders are skipped, and files already in the archive (the same
+    object) count as present; neither makes the import fail.
     """
     from tuipacs.store.archive import ArchiveError
     from tuipacs.store.importer import import_paths
@@ -160,15 +163,26 @@ def cmd_import(args: argparse.Namespace) -> int:
     else:
         for path, message in summary.errors:
             _say(f"error: {_file_error(path, message)}", err=True)
+        for path, message in summary.refused:
+            _say(f"refused: {path}: {message}", err=True)
+        for path, message in summary.conflicts:
+            _say(f"conflict: {path}: {message}", err=True)
+        held = len(summary.refused) + len(summary.conflicts)
         _say(
             f"{summary.added} added, {summary.duplicates} already present, "
-            f"{summary.not_dicom} not DICOM skipped, {len(summary.errors)} failed "
-            f"({len(summary.studies)} studies, {_human(summary.bytes_added)}, "
+            f"{summary.not_dicom} not DICOM skipped, {len(summary.errors)} failed"
+            + (
+                f", {held} quarantined ({len(summary.refused)} refused, "
+                f"{len(summary.conflicts)} conflicts: see 'tuipacs quarantine')"
+                if held
+                else ""
+            )
+            + f" ({len(summary.studies)} studies, {_human(summary.bytes_added)}, "
             f"{summary.seconds:.1f} s)"
         )
     # as for send: any file that could not be imported makes the exit status 1; files
     # that are not DICOM at all (and DICOMDIRs met in folders) are skipped, not failed
-    return 1 if summary.errors else 0
+    return 1 if summary.errors or summary.refused or summary.conflicts else 0
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -457,6 +471,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
 
     from tuipacs.dicom.retrieve import RetrieveProgress, retrieve
     from tuipacs.dicom.storage import ReceivedInstance
+    from tuipacs.store.identity import RefusedError
 
     cfg = _config()
     node = cfg.node(args.node)
@@ -466,8 +481,14 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     def progress(p: RetrieveProgress) -> None:
         bar(p.completed + p.failed + p.skipped + p.warning, max(p.total, 1))
 
+    refused: list[str] = []
+
     def sink(path: Path, _info: ReceivedInstance) -> None:
-        archive.add_file(path, move=True)
+        try:
+            archive.add_file(path, move=True, source=f"retrieve from {node.name}")
+        except RefusedError as exc:  # answered as a failure; reported below
+            refused.append(str(exc))
+            raise
 
     cancel = threading.Event()
     try:
@@ -501,19 +522,29 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         "first_image_seconds": summary.first_image_seconds,
         "cancelled": summary.cancelled,
         "errors": summary.errors,
-        "ok": summary.ok,
+        "refused": refused,
+        "ok": summary.ok and not refused,
     }
     if args.json:
         _print_json(data)
     else:
         for message in summary.errors:
             _say(f"error: {message}", err=True)
+        for message in refused:
+            _say(f"refused: {message}", err=True)
         _say(
             f"{summary.completed} received, {summary.skipped} already here, "
             f"{summary.failed} failed, {summary.warning} warnings "
             f"({_human(summary.bytes)} in {summary.seconds:.1f} s, {summary.mb_per_s:.0f} MB/s)"
         )
-    return 0 if summary.ok else 1
+    return 0 if summary.ok and not refused else 1
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    """List, release or delete quarantined instances (see tuipacs.cli_quarantine)."""
+    from tuipacs import cli_quarantine
+
+    return cli_quarantine.run(args, open_archive())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -632,6 +663,10 @@ def build_parser() -> argparse.ArgumentParser:
     pin = add("pin", cmd_pin, "pin a study so it is never evicted")
     pin.add_argument("study", metavar="STUDY_UID")
     pin.add_argument("--unpin", action="store_true", help="remove the pin")
+
+    from tuipacs import cli_quarantine
+
+    cli_quarantine.add_parser(sub).set_defaults(func=cmd_quarantine)
 
     demo = add("demo", cmd_demo, "generate the synthetic demo studies into the archive")
     demo.add_argument("--ct-slices", type=int, default=300, help="slices of the demo CT")

@@ -290,7 +290,7 @@ def save_nodes(nodes: dict[str, dict[str, Any]], path: Path | None = None) -> Pa
     for name, table in sorted(nodes.items()):
         kept += ["", f"[nodes.{name}]"]
         kept += [f"{key} = {_toml_value(val)}" for key, val in table.items()]
-    path.parent.mkdir(parents=True, exist_ok=True)
+    locations.make_private_dir(path.parent)
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text("\n".join(kept).lstrip("\n") + "\n", encoding="utf-8")
     tmp.replace(path)

@@ -2,6 +2,9 @@
 
 ``TUIPACS_HOME=DIR`` puts config, archive and cache under ``DIR`` (tests and users who keep
 several profiles rely on it).
+
+The functions here only name folders; whoever creates one uses :func:`make_private_dir`
+(0700 whatever the umask, missing parents too), as ``Archive.open`` does for the archive.
 """
 
 from __future__ import annotations
@@ -41,3 +44,11 @@ def cache_dir() -> Path:
     """Disposable data (thumbnails and the like)."""
     home = _home()
     return home / "cache" if home else Path(platformdirs.user_cache_dir(APP_NAME))
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create ``path`` (and its missing parents) readable by this user only; returns it."""
+    from tuipacs.store.files import make_private_dirs
+
+    make_private_dirs(path)
+    return path

@@ -50,6 +50,7 @@ _TEXT = {
     "sop_class_uid": 0x00080016,
     "image_position": 0x00200032,
     "image_orientation": 0x00200037,
+    "issuer_of_patient_id": 0x00100021,
 }
 _INSTANCE_NUMBER = 0x00200013
 _FRAMES = 0x00280008

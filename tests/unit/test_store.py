@@ -265,12 +265,12 @@ def test_full_disk_is_an_archive_error(
     if not Path("/dev/full").exists():
         pytest.skip("/dev/full is not available on this system")
     src = make_file(tmp_path / "in")
-    os.symlink("/dev/full", archive._tmp_dir() / "fixed.part")
+    os.symlink("/dev/full", archive.tmp_dir() / "fixed.part")
 
     class FixedUUID:
         hex = "fixed"
 
-    monkeypatch.setattr("tuipacs.store.archive.uuid.uuid4", lambda: FixedUUID())
+    monkeypatch.setattr("tuipacs.store.adding.uuid.uuid4", lambda: FixedUUID())
     with pytest.raises(ArchiveError, match="No space left"):
         archive.add_file(src)
     assert archive.usage().instances == 0

@@ -1,9 +1,19 @@
 """The local archive: DICOM files laid out by UID plus a SQLite index.
 
 Every write is atomic: the file is copied to a private temporary folder inside the archive,
-fsynced, announced in the ``pending`` table, renamed into place, and only then indexed, in one
-transaction. An instance is in the index only if its file is complete. If a writer dies
-mid-way, the next ``Archive.open`` finishes or discards what it left.
+fsynced, announced in the ``pending`` table, placed (never over an existing file) and only
+then indexed, in one transaction, under the archive lock; an instance is in the index only
+if its file is complete. If a writer dies mid-way, the next ``Archive.open`` finishes or
+discards what it left. See :mod:`tuipacs.store.adding` for the steps and
+:mod:`tuipacs.store.identity` for the rules every added instance must keep (refused ones go
+to :mod:`tuipacs.store.quarantine`).
+
+The archive is private: its folders are 0700 and its files 0600 whatever the umask.
+Opening an archive written by an earlier version tightens the root, its top folders, the
+index and the lock file; files and folders below ``files/`` keep their modes but cannot be
+reached by other users through the 0700 root.
+
+Readers never wait for writers (SQLite WAL): a query sees the index as it stands.
 """
 
 from __future__ import annotations
@@ -17,31 +27,38 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from tuipacs.store.instance import BadDicomError, InstanceRecord, NotDicomError
+from tuipacs.store import adding
+from tuipacs.store.adding import AddResult
+from tuipacs.store.files import (
+    PRIVATE_DIR,
+    PRIVATE_FILE,
+    make_locked_dir,
+    make_private_dirs,
+    stale_new,
+    tighten,
+)
+from tuipacs.store.identity import RefusedError
+from tuipacs.store.instance import InstanceRecord
 from tuipacs.store.schema import migrate
 
+__all__ = ["AddResult", "Archive", "ArchiveError", "RefusedError"]
+
 INDEX_NAME = "index.sqlite"
-_UID_RE = re.compile(r"^[0-9.]{1,64}$")
+LOCK_NAME = "archive.lock"
+#: Folders of the archive root (all private).
+FOLDERS = ("files", "tmp", "inbox", "quarantine")
+_UID_RE = re.compile(r"[0-9.]{1,64}")
+#: How long a writer waits for the archive lock before it gives up.
+LOCK_TIMEOUT = 120.0
 
 
 class ArchiveError(Exception):
     """A problem with the archive itself (permissions, full disk, broken index)."""
-
-
-@dataclass(frozen=True, slots=True)
-class AddResult:
-    """Outcome of adding one file."""
-
-    status: Literal["added", "duplicate"]
-    sop_uid: str
-    study_uid: str
-    series_uid: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,25 +97,9 @@ class VerifyReport:
 
 def _safe_component(uid: str) -> str:
     """A UID as a path component (UIDs are digits and dots; anything else is hashed)."""
-    if _UID_RE.match(uid) and uid not in {".", ".."}:
+    if _UID_RE.fullmatch(uid) and uid not in {".", ".."}:
         return uid
     return "x" + uuid.uuid5(uuid.NAMESPACE_OID, uid).hex
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _copy_synced(src: Path, dst: Path) -> None:
-    """Copy src to dst and fsync dst."""
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
-        shutil.copyfileobj(fin, fout, 1 << 20)
-        fout.flush()
-        os.fsync(fout.fileno())
 
 
 class Archive:
@@ -108,8 +109,11 @@ class Archive:
         self.root = root
         self.files_dir = root / "files"
         self._local = threading.local()
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        self._lock_fd: int | None = None
+        self._lock_depth = 0
         self._tmp: Path | None = None
+        self._tmp_lock = threading.Lock()
         self._tmp_lock_fd: int | None = None
         self._pool: ThreadPoolExecutor | None = None
 
@@ -120,9 +124,15 @@ class Archive:
         """Open (creating if needed) the archive at ``root`` and recover from crashed writers."""
         archive = cls(root)
         try:
-            root.mkdir(parents=True, exist_ok=True)
-            archive.files_dir.mkdir(exist_ok=True)
-            (root / "tmp").mkdir(exist_ok=True)
+            make_private_dirs(root)
+            tighten(root, PRIVATE_DIR)
+            for name in FOLDERS:
+                make_private_dirs(root / name)
+                tighten(root / name, PRIVATE_DIR)
+            index = root / INDEX_NAME
+            os.close(os.open(index, os.O_CREAT | os.O_RDWR, PRIVATE_FILE))
+            for name in (INDEX_NAME, INDEX_NAME + "-wal", INDEX_NAME + "-shm", LOCK_NAME):
+                tighten(root / name, PRIVATE_FILE)
             migrate(archive._conn())
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"archive index {root / INDEX_NAME} is unusable: {exc}") from exc
@@ -144,6 +154,10 @@ class Archive:
             self._local.conn = conn
         return conn
 
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection to the index (for the modules of this package)."""
+        return self._conn()
+
     def close(self) -> None:
         """Close this thread's connection and release the temporary folder."""
         conn = getattr(self._local, "conn", None)
@@ -158,34 +172,92 @@ class Archive:
             self._tmp_lock_fd = None
             shutil.rmtree(self._tmp or "", ignore_errors=True)
             self._tmp = None
+        if self._lock_fd is not None and self._lock_depth == 0:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> Iterator[sqlite3.Connection]:
         """An IMMEDIATE transaction, serialised within this process."""
         with self._write_lock:
             conn = self._conn()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
-    def _tmp_dir(self) -> Path:
+    _write = write
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """The archive lock: this process's writers and every other process's (flock on
+        ``archive.lock``). Reentrant within a thread; ArchiveError after LOCK_TIMEOUT."""
+        with self._write_lock:
+            if self._lock_depth == 0:
+                self._flock()
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+                if self._lock_depth == 0 and self._lock_fd is not None:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _flock(self) -> None:
+        """Take the flock, waiting up to LOCK_TIMEOUT."""
+        if self._lock_fd is None:
+            try:
+                self._lock_fd = os.open(self.root / LOCK_NAME, os.O_CREAT | os.O_RDWR, 0o600)
+            except OSError as exc:
+                raise self.error(exc) from exc
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        pause = 0.001
+        while True:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ArchiveError(
+                        f"the archive at {self.root} stayed locked by another tuipacs for "
+                        f"{LOCK_TIMEOUT:.0f} s; is one stuck?"
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.02)
+
+    def error(self, exc: BaseException) -> ArchiveError:
+        """An ArchiveError for a storage failure while writing."""
+        if isinstance(exc, ArchiveError):
+            return exc
+        return ArchiveError(f"cannot write to the archive at {self.root}: {exc}")
+
+    def tmp_dir(self) -> Path:
         """This process's private temporary folder, locked so recovery leaves it alone."""
-        if self._tmp is None:
-            tmp = self.root / "tmp" / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            tmp.mkdir(parents=True)
-            fd = os.open(tmp / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            self._tmp, self._tmp_lock_fd = tmp, fd
-        return self._tmp
+        with self._tmp_lock:  # the staging threads may ask at once
+            if self._tmp is None:
+                name = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                self._tmp, self._tmp_lock_fd = make_locked_dir(self.root / "tmp", name)
+            return self._tmp
+
+    def stage_pool(self) -> ThreadPoolExecutor:
+        """Threads that stage files in parallel."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive-stage")
+        return self._pool
 
     def recover(self) -> int:
         """Finish or discard what crashed writers left. Returns the number of files indexed."""
         for tmp in (self.root / "tmp").iterdir():
             if tmp == self._tmp or not tmp.is_dir():
+                continue
+            stale = stale_new(tmp)
+            if stale is not None:  # a folder being made (make_locked_dir)
+                if stale:
+                    shutil.rmtree(tmp, ignore_errors=True)
                 continue
             lock = tmp / ".lock"
             try:
@@ -200,23 +272,10 @@ class Archive:
             finally:
                 os.close(fd)
             shutil.rmtree(tmp, ignore_errors=True)
-        indexed = 0
-        for row in self._conn().execute("SELECT path FROM pending").fetchall():
-            path = self.root / row["path"]
-            if path.exists():
-                from tuipacs.store.records import read_record  # pydicom: only when needed
-
-                try:
-                    record = read_record(path)
-                except (NotDicomError, BadDicomError):
-                    path.unlink(missing_ok=True)
-                else:
-                    with self._write() as conn:
-                        if self._insert(conn, record, row["path"], linked=False):
-                            indexed += 1
-            with self._write() as conn:
-                conn.execute("DELETE FROM pending WHERE path = ?", (row["path"],))
-        return indexed
+        if not self._conn().execute("SELECT 1 FROM pending LIMIT 1").fetchone():
+            return 0
+        with self.locked():  # live writers hold it while their rows are pending
+            return adding.recover_pending(self)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -233,11 +292,17 @@ class Archive:
         move: bool = False,
         link: bool = False,
         record: InstanceRecord | None = None,
+        source: str = "",
     ) -> AddResult:
         """Add one DICOM file. ``move`` takes the file (renamed when on the same filesystem);
-        ``link`` indexes it where it is. Raises NotDicomError/BadDicomError for bad input and
-        ArchiveError for storage failures (full disk, permissions)."""
-        return self.add_files([(src, record)], move=move, link=link)[0]
+        ``link`` indexes it where it is. Raises NotDicomError/BadDicomError for bad input,
+        RefusedError when it breaks an identity rule or conflicts with an archived object
+        (the file is then in the quarantine) and ArchiveError for storage failures (full
+        disk, permissions)."""
+        result = self.add_files([(src, record)], move=move, link=link, source=source)[0]
+        if result.refusal is not None:
+            raise RefusedError(result.refusal, result.quarantine_id)
+        return result
 
     def add_files(
         self,
@@ -246,206 +311,28 @@ class Archive:
         move: bool = False,
         link: bool = False,
         synced: bool = False,
+        source: str = "",
+        quarantine: bool = True,
     ) -> list[AddResult]:
-        """Add several files in one batch (one pending and one index transaction).
+        """Add several files in one batch (see :mod:`tuipacs.store.adding`).
 
         ``synced`` says the sources are already fsynced (the server's inbox): moved on the
         same file system, they are not fsynced again (only the folders they land in are).
+        Refused and conflicting files go to the quarantine (``source`` says where they came
+        from) unless ``quarantine`` is False. Raises ArchiveError for storage failures.
         """
-        wanted: list[tuple[InstanceRecord, Path]] = []
-        results: list[AddResult] = []
-        seen: set[str] = set()
-        for src, given in items:
-            if given is None:
-                from tuipacs.store.records import read_record  # pydicom: only when needed
-
-                record = read_record(src)
-            else:
-                record = given
-            if record.sop_uid in seen or self.has_instance(record.sop_uid):
-                results.append(AddResult("duplicate", *_uids(record)))
-                if move:
-                    src.unlink(missing_ok=True)
-                continue
-            seen.add(record.sop_uid)
-            wanted.append((record, src))
-            results.append(AddResult("added", *_uids(record)))
-        staged: list[tuple[InstanceRecord, str, Path | None]]
-        if link:
-            staged = [(rec, str(src.resolve()), None) for rec, src in wanted]
-        else:
-            tmps = self._stage_all([src for _, src in wanted], move, synced)
-            staged = [
-                (rec, self.relative_path(rec), tmp)
-                for (rec, _), tmp in zip(wanted, tmps, strict=True)
-            ]
-        if not staged:
-            return results
         try:
-            inserted = self._commit_staged(staged, link)
-        except OSError as exc:
-            raise ArchiveError(f"cannot write to the archive at {self.root}: {exc}") from exc
-        lost = {rec.sop_uid for (rec, _, _), ok in zip(staged, inserted, strict=True) if not ok}
-        # another writer may have indexed some between our check and our insert
-        return [
-            AddResult("duplicate", r.sop_uid, r.study_uid, r.series_uid)
-            if r.status == "added" and r.sop_uid in lost
-            else r
-            for r in results
-        ]
-
-    def _stage_all(self, sources: list[Path], move: bool, synced: bool = False) -> list[Path]:
-        """Stage several files in parallel (copy and fsync overlap); all or nothing."""
-        if len(sources) <= 1:
-            return [self._stage(src, move, synced) for src in sources]
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive-stage")
-        futures = [self._pool.submit(self._stage, src, move, synced) for src in sources]
-        wait(futures)
-        failures = [f.exception() for f in futures if f.exception() is not None]
-        if failures:
-            for future in futures:
-                if future.exception() is None:
-                    future.result().unlink(missing_ok=True)
-            raise failures[0]  # type: ignore[misc]
-        return [f.result() for f in futures]
-
-    def _stage(self, src: Path, move: bool, synced: bool = False) -> Path:
-        """Put a complete, fsynced copy of ``src`` in the temporary folder.
-
-        A ``synced`` source moved within the file system keeps its inode, whose data is on
-        disk already: no second fsync.
-        """
-        tmp = self._tmp_dir() / f"{uuid.uuid4().hex}.part"
-        try:
-            if move and os.stat(src).st_dev == os.stat(tmp.parent).st_dev:
-                os.replace(src, tmp)
-                if not synced:
-                    with open(tmp, "rb+") as fh:
-                        os.fsync(fh.fileno())
-            else:
-                _copy_synced(src, tmp)
-                if move:
-                    src.unlink(missing_ok=True)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise ArchiveError(f"cannot write to the archive at {self.root}: {exc}") from exc
-        return tmp
-
-    def _commit_staged(
-        self, staged: list[tuple[InstanceRecord, str, Path | None]], link: bool
-    ) -> list[bool]:
-        """Announce, rename into place, then index; returns which were newly indexed."""
-        now = time.time()
-        if not link:
-            with self._write() as conn:
-                conn.executemany(
-                    "INSERT OR IGNORE INTO pending(path, created) VALUES (?, ?)",
-                    [(rel, now) for _, rel, _ in staged],
-                )
-            dirs: set[Path] = set()
-            for _, rel, tmp in staged:
-                final = self.root / rel
-                final.parent.mkdir(parents=True, exist_ok=True)
-                assert tmp is not None
-                os.replace(tmp, final)
-                dirs.add(final.parent)
-            for folder in dirs:
-                _fsync_dir(folder)
-        with self._write() as conn:
-            inserted = [self._insert(conn, rec, rel, linked=link) for rec, rel, _ in staged]
-            if not link:
-                conn.executemany("DELETE FROM pending WHERE path = ?", [(r,) for _, r, _ in staged])
-        return inserted
-
-    def _insert(
-        self, conn: sqlite3.Connection, rec: InstanceRecord, rel: str, *, linked: bool
-    ) -> bool:
-        """Index one instance; False if it was already there."""
-        if conn.execute("SELECT 1 FROM instance WHERE sop_uid = ?", (rec.sop_uid,)).fetchone():
-            return False
-        name_search = rec.patient_name.lower()
-        patient_fk = conn.execute(
-            "INSERT INTO patient(patient_id, patient_name, name_search, birth_date, sex) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(patient_id) DO UPDATE SET "
-            "patient_name = excluded.patient_name, name_search = excluded.name_search, "
-            "birth_date = excluded.birth_date, sex = excluded.sex RETURNING id",
-            (rec.patient_id, rec.patient_name, name_search, rec.birth_date, rec.sex),
-        ).fetchone()[0]
-        now = time.time()
-        conn.execute(
-            "INSERT INTO study(patient_fk, study_uid, study_date, study_time, accession, "
-            "description, referring, study_id, received, patient_id, name_search) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(study_uid) DO NOTHING",
-            (
-                patient_fk,
-                rec.study_uid,
-                rec.study_date,
-                rec.study_time,
-                rec.accession,
-                rec.study_description,
-                rec.referring,
-                rec.study_id,
-                now,
-                rec.patient_id,
-                name_search,
-            ),
-        )
-        study = conn.execute(
-            "SELECT id, modalities FROM study WHERE study_uid = ?", (rec.study_uid,)
-        ).fetchone()
-        cur = conn.execute(
-            "INSERT INTO series(study_fk, series_uid, series_number, description, modality, "
-            "body_part, series_date) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT(series_uid) DO NOTHING",
-            (
-                study["id"],
-                rec.series_uid,
-                rec.series_number,
-                rec.series_description,
-                rec.modality,
-                rec.body_part,
-                rec.series_date,
-            ),
-        )
-        new_series = cur.rowcount == 1
-        series_fk = conn.execute(
-            "SELECT id FROM series WHERE series_uid = ?", (rec.series_uid,)
-        ).fetchone()[0]
-        conn.execute(
-            "INSERT INTO instance(series_fk, sop_uid, sop_class_uid, instance_number, "
-            "transfer_syntax, rows, columns, frames, file_size, path, linked, received, "
-            "image_position, image_orientation) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                series_fk,
-                rec.sop_uid,
-                rec.sop_class_uid,
-                rec.instance_number,
-                rec.transfer_syntax,
-                rec.rows,
-                rec.columns,
-                rec.frames,
-                rec.file_size,
-                rel,
-                int(linked),
-                now,
-                rec.image_position,
-                rec.image_orientation,
-            ),
-        )
-        conn.execute(
-            "UPDATE series SET num_instances = num_instances + 1 WHERE id = ?", (series_fk,)
-        )
-        modalities = study["modalities"].split("\\") if study["modalities"] else []
-        if rec.modality and rec.modality not in modalities:
-            modalities.append(rec.modality)
-        conn.execute(
-            "UPDATE study SET num_instances = num_instances + 1, size_bytes = size_bytes + ?, "
-            "num_series = num_series + ?, modalities = ?, received = ? WHERE id = ?",
-            (rec.file_size, int(new_series), "\\".join(modalities), now, study["id"]),
-        )
-        return True
+            return adding.add_files(
+                self,
+                items,
+                move=move,
+                link=link,
+                synced=synced,
+                source=source,
+                quarantine=quarantine,
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise self.error(exc) from exc
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -472,9 +359,12 @@ class Archive:
         )
         return self._abs(row["path"]) if row else None
 
-    def _abs(self, rel: str) -> Path:
+    def absolute(self, rel: str) -> Path:
+        """The absolute path of a path the index holds (relative to the root, or linked)."""
         path = Path(rel)
         return path if path.is_absolute() else self.root / path
+
+    _abs = absolute
 
     def usage(self) -> Usage:
         """Totals over the whole archive."""
@@ -509,28 +399,38 @@ class Archive:
     # -- deleting ----------------------------------------------------------------------------
 
     def delete_study(self, study_uid: str) -> int:
-        """Remove a study from the index, then its files. Returns the bytes freed."""
-        with self._write() as conn:
-            row = conn.execute(
-                "SELECT id, patient_fk, size_bytes FROM study WHERE study_uid = ?", (study_uid,)
-            ).fetchone()
-            if row is None:
-                return 0
-            paths = conn.execute(
-                "SELECT i.path FROM instance i JOIN series s ON i.series_fk = s.id "
-                "WHERE s.study_fk = ? AND i.linked = 0",
-                (row["id"],),
-            ).fetchall()
-            conn.execute("DELETE FROM study WHERE id = ?", (row["id"],))
-            conn.execute(
-                "DELETE FROM patient WHERE id = ? AND NOT EXISTS "
-                "(SELECT 1 FROM study WHERE patient_fk = ?)",
-                (row["patient_fk"], row["patient_fk"]),
-            )
-        for (rel,) in paths:
-            self._abs(rel).unlink(missing_ok=True)
-        study_dir = self.files_dir / _safe_component(study_uid)
-        shutil.rmtree(study_dir, ignore_errors=True)
+        """Remove a study from the index, then the files the index named (never a linked
+        file), then the folders that became empty. Returns the bytes freed."""
+        with self.locked():
+            with self._write() as conn:
+                row = conn.execute(
+                    "SELECT id, patient_fk, size_bytes FROM study WHERE study_uid = ?",
+                    (study_uid,),
+                ).fetchone()
+                if row is None:
+                    return 0
+                paths = conn.execute(
+                    "SELECT i.path FROM instance i JOIN series s ON i.series_fk = s.id "
+                    "WHERE s.study_fk = ? AND i.linked = 0",
+                    (row["id"],),
+                ).fetchall()
+                conn.execute("DELETE FROM study WHERE id = ?", (row["id"],))
+                conn.execute(
+                    "DELETE FROM patient WHERE id = ? AND NOT EXISTS "
+                    "(SELECT 1 FROM study WHERE patient_fk = ?)",
+                    (row["patient_fk"], row["patient_fk"]),
+                )
+            folders: set[Path] = set()
+            for (rel,) in paths:
+                path = self.absolute(rel)
+                path.unlink(missing_ok=True)
+                folders.add(path.parent)
+                folders.add(path.parent.parent)
+            # deepest first; a folder that still holds anything stays
+            for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+                if folder != self.files_dir and folder.is_relative_to(self.files_dir):
+                    with suppress(OSError):
+                        folder.rmdir()
         return int(row["size_bytes"])
 
     def evict(self, limit_bytes: int) -> EvictResult:

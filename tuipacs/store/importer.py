@@ -27,13 +27,18 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class ImportSummary:
-    """What an import did; ``errors`` holds (path, one-line message) pairs."""
+    """What an import did; ``errors``, ``refused`` and ``conflicts`` hold (path, one-line
+    message) pairs: files that could not be read, files that broke an identity rule, and
+    different objects with a SOP Instance UID the archive holds (the last two are in the
+    quarantine)."""
 
     files: int = 0
     added: int = 0
     duplicates: int = 0
     not_dicom: int = 0
     errors: list[tuple[str, str]] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    conflicts: list[tuple[str, str]] = field(default_factory=list)
     bytes_added: int = 0
     seconds: float = 0.0
     studies: set[str] = field(default_factory=set)
@@ -47,6 +52,13 @@ class ImportSummary:
             "not_dicom": self.not_dicom,
             "failed": len(self.errors),
             "errors": [{"path": p, "error": m} for p, m in self.errors],
+            "refused": len(self.refused),
+            "conflicts": len(self.conflicts),
+            "quarantined": [
+                {"path": p, "kind": kind, "error": m}
+                for kind, pairs in (("refused", self.refused), ("conflict", self.conflicts))
+                for p, m in pairs
+            ],
             "bytes_added": self.bytes_added,
             "seconds": round(self.seconds, 3),
             "study_uids": sorted(self.studies),
@@ -149,12 +161,16 @@ def _flush(
 ) -> None:
     if not batch:
         return
-    results = archive.add_files(batch, link=link)
-    for (_, record), result in zip(batch, results, strict=True):
+    results = archive.add_files(batch, link=link, source="import")
+    for (path, record), result in zip(batch, results, strict=True):
         if result.status == "added":
             summary.added += 1
             summary.bytes_added += record.file_size if record else 0
             summary.studies.add(result.study_uid)
+        elif result.status == "refused":
+            summary.refused.append((str(path), result.message))
+        elif result.status == "conflict":
+            summary.conflicts.append((str(path), result.message))
         else:
             summary.duplicates += 1
     batch.clear()

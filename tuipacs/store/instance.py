@@ -50,3 +50,5 @@ class InstanceRecord:
     """Image Position (Patient) as stored: ``x\\y\\z`` in mm, or empty."""
     image_orientation: str = ""
     """Image Orientation (Patient) as stored: six direction cosines, or empty."""
+    issuer_of_patient_id: str = ""
+    """Issuer of Patient ID: with the Patient ID, who the patient is (store.identity)."""

@@ -16,6 +16,7 @@ at any level, and the unique keys of upper levels need not be given.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -236,11 +237,21 @@ def _range(column: str, value: str) -> tuple[str, list[object]]:
 
 
 def _condition(attr: Attribute, raw: str) -> tuple[str, list[object]] | None:
-    """SQL for a matching value (None: universal matching or not supported)."""
+    """SQL for a matching value (None: universal matching or not supported).
+
+    A list of exact values (UIDs, text without wildcards) of any length is one
+    ``IN (SELECT value FROM json_each(?))``; other lists are ORs grouped as a balanced
+    tree, so that thousands of values stay within SQLite's expression depth.
+    """
     values = [v.strip() for v in raw.split("\\")]
     values = [v for v in values if v]
     if not values or any(v == "*" for v in values):
         return None
+    if len(values) > 1 and (
+        attr.kind == "uid" or (attr.kind == "text" and not any(map(_has_wildcard, values)))
+    ):
+        column = attr.match or attr.column
+        return f"{column} IN (SELECT value FROM json_each(?))", [json.dumps(values)]
     parts = [_single(attr, v) for v in values]
     if any(p is None for p in parts):
         return None
@@ -248,7 +259,15 @@ def _condition(attr: Attribute, raw: str) -> tuple[str, list[object]] | None:
     params = [x for p in parts if p is not None for x in p[1]]
     if len(clauses) == 1:
         return clauses[0], params
-    return "(" + " OR ".join(f"({c})" for c in clauses) + ")", params
+    return _any_of(clauses), params
+
+
+def _any_of(clauses: list[str]) -> str:
+    """``(a) OR (b) OR ...`` nested as a balanced tree (depth log2 n, order kept)."""
+    if len(clauses) == 1:
+        return f"({clauses[0]})"
+    half = len(clauses) // 2
+    return f"({_any_of(clauses[:half])} OR {_any_of(clauses[half:])})"
 
 
 def _text_value(element: DataElement) -> str:
@@ -423,8 +442,8 @@ def instances_for(archive: Archive, root: Root, identifier: Dataset) -> list[Sto
             raise IdentifierError(f"{keyword} must not contain wildcards in a retrieve")
         if values:
             column = ATTRIBUTES[keyword].column
-            clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
-            params.extend(values)
+            clauses.append(f"{column} IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(values))
     sql = (
         f"SELECT i.path, i.sop_class_uid, i.sop_uid, i.transfer_syntax FROM {_FROM['IMAGE']} "
         f"WHERE {' AND '.join(clauses)} ORDER BY {_ORDER['IMAGE']}"

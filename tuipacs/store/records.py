@@ -146,6 +146,7 @@ def record_from_dataset(ds: Dataset, path: Path, size: int) -> InstanceRecord:
             file_size=size,
             image_position=_text(ds, "ImagePositionPatient"),
             image_orientation=_text(ds, "ImageOrientationPatient"),
+            issuer_of_patient_id=_text(ds, "IssuerOfPatientID"),
         )
     except BadDicomError:
         raise

@@ -81,6 +81,28 @@ MIGRATIONS: list[str] = [
     ALTER TABLE instance ADD COLUMN image_position TEXT NOT NULL DEFAULT '';
     ALTER TABLE instance ADD COLUMN image_orientation TEXT NOT NULL DEFAULT '';
     """,
+    # 3: identity rules (store.identity) and the quarantine of refused instances
+    """
+    -- Issuer of Patient ID of the study's patient; NULL for studies indexed before (unknown)
+    ALTER TABLE study ADD COLUMN issuer TEXT;
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        sop_uid TEXT NOT NULL,
+        study_uid TEXT NOT NULL,
+        series_uid TEXT NOT NULL,
+        other_uid TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        path TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        file_size INTEGER NOT NULL DEFAULT 0,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        times INTEGER NOT NULL DEFAULT 1,
+        UNIQUE (sop_uid, digest)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,131 @@
+"""File-system helpers of the archive: private modes, fsync, exclusive placement.
+
+The archive is private whatever the umask: folders it creates are 0700 and files 0600
+(see ``Archive.open`` for archives written by earlier versions).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+import time
+from pathlib import Path
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def make_private_dirs(path: Path) -> list[Path]:
+    """Create ``path`` and its missing parents, each 0700; returns those created (top first).
+
+    (``Path.mkdir(parents=True)`` gives the parents the umask's mode.)
+    """
+    missing: list[Path] = []
+    current = path
+    while not current.is_dir():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    created: list[Path] = []
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+            continue
+        os.chmod(folder, PRIVATE_DIR)  # the umask may have taken bits the mode needs
+        created.append(folder)
+    return created
+
+
+def tighten(path: Path, mode: int) -> None:
+    """chmod ``path`` to ``mode`` if it exists and is ours (errors ignored)."""
+    try:
+        if (os.stat(path).st_mode & 0o777) != mode:
+            os.chmod(path, mode)
+    except OSError:
+        pass
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a folder (its entries)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def copy_synced(src: Path, dst: Path) -> None:
+    """Copy src to dst (created private) and fsync it."""
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with open(src, "rb") as fin, open(fd, "wb") as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
+        fout.flush()
+        os.fsync(fout.fileno())
+
+
+_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
+
+
+def place_exclusive(src: Path, dst: Path) -> bool:
+    """Move ``src`` to ``dst`` unless ``dst`` exists (then False, ``src`` left alone).
+
+    A hard link then an unlink: the link fails if ``dst`` exists, so an existing file is
+    never replaced. On file systems without hard links the caller's archive lock makes a
+    check-then-rename safe among tuipacs writers.
+    """
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+        if os.path.lexists(dst):
+            return False
+        os.rename(src, dst)
+        return True
+    os.unlink(src)
+    return True
+
+
+#: Prefix of a locked folder still being made (see make_locked_dir).
+NEW_PREFIX = ".new-"
+
+
+def make_locked_dir(parent: Path, name: str) -> tuple[Path, int]:
+    """Create the private folder ``parent/name`` holding ``.lock``, flocked by the returned
+    descriptor from the moment the folder appears under its name.
+
+    The folder is made as ``.new-<name>``, locked, then renamed: a process cleaning up
+    folders whose lock is free (a dead owner) can never catch one between its creation and
+    its lock. Cleaners leave ``.new-*`` folders alone while they are young (stale_new).
+    """
+    staging = parent / f"{NEW_PREFIX}{name}"
+    make_private_dirs(staging)
+    fd = os.open(staging / ".lock", os.O_CREAT | os.O_RDWR, PRIVATE_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        final = parent / name
+        os.rename(staging, final)
+    except BaseException:
+        os.close(fd)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final, fd
+
+
+def stale_new(folder: Path, seconds: float = 60.0) -> bool | None:
+    """For a ``.new-*`` folder: True if it was left by a process that died making it (older
+    than ``seconds``), False if it is young. None for any other folder."""
+    if not folder.name.startswith(NEW_PREFIX):
+        return None
+    try:
+        return time.time() - folder.stat().st_mtime > seconds
+    except OSError:
+        return False
