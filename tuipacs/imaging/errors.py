@@ -45,3 +45,12 @@ def short_reason(exc: BaseException, limit: int = 160) -> str:
     if len(reason) > limit:
         reason = reason[: limit - 3].rstrip() + "..."
     return reason
+
+
+def is_fatal(exc: BaseException) -> bool:
+    """True for what must stop the program (Ctrl-C, exit), not become an error line.
+
+    Everything else a decoder raises is an error to report, including BaseExceptions
+    such as ``pyo3_runtime.PanicException`` (a Rust decoder's panic).
+    """
+    return isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit)
