@@ -11,7 +11,10 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import UID
 
+from tuipacs.imaging.guard import layout_of
+from tuipacs.imaging.limits import DECODE_LIMIT, pixel_problem
 from tuipacs.store.instance import BadDicomError, InstanceRecord, NotDicomError
 
 __all__ = [
@@ -20,6 +23,7 @@ __all__ = [
     "BadDicomError",
     "InstanceRecord",
     "NotDicomError",
+    "check_pixels",
     "read_record",
     "record_from_dataset",
 ]
@@ -71,19 +75,37 @@ def _int(ds: Dataset, keyword: str) -> int | None:
         return None
 
 
-def _check_complete(ds: Dataset, path: Path, size: int) -> None:
-    """Raise if a deferred (large) element, such as PixelData, runs past the end of the file."""
+def _check_complete(ds: Dataset, path: Path, size: int, limit: int = DECODE_LIMIT) -> None:
+    """Raise if a deferred (large) element, such as PixelData, runs past the end of the file,
+    or if the pixel description is impossible (see :func:`check_pixels`)."""
     raw = ds.get_item(0x7FE00010, keep_deferred=True) if 0x7FE00010 in ds else None
     if raw is None:
         return
     length = getattr(raw, "length", None)
     tell = getattr(raw, "value_tell", None)
     meta = getattr(ds, "file_meta", None)
-    deflated = meta is not None and meta.get("TransferSyntaxUID") == DEFLATED
-    if length is None or tell is None or length == 0xFFFFFFFF or deflated:
+    syntax = str(meta.get("TransferSyntaxUID", "") or "") if meta is not None else ""
+    deflated = syntax == DEFLATED
+    if length is not None and tell is not None and length != 0xFFFFFFFF and not deflated:
+        if tell + length > size:
+            raise BadDicomError(
+                f"{path.name}: truncated (pixel data ends past the end of the file)"
+            )
+    check_pixels(ds, path, syntax, limit)
+
+
+def check_pixels(ds: Dataset, path: Path, syntax: str, limit: int = DECODE_LIMIT) -> None:
+    """Raise BadDicomError when the object's pixel description is impossible: one frame
+    over ``limit`` bytes decoded, uncompressed pixel data shorter than Rows x Columns x
+    Frames x Samples x Bits say, fewer compressed fragments than frames, or unusable
+    attributes (the rules of :func:`tuipacs.imaging.limits.pixel_problem`, which the
+    viewer and ``tuipacs render`` apply too). Objects without Pixel Data pass."""
+    if 0x7FE00010 not in ds:
         return
-    if tell + length > size:
-        raise BadDicomError(f"{path.name}: truncated (pixel data ends past the end of the file)")
+    compressed = bool(syntax) and syntax != DEFLATED and UID(syntax).is_compressed
+    problem = pixel_problem(layout_of(ds, path, compressed=compressed), limit)
+    if problem is not None:
+        raise BadDicomError(f"{path.name}: {problem}")
 
 
 def read_record(path: Path) -> InstanceRecord:
