@@ -252,7 +252,7 @@ class PixelSource:
                     problem = guard.overrun(self.dataset, guard.file_size(self.path))
             self._problem, self._checked = problem, True
         if self._problem is not None:
-            raise DecodeError(f"cannot decode {self.name}: {self._problem}")
+            raise DecodeError(f"cannot decode {self.name}: {self._problem}", self._problem)
 
     @property
     def frame_count(self) -> int:
@@ -414,7 +414,10 @@ class PixelSource:
         elif "no 'Pixel Data'" in reason:
             reason = "the pixel data is missing"
         where = f"frame {index + 1} of {self.name}"
-        return DecodeError(f"cannot decode {where} ({self._syntax_name()}): {reason}")
+        syntax = self._syntax_name()
+        return DecodeError(
+            f"cannot decode {where} ({syntax}): {reason}", f"{syntax} frame {index + 1}: {reason}"
+        )
 
     def _syntax_name(self) -> str:
         """Human name of the transfer syntax."""

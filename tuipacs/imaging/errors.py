@@ -11,9 +11,12 @@ class ImagingError(Exception):
     ``str(error)``; the CLI prints it after ``tuipacs: error:`` and exits 1.
     """
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, reason: str = "") -> None:
         line = " ".join(message.split()) or "the image cannot be displayed"
         super().__init__(line)
+        self.reason = " ".join(reason.split()) or line
+        """What is wrong without naming the file (for a place that shows which file it is,
+        such as a thumbnail tile or the viewer); the whole message when not given."""
 
     @property
     def message(self) -> str:

@@ -99,8 +99,9 @@ def codestream_problem(data: bytes, syntax: str, rows: int, columns: int, limit:
         )
     size = frame_bytes(rows, columns, max(1, components), 16 if precision > 8 else 8)
     if size > limit:
+        plural = "component" if components == 1 else "components"
         return (
-            f"the {kind} data has {components} components of {precision} bits = "
+            f"the {kind} data has {components} {plural} of {precision} bits = "
             f"{human_bytes(size)} per frame, over the decode limit"
         )
     return None

@@ -109,7 +109,7 @@ def _loaded(ds: Dataset, path: Path, header_only: bool, force: bool = False) -> 
         return ds
     problem = guard.overrun(ds, guard.file_size(path))
     if problem is not None:
-        raise NotDicomError(f"cannot read {path.name}: {problem}")
+        raise NotDicomError(f"cannot read {path.name}: {problem}", problem)
     if transfer_syntax_of(ds) == "1.2.840.10008.1.2.1.99":
         return _with_syntax(pydicom.dcmread(path, force=force))
     return ds
