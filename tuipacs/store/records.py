@@ -125,9 +125,10 @@ def read_record(path: Path) -> InstanceRecord:
 def record_from_dataset(ds: Dataset, path: Path, size: int) -> InstanceRecord:
     """Build the record from an already parsed dataset (pixel values are not touched)."""
     meta = getattr(ds, "file_meta", None)
-    if meta is not None and meta.get("MediaStorageSOPClassUID") == MEDIA_STORAGE_DIRECTORY:
-        raise NotDicomError(f"{path.name}: a DICOMDIR, not an image (import it by name)")
     try:
+        # raw text: a malformed meta element must not escape as pydicom's exception
+        if meta is not None and _text(meta, "MediaStorageSOPClassUID") == MEDIA_STORAGE_DIRECTORY:
+            raise NotDicomError(f"{path.name}: a DICOMDIR, not an image (import it by name)")
         _check_complete(ds, path, size)
         sop_uid = _text(ds, "SOPInstanceUID") or (
             _text(meta, "MediaStorageSOPInstanceUID") if meta is not None else ""
@@ -169,7 +170,7 @@ def record_from_dataset(ds: Dataset, path: Path, size: int) -> InstanceRecord:
             image_position=_text(ds, "ImagePositionPatient"),
             image_orientation=_text(ds, "ImageOrientationPatient"),
         )
-    except BadDicomError:
+    except (BadDicomError, NotDicomError):
         raise
     except Exception as exc:
         raise BadDicomError(f"{path.name}: unreadable DICOM header ({exc})") from exc
