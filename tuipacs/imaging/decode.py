@@ -233,7 +233,7 @@ class PixelSource:
         cls, path: Path, *, header_only: bool = True, limit: int = DECODE_LIMIT
     ) -> PixelSource:
         """Open ``path``; with ``header_only`` pixel data stays on disk until needed."""
-        ds = read_dataset(Path(path), header_only=header_only)
+        ds = read_dataset(Path(path), header_only=header_only, limit=limit)
         return cls(ds, path, from_file=header_only, limit=limit)
 
     def check(self) -> None:

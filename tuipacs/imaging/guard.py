@@ -5,14 +5,19 @@
 * :func:`overrun` finds a value that claims to run past the end of its file (pydicom
   would ask for the claimed length, up to 4 GiB);
 * :func:`encoded_frame` fetches one compressed frame, for the checks of
-  :mod:`tuipacs.imaging.framecheck`.
+  :mod:`tuipacs.imaging.framecheck`;
+* :func:`deflate_problem` finds a deflated file that would inflate past the limit (pydicom
+  inflates the whole dataset in memory before reading it).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
+import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
@@ -137,3 +142,67 @@ def encoded_frame(ds: Dataset, path: Path | None, index: int, frames: int) -> by
     with open(path, "rb") as stream:
         stream.seek(raw.value_tell)
         return get_frame(stream, index, number_of_frames=frames, extended_offsets=offsets)
+
+
+DEFLATED = "1.2.840.10008.1.2.1.99"
+_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT"})
+_CHUNK = 1 << 16
+
+
+def _meta_end(stream: BinaryIO) -> tuple[str, int] | None:
+    """(transfer syntax, offset of the dataset) of a Part 10 file; None if it has no
+    preamble and explicit little endian File Meta group (then it is not deflated)."""
+    stream.seek(128)
+    if stream.read(4) != b"DICM":
+        return None
+    pos, syntax = 132, ""
+    while True:
+        stream.seek(pos)
+        head = stream.read(8)
+        if len(head) < 8 or head[:2] != b"\x02\x00":
+            return syntax, pos
+        element, vr = struct.unpack_from("<H", head, 2)[0], head[4:6]
+        if vr in _LONG_VRS:
+            extra = stream.read(4)
+            if len(extra) < 4:
+                return None
+            length, start = struct.unpack("<L", extra)[0], pos + 12
+        else:
+            length, start = struct.unpack_from("<H", head, 6)[0], pos + 8
+        if length == UNDEFINED or length > 1 << 16:
+            return None
+        if element == 0x0010:
+            stream.seek(start)
+            syntax = stream.read(length).decode("ascii", "replace").strip(" \0")
+        pos = start + length
+
+
+def deflate_problem(path: Path, limit: int) -> str | None:
+    """For a Deflated Explicit VR Little Endian file, why pydicom must not read it: its
+    dataset inflates past a quarter of ``limit`` (pydicom inflates it whole, in memory,
+    and keeps about two copies while parsing; 600 KB of zeros are 600 MB). Inflates in
+    chunks and stops at that size; None otherwise."""
+    cap = limit // 4
+    with open(path, "rb") as stream:
+        found = _meta_end(stream)
+        if found is None or found[0] != DEFLATED:
+            return None
+        stream.seek(found[1])
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        total = 0
+        while True:
+            data = inflater.unconsumed_tail or stream.read(_CHUNK)
+            if not data:
+                return None
+            try:
+                total += len(inflater.decompress(data, _CHUNK))
+            except zlib.error:
+                return None  # pydicom reports the broken stream in its own words
+            if total > cap:
+                return (
+                    f"the deflated dataset expands past {human_bytes(cap)} "
+                    f"(from {human_bytes(os.path.getsize(path))} on disk), a quarter of the "
+                    "decode limit"
+                )
+            if inflater.eof:
+                return None

@@ -80,7 +80,7 @@ class DisplayPipeline:
         ``limit`` is the most bytes one decoded frame may take (:mod:`~tuipacs.imaging.limits`).
         """
         path = Path(path)
-        ds = read_dataset(path, header_only=header_only)
+        ds = read_dataset(path, header_only=header_only, limit=limit)
         return cls(ds, path, from_file=header_only, limit=limit)
 
     @property

@@ -20,6 +20,7 @@ from pydicom.uid import UID
 
 from tuipacs.imaging import guard
 from tuipacs.imaging.errors import ImagingError, NotDicomError, short_reason
+from tuipacs.imaging.limits import DECODE_LIMIT
 
 _WARNINGS_LOCK = threading.RLock()
 
@@ -59,12 +60,13 @@ DEFER_SIZE = 256 * 1024
 """Values larger than this stay on disk in header-only reads (read on access)."""
 
 
-def read_dataset(path: Path, *, header_only: bool = True) -> Dataset:
+def read_dataset(path: Path, *, header_only: bool = True, limit: int = DECODE_LIMIT) -> Dataset:
     """Read ``path`` as DICOM; with ``header_only`` large values (the pixel data)
     stay on disk until accessed, so the header is read without the pixels.
 
     Without ``header_only`` large values are read when first used, after a check that each
     one ends inside the file (pydicom would ask for the length a value claims, up to 4 GiB).
+    A deflated file must not inflate past ``limit`` bytes (pydicom inflates it whole).
     Files without the 128-byte preamble are accepted when their content parses
     as DICOM. Raises :class:`NotDicomError` for anything else.
     """
@@ -76,6 +78,9 @@ def read_dataset(path: Path, *, header_only: bool = True) -> Dataset:
         raise NotDicomError(f"{path} is a folder, not a DICOM file")
     with quiet():
         try:
+            problem = guard.deflate_problem(path, limit)
+            if problem is not None:
+                raise NotDicomError(f"cannot read {name}: {problem}", problem)
             ds = pydicom.dcmread(path, defer_size=DEFER_SIZE)
             if len(ds) == 0:
                 raise NotDicomError(

@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
-from tuipacs.imaging.guard import layout_of
+from tuipacs.imaging.guard import deflate_problem, layout_of
 from tuipacs.imaging.limits import DECODE_LIMIT, pixel_problem
 from tuipacs.store.instance import BadDicomError, InstanceRecord, NotDicomError
 
@@ -109,14 +109,23 @@ def check_pixels(ds: Dataset, path: Path, syntax: str, limit: int = DECODE_LIMIT
 
 
 def read_record(path: Path) -> InstanceRecord:
-    """Read the index fields of ``path``, headers only (large values are skipped, not read)."""
+    """Read the index fields of ``path``, headers only (large values are skipped, not read).
+
+    A deflated file that would inflate past the decode limit is refused before pydicom
+    inflates it (see :func:`tuipacs.imaging.guard.deflate_problem`).
+    """
     try:
         size = os.path.getsize(path)
+        inflated = deflate_problem(path, DECODE_LIMIT)
+        if inflated is not None:
+            raise BadDicomError(f"{path.name}: {inflated}")
         ds = pydicom.dcmread(path, defer_size=256, force=False)
     except InvalidDicomError as exc:
         raise NotDicomError(f"{path.name}: not a DICOM file") from exc
     except FileNotFoundError as exc:
         raise BadDicomError(f"{path}: no such file") from exc
+    except BadDicomError:
+        raise
     except Exception as exc:  # pydicom raises many types on broken input
         raise BadDicomError(f"{path.name}: unreadable DICOM ({exc})") from exc
     return record_from_dataset(ds, path, size)
