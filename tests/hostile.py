@@ -15,6 +15,7 @@ import struct
 import subprocess
 import tempfile
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,10 @@ import numpy as np
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
     ExplicitVRLittleEndian,
     JPEGBaseline8Bit,
     RLELossless,
@@ -191,6 +195,31 @@ def rle_panic(folder: Path, name: str = "rle-panic", **uids: str) -> Path:
     return write(ds, folder, name)
 
 
+def deflate_bomb(folder: Path, inflated: int = 300 << 20) -> Path:
+    """Deflated Explicit VR Little Endian, about 300 KB on disk, whose dataset inflates to
+    ``inflated`` bytes (a private OB value of zeros after a small image)."""
+    ds = header("deflate-bomb", ExplicitVRLittleEndian, 16, 16)
+    ds.PixelData = bytes(512)
+    body = DicomBytesIO()
+    body.is_little_endian, body.is_implicit_VR = True, False
+    write_dataset(body, ds)
+    creator = struct.pack("<HH2sH", 0x7FE1, 0x0010, b"LO", 8) + b"HOSTILE "
+    tail = struct.pack("<HH2sHL", 0x7FE1, 0x1010, b"OB", 0, inflated)
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    parts = [deflater.compress(body.getvalue() + creator + tail)]
+    zeros = bytes(1 << 20)
+    for _ in range(inflated >> 20):
+        parts.append(deflater.compress(zeros))
+    parts.append(deflater.flush())
+    meta = DicomBytesIO()
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    write_file_meta_info(meta, ds.file_meta, enforce_standard=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "deflate-bomb.dcm"
+    path.write_bytes(bytes(128) + b"DICM" + meta.getvalue() + b"".join(parts))
+    return path
+
+
 BUILDERS: dict[str, Callable[[Path], Path]] = {
     "rle16-huge": lambda folder: rle_huge(folder, 16),
     "rle8-huge": lambda folder: rle_huge(folder, 8),
@@ -199,6 +228,7 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "rle-many-frames": rle_many_frames,
     "jpeg-huge": jpeg_huge,
     "rle-panic": rle_panic,
+    "deflate-bomb": deflate_bomb,
 }
 """Every hostile file, by name."""
 

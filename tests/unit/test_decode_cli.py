@@ -2,7 +2,8 @@
 
 Each command runs as a child process whose peak RSS is read from its own rusage (wait4).
 A 49 KB RLE file with Rows = Columns = 65535 used to abort the process (exit 134) or take
-4.25 GB; a JPEG frame claiming 65535 x 65535 took 7.8 GB.
+4.25 GB; a JPEG frame claiming 65535 x 65535 took 7.8 GB; a 300 KB deflated file took
+670 MB (pydicom inflates it whole).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ RENDER_REASONS = {
     "rle-many-frames": "Number of Frames is 2147483647 but the compressed pixel data holds only 1",
     "jpeg-huge": "the JPEG data is 65535 x 65535 pixels but Rows x Columns is 64 x 64",
     "rle-panic": "RLE Lossless",
+    "deflate-bomb": "the deflated dataset expands past 256.0 MiB (from 299.3 KiB on disk)",
 }
 """What ``render``'s error line says (the panicking RLE file: its segments do not decode)."""
 

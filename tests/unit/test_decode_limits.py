@@ -17,6 +17,7 @@ from hostile import BUILDERS, HUGE, fuzz_rle_panic, rust_panics
 from tuipacs.imaging.decode import PixelSource
 from tuipacs.imaging.errors import DecodeError, ImagingError, is_fatal
 from tuipacs.imaging.framecheck import codestream_problem, rle_conform, rle_overruns
+from tuipacs.imaging.guard import deflate_problem
 from tuipacs.imaging.limits import (
     DECODE_LIMIT,
     PixelLayout,
@@ -252,6 +253,18 @@ def test_values_past_the_end_of_the_file_are_refused_before_reading(tmp_path: Pa
     with pytest.raises(ImagingError) as info:
         render_image(path)
     assert "pixel data claims 4.0 GiB, past the end of the file" in str(info.value)
+
+
+def test_a_deflate_bomb_is_refused_before_pydicom_inflates_it(hostile: dict[str, Path]) -> None:
+    path = hostile["deflate-bomb"]
+    words = "the deflated dataset expands past 256.0 MiB (from 299.3 KiB on disk)"
+    with pytest.raises(ImagingError) as info:
+        render_image(path)
+    assert words in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(BadDicomError) as record:
+        read_record(path)
+    assert str(record.value).startswith(f"{path.name}: {words}")
+    assert deflate_problem(path, 2 << 30) is None  # under a 2 GiB limit it may be read
 
 
 # -- records: import and the Storage SCP -----------------------------------------------------
