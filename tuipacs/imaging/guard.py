@@ -7,7 +7,9 @@
 * :func:`encoded_frame` fetches one compressed frame, for the checks of
   :mod:`tuipacs.imaging.framecheck`;
 * :func:`deflate_problem` finds a deflated file that would inflate past the limit (pydicom
-  inflates the whole dataset in memory before reading it).
+  inflates the whole dataset in memory before reading it);
+* :func:`read_counted` stops pydicom's parse of a file with more elements and items than
+  the limit allows (each costs hundreds of bytes of Python objects).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.encaps import get_frame
@@ -179,10 +182,11 @@ def _meta_end(stream: BinaryIO) -> tuple[str, int] | None:
 
 def deflate_problem(path: Path, limit: int) -> str | None:
     """For a Deflated Explicit VR Little Endian file, why pydicom must not read it: its
-    dataset inflates past a quarter of ``limit`` (pydicom inflates it whole, in memory,
-    and keeps about two copies while parsing; 600 KB of zeros are 600 MB). Inflates in
-    chunks and stops at that size; None otherwise."""
-    cap = limit // 4
+    dataset inflates past ``limit / 128`` (8 MiB for 1 GiB). pydicom inflates it whole, in
+    memory (300 KB of zeros are 300 MB), and parses it from there, where
+    :func:`read_counted` cannot count: 8 MiB of empty items would still cost pydicom
+    about 730 MB. Inflates in chunks and stops at that size; None otherwise."""
+    cap = limit // 128
     with open(path, "rb") as stream:
         found = _meta_end(stream)
         if found is None or found[0] != DEFLATED:
@@ -201,8 +205,63 @@ def deflate_problem(path: Path, limit: int) -> str | None:
             if total > cap:
                 return (
                     f"the deflated dataset expands past {human_bytes(cap)} "
-                    f"(from {human_bytes(os.path.getsize(path))} on disk), a quarter of the "
-                    "decode limit"
+                    f"(from {human_bytes(os.path.getsize(path))} on disk), the most a "
+                    "deflated file may hold"
                 )
             if inflater.eof:
                 return None
+
+
+class TooComplex(Exception):
+    """A file has more elements and items than a read may create (one line)."""
+
+
+def element_budget(limit: int) -> int:
+    """How many reads pydicom may make while parsing one file for a decode ``limit``: each
+    element header, value and item header is a read, and each item costs pydicom about
+    700 bytes of Python objects (an 8 MB file of empty items took 730 MB)."""
+    return max(100_000, limit // 1024)
+
+
+class CountedFile(io.BufferedReader):
+    """A file handed to pydicom that stops its parse after ``budget`` reads.
+
+    pydicom treats it as the file it opened itself (deferred values are read later from
+    the path), so only the first parse is counted.
+    """
+
+    def __init__(self, path: Path, budget: int) -> None:
+        super().__init__(io.FileIO(str(path), "rb"))
+        self.budget = budget
+        self.allowed = budget
+        self.exhausted = False
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        """Read as usual, or raise TooComplex once the budget is spent."""
+        if self.budget <= 0:
+            self.exhausted = True
+            raise TooComplex(self.problem())
+        self.budget -= 1
+        return super().read(size)
+
+    def problem(self) -> str:
+        """The one-line reason for refusing the file."""
+        return (
+            f"too many data elements and sequence items (over {self.allowed} reads; "
+            "pydicom would need gigabytes for them)"
+        )
+
+
+def read_counted(path: Path, limit: int, **options: Any) -> Dataset:
+    """``pydicom.dcmread(path, **options)`` within :func:`element_budget`; TooComplex when
+    the file needs more reads (whatever pydicom made of the interruption)."""
+    with CountedFile(path, element_budget(limit)) as stream:
+        try:
+            ds = pydicom.dcmread(stream, **options)
+        except Exception:
+            if stream.exhausted:
+                raise TooComplex(stream.problem()) from None
+            raise
+        if stream.exhausted:
+            raise TooComplex(stream.problem())
+        return ds

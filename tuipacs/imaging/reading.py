@@ -81,7 +81,7 @@ def read_dataset(path: Path, *, header_only: bool = True, limit: int = DECODE_LI
             problem = guard.deflate_problem(path, limit)
             if problem is not None:
                 raise NotDicomError(f"cannot read {name}: {problem}", problem)
-            ds = pydicom.dcmread(path, defer_size=DEFER_SIZE)
+            ds = guard.read_counted(path, limit, defer_size=DEFER_SIZE)
             if len(ds) == 0:
                 raise NotDicomError(
                     f"cannot read {name}: no data elements could be read (truncated file?)"
@@ -93,12 +93,18 @@ def read_dataset(path: Path, *, header_only: bool = True, limit: int = DECODE_LI
             raise NotDicomError(f"cannot read {name}: permission denied") from None
         except ImagingError:
             raise
+        except guard.TooComplex as exc:
+            raise NotDicomError(f"cannot read {name}: {exc}", str(exc)) from None
         except Exception as exc:
             raise NotDicomError(
                 f"cannot read {name}: {short_reason(exc)} (truncated or corrupt file?)"
             ) from None
         try:
-            forced: Dataset | None = pydicom.dcmread(path, defer_size=DEFER_SIZE, force=True)
+            forced: Dataset | None = guard.read_counted(
+                path, limit, defer_size=DEFER_SIZE, force=True
+            )
+        except guard.TooComplex as exc:
+            raise NotDicomError(f"cannot read {name}: {exc}", str(exc)) from None
         except Exception:
             forced = None
         if forced is None or not _plausible(forced):

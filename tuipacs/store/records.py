@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
-from tuipacs.imaging.guard import deflate_problem, layout_of
+from tuipacs.imaging.guard import TooComplex, deflate_problem, layout_of, read_counted
 from tuipacs.imaging.limits import DECODE_LIMIT, pixel_problem
 from tuipacs.store.instance import BadDicomError, InstanceRecord, NotDicomError
 
@@ -108,18 +108,21 @@ def check_pixels(ds: Dataset, path: Path, syntax: str, limit: int = DECODE_LIMIT
         raise BadDicomError(f"{path.name}: {problem}")
 
 
-def read_record(path: Path) -> InstanceRecord:
+def read_record(path: Path, limit: int = DECODE_LIMIT) -> InstanceRecord:
     """Read the index fields of ``path``, headers only (large values are skipped, not read).
 
-    A deflated file that would inflate past the decode limit is refused before pydicom
-    inflates it (see :func:`tuipacs.imaging.guard.deflate_problem`).
+    A deflated file that would inflate too far, or a file with more elements and items
+    than the decode limit allows, is refused before pydicom builds it all in memory (see
+    :mod:`tuipacs.imaging.guard`).
     """
     try:
         size = os.path.getsize(path)
-        inflated = deflate_problem(path, DECODE_LIMIT)
+        inflated = deflate_problem(path, limit)
         if inflated is not None:
             raise BadDicomError(f"{path.name}: {inflated}")
-        ds = pydicom.dcmread(path, defer_size=256, force=False)
+        ds = read_counted(path, limit, defer_size=256, force=False)
+    except TooComplex as exc:
+        raise BadDicomError(f"{path.name}: {exc}") from None
     except InvalidDicomError as exc:
         raise NotDicomError(f"{path.name}: not a DICOM file") from exc
     except FileNotFoundError as exc:
@@ -128,17 +131,19 @@ def read_record(path: Path) -> InstanceRecord:
         raise
     except Exception as exc:  # pydicom raises many types on broken input
         raise BadDicomError(f"{path.name}: unreadable DICOM ({exc})") from exc
-    return record_from_dataset(ds, path, size)
+    return record_from_dataset(ds, path, size, limit)
 
 
-def record_from_dataset(ds: Dataset, path: Path, size: int) -> InstanceRecord:
+def record_from_dataset(
+    ds: Dataset, path: Path, size: int, limit: int = DECODE_LIMIT
+) -> InstanceRecord:
     """Build the record from an already parsed dataset (pixel values are not touched)."""
     meta = getattr(ds, "file_meta", None)
     try:
         # raw text: a malformed meta element must not escape as pydicom's exception
         if meta is not None and _text(meta, "MediaStorageSOPClassUID") == MEDIA_STORAGE_DIRECTORY:
             raise NotDicomError(f"{path.name}: a DICOMDIR, not an image (import it by name)")
-        _check_complete(ds, path, size)
+        _check_complete(ds, path, size, limit)
         sop_uid = _text(ds, "SOPInstanceUID") or (
             _text(meta, "MediaStorageSOPInstanceUID") if meta is not None else ""
         )
