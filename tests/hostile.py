@@ -195,8 +195,8 @@ def rle_panic(folder: Path, name: str = "rle-panic", **uids: str) -> Path:
     return write(ds, folder, name)
 
 
-def deflate_bomb(folder: Path, inflated: int = 300 << 20) -> Path:
-    """Deflated Explicit VR Little Endian, about 300 KB on disk, whose dataset inflates to
+def deflate_bomb(folder: Path, inflated: int = 24 << 20) -> Path:
+    """Deflated Explicit VR Little Endian, about 25 KB on disk, whose dataset inflates to
     ``inflated`` bytes (a private OB value of zeros after a small image)."""
     ds = header("deflate-bomb", ExplicitVRLittleEndian, 16, 16)
     ds.PixelData = bytes(512)
@@ -217,6 +217,25 @@ def deflate_bomb(folder: Path, inflated: int = 300 << 20) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "deflate-bomb.dcm"
     path.write_bytes(bytes(128) + b"DICM" + meta.getvalue() + b"".join(parts))
+    return path
+
+
+def item_bomb(folder: Path, items: int = 150_000) -> Path:
+    """A small image after a sequence of ``items`` empty items (8 bytes each on disk,
+    about 700 bytes each once pydicom has read them)."""
+    ds = header("item-bomb", ExplicitVRLittleEndian, 16, 16)
+    ds.PixelData = bytes(512)
+    body = DicomBytesIO()
+    body.is_little_endian, body.is_implicit_VR = True, False
+    write_dataset(body, ds)
+    sequence = struct.pack("<HH2sHL", 0x0004, 0x1220, b"SQ", 0, 0xFFFFFFFF)
+    sequence += struct.pack("<HHL", 0xFFFE, 0xE000, 0) * items
+    sequence += struct.pack("<HHL", 0xFFFE, 0xE0DD, 0)
+    meta = DicomBytesIO()
+    write_file_meta_info(meta, ds.file_meta, enforce_standard=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "item-bomb.dcm"
+    path.write_bytes(bytes(128) + b"DICM" + meta.getvalue() + sequence + body.getvalue())
     return path
 
 

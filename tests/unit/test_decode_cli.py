@@ -28,7 +28,7 @@ RENDER_REASONS = {
     "rle-many-frames": "Number of Frames is 2147483647 but the compressed pixel data holds only 1",
     "jpeg-huge": "the JPEG data is 65535 x 65535 pixels but Rows x Columns is 64 x 64",
     "rle-panic": "RLE Lossless",
-    "deflate-bomb": "the deflated dataset expands past 256.0 MiB (from 299.3 KiB on disk)",
+    "deflate-bomb": "the deflated dataset expands past 8.0 MiB (from ",
 }
 """What ``render``'s error line says (the panicking RLE file: its segments do not decode)."""
 

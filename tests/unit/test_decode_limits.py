@@ -257,14 +257,34 @@ def test_values_past_the_end_of_the_file_are_refused_before_reading(tmp_path: Pa
 
 def test_a_deflate_bomb_is_refused_before_pydicom_inflates_it(hostile: dict[str, Path]) -> None:
     path = hostile["deflate-bomb"]
-    words = "the deflated dataset expands past 256.0 MiB (from 299.3 KiB on disk)"
+    words = "the deflated dataset expands past 8.0 MiB (from "
     with pytest.raises(ImagingError) as info:
         render_image(path)
     assert words in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(BadDicomError) as record:
         read_record(path)
     assert str(record.value).startswith(f"{path.name}: {words}")
-    assert deflate_problem(path, 2 << 30) is None  # under a 2 GiB limit it may be read
+    assert deflate_problem(path, 4 << 30) is None  # under a 4 GiB limit it may be read
+
+
+def test_a_file_of_many_items_is_refused_before_pydicom_builds_them(tmp_path: Path) -> None:
+    """150,000 empty sequence items (1.2 MB) would cost pydicom about 100 MB; an 8 MB file
+    of them took 730 MB and 22 s. The parse is stopped after limit / 1024 reads."""
+    from hostile import item_bomb
+
+    from tuipacs.imaging.decode import read_dataset
+    from tuipacs.imaging.errors import NotDicomError
+
+    path = item_bomb(tmp_path)
+    small = 64 << 20  # allows max(100,000, 65,536) reads
+    words = "too many data elements and sequence items (over 100000 reads"
+    with pytest.raises(NotDicomError) as info:
+        read_dataset(path, limit=small)
+    assert words in str(info.value)
+    with pytest.raises(BadDicomError) as record:
+        read_record(path, limit=small)
+    assert str(record.value).startswith(f"{path.name}: {words}")
+    assert read_record(path).rows == 16  # the default limit allows a million reads
 
 
 # -- records: import and the Storage SCP -----------------------------------------------------
