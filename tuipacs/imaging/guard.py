@@ -61,6 +61,42 @@ def file_size(path: Path | None) -> int | None:
         return None
 
 
+def _value(ds: Dataset, tag: int) -> object:
+    """The value of ``tag`` as pydicom converts it (None when absent or unreadable)."""
+    try:
+        return ds[tag].value if tag in ds else None
+    except Exception:  # a malformed value: the decoders treat it as absent too
+        return None
+
+
+def _number(ds: Dataset, tag: int, default: int | None) -> int | None:
+    """An unsigned short (Rows, Columns, ...) read from the raw bytes when they are plain
+    (pydicom's conversion costs ~30 us an element), else converted; ``default`` if absent
+    or malformed."""
+    raw = _raw(ds, tag)
+    if raw is not None and raw.VR in (None, "US") and isinstance(raw.value, bytes):
+        if len(raw.value) == 2:
+            return int(struct.unpack("<H" if raw.is_little_endian else ">H", raw.value)[0])
+        if not raw.value:
+            return default
+    value = _value(ds, tag)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return default
+
+
+def _text(ds: Dataset, tag: int) -> object:
+    """A short text value (IS, CS) from its raw ASCII bytes, else converted; None if absent."""
+    raw = _raw(ds, tag)
+    if raw is not None and isinstance(raw.value, bytes) and raw.value.isascii():
+        text = raw.value.decode("ascii").strip(" \0")
+        return None if "\\" in text else text
+    return _value(ds, tag)
+
+
 def layout_of(
     ds: Dataset, path: Path | None, *, compressed: bool, frames: int | None = None
 ) -> PixelLayout:
@@ -69,17 +105,7 @@ def layout_of(
     Uncompressed: the Pixel Data's value length as stored (a deferred value is not read).
     Compressed: its fragments, counted in memory or in ``path`` (at most ``frames``).
     """
-
-    def number(keyword: str, default: int | None) -> int | None:
-        value = ds.get(keyword)
-        if value is None or value == "":
-            return default
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            return default
-
-    count = frames if frames is not None else frame_count(ds.get("NumberOfFrames"))
+    count = frames if frames is not None else frame_count(_text(ds, 0x00280008))
     length: int | None = None
     fragments: int | None = None
     value = _stored_value(ds, PIXEL_DATA)
@@ -97,12 +123,12 @@ def layout_of(
     elif raw is not None and raw.length != UNDEFINED:
         length = raw.length
     return PixelLayout(
-        rows=number("Rows", None),
-        columns=number("Columns", None),
-        bits_allocated=number("BitsAllocated", None),
-        samples=number("SamplesPerPixel", 1),
+        rows=_number(ds, 0x00280010, None),
+        columns=_number(ds, 0x00280011, None),
+        bits_allocated=_number(ds, 0x00280100, None),
+        samples=_number(ds, 0x00280002, 1),
         frames=count,
-        photometric=str(ds.get("PhotometricInterpretation", "") or ""),
+        photometric=str(_text(ds, 0x00280004) or ""),
         compressed=compressed,
         length=length,
         fragments=fragments,
@@ -254,8 +280,16 @@ class CountedFile(io.BufferedReader):
 
 def read_counted(path: Path, limit: int, **options: Any) -> Dataset:
     """``pydicom.dcmread(path, **options)`` within :func:`element_budget`; TooComplex when
-    the file needs more reads (whatever pydicom made of the interruption)."""
-    with CountedFile(path, element_budget(limit)) as stream:
+    the file needs more reads (whatever pydicom made of the interruption).
+
+    Every read takes at least 4 bytes of the file, so a file of at most 4 x budget bytes
+    (4 MiB for 1 GiB) cannot exceed it and is read without counting.
+    """
+    budget = element_budget(limit)
+    size = file_size(path)
+    if size is not None and size <= 4 * budget:
+        return pydicom.dcmread(str(path), **options)
+    with CountedFile(path, budget) as stream:
         try:
             ds = pydicom.dcmread(stream, **options)
         except Exception:
