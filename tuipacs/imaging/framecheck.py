@@ -122,14 +122,15 @@ def rle_segments(frame: bytes) -> list[tuple[int, int]] | None:
     return list(zip(bounds, bounds[1:], strict=False))
 
 
-def _one_segment(segment: bytes, values: int) -> bytes:
+def _one_segment(segment: bytes, values: int) -> bytearray:
     """``segment`` decoded to exactly ``values`` bytes (excess cut off); ValueError if short
     or broken. pylibjpeg-rle with 8 bits writes one byte a value: it cannot overrun."""
     from rle.rle import decode_frame
 
     header = struct.pack("<LL", 1, 64) + bytes(56)
     try:
-        return bytes(decode_frame(header + segment, values, 8, "<"))
+        decoded: bytearray = decode_frame(header + segment, values, 8, "<")
+        return decoded
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # a panic is a BaseException; treat it as a broken segment
@@ -161,7 +162,7 @@ def rle_overruns(frame: bytes, pixels: int, bits_allocated: int) -> bool:
     return False
 
 
-def _literal_runs(data: bytes) -> bytes:
+def _literal_runs(data: bytes | bytearray) -> bytes:
     """``data`` RLE-encoded as literal runs of up to 128 bytes."""
     out = bytearray()
     for pos in range(0, len(data), 128):
