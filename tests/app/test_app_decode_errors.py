@@ -9,19 +9,22 @@ and left a black picture with no error.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from apphelpers import SIZE, settle, thumbnails_done
+from apphelpers import SIZE, settle
 from hostile import header, rle_huge, rle_panic, write
 from pydicom import dcmread
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from textual.widgets import DataTable
+from textual.worker import WorkerCancelled
 
 from tuipacs.app.screens.browser import BrowserScreen
 from tuipacs.app.screens.viewer import ViewerScreen
 from tuipacs.app.widgets.image_view import ImageView
+from tuipacs.app.widgets.thumbnails import SeriesThumbnails
 from tuipacs.store.archive import Archive
 from tuipacs.store.records import record_from_dataset
 
@@ -57,16 +60,25 @@ def _hostile_study(archive: Archive, folder: Path) -> None:
         _add(archive, path)
 
 
+async def _until(pilot: Any, done: Callable[[], bool], what: str) -> None:
+    """Let the app's workers finish and their messages be handled until ``done()``."""
+    for _ in range(50):
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:  # an exclusive worker replaced by a newer one
+            pass
+        await pilot.pause()
+        if done():
+            return
+    raise AssertionError(f"{what}: not reached once the workers were done")
+
+
 async def _select_hostile_study(pilot: Any) -> BrowserScreen:
     screen = pilot.app.screen
     assert isinstance(screen, BrowserScreen)
+    await _until(pilot, lambda: STUDY in [r.study_uid for r in screen.shown], "studies listed")
     table = screen.query_one("#studies", DataTable)
-    for _ in range(500):
-        await pilot.pause(0.02)
-        if STUDY in [row.study_uid for row in screen.shown]:
-            break
     table.move_cursor(row=[row.study_uid for row in screen.shown].index(STUDY))
-    await pilot.pause()
     return screen
 
 
@@ -76,8 +88,14 @@ async def test_tiles_and_viewer_show_why_and_the_tui_stays_up(
     _hostile_study(archive_copy, tmp_path / "hostile")
     app = make_app(archive_copy)
     async with app.run_test(size=SIZE) as pilot:
-        await _select_hostile_study(pilot)
-        huge, panic = await thumbnails_done(pilot, 2)
+        thumbs = (await _select_hostile_study(pilot)).query_one(SeriesThumbnails)
+
+        def tiles_done() -> bool:
+            tiles = thumbs.tiles()
+            return len(tiles) == 2 and all(t.reason or t.has_picture for t in tiles)
+
+        await _until(pilot, tiles_done, "both tiles made")
+        huge, panic = thumbs.tiles()
         assert (huge.series_uid, panic.series_uid) == (HUGE_SERIES, PANIC_SERIES)
         # the error tile: the reason in the picture's place, in the error colour
         reason = "image is 65535 x 65535 x 16-bit = 8.0 GiB per frame, over the 1 GiB decode limit"
