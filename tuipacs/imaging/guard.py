@@ -135,12 +135,27 @@ def layout_of(
     )
 
 
+def _read_by_us(tag: int) -> bool:
+    """Whether the imaging pipeline reads this top-level value: Pixel Data, Overlay Data
+    (60xx,3000) and palette colour lookup table data."""
+    group, element = tag >> 16, tag & 0xFFFF
+    if tag == PIXEL_DATA:
+        return True
+    if 0x6000 <= group <= 0x601E and group % 2 == 0 and element == 0x3000:
+        return True
+    return group == 0x0028 and element in (0x1201, 0x1202, 0x1203, 0x1221, 0x1222, 0x1223)
+
+
 def overrun(ds: Dataset, size: int | None) -> str | None:
-    """The first top-level value of ``ds`` left on disk (deferred) that claims to end past
-    the end of the file, as a one-line reason; None if every value fits."""
+    """The first top-level value the pipeline reads (pixel, overlay or palette data), left
+    on disk (deferred), that claims to end past the end of the file, as a one-line
+    reason; None if they fit. (pydicom would ask for the claimed length, up to 4 GiB; the
+    values nobody reads are left alone, as pydicom leaves them.)"""
     if size is None:
         return None
     for tag in ds.keys():
+        if not _read_by_us(int(tag)):
+            continue
         raw = _raw(ds, tag)
         if raw is None or raw.value is not None or raw.length == UNDEFINED:
             continue
