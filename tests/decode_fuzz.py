@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from hostile import header
+from hostile_pixels import header
 from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from apphelpers import SIZE, settle
-from hostile import header, rle_huge, rle_panic, write
+from hostile_pixels import header, rle_huge, rle_panic, write
 from pydicom import dcmread
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from textual.widgets import DataTable

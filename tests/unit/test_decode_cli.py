@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hostile import BUILDERS, Measured, run_measured
+from hostile_pixels import BUILDERS, Measured, run_measured
 
 from tuipacs.store.archive import Archive
 

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from hostile import run_measured
+from hostile_pixels import run_measured
 
 SEED = 21
 CASES = 600

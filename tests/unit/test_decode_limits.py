@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile import BUILDERS, HUGE, fuzz_rle_panic, rust_panics
+from hostile_pixels import BUILDERS, HUGE, fuzz_rle_panic, rust_panics
 
 from tuipacs.imaging.decode import PixelSource
 from tuipacs.imaging.errors import DecodeError, ImagingError, is_fatal
@@ -164,7 +164,7 @@ def test_a_fuzzed_rle_frame_that_panics_the_rust_decoder_is_recognised() -> None
 
 
 def test_conforming_keeps_pixels_and_cuts_padding() -> None:
-    from hostile import rle_frame, rle_runs
+    from hostile_pixels import rle_frame, rle_runs
 
     values = bytes(range(100))
     padded = rle_frame([rle_runs(values + b"\x07" * 40)] * 2)
@@ -220,7 +220,7 @@ def test_a_decoder_panic_becomes_a_decode_error(
 
     monkeypatch.setattr(decode, "pixel_array", panicking)
     path = hostile["rle-panic"].with_name("plain.dcm")
-    from hostile import header, write
+    from hostile_pixels import header, write
     from pydicom.uid import ExplicitVRLittleEndian
 
     ds = header("plain", ExplicitVRLittleEndian, 4, 4)
@@ -240,7 +240,7 @@ def test_a_decoder_panic_becomes_a_decode_error(
 
 
 def test_values_past_the_end_of_the_file_are_refused_before_reading(tmp_path: Path) -> None:
-    from hostile import header, write
+    from hostile_pixels import header, write
     from pydicom.uid import ExplicitVRLittleEndian
 
     ds = header("overrun", ExplicitVRLittleEndian, 16, 16)
@@ -270,7 +270,7 @@ def test_a_deflate_bomb_is_refused_before_pydicom_inflates_it(hostile: dict[str,
 def test_a_file_of_many_items_is_refused_before_pydicom_builds_them(tmp_path: Path) -> None:
     """150,000 empty sequence items (1.2 MB) would cost pydicom about 100 MB; an 8 MB file
     of them took 730 MB and 22 s. The parse is stopped after limit / 1024 reads."""
-    from hostile import item_bomb
+    from hostile_pixels import item_bomb
 
     from tuipacs.imaging.decode import read_dataset
     from tuipacs.imaging.errors import NotDicomError

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hostile import BUILDERS
+from hostile_pixels import BUILDERS
 from pydicom import dcmread
 from serve.servekit import (
     ServerProcess,
