@@ -316,7 +316,7 @@ def load_demo(
 
 def cmd_render(args: argparse.Namespace) -> int:
     """Render one frame of a DICOM file to PNG with the display pipeline."""
-    from tuipacs.imaging.errors import ImagingError
+    from tuipacs.imaging.errors import ImagingError, is_fatal, short_reason
     from tuipacs.imaging.render import render_to_file
 
     size = None
@@ -338,6 +338,10 @@ def cmd_render(args: argparse.Namespace) -> int:
         )
     except ImagingError as exc:
         raise CliError(str(exc)) from exc
+    except BaseException as exc:  # a decoder's panic (pyo3 PanicException) is no Exception
+        if isinstance(exc, Exception) or is_fatal(exc):
+            raise
+        raise CliError(f"cannot render {Path(args.file).name}: {short_reason(exc)}") from None
     return 0
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydicom.charset import python_encoding
 
+from tuipacs.imaging.limits import PixelLayout, frame_count, pixel_problem
 from tuipacs.store.records import MEDIA_STORAGE_DIRECTORY, InstanceRecord, read_record
 
 _HEAD = 1 << 17
@@ -56,11 +57,20 @@ _INSTANCE_NUMBER = 0x00200013
 _FRAMES = 0x00280008
 _ROWS = 0x00280010
 _COLUMNS = 0x00280011
+_SAMPLES = 0x00280002
+_PHOTOMETRIC = 0x00280004
+_BITS_ALLOCATED = 0x00280100
 _CHARSET = 0x00080005
 #: Person names may be non-ASCII here (single-byte character sets or UTF-8); other
 #: non-ASCII text goes to read_record.
 _PERSON_NAMES = frozenset({0x00100010, 0x00080090})
-_WANTED = frozenset([*_TEXT.values(), _INSTANCE_NUMBER, _FRAMES, _ROWS, _COLUMNS, _CHARSET])
+_PIXELS = (_SAMPLES, _PHOTOMETRIC, _BITS_ALLOCATED)
+_WANTED = frozenset(
+    [*_TEXT.values(), _INSTANCE_NUMBER, _FRAMES, _ROWS, _COLUMNS, _CHARSET, *_PIXELS]
+)
+#: Key of _scan's result holding the Pixel Data's value length, or its fragment count
+#: (after the Basic Offset Table) when it is encapsulated.
+_PIXEL_SIZE = -1
 
 
 class _Unsure(Exception):
@@ -100,8 +110,10 @@ def _skip_sequence(data: bytes, pos: int, explicit: bool) -> int:
             pos = _skip_sequence(data, pos, explicit) if length == _UNDEFINED else pos + length
 
 
-def _check_fragments(path: Path, pos: int, size: int) -> None:
-    """Walk encapsulated pixel data items to their delimiter; _Unsure if it is not there."""
+def _check_fragments(path: Path, pos: int, size: int) -> int:
+    """Walk encapsulated pixel data items to their delimiter; the number of fragments after
+    the Basic Offset Table. _Unsure if the delimiter is not there."""
+    items = 0
     with open(path, "rb") as handle:
         while pos + 8 <= size:
             handle.seek(pos)
@@ -109,9 +121,10 @@ def _check_fragments(path: Path, pos: int, size: int) -> None:
             if group != 0xFFFE:
                 raise _Unsure
             if elem == 0xE0DD:
-                return
+                return max(0, items - 1)
             if elem != 0xE000 or length == _UNDEFINED:
                 raise _Unsure
+            items += 1
             pos += 8 + length
     raise _Unsure
 
@@ -158,13 +171,16 @@ def _codec(raw: bytes | None) -> str | None:
 
 
 def _scan(path: Path, data: bytes, size: int, pos: int, explicit: bool) -> dict[int, bytes]:
-    """Wanted top-level values; checks that the last element ends inside the file."""
+    """Wanted top-level values; checks that the last element ends inside the file.
+
+    The Pixel Data's length (or fragment count) is under the key _PIXEL_SIZE, 4 bytes.
+    """
     out: dict[int, bytes] = {}
     while pos < size:
         tag, length, start, vr = _element(data, pos, explicit)
         if length == _UNDEFINED:
             if tag == _PIXEL_DATA:
-                _check_fragments(path, start, size)
+                out[_PIXEL_SIZE] = struct.pack("<L", _check_fragments(path, start, size))
                 return out
             pos = _skip_sequence(data, start, explicit)
             continue
@@ -172,6 +188,8 @@ def _scan(path: Path, data: bytes, size: int, pos: int, explicit: bool) -> dict[
             raise _Unsure
         if start + length > size:
             raise _Unsure  # truncated: read_record words the error
+        if tag == _PIXEL_DATA:
+            out[_PIXEL_SIZE] = struct.pack("<L", length)
         if tag in _WANTED:
             if start + length > len(data):
                 raise _Unsure
@@ -209,6 +227,8 @@ def _record(path: Path) -> InstanceRecord:
         fields["sop_class_uid"] = _text(meta.get(0x00020002, b""))
     if not (fields["sop_uid"] and fields["study_uid"] and fields["series_uid"]):
         raise _Unsure
+    if _PIXEL_SIZE in values and _pixel_problem(values, syntax) is not None:
+        raise _Unsure  # read_record refuses it, in the same words as import
     return InstanceRecord(
         **fields,
         instance_number=_int_text(values.get(_INSTANCE_NUMBER)),
@@ -218,6 +238,25 @@ def _record(path: Path) -> InstanceRecord:
         frames=_int_text(values.get(_FRAMES)) or 1,
         file_size=size,
     )
+
+
+def _pixel_problem(values: dict[int, bytes], syntax: str) -> str | None:
+    """:func:`~tuipacs.imaging.limits.pixel_problem` of the scanned values."""
+    compressed = syntax not in (_IMPLICIT_LE, _EXPLICIT_LE)
+    size = struct.unpack("<L", values[_PIXEL_SIZE])[0]
+    frames = values.get(_FRAMES)
+    layout = PixelLayout(
+        rows=_us(values.get(_ROWS)),
+        columns=_us(values.get(_COLUMNS)),
+        bits_allocated=_us(values.get(_BITS_ALLOCATED)),
+        samples=_us(values.get(_SAMPLES)) if values.get(_SAMPLES) else 1,
+        frames=frame_count(_text(frames) if frames is not None else None),
+        photometric=_text(values.get(_PHOTOMETRIC, b"")),
+        compressed=compressed,
+        length=None if compressed else size,
+        fragments=size if compressed else None,
+    )
+    return pixel_problem(layout)
 
 
 def _int_text(raw: bytes | None) -> int | None:

@@ -20,7 +20,8 @@ from pydicom.dataset import Dataset
 
 from tuipacs.imaging import presets
 from tuipacs.imaging.cache import FrameCache, PipelineLoader
-from tuipacs.imaging.errors import ImagingError, short_reason
+from tuipacs.imaging.errors import ImagingError, is_fatal, short_reason
+from tuipacs.imaging.limits import DECODE_LIMIT
 from tuipacs.imaging.luts import LookupTable
 from tuipacs.imaging.modality import functional_group_item
 from tuipacs.imaging.pipeline import DisplayPipeline
@@ -236,9 +237,14 @@ class _Facts:
 class FrameStore:
     """The images of one series: decoded through a FrameCache, facts read once per image."""
 
-    def __init__(self, images: list[ImageRef], max_bytes: int = 256 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        images: list[ImageRef],
+        max_bytes: int = 256 * 1024 * 1024,
+        limit: int = DECODE_LIMIT,
+    ) -> None:
         self.images = images
-        self._loader = _DisplayLoader()
+        self._loader = _DisplayLoader(limit=limit)
         self.cache = FrameCache(self._loader, budget_bytes=max_bytes, workers=2)
         self._facts: dict[int, _Facts] = {}
         self._extras: dict[int, dict[str, Any]] = {}
@@ -316,16 +322,20 @@ class FrameStore:
         return None if values is None else self._frame(index, values)
 
     def get(self, index: int) -> Frame:
-        """Frame ``index``, decoding it if needed. Raises ImagingError with one line."""
+        """Frame ``index``, decoding it if needed. Raises ImagingError with one line (what is
+        wrong, without the file name), also for a decoder's panic (a BaseException); only
+        Ctrl-C and exit pass through."""
         if not 0 <= index < len(self.images):
             raise ImagingError(f"image {index + 1} is out of range (1..{len(self.images)})")
         try:
             return self._frame(index, self.cache.get(*self._key(index)))
-        except ImagingError:
-            raise
-        except Exception as exc:
+        except ImagingError as exc:  # the viewer shows which image: the reason is enough
+            raise type(exc)(exc.reason) from None
+        except BaseException as exc:
+            if is_fatal(exc):
+                raise
             name = self.images[index].path.name
-            raise ImagingError(f"cannot show {name}: {short_reason(exc)}") from exc
+            raise ImagingError(f"cannot show {name}: {short_reason(exc)}") from None
 
     def prefetch(self, index: int, direction: int, radius: int = 8) -> None:
         """Decode the neighbours of ``index`` in the background (nearest first)."""

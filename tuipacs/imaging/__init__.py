@@ -42,36 +42,87 @@ Cache (:mod:`tuipacs.imaging.cache`)
 Rendering (:mod:`tuipacs.imaging.render`)
     ``render_to_file(path, out, *, frame=1, window=None, preset=None, size=None,
     overlays=True)`` and ``render_image(...)`` (the array it writes).
+
+Limits (:mod:`tuipacs.imaging.limits`, pure)
+    ``DECODE_LIMIT`` (1 GiB a decoded frame), ``PixelLayout``, ``pixel_problem(layout,
+    limit)``: the one check of a pixel description, used by the decode path, import and
+    the Storage SCP.
+
+The names above load their module on first use, so ``tuipacs.imaging.limits`` (what the
+archive and the server need) comes without numpy or Pillow.
 """
 
 from __future__ import annotations
 
-from tuipacs.imaging.cache import FrameCache, PipelineLoader
-from tuipacs.imaging.errors import (
-    DecodeError,
-    FrameRangeError,
-    ImagingError,
-    NoPixelDataError,
-    NotDicomError,
-)
-from tuipacs.imaging.pipeline import DisplayPipeline
-from tuipacs.imaging.presets import (
-    CT_PRESETS,
-    Preset,
-    auto_window,
-    find_preset,
-    minmax_window,
-    presets_for,
-)
-from tuipacs.imaging.render import render_image, render_to_file
-from tuipacs.imaging.viewport import (
-    Viewport,
-    display_image,
-    pixel_aspect,
-    pixel_spacing,
-    resample,
-)
-from tuipacs.imaging.voi import VoiFunction, Window, to_uint8, to_uint8_exact
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tuipacs.imaging.cache import FrameCache, PipelineLoader
+    from tuipacs.imaging.errors import (
+        DecodeError,
+        FrameRangeError,
+        ImagingError,
+        NoPixelDataError,
+        NotDicomError,
+    )
+    from tuipacs.imaging.pipeline import DisplayPipeline
+    from tuipacs.imaging.presets import (
+        CT_PRESETS,
+        Preset,
+        auto_window,
+        find_preset,
+        minmax_window,
+        presets_for,
+    )
+    from tuipacs.imaging.render import render_image, render_to_file
+    from tuipacs.imaging.viewport import (
+        Viewport,
+        display_image,
+        pixel_aspect,
+        pixel_spacing,
+        resample,
+    )
+    from tuipacs.imaging.voi import VoiFunction, Window, to_uint8, to_uint8_exact
+
+_HOME = {
+    "FrameCache": "cache",
+    "PipelineLoader": "cache",
+    "DecodeError": "errors",
+    "FrameRangeError": "errors",
+    "ImagingError": "errors",
+    "NoPixelDataError": "errors",
+    "NotDicomError": "errors",
+    "DisplayPipeline": "pipeline",
+    "CT_PRESETS": "presets",
+    "Preset": "presets",
+    "auto_window": "presets",
+    "find_preset": "presets",
+    "minmax_window": "presets",
+    "presets_for": "presets",
+    "render_image": "render",
+    "render_to_file": "render",
+    "Viewport": "viewport",
+    "display_image": "viewport",
+    "pixel_aspect": "viewport",
+    "pixel_spacing": "viewport",
+    "resample": "viewport",
+    "VoiFunction": "voi",
+    "Window": "voi",
+    "to_uint8": "voi",
+    "to_uint8_exact": "voi",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the module that defines ``name`` on first use (PEP 562)."""
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CT_PRESETS",

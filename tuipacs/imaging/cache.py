@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from tuipacs.imaging.limits import DECODE_LIMIT
 from tuipacs.imaging.pipeline import DisplayPipeline
 
 FrameKey = tuple[Hashable, int]
@@ -38,8 +39,10 @@ class PipelineLoader:
     only, frames read on demand), the most recent ``keep`` of them.
     """
 
-    def __init__(self, keep: int = 64) -> None:
+    def __init__(self, keep: int = 64, limit: int = DECODE_LIMIT) -> None:
         self._keep = keep
+        self.limit = limit
+        """Most bytes one decoded frame may take (see :mod:`tuipacs.imaging.limits`)."""
         self._open: OrderedDict[Hashable, DisplayPipeline] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -55,10 +58,10 @@ class PipelineLoader:
             small = path.stat().st_size <= WHOLE_FILE_LIMIT
         except OSError:
             small = False
-        pipe = DisplayPipeline.open(path, header_only=not small)
+        pipe = DisplayPipeline.open(path, header_only=not small, limit=self.limit)
         if pipe.frame_count > 1:
             if small:
-                pipe = DisplayPipeline.open(path, header_only=True)
+                pipe = DisplayPipeline.open(path, header_only=True, limit=self.limit)
             with self._lock:
                 self._open[source] = pipe
                 while len(self._open) > self._keep:

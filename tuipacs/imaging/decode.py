@@ -12,44 +12,38 @@ from __future__ import annotations
 
 import copy
 import threading
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.errors import InvalidDicomError
+from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder, pixel_array
 from pydicom.uid import UID
 
+from tuipacs.imaging import framecheck, guard
 from tuipacs.imaging.errors import (
     DecodeError,
     FrameRangeError,
     ImagingError,
     NoPixelDataError,
-    NotDicomError,
+    is_fatal,
     short_reason,
 )
 from tuipacs.imaging.jpegfix import repair_sequential_sos
+from tuipacs.imaging.limits import DECODE_LIMIT, pixel_problem
+from tuipacs.imaging.reading import DEFER_SIZE, quiet, read_dataset, transfer_syntax_of
 
-_WARNINGS_LOCK = threading.RLock()
-
-
-@contextmanager
-def quiet() -> Iterator[None]:
-    """Silence pydicom's warnings about malformed files while reading or decoding.
-
-    Warning filters are process-wide, so concurrent ``catch_warnings`` blocks (frame
-    cache workers) are serialised; decoding holds the GIL anyway.
-    """
-    with _WARNINGS_LOCK, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-
+__all__ = [
+    "DEFER_SIZE",
+    "ImageInfo",
+    "PixelSource",
+    "check_decoder",
+    "image_info",
+    "quiet",
+    "read_dataset",
+    "transfer_syntax_of",
+]
 
 PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
 """Pixel Data, Float Pixel Data, Double Float Pixel Data."""
@@ -124,13 +118,6 @@ def _as_int(value: Any, default: int) -> int:
         return default
 
 
-def transfer_syntax_of(ds: Dataset) -> str:
-    """The dataset's transfer syntax UID, or '' when it has no file meta information."""
-    meta = getattr(ds, "file_meta", None)
-    uid = meta.get("TransferSyntaxUID", "") if meta is not None else ""
-    return str(uid or "")
-
-
 def image_info(ds: Dataset, name: str = "the file") -> ImageInfo:
     """Validate and return the Image Pixel module of ``ds``.
 
@@ -174,80 +161,6 @@ def image_info(ds: Dataset, name: str = "the file") -> ImageInfo:
     )
 
 
-def _plausible(ds: Dataset) -> bool:
-    """Whether a dataset read with ``force=True`` looks like DICOM rather than noise."""
-    try:
-        tags = [int(elem.tag) for elem in ds]
-    except Exception:
-        return False
-    if not tags:
-        return False
-    known = {0x00080016, 0x00080018, 0x00080060, 0x00280010, 0x00280011, 0x7FE00010}
-    return bool(known.intersection(tags))
-
-
-DEFER_SIZE = 256 * 1024
-"""Values larger than this stay on disk in header-only reads (read on access)."""
-
-
-def read_dataset(path: Path, *, header_only: bool = True) -> Dataset:
-    """Read ``path`` as DICOM; with ``header_only`` large values (the pixel data)
-    stay on disk until accessed, so the header is read without the pixels.
-
-    Files without the 128-byte preamble are accepted when their content parses
-    as DICOM. Raises :class:`NotDicomError` for anything else.
-    """
-    path = Path(path)
-    name = path.name
-    if not path.exists():
-        raise NotDicomError(f"file not found: {path}")
-    if path.is_dir():
-        raise NotDicomError(f"{path} is a folder, not a DICOM file")
-    defer = DEFER_SIZE if header_only else None
-    with quiet():
-        try:
-            ds = pydicom.dcmread(path, defer_size=defer)
-            if len(ds) == 0:
-                raise NotDicomError(
-                    f"cannot read {name}: no data elements could be read (truncated file?)"
-                )
-            return _with_syntax(ds)
-        except InvalidDicomError:
-            pass
-        except PermissionError:
-            raise NotDicomError(f"cannot read {name}: permission denied") from None
-        except ImagingError:
-            raise
-        except Exception as exc:
-            raise NotDicomError(
-                f"cannot read {name}: {short_reason(exc)} (truncated or corrupt file?)"
-            ) from None
-        try:
-            forced: Dataset | None = pydicom.dcmread(path, defer_size=defer, force=True)
-        except Exception:
-            forced = None
-        if forced is None or not _plausible(forced):
-            raise NotDicomError(f"not a DICOM file: {name}")
-        return _with_syntax(forced)
-
-
-def _with_syntax(ds: Dataset) -> Dataset:
-    """Give ``ds`` a Transfer Syntax UID inferred from how it was read, if it has none."""
-    if transfer_syntax_of(ds):
-        return ds
-    implicit, little = getattr(ds, "original_encoding", (None, None))
-    if implicit is None or little is None:
-        implicit, little = True, True
-    if not little:
-        uid = "1.2.840.10008.1.2.2"
-    else:
-        uid = "1.2.840.10008.1.2" if implicit else "1.2.840.10008.1.2.1"
-    if getattr(ds, "file_meta", None) is None:
-        ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = UID(uid)
-    return ds
-
-
 _JPEG_8BIT_FIRST = frozenset({"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"})
 """Baseline/extended JPEG: Pillow's libjpeg-turbo decodes 8-bit data bit-exactly like
 DCMTK's IJG (same integer IDCT, fancy upsampling and colour tables); Pillow cannot
@@ -289,11 +202,20 @@ class PixelSource:
     """
 
     def __init__(
-        self, dataset: Dataset, path: Path | None = None, *, from_file: bool = False
+        self,
+        dataset: Dataset,
+        path: Path | None = None,
+        *,
+        from_file: bool = False,
+        limit: int = DECODE_LIMIT,
     ) -> None:
         self.dataset = dataset
         self.path = Path(path) if path is not None else None
         self.name = self.path.name if self.path is not None else "the dataset"
+        self.limit = limit
+        """Most bytes one decoded frame may take (see :mod:`tuipacs.imaging.limits`)."""
+        self._problem: str | None = None
+        self._checked = False
         with quiet():
             self.info = image_info(dataset, self.name)
             raw_frames = dataset.get("NumberOfFrames")
@@ -307,10 +229,30 @@ class PixelSource:
                 self._full.NumberOfFrames = self.info.frames
 
     @classmethod
-    def open(cls, path: Path, *, header_only: bool = True) -> PixelSource:
+    def open(
+        cls, path: Path, *, header_only: bool = True, limit: int = DECODE_LIMIT
+    ) -> PixelSource:
         """Open ``path``; with ``header_only`` pixel data stays on disk until needed."""
-        ds = read_dataset(Path(path), header_only=header_only)
-        return cls(ds, path, from_file=header_only)
+        ds = read_dataset(Path(path), header_only=header_only, limit=limit)
+        return cls(ds, path, from_file=header_only, limit=limit)
+
+    def check(self) -> None:
+        """Raise :class:`DecodeError` unless the pixel description is possible and each
+        frame fits in :attr:`limit` (checked once, before anything is decoded)."""
+        if not self._checked:
+            with quiet():
+                layout = guard.layout_of(
+                    self.dataset,
+                    self.path,
+                    compressed=self.info.is_compressed,
+                    frames=self.info.frames,
+                )
+                problem = pixel_problem(layout, self.limit)
+                if problem is None and self.path is not None:
+                    problem = guard.overrun(self.dataset, guard.file_size(self.path))
+            self._problem, self._checked = problem, True
+        if self._problem is not None:
+            raise DecodeError(f"cannot decode {self.name}: {self._problem}", self._problem)
 
     @property
     def frame_count(self) -> int:
@@ -356,7 +298,16 @@ class PixelSource:
         return opts
 
     def _decode(self, index: int, raw: bool, **extra: Any) -> np.ndarray:
-        """Decode frame ``index`` (0-based), trying plugins in order of preference."""
+        """Decode frame ``index`` (0-based), trying plugins in order of preference.
+
+        Checks first (:meth:`check`, then the frame's own codestream header); a decoder
+        that fails in any way short of KeyboardInterrupt / SystemExit (a Rust panic is a
+        BaseException) is one more error, never an escape.
+        """
+        self.check()
+        conformed = self._check_frame(index, raw)
+        if conformed is not None:
+            return conformed
         src = self._source()
         errors: list[BaseException] = []
         for plugin in _decoder_plugins(self.info.transfer_syntax):
@@ -371,7 +322,9 @@ class PixelSource:
                     )
             except ImagingError:
                 raise
-            except Exception as exc:
+            except BaseException as exc:
+                if is_fatal(exc):
+                    raise
                 errors.append(exc)
         repaired = self._decode_repaired(index, raw)
         if repaired is not None:
@@ -382,7 +335,7 @@ class PixelSource:
         """Retry a JPEG frame whose scan header is malformed (as DCMTK tolerates)."""
         if not self.info.transfer_syntax.startswith("1.2.840.10008.1.2.4.5"):
             return None
-        from pydicom.encaps import encapsulate, get_frame
+        from pydicom.encaps import get_frame
 
         full = self._full
         if full is None and self.path is not None:
@@ -396,17 +349,62 @@ class PixelSource:
         fixed = repair_sequential_sos(frame)
         if fixed is None:
             return None
+        return self._decode_alone(fixed, raw, full)
+
+    def _decode_alone(self, frame: bytes, raw: bool, header: Dataset) -> np.ndarray | None:
+        """Decode one compressed frame on its own (group 0028 of ``header``); None if the
+        decoders fail."""
+        from pydicom.encaps import encapsulate
+
         ds = Dataset()
-        ds.file_meta = full.file_meta
-        for elem in full.group_dataset(0x0028):
+        ds.file_meta = header.file_meta
+        for elem in header.group_dataset(0x0028):
             ds.add(elem)
         ds.NumberOfFrames = 1
-        ds.PixelData = encapsulate([fixed])
+        ds.PixelData = encapsulate([frame])
         try:
             with quiet():
                 return pixel_array(ds, index=0, raw=raw, number_of_frames=1)
-        except Exception:
+        except BaseException as exc:
+            if is_fatal(exc):
+                raise
             return None
+
+    def _check_frame(self, index: int, raw: bool) -> np.ndarray | None:
+        """Check compressed frame ``index`` before a decoder sees it (see
+        :mod:`tuipacs.imaging.framecheck`): DecodeError when its codestream contradicts the
+        header; an RLE frame that would make pylibjpeg-rle overrun is decoded here, with
+        its segments cut to Rows x Columns values (as pydicom's own decoder reads them)."""
+        info = self.info
+        syntax = info.transfer_syntax
+        if not info.is_compressed or not (
+            syntax.startswith("1.2.840.10008.1.2.4.") or syntax == framecheck.RLE_LOSSLESS
+        ):
+            return None
+        try:
+            with quiet():
+                frame = guard.encoded_frame(self.dataset, self.path, index, info.frames)
+        except BaseException as exc:
+            if is_fatal(exc):
+                raise
+            raise self._error(index, exc) from None
+        problem = framecheck.codestream_problem(frame, syntax, info.rows, info.columns, self.limit)
+        if problem is not None:
+            raise self._error(index, ValueError(problem))
+        pixels = info.rows * info.columns
+        if syntax != framecheck.RLE_LOSSLESS or not framecheck.rle_overruns(
+            frame, pixels, info.bits_allocated
+        ):
+            return None
+        try:
+            fixed = framecheck.rle_conform(frame, pixels)
+        except ValueError as exc:
+            raise self._error(index, exc) from None
+        header = self.dataset
+        decoded = self._decode_alone(fixed, raw, header)
+        if decoded is None:
+            raise self._error(index, ValueError("the RLE segments do not fit the image"))
+        return decoded
 
     def _error(self, index: int, exc: BaseException) -> DecodeError:
         """Turn a decoder exception into a one-line :class:`DecodeError`."""
@@ -416,7 +414,10 @@ class PixelSource:
         elif "no 'Pixel Data'" in reason:
             reason = "the pixel data is missing"
         where = f"frame {index + 1} of {self.name}"
-        return DecodeError(f"cannot decode {where} ({self._syntax_name()}): {reason}")
+        syntax = self._syntax_name()
+        return DecodeError(
+            f"cannot decode {where} ({syntax}): {reason}", f"{syntax} frame {index + 1}: {reason}"
+        )
 
     def _syntax_name(self) -> str:
         """Human name of the transfer syntax."""

@@ -11,9 +11,12 @@ class ImagingError(Exception):
     ``str(error)``; the CLI prints it after ``tuipacs: error:`` and exits 1.
     """
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, reason: str = "") -> None:
         line = " ".join(message.split()) or "the image cannot be displayed"
         super().__init__(line)
+        self.reason = " ".join(reason.split()) or line
+        """What is wrong without naming the file (for a place that shows which file it is,
+        such as a thumbnail tile or the viewer); the whole message when not given."""
 
     @property
     def message(self) -> str:
@@ -45,3 +48,12 @@ def short_reason(exc: BaseException, limit: int = 160) -> str:
     if len(reason) > limit:
         reason = reason[: limit - 3].rstrip() + "..."
     return reason
+
+
+def is_fatal(exc: BaseException) -> bool:
+    """True for what must stop the program (Ctrl-C, exit), not become an error line.
+
+    Everything else a decoder raises is an error to report, including BaseExceptions
+    such as ``pyo3_runtime.PanicException`` (a Rust decoder's panic).
+    """
+    return isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit)

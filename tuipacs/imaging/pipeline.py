@@ -21,6 +21,7 @@ from pydicom.dataset import Dataset
 from tuipacs.imaging.color import palette_to_rgb8, to_rgb8, ybr_to_rgb
 from tuipacs.imaging.decode import ImageInfo, PixelSource, read_dataset
 from tuipacs.imaging.errors import DecodeError, ImagingError, short_reason
+from tuipacs.imaging.limits import DECODE_LIMIT
 from tuipacs.imaging.luts import LookupTable, little_endian_of
 from tuipacs.imaging.modality import ModalityTransform, modality_transform
 from tuipacs.imaging.overlays import OverlayPlane, draw_overlays, overlay_planes
@@ -57,20 +58,30 @@ class DisplayPipeline:
     """
 
     def __init__(
-        self, dataset: Dataset, path: Path | None = None, *, from_file: bool = False
+        self,
+        dataset: Dataset,
+        path: Path | None = None,
+        *,
+        from_file: bool = False,
+        limit: int = DECODE_LIMIT,
     ) -> None:
         self.dataset = dataset
         self.path = Path(path) if path is not None else None
-        self.source = PixelSource(dataset, self.path, from_file=from_file)
+        self.source = PixelSource(dataset, self.path, from_file=from_file, limit=limit)
         self.info: ImageInfo = self.source.info
         self._overlays: list[OverlayPlane] | None = None
 
     @classmethod
-    def open(cls, path: Path, *, header_only: bool = True) -> DisplayPipeline:
-        """Open ``path``; with ``header_only`` the pixel data is read frame by frame."""
+    def open(
+        cls, path: Path, *, header_only: bool = True, limit: int = DECODE_LIMIT
+    ) -> DisplayPipeline:
+        """Open ``path``; with ``header_only`` the pixel data is read frame by frame.
+
+        ``limit`` is the most bytes one decoded frame may take (:mod:`~tuipacs.imaging.limits`).
+        """
         path = Path(path)
-        ds = read_dataset(path, header_only=header_only)
-        return cls(ds, path, from_file=header_only)
+        ds = read_dataset(path, header_only=header_only, limit=limit)
+        return cls(ds, path, from_file=header_only, limit=limit)
 
     @property
     def name(self) -> str:

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tuipacs.imaging.errors import ImagingError
+from tuipacs.imaging.errors import ImagingError, is_fatal, short_reason
+from tuipacs.imaging.limits import DECODE_LIMIT
 from tuipacs.imaging.pipeline import DisplayPipeline, Voi
 from tuipacs.imaging.presets import find_preset, preset_names
 from tuipacs.imaging.viewport import Viewport, resample
@@ -78,12 +79,38 @@ def render_image(
     preset: str | None = None,
     size: tuple[int, int] | None = None,
     overlays: bool = True,
+    limit: int = DECODE_LIMIT,
 ) -> np.ndarray:
-    """The 8-bit image ``render_to_file`` writes: (rows, cols) grey or (rows, cols, 3) RGB."""
+    """The 8-bit image ``render_to_file`` writes: (rows, cols) grey or (rows, cols, 3) RGB.
+
+    Anything a malformed file makes pydicom or a decoder raise (an attribute whose value
+    cannot be read, a decoder's panic) comes out as a one-line :class:`ImagingError`.
+    """
     out_size = _check_size(size)
     if isinstance(frame, bool) or not isinstance(frame, int):
         raise ImagingError(f"invalid frame {frame!r}: frames are numbered from 1")
-    pipe = DisplayPipeline.open(Path(path), header_only=False)
+    try:
+        return _render(Path(path), frame, window, preset, out_size, overlays, limit)
+    except ImagingError:
+        raise
+    except BaseException as exc:
+        if is_fatal(exc):
+            raise
+        reason = short_reason(exc)
+        raise ImagingError(f"cannot render {Path(path).name}: {reason}", reason) from None
+
+
+def _render(
+    path: Path,
+    frame: int,
+    window: tuple[float, float] | None,
+    preset: str | None,
+    out_size: tuple[int, int] | None,
+    overlays: bool,
+    limit: int,
+) -> np.ndarray:
+    """render_image's work, for checked arguments."""
+    pipe = DisplayPipeline.open(path, header_only=False, limit=limit)
     index = frame - 1
     pipe.source.check_index(index)
     if pipe.is_color:
@@ -107,15 +134,23 @@ def render_to_file(
     preset: str | None = None,
     size: tuple[int, int] | None = None,
     overlays: bool = True,
+    limit: int = DECODE_LIMIT,
 ) -> None:
     """Render frame ``frame`` (1-based) of DICOM file ``path`` to the PNG ``out``.
 
     Raises :class:`ImagingError` (one-line message) for any bad input: missing
     file, not DICOM, truncated, no pixel data, frame out of range, undecodable
-    pixel data, bad window/preset/size, or an output file that cannot be written.
+    pixel data, a frame over ``limit`` bytes decoded (see :mod:`tuipacs.imaging.limits`),
+    bad window/preset/size, or an output file that cannot be written.
     """
     image = render_image(
-        path, frame=frame, window=window, preset=preset, size=size, overlays=overlays
+        path,
+        frame=frame,
+        window=window,
+        preset=preset,
+        size=size,
+        overlays=overlays,
+        limit=limit,
     )
     save_png(image, Path(out))
 

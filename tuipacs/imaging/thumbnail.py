@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tuipacs.imaging.errors import ImagingError, short_reason
+from tuipacs.imaging.errors import ImagingError, is_fatal, short_reason
+from tuipacs.imaging.limits import DECODE_LIMIT
 from tuipacs.imaging.pipeline import DisplayPipeline
 
 #: Longer side of a thumbnail in pixels (a tile of ~20 x 10 cells on a 10 x 20 px cell).
@@ -40,20 +41,28 @@ def thumbnail_size(rows: int, columns: int, aspect: float, max_side: int) -> tup
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def make_thumbnail(path: Path, max_side: int = THUMBNAIL_SIDE) -> Thumbnail:
-    """The thumbnail of ``path``; ImagingError (one line) for anything without an image."""
+def make_thumbnail(
+    path: Path, max_side: int = THUMBNAIL_SIDE, limit: int = DECODE_LIMIT
+) -> Thumbnail:
+    """The thumbnail of ``path``; ImagingError (one line) for anything without an image,
+    including a frame over ``limit`` bytes decoded (see :mod:`tuipacs.imaging.limits`).
+
+    The error's message is its ``reason``: what is wrong, without the file's name.
+    """
     if max_side < 1:
         raise ImagingError(f"thumbnail size must be at least 1 pixel, not {max_side}")
     try:
-        pipe = DisplayPipeline.open(Path(path))
+        pipe = DisplayPipeline.open(Path(path), limit=limit)
         frames = pipe.frame_count
         frame = frames // 2
         picture = pipe.display_frame(frame)
         aspect = pipe.pixel_aspect(frame)
-    except ImagingError:
-        raise
-    except Exception as exc:  # a broken file must give one line, not a traceback
-        raise ImagingError(f"cannot show {Path(path).name}: {short_reason(exc)}") from exc
+    except ImagingError as exc:  # the tile names its series: the reason is enough
+        raise type(exc)(exc.reason) from None
+    except BaseException as exc:  # a broken file must give one line, not a traceback
+        if is_fatal(exc):
+            raise
+        raise ImagingError(f"cannot show {Path(path).name}: {short_reason(exc)}") from None
     if not (math.isfinite(aspect) and aspect > 0):
         aspect = 1.0
     rows, columns = picture.shape[:2]

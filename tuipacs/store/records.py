@@ -11,7 +11,10 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import UID
 
+from tuipacs.imaging.guard import TooComplex, deflate_problem, layout_of, read_counted
+from tuipacs.imaging.limits import DECODE_LIMIT, pixel_problem
 from tuipacs.store.instance import BadDicomError, InstanceRecord, NotDicomError
 
 __all__ = [
@@ -20,6 +23,7 @@ __all__ = [
     "BadDicomError",
     "InstanceRecord",
     "NotDicomError",
+    "check_pixels",
     "read_record",
     "record_from_dataset",
 ]
@@ -71,42 +75,75 @@ def _int(ds: Dataset, keyword: str) -> int | None:
         return None
 
 
-def _check_complete(ds: Dataset, path: Path, size: int) -> None:
-    """Raise if a deferred (large) element, such as PixelData, runs past the end of the file."""
+def _check_complete(ds: Dataset, path: Path, size: int, limit: int = DECODE_LIMIT) -> None:
+    """Raise if a deferred (large) element, such as PixelData, runs past the end of the file,
+    or if the pixel description is impossible (see :func:`check_pixels`)."""
     raw = ds.get_item(0x7FE00010, keep_deferred=True) if 0x7FE00010 in ds else None
     if raw is None:
         return
     length = getattr(raw, "length", None)
     tell = getattr(raw, "value_tell", None)
     meta = getattr(ds, "file_meta", None)
-    deflated = meta is not None and meta.get("TransferSyntaxUID") == DEFLATED
-    if length is None or tell is None or length == 0xFFFFFFFF or deflated:
+    syntax = str(meta.get("TransferSyntaxUID", "") or "") if meta is not None else ""
+    deflated = syntax == DEFLATED
+    if length is not None and tell is not None and length != 0xFFFFFFFF and not deflated:
+        if tell + length > size:
+            raise BadDicomError(
+                f"{path.name}: truncated (pixel data ends past the end of the file)"
+            )
+    check_pixels(ds, path, syntax, limit)
+
+
+def check_pixels(ds: Dataset, path: Path, syntax: str, limit: int = DECODE_LIMIT) -> None:
+    """Raise BadDicomError when the object's pixel description is impossible: one frame
+    over ``limit`` bytes decoded, uncompressed pixel data shorter than Rows x Columns x
+    Frames x Samples x Bits say, fewer compressed fragments than frames, or unusable
+    attributes (the rules of :func:`tuipacs.imaging.limits.pixel_problem`, which the
+    viewer and ``tuipacs render`` apply too). Objects without Pixel Data pass."""
+    if 0x7FE00010 not in ds:
         return
-    if tell + length > size:
-        raise BadDicomError(f"{path.name}: truncated (pixel data ends past the end of the file)")
+    compressed = bool(syntax) and syntax != DEFLATED and UID(syntax).is_compressed
+    problem = pixel_problem(layout_of(ds, path, compressed=compressed), limit)
+    if problem is not None:
+        raise BadDicomError(f"{path.name}: {problem}")
 
 
-def read_record(path: Path) -> InstanceRecord:
-    """Read the index fields of ``path``, headers only (large values are skipped, not read)."""
+def read_record(path: Path, limit: int = DECODE_LIMIT) -> InstanceRecord:
+    """Read the index fields of ``path``, headers only (large values are skipped, not read).
+
+    A deflated file that would inflate too far, or a file with more elements and items
+    than the decode limit allows, is refused before pydicom builds it all in memory (see
+    :mod:`tuipacs.imaging.guard`).
+    """
     try:
         size = os.path.getsize(path)
-        ds = pydicom.dcmread(path, defer_size=256, force=False)
+        inflated = deflate_problem(path, limit)
+        if inflated is not None:
+            raise BadDicomError(f"{path.name}: {inflated}")
+        ds = read_counted(path, limit, defer_size=256, force=False)
+    except TooComplex as exc:
+        raise BadDicomError(f"{path.name}: {exc}") from None
     except InvalidDicomError as exc:
         raise NotDicomError(f"{path.name}: not a DICOM file") from exc
     except FileNotFoundError as exc:
         raise BadDicomError(f"{path}: no such file") from exc
+    except BadDicomError:
+        raise
     except Exception as exc:  # pydicom raises many types on broken input
         raise BadDicomError(f"{path.name}: unreadable DICOM ({exc})") from exc
-    return record_from_dataset(ds, path, size)
+    return record_from_dataset(ds, path, size, limit)
 
 
-def record_from_dataset(ds: Dataset, path: Path, size: int) -> InstanceRecord:
+def record_from_dataset(
+    ds: Dataset, path: Path, size: int, limit: int = DECODE_LIMIT
+) -> InstanceRecord:
     """Build the record from an already parsed dataset (pixel values are not touched)."""
     meta = getattr(ds, "file_meta", None)
-    if meta is not None and meta.get("MediaStorageSOPClassUID") == MEDIA_STORAGE_DIRECTORY:
-        raise NotDicomError(f"{path.name}: a DICOMDIR, not an image (import it by name)")
     try:
-        _check_complete(ds, path, size)
+        # raw text: a malformed meta element must not escape as pydicom's exception
+        if meta is not None and _text(meta, "MediaStorageSOPClassUID") == MEDIA_STORAGE_DIRECTORY:
+            raise NotDicomError(f"{path.name}: a DICOMDIR, not an image (import it by name)")
+        _check_complete(ds, path, size, limit)
         sop_uid = _text(ds, "SOPInstanceUID") or (
             _text(meta, "MediaStorageSOPInstanceUID") if meta is not None else ""
         )
@@ -148,7 +185,7 @@ def record_from_dataset(ds: Dataset, path: Path, size: int) -> InstanceRecord:
             image_orientation=_text(ds, "ImageOrientationPatient"),
             issuer_of_patient_id=_text(ds, "IssuerOfPatientID"),
         )
-    except BadDicomError:
+    except (BadDicomError, NotDicomError):
         raise
     except Exception as exc:
         raise BadDicomError(f"{path.name}: unreadable DICOM header ({exc})") from exc

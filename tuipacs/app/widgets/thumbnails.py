@@ -23,6 +23,9 @@ from tuipacs.store.query import SeriesRow
 #: At most this many tiles (a study with more series shows the first ones).
 MAX_TILES = 32
 
+#: The note of a series that has nothing to show (reports); any other reason is an error.
+NO_IMAGE = "no image"
+
 
 def tile_label(row: SeriesRow) -> Text:
     """Two lines: series number, modality and image count; then the description."""
@@ -55,8 +58,13 @@ class ThumbnailTile(Vertical, can_focus=False):
     ThumbnailTile .thumb-missing {
         height: 1fr;
         content-align: center middle;
+        text-align: center;
         color: $text-muted;
         background: black;
+        padding: 0 1;
+    }
+    ThumbnailTile .thumb-missing.-error {
+        color: $error;
     }
     ThumbnailTile .thumb-label {
         height: 2;
@@ -110,13 +118,20 @@ class ThumbnailTile(Vertical, can_focus=False):
         self.view.show(array, 1.0)
 
     def set_missing(self, reason: str) -> None:
-        """No picture: say why in the picture's place."""
+        """No picture: say why in the picture's place (in the error colour unless it is
+        the 'no image' note of a series without images, such as a report)."""
         self.has_picture = False
         self.reason = reason
         self.view.clear()
         self.view.display = False
-        self.missing.update(reason)
+        self.missing.update(Text(reason))
+        self.missing.set_class(reason != NO_IMAGE, "-error")
         self.missing.display = True
+
+    @property
+    def is_error(self) -> bool:
+        """True when the tile shows why its picture could not be made."""
+        return not self.has_picture and bool(self.reason) and self.reason != NO_IMAGE
 
     def on_click(self, event: events.Click) -> None:
         """A click opens the series."""
@@ -180,7 +195,7 @@ class SeriesThumbnails(HorizontalScroll, can_focus=False):
         if tile is None:
             return
         if array is None:
-            tile.set_missing(reason or "no image")
+            tile.set_missing(reason or NO_IMAGE)
         else:
             tile.set_picture(array)
 
