@@ -81,10 +81,10 @@ class ThumbnailTile(Vertical, can_focus=False):
         self.has_picture = False
         self.reason = ""
         self.view = ImageView(config=config, auto_preview=False)
-        self.missing = Static("", classes="thumb-missing")
+        self.missing = Static("", classes="thumb-missing", markup=False)
         # hidden from the start, not on mount: a tile's reason can arrive before it mounts
         self.missing.display = False
-        self.label = Static("", classes="thumb-label")
+        self.label = Static("", classes="thumb-label", markup=False)
 
     def compose(self) -> ComposeResult:
         """Picture, the 'no image' note in its place when needed, and the label."""
