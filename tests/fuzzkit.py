@@ -60,8 +60,8 @@ def _base(seed: int, number: int, kind: str) -> Dataset:
     ds.SOPInstanceUID = _uid(seed, number, 3)
     ds.file_meta.MediaStorageSOPClassUID = sop_class
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.PatientName = f"FUZZ^{number % 7}"
-    ds.PatientID = f"FUZZ{number % 7}"
+    ds.PatientName = f"FUZZ^{number % 11 % 7}"
+    ds.PatientID = f"FUZZ{number % 11 % 7}"  # one patient per study
     ds.StudyInstanceUID = _uid(seed, number % 11, 1)
     ds.SeriesInstanceUID = _uid(seed, number, 2)
     ds.StudyDate = "20240101"

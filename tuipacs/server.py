@@ -17,6 +17,8 @@ C-STORE statuses besides success:
 
 * 0xA700 (out of resources): the archive's file system is nearly full or a write failed;
 * 0xC000 (cannot understand): the dataset does not parse (nothing is kept);
+* 0xC002 (cannot understand): the dataset's SOP Instance UID is not the one in the request
+  (nothing is kept: the sender would believe the request's UID stored);
 * 0xC001 (refused, identity): the instance's series belongs to another study, or its study
   to another patient (Patient ID plus issuer); the file goes to the quarantine
   (``tuipacs quarantine``);
@@ -78,6 +80,8 @@ MIN_FREE_BYTES = 64 * 1024 * 1024
 STORE_IDENTITY_REFUSED = 0xC001
 #: Warning: a different object with this SOP Instance UID is archived (the first is kept).
 STORE_SOP_CONFLICT = 0xB001
+#: The dataset's SOP Instance UID differs from the C-STORE request's.
+STORE_UID_MISMATCH = 0xC002
 DEFAULT_BIND = "0.0.0.0"
 
 
@@ -116,14 +120,17 @@ class ArchiveBackend:
             LOG.warning("refusing %s: %s", shown(info.sop_instance_uid), exc)
             return STORE_CANNOT_UNDERSTAND
         caller = shown_text(info.calling_ae)
+        if record.sop_uid != info.sop_instance_uid:
+            # answering "stored" for the request's UID while keeping another would lose it
+            LOG.warning(
+                "C-STORE from %s refused: the dataset's SOP Instance UID %s is not the "
+                "request's %s",
+                caller,
+                shown(record.sop_uid),
+                shown(info.sop_instance_uid),
+            )
+            return STORE_UID_MISMATCH
         try:
-            if record.sop_uid != info.sop_instance_uid:
-                LOG.warning(
-                    "dataset SOP Instance UID %s differs from the request's %s: kept as %s",
-                    shown(record.sop_uid),
-                    shown(info.sop_instance_uid),
-                    shown(record.sop_uid),
-                )
             self.inbox.put(path, record, source=f"C-STORE from {caller}")
         except RefusedError as exc:
             conflict = exc.refusal.kind == "instance"

@@ -17,6 +17,7 @@ from pathlib import Path
 from pydicom.charset import python_encoding
 
 from tuipacs.imaging.limits import PixelLayout, frame_count, pixel_problem
+from tuipacs.store.instance import uid_problem
 from tuipacs.store.records import MEDIA_STORAGE_DIRECTORY, InstanceRecord, read_record
 
 _HEAD = 1 << 17
@@ -225,8 +226,8 @@ def _record(path: Path) -> InstanceRecord:
         fields["sop_uid"] = _text(meta.get(0x00020003, b""))
     if not fields["sop_class_uid"]:
         fields["sop_class_uid"] = _text(meta.get(0x00020002, b""))
-    if not (fields["sop_uid"] and fields["study_uid"] and fields["series_uid"]):
-        raise _Unsure
+    if uid_problem(fields["sop_uid"], fields["study_uid"], fields["series_uid"]) is not None:
+        raise _Unsure  # read_record refuses it, in the same words as import
     if _PIXEL_SIZE in values and _pixel_problem(values, syntax) is not None:
         raise _Unsure  # read_record refuses it, in the same words as import
     return InstanceRecord(

@@ -6,7 +6,12 @@ the archive and listing it, as the app does at start-up, does not import pydicom
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_UID_RE = re.compile(r"[0-9]+(\.[0-9]+)*")
+#: Longest UID (PS3.5 9.1).
+MAX_UID = 64
 
 
 class NotDicomError(Exception):
@@ -15,6 +20,22 @@ class NotDicomError(Exception):
 
 class BadDicomError(Exception):
     """The file looks like DICOM but is broken (truncated, unparseable, missing UIDs)."""
+
+
+def uid_problem(sop_uid: str, study_uid: str, series_uid: str) -> str | None:
+    """Why these identifying UIDs cannot be archived (missing, not a UID), or None.
+
+    A UID is digits separated by single dots, at most 64 characters (PS3.5 9.1); leading
+    zeros are tolerated (old modalities write them). Anything else would make the
+    instance's identity depend on how a reader cleans the value up.
+    """
+    for what, uid in (("SOP instance", sop_uid), ("study", study_uid), ("series", series_uid)):
+        if not uid:
+            return "missing study, series or SOP instance UID"
+        if len(uid) > MAX_UID or not _UID_RE.fullmatch(uid):
+            shown = uid[:70].encode("unicode_escape").decode("ascii")
+            return f"the {what} UID is not a valid UID ({shown!r}{'...' if len(uid) > 70 else ''})"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

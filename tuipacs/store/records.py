@@ -15,7 +15,7 @@ from pydicom.uid import UID
 
 from tuipacs.imaging.guard import TooComplex, deflate_problem, layout_of, read_counted
 from tuipacs.imaging.limits import DECODE_LIMIT, pixel_problem
-from tuipacs.store.instance import BadDicomError, InstanceRecord, NotDicomError
+from tuipacs.store.instance import BadDicomError, InstanceRecord, NotDicomError, uid_problem
 
 __all__ = [
     "DEFLATED",
@@ -149,8 +149,9 @@ def record_from_dataset(
         )
         study_uid = _text(ds, "StudyInstanceUID")
         series_uid = _text(ds, "SeriesInstanceUID")
-        if not (sop_uid and study_uid and series_uid):
-            raise BadDicomError(f"{path.name}: missing study, series or SOP instance UID")
+        problem = uid_problem(sop_uid, study_uid, series_uid)
+        if problem is not None:
+            raise BadDicomError(f"{path.name}: {problem}")
         sop_class = _text(ds, "SOPClassUID") or (
             _text(meta, "MediaStorageSOPClassUID") if meta is not None else ""
         )
