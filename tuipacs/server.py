@@ -37,6 +37,7 @@ an instance is found once it is indexed, within about a second of its answer
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import shutil
@@ -82,7 +83,7 @@ STORE_IDENTITY_REFUSED = 0xC001
 STORE_SOP_CONFLICT = 0xB001
 #: The dataset's SOP Instance UID differs from the C-STORE request's.
 STORE_UID_MISMATCH = 0xC002
-DEFAULT_BIND = "0.0.0.0"
+DEFAULT_BIND = "127.0.0.1"
 
 
 class ServerError(Exception):
@@ -163,6 +164,35 @@ def _spool_folder(archive: Archive) -> tuple[Path, int]:
     return make_locked_dir(archive.root / "tmp", f"scp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
 
 
+def is_loopback(bind: str) -> bool:
+    """True for a listen address only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if bind.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bind.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def check_exposure(settings: ScpSettings, allow_any: bool, tls_mode: str) -> None:
+    """Refuse to listen beyond loopback with no allow list, unless the config says so.
+
+    AE titles are not authentication, so an open server on the network lets anyone read
+    and write the archive. Mutual TLS authenticates callers by certificate and counts as an
+    allow rule.
+    """
+    if is_loopback(settings.bind) or not settings.access.is_open:
+        return
+    if allow_any or tls_mode == "mutual":
+        return
+    raise ServerError(
+        f"refusing to listen on {settings.bind} with no [serve] allow list: anyone who can "
+        f"reach port {settings.port} could read and write the archive (AE titles are not "
+        'authentication). Add an allow list with hosts (allow = ["CT1@10.0.0.5"]), require '
+        'client certificates ([serve] tls = "mutual"), or set [serve] allow_any = true'
+    )
+
+
 def destinations(cfg: Any) -> dict[str, tuple[str, int]]:
     """C-MOVE destinations from cfg.nodes: AE title -> (host, port)."""
     out: dict[str, tuple[str, int]] = {}
@@ -223,6 +253,8 @@ class ArchiveServer:
             destinations=destinations(cfg),
             services=frozenset(services),
         )
+        self.allow_any = bool(getattr(cfg, "serve_allow_any", False))
+        self.tls_mode = str(getattr(cfg, "serve_tls", "off"))
         self.scp = ArchiveSCP(self.backend, self.settings)
         self._spool_fd: int | None = None
 
@@ -233,6 +265,7 @@ class ArchiveServer:
 
     def start(self) -> ArchiveServer:
         """Index what a previous run left, then listen; ServerError if it cannot."""
+        check_exposure(self.settings, self.allow_any, self.tls_mode)
         try:
             spool, self._spool_fd = _spool_folder(self.archive)
         except OSError as exc:
@@ -307,8 +340,12 @@ def serve(
         server = ArchiveServer(archive, cfg, aet=aet, port=port, bind=bind, sync=sync).start()
         if not server.inbox.sync:
             LOG.warning("answering C-STOREs before fsync: a power loss may lose the last images")
-        if server.settings.access.is_open and server.settings.bind not in ("127.0.0.1", "::1"):
-            LOG.warning("no [serve] allow list: any caller may store, query and retrieve")
+        if not is_loopback(server.settings.bind) and server.settings.access.is_open:
+            LOG.warning(
+                "listening on %s with no [serve] allow list (allow_any = true): any caller "
+                "may store, query and retrieve",
+                server.settings.bind,
+            )
         try:
             while not done.wait(0.5):
                 pass
