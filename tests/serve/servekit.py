@@ -218,7 +218,8 @@ def store_then_abort(port: int, path: Path, pdus: int, max_pdu: int = 16384) -> 
     context_id = assoc.accepted_contexts[0].context_id
     assert context_id is not None
     sent = 0
-    for pdata in message.encode_msg(context_id, assoc.acceptor.maximum_length or max_pdu):
+    size = min(assoc.acceptor.maximum_length or max_pdu, max_pdu)  # small PDUs: a partial send
+    for pdata in message.encode_msg(context_id, size):
         if sent >= pdus:
             break
         assoc.dul.send_pdu(pdata)

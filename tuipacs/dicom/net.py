@@ -18,11 +18,14 @@ associations tuipacs opens or accepts we:
 from __future__ import annotations
 
 import logging
+import queue
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -42,6 +45,7 @@ from pynetdicom.transport import (
     AddressInformation,
     AssociationSocket,
     RequestHandler,
+    ThreadedAssociationServer,
 )
 
 from tuipacs.dicom.errors import (
@@ -67,6 +71,10 @@ LOG = logging.getLogger(__name__)
 
 #: Idle sleep of the DUL reactor of our associations (pynetdicom's default: 1 ms).
 DUL_LOOP_DELAY = 0.00005
+#: Most bytes TunedSocket.recv asks the socket for at once.
+_RECV_CHUNK = 1 << 20
+#: How often a thread waiting for a DIMSE message checks the association and the timeout.
+_DIMSE_SLICE = 0.2
 _SPOOL_ATTR = "_tuipacs_spool"
 _configured = False
 _configure_lock = threading.Lock()
@@ -157,18 +165,18 @@ class TunedSocket(AssociationSocket):
             self._ready.set()
 
     def recv(self, nr_bytes: int) -> bytearray:
-        """Read exactly nr_bytes (fewer only if the peer closed) with recv_into."""
+        """Read nr_bytes (fewer only if the peer closed); memory grows as bytes arrive.
+
+        Our DUL reads PDUs with tuipacs.dicom.wire.PduReader; this is only for callers of
+        pynetdicom's API, and never allocates what a peer merely declares.
+        """
         sock = cast(socket.socket, self.socket)
-        buffer = bytearray(nr_bytes)
-        view = memoryview(buffer)
-        got = 0
-        while got < nr_bytes:
-            count = sock.recv_into(view[got:], nr_bytes - got)
-            if count == 0:
-                del view
-                return buffer[:got]
-            got += count
-        del view
+        buffer = bytearray()
+        while len(buffer) < nr_bytes:
+            chunk = sock.recv(min(nr_bytes - len(buffer), _RECV_CHUNK))
+            if not chunk:
+                break
+            buffer += chunk
         return buffer
 
 
@@ -187,11 +195,59 @@ def _quiet_handlers(assoc: Association) -> None:
 
 
 def tune_association(assoc: Association, options: FastOptions) -> None:
-    """Apply our speed settings to a new (not yet started) association."""
+    """Apply our speed settings and bounded waits to a new (not yet started) association."""
     assoc.dul._run_loop_delay = DUL_LOOP_DELAY
     setattr(assoc, _SPOOL_ATTR, options.spool)
     install(assoc.dul, options)
     _quiet_handlers(assoc)
+    assoc.dimse.get_msg = partial(_get_msg, assoc)  # type: ignore[method-assign]
+
+
+def _get_msg(assoc: Association, block: bool = False) -> tuple[Any, Any]:
+    """dimse.get_msg that never waits for a dead association or a silent peer.
+
+    pynetdicom waits for the next DIMSE message up to ``dimse_timeout`` (or forever if it
+    is None), even once the association is aborted or the connection closed. Here the
+    wait ends with (None, None) as soon as the DUL has stopped or lost its connection, or
+    when nothing arrived for ``dimse_timeout`` seconds: silence, not the time since the
+    request, so a long C-GET streaming images never times out while data flows (images
+    received on the fast path and, with ``FastOptions.activity``, elsewhere count).
+    """
+    dimse = assoc.dimse
+    if not block:
+        try:
+            return dimse.msg_queue.get(block=False)
+        except queue.Empty:
+            return None, None
+    options = fast_options(assoc)
+    start = time.monotonic()
+    while True:
+        try:
+            return dimse.msg_queue.get(timeout=_DIMSE_SLICE)
+        except queue.Empty:
+            pass
+        dul = assoc.dul
+        if not dul.is_alive() or dul.state_machine.current_state in ("Sta1", "Sta13"):
+            return None, None
+        timeout = assoc.dimse_timeout
+        if timeout is None:
+            continue
+        last = start
+        if options is not None:
+            last = max(last, options.last_activity, options.activity() if options.activity else 0)
+        if time.monotonic() - last > timeout:
+            LOG.info("no DIMSE message for %.0f s: giving up", timeout)
+            return None, None
+
+
+def abort(assoc: Association) -> None:
+    """Abort an association and wake a thread waiting for its next DIMSE message."""
+    try:
+        assoc.abort()
+    except Exception:  # noqa: BLE001 - aborting is best effort
+        LOG.debug("abort failed", exc_info=True)
+    finally:
+        assoc.dimse.msg_queue.put((None, None))
 
 
 def fast_options(assoc: Association) -> FastOptions | None:
@@ -223,11 +279,17 @@ class TunedAE(ApplicationEntity):
         self.fast_store = store
         self.fast_pending = pending
         self.fast_find = find
+        #: Seconds an accepted connection has to send its A-ASSOCIATE-RQ (None: ARTIM only).
+        self.request_timeout: float | None = None
 
     def options(self) -> FastOptions:
         """Fresh fast-path options for a new association."""
         return FastOptions(
-            spool=self.spool, store=self.fast_store, pending=self.fast_pending, find=self.fast_find
+            spool=self.spool,
+            store=self.fast_store,
+            pending=self.fast_pending,
+            find=self.fast_find,
+            request_timeout=self.request_timeout,
         )
 
     def _create_socket(
@@ -254,6 +316,17 @@ class TunedRequestHandler(RequestHandler):
         options = ae.options() if isinstance(ae, TunedAE) else FastOptions()
         tune_association(assoc, options)
         return assoc
+
+
+class TunedServer(ThreadedAssociationServer):
+    """pynetdicom's threaded server with a listen backlog for bursts of connections.
+
+    socketserver listens with a backlog of 5: connections beyond it wait for the
+    client's SYN retries (1 s, then 3 s...), so a burst of callers (or of silent
+    connections, see scp_limits) would delay everyone.
+    """
+
+    request_queue_size = 128
 
 
 # --------------------------------------------------------------------------- errors

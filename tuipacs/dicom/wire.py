@@ -1,0 +1,211 @@
+"""Bounds on what a DICOM peer may send us, and a PDU reader that never waits.
+
+Every value here comes from the peer and is checked before memory is set aside for it:
+
+* a P-DATA-TF PDU may not be longer than the Maximum Length we advertised (PS3.8 D.1;
+  0 advertised means "no limit", then memory still grows only as bytes arrive);
+* every other PDU (A-ASSOCIATE-RQ/AC/RJ, A-RELEASE, A-ABORT) at most
+  :data:`MAX_CONTROL_PDU` (an A-ASSOCIATE-RQ with 128 presentation contexts and a user
+  identity is a few tens of KiB);
+* a command set at most :data:`MAX_COMMAND` bytes, the dataset of a message that is not a
+  C-STORE (identifiers, N-service datasets) at most :data:`MAX_MESSAGE_DATASET`.
+
+:class:`PduReader` assembles one PDU at a time from whatever the socket has at the moment
+(``recv`` never waits, see :func:`recv_some`), so a reactor that reads only when
+``select()`` says so always gets back to its timers (ARTIM, network timeout, kill) even
+when a peer sends half a PDU and falls silent. The buffer of a PDU grows as its bytes
+arrive (at most twice what arrived) and is reused for the next PDU.
+
+The bounds live here (not in the reactor) so that any transport can apply them: our
+select()-driven DUL (:mod:`tuipacs.dicom.fastdul`) uses this reader, and a plain
+pynetdicom DUL can call :func:`pdu_limit` before it reads a PDU body.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import struct
+from dataclasses import dataclass
+from typing import Literal
+
+from tuipacs.dicom.nodes import DEFAULT_MAX_PDU
+
+__all__ = [
+    "DEFAULT_MAX_PDU",
+    "MAX_COMMAND",
+    "MAX_CONTROL_PDU",
+    "MAX_MESSAGE_DATASET",
+    "PDU_NAMES",
+    "PduReader",
+    "REQUEST_TIMEOUT",
+    "ReadResult",
+    "pdu_limit",
+    "recv_some",
+]
+
+#: Seconds an accepted connection has to send its whole A-ASSOCIATE-RQ (a real caller
+#: needs milliseconds); then it is closed.
+REQUEST_TIMEOUT = 10.0
+#: Largest PDU other than P-DATA-TF we accept (variable field, bytes).
+MAX_CONTROL_PDU = 1 << 20
+#: Largest command set we accept: a real one is a few hundred bytes.
+MAX_COMMAND = 65535
+#: Largest dataset of a message other than a C-STORE (query identifiers and the like).
+MAX_MESSAGE_DATASET = 8 << 20
+#: The PDU types of PS3.8 9.3 by their first byte; any other first byte is not DICOM.
+PDU_NAMES = {
+    0x01: "A-ASSOCIATE-RQ",
+    0x02: "A-ASSOCIATE-AC",
+    0x03: "A-ASSOCIATE-RJ",
+    0x04: "P-DATA-TF",
+    0x05: "A-RELEASE-RQ",
+    0x06: "A-RELEASE-RP",
+    0x07: "A-ABORT",
+}
+P_DATA_TF = 0x04
+#: First buffer size of a PDU body; it doubles (up to the PDU's length) as bytes arrive.
+_FIRST_CHUNK = 256 * 1024
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+
+
+def pdu_limit(pdu_type: int, max_pdu: int) -> int | None:
+    """Most bytes the variable field of a PDU of this type may declare (None: no limit).
+
+    `max_pdu` is the Maximum Length we advertised for P-DATA-TF (0: unlimited).
+    """
+    if pdu_type == P_DATA_TF:
+        return max_pdu or None
+    return MAX_CONTROL_PDU
+
+
+def recv_some(sock: socket.socket, view: memoryview) -> int | None:
+    """Read what is there into `view`: bytes read (0: the peer closed), None: nothing yet.
+
+    Never waits. A plain socket is read with MSG_DONTWAIT. An ssl.SSLSocket (DICOM over
+    TLS) is switched to non-blocking for the call: select() may say its descriptor is
+    readable while only part of a TLS record has arrived (a blocking read would then wait
+    for the rest), and SSLWantReadError means "nothing to return yet". (Bytes already
+    decrypted wait in the SSL buffer where select() does not see them: callers check
+    ``sock.pending()`` before waiting, see FastDUL._wait.)
+    """
+    if isinstance(sock, ssl.SSLSocket) or sock.gettimeout() is not None or not _DONTWAIT:
+        timeout = sock.gettimeout()
+        sock.settimeout(0.0)
+        try:
+            return sock.recv_into(view, len(view))
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError, InterruptedError):
+            return None
+        finally:
+            sock.settimeout(timeout)
+    try:
+        return sock.recv_into(view, len(view), _DONTWAIT)
+    except (BlockingIOError, InterruptedError):
+        return None
+
+
+Outcome = Literal["wait", "pdu", "closed", "not_dicom", "too_long"]
+
+
+@dataclass
+class ReadResult:
+    """What :meth:`PduReader.read` found.
+
+    * ``wait``: no complete PDU yet (call again when the socket is readable);
+    * ``pdu``: a complete PDU: ``header`` (6 bytes) and ``body`` (a view valid until the
+      next read);
+    * ``closed``: the peer closed the connection (or it broke); ``partial`` if inside a PDU;
+    * ``not_dicom``: the first byte is no PDU type (``header`` holds the bytes seen);
+    * ``too_long``: the header declares more than ``limit`` bytes (nothing was allocated).
+    """
+
+    outcome: Outcome
+    header: bytes = b""
+    body: memoryview | None = None
+    pdu_type: int = 0
+    length: int = 0
+    limit: int = 0
+    partial: bool = False
+
+
+_WAIT = ReadResult("wait")
+
+
+class PduReader:
+    """Assembles PDUs from a socket without waiting, within the limits above."""
+
+    def __init__(self) -> None:
+        """An empty reader (no PDU started)."""
+        self._header = bytearray(6)
+        self._header_got = 0
+        self._buffer = bytearray()
+        self._length = -1  # body length of the PDU being read, -1 while in its header
+        self._got = 0
+
+    @property
+    def partial(self) -> bool:
+        """True while part of a PDU has been received."""
+        return self._header_got > 0
+
+    def read(self, sock: socket.socket, max_pdu: int) -> ReadResult:
+        """Read what the socket has, up to the end of the current PDU.
+
+        `max_pdu` is the Maximum Length we advertised (0: unlimited), checked against a
+        P-DATA-TF's declared length before its body is read.
+        """
+        while self._length < 0:
+            view = memoryview(self._header)[self._header_got :]
+            count = recv_some(sock, view)
+            view.release()
+            if count is None:
+                return _WAIT
+            if count == 0:
+                return self._closed()
+            if self._header_got == 0 and self._header[0] not in PDU_NAMES:
+                head = bytes(self._header[:count])
+                self._reset()
+                return ReadResult("not_dicom", header=head)
+            self._header_got += count
+            if self._header_got < 6:
+                continue
+            pdu_type, _, length = struct.unpack(">BBL", self._header)
+            limit = pdu_limit(pdu_type, max_pdu)
+            if limit is not None and length > limit:
+                header = bytes(self._header)
+                self._reset()
+                return ReadResult("too_long", header, None, pdu_type, length, limit)
+            self._length, self._got = length, 0
+        while self._got < self._length:
+            self._grow()
+            view = memoryview(self._buffer)[self._got : self._length]
+            count = recv_some(sock, view)
+            view.release()
+            if count is None:
+                return _WAIT
+            if count == 0:
+                return self._closed()
+            self._got += count
+        header = bytes(self._header)
+        body = memoryview(self._buffer)[: self._length]
+        self._reset()
+        return ReadResult("pdu", header, body, header[0], len(body))
+
+    def _grow(self) -> None:
+        """Make room for more of the body: double the buffer, never past the PDU's length."""
+        size = len(self._buffer)
+        if size > self._got:
+            return
+        wanted = min(self._length, max(_FIRST_CHUNK, 2 * size))
+        self._buffer.extend(bytes(wanted - size))
+
+    def _closed(self) -> ReadResult:
+        """The peer closed: report whether it was inside a PDU."""
+        partial = self.partial
+        self._reset()
+        return ReadResult("closed", partial=partial)
+
+    def _reset(self) -> None:
+        """Ready for the next PDU (the body buffer is kept for reuse)."""
+        self._header_got = 0
+        self._length = -1
+        self._got = 0
