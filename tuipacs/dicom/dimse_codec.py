@@ -73,7 +73,8 @@ def valid_uid(raw: bytes | None) -> str | None:
 
 
 def shown(raw: bytes, limit: int = 40) -> str:
-    """A raw value from a peer for a log line: ASCII-escaped, quoted and cut to `limit`."""
+    """A raw value from a peer for a log line: unpadded, ASCII-escaped, quoted, cut to `limit`."""
+    raw = raw.rstrip(b"\x00 ")
     text = ascii(raw[:limit].decode("latin-1"))
     return text + (f" (+{len(raw) - limit} bytes)" if len(raw) > limit else "")
 
