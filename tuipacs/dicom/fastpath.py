@@ -205,12 +205,14 @@ class PDataRouter:
         collector = self._command
         assert collector is not None
         self._command = None
-        cmd, end = parse_command_prefix(collector.data)
-        if collector.too_long or end != len(collector.data):
+        # lenient: what follows the group-0000 elements is left to pynetdicom (DCMTK-based
+        # archives put a C-GET's Failed SOP Instance UID List there)
+        cmd, _end = parse_command_prefix(collector.data)
+        if collector.too_long or _us(cmd, 0x0100) is None:
             why = (
                 f"a command set of {collector.size} bytes (the limit is {MAX_COMMAND})"
                 if collector.too_long
-                else "a command set that cannot be read"
+                else "a command set without a command field"
             )
             self._refuse(cmd, collector.context_id, CANNOT_UNDERSTAND, why)
             return
@@ -351,7 +353,8 @@ class PDataRouter:
         """The spool file cannot be written: drop it, answer 0xA700 at the dataset's end."""
         folder = incoming.path.parent if incoming.path is not None else "?"
         what = "the disk is full" if disk_full(exc) else (exc.strerror or str(exc))
-        LOG.warning(
+        # INFO: the store callback is told (StoreRequest.error) and reports it its way
+        LOG.info(
             "cannot write a C-STORE from %s to %s (%s): discarding it, answering 0x%04X",
             self.link.peer(),
             folder,

@@ -657,7 +657,7 @@ class _Retrieval:
         self.state.add(failed=failed, warning=warning)
         if info.category == FAILURE and not self.stop.is_set():
             self._job_failure(info.code, info.line(), job, failed)
-        elif info.category == WARNING and failed:
+        elif info.category == WARNING and failed and not self.stop.is_set():
             self.state.error(f"{self.node.name}: {failed} instance(s) failed: {info.line()}")
         elif info.category == CANCEL and not self.stop.is_set():
             self.cancel.set()

@@ -45,7 +45,7 @@ from pynetdicom.presentation import PresentationContext, build_context
 from pynetdicom.transport import ThreadedAssociationServer
 
 from tuipacs.dicom.errors import DicomError
-from tuipacs.dicom.fastdul import StoreRequest
+from tuipacs.dicom.fastspool import StoreRequest, disk_full
 from tuipacs.dicom.net import TunedAE, TunedRequestHandler, TunedServer, fast_options
 from tuipacs.dicom.scp_access import QUERY, RETRIEVE, SERVICES, STORE, AccessPolicy
 from tuipacs.dicom.scp_limits import Admission, Limits
@@ -502,8 +502,17 @@ class ArchiveSCP:
 
     def _store_fast(self, info: _AssocInfo, request: StoreRequest) -> int:
         """Fast-path C-STORE (dataset already in a spool file, unless writing it failed)."""
-        if request.error is not None:  # logged by the fast path; the sender goes on
+        if request.error is not None:  # the spool file could not be written; sender goes on
             info.count(STORE_OUT_OF_RESOURCES, 0)
+            full = "the disk is full" if disk_full(request.error) else request.error.strerror
+            LOG.warning(
+                "C-STORE %s from %s: status 0x%04X (cannot write it to %s: %s)",
+                request.sop_instance_uid,
+                info.peer,
+                STORE_OUT_OF_RESOURCES,
+                request.path.parent,
+                full,
+            )
             return STORE_OUT_OF_RESOURCES
         received = ReceivedFile(
             sop_class_uid=request.sop_class_uid,

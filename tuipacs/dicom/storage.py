@@ -240,11 +240,15 @@ class StoreHandler:
         return self.store(store_request)
 
     def _failed(self, request: StoreRequest, message: str, status: int, exc: BaseException) -> int:
-        """Log and report a failure; return the status to answer."""
-        LOG.warning("%s", message)
+        """Log and report a failure; return the status to answer.
+
+        A full disk reported to on_disk_full is only logged at INFO (the caller says it).
+        """
+        full = disk_full(exc) and self.on_disk_full is not None
+        LOG.log(logging.INFO if full else logging.WARNING, "%s", message)
         if self.on_failed is not None:
             self.on_failed(request.sop_instance_uid, message)
-        if disk_full(exc) and self.on_disk_full is not None:
+        if full and self.on_disk_full is not None:
             self.on_disk_full(request.path.parent)
         return status
 
