@@ -252,7 +252,7 @@ class ArchiveSCP:
         self._server: ThreadedAssociationServer | None = None
         self._thread: threading.Thread | None = None
         self._ae: _ScpAE | None = None
-        self._admission = Admission(settings.limits())
+        self._admission = Admission(Limits())  # replaced by the settings' in start()
 
     # -- lifecycle
 
@@ -276,7 +276,10 @@ class ArchiveSCP:
         _config.LOG_REQUEST_IDENTIFIERS = False
         _config.LOG_RESPONSE_IDENTIFIERS = False
         settings = self.settings
-        self._admission = Admission(settings.limits())
+        try:
+            self._admission = Admission(settings.limits())
+        except ValueError as exc:
+            raise ScpError(f"bad server limits: {exc}") from None
         ae = _ScpAE(settings.ae_title, spool=settings.spool)
         ae.maximum_pdu_size = settings.max_pdu
         ae.maximum_associations = (
