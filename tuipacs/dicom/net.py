@@ -5,10 +5,12 @@ reactor with a 1 ms sleep and logs every PDU through default handlers. For the
 associations tuipacs opens or accepts we:
 
 * set TCP_NODELAY on every socket (requestor: after connect; acceptor: on accept),
-* read PDUs with ``recv_into`` into one buffer,
-* replace the DUL reactor by one waiting in ``select()`` (tuipacs.dicom.fastdul), with
-  fast paths for C-STORE, pending C-GET/C-MOVE and pending C-FIND responses
+* replace the DUL reactor by one waiting in ``select()`` (tuipacs.dicom.fastdul) that
+  reads PDUs without ever waiting in a read, within the bounds of tuipacs.dicom.wire,
+  with fast paths for C-STORE, pending C-GET/C-MOVE and pending C-FIND responses
   (``DUL_LOOP_DELAY`` still bounds pynetdicom's own waits on the DUL),
+* end every wait for a DIMSE message when the association is gone or after
+  ``dimse_timeout`` of silence (:func:`_get_msg`); :func:`abort` wakes such a wait,
 * unbind pynetdicom's per-PDU logging handlers unless its logger wants DEBUG,
 * receive C-STORE datasets in chunks straight to a Part-10 temporary file
   (``_config.STORE_RECV_CHUNKED_DATASET``), in a spool folder we choose per

@@ -10,11 +10,12 @@ Every value here comes from the peer and is checked before memory is set aside f
 * a command set at most :data:`MAX_COMMAND` bytes, the dataset of a message that is not a
   C-STORE (identifiers, N-service datasets) at most :data:`MAX_MESSAGE_DATASET`.
 
-:class:`PduReader` assembles one PDU at a time from whatever the socket has at the moment
-(``recv`` never waits, see :func:`recv_some`), so a reactor that reads only when
-``select()`` says so always gets back to its timers (ARTIM, network timeout, kill) even
-when a peer sends half a PDU and falls silent. The buffer of a PDU grows as its bytes
-arrive (at most twice what arrived) and is reused for the next PDU.
+:class:`PduReader` assembles one PDU at a time from what the socket has (see
+:func:`recv_some`): a read never waits for a header, and waits at most
+:data:`BODY_WAIT` for the rest of a body whose first bytes came, so a reactor that reads
+only when ``select()`` says so always gets back to its timers (ARTIM, network timeout,
+kill) even when a peer sends half a PDU and falls silent. The buffer of a PDU grows as
+its bytes arrive (at most twice what arrived) and is reused for the next PDU.
 
 The bounds live here (not in the reactor) so that any transport can apply them: our
 select()-driven DUL (:mod:`tuipacs.dicom.fastdul`) uses this reader, and a plain
@@ -37,11 +38,13 @@ __all__ = [
     "MAX_CONTROL_PDU",
     "MAX_MESSAGE_DATASET",
     "PDU_NAMES",
+    "BODY_WAIT",
     "PduReader",
     "REQUEST_TIMEOUT",
     "ReadResult",
     "pdu_limit",
     "recv_some",
+    "timed_receive",
 ]
 
 #: Seconds an accepted connection has to send its whole A-ASSOCIATE-RQ (a real caller
@@ -64,9 +67,12 @@ PDU_NAMES = {
     0x07: "A-ABORT",
 }
 P_DATA_TF = 0x04
+#: Longest a read waits for more of a PDU body that is arriving (seconds).
+BODY_WAIT = 0.005
 #: First buffer size of a PDU body; it doubles (up to the PDU's length) as bytes arrive.
 _FIRST_CHUNK = 256 * 1024
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+_WAITALL = getattr(socket, "MSG_WAITALL", 0)
 
 
 def pdu_limit(pdu_type: int, max_pdu: int) -> int | None:
@@ -79,15 +85,18 @@ def pdu_limit(pdu_type: int, max_pdu: int) -> int | None:
     return MAX_CONTROL_PDU
 
 
-def recv_some(sock: socket.socket, view: memoryview) -> int | None:
+def recv_some(sock: socket.socket, view: memoryview, wait: bool = False) -> int | None:
     """Read what is there into `view`: bytes read (0: the peer closed), None: nothing yet.
 
-    Never waits. A plain socket is read with MSG_DONTWAIT. An ssl.SSLSocket (DICOM over
-    TLS) is switched to non-blocking for the call: select() may say its descriptor is
-    readable while only part of a TLS record has arrived (a blocking read would then wait
-    for the rest), and SSLWantReadError means "nothing to return yet". (Bytes already
-    decrypted wait in the SSL buffer where select() does not see them: callers check
-    ``sock.pending()`` before waiting, see FastDUL._wait.)
+    Never waits, unless `wait` and the socket has a receive timeout (see
+    :func:`timed_receive`): then it waits up to that timeout to fill `view` (MSG_WAITALL:
+    one system call for a whole PDU body that is arriving, as a blocking read would).
+
+    An ssl.SSLSocket (DICOM over TLS) is switched to non-blocking for the call: select()
+    may say its descriptor is readable while only part of a TLS record has arrived (a
+    blocking read would then wait for the rest), and SSLWantReadError means "nothing to
+    return yet". (Bytes already decrypted wait in the SSL buffer where select() does not
+    see them: callers check ``sock.pending()`` before waiting, see FastDUL._wait.)
     """
     if isinstance(sock, ssl.SSLSocket) or sock.gettimeout() is not None or not _DONTWAIT:
         timeout = sock.gettimeout()
@@ -99,9 +108,27 @@ def recv_some(sock: socket.socket, view: memoryview) -> int | None:
         finally:
             sock.settimeout(timeout)
     try:
-        return sock.recv_into(view, len(view), _DONTWAIT)
+        return sock.recv_into(view, len(view), _WAITALL if wait else _DONTWAIT)
     except (BlockingIOError, InterruptedError):
         return None
+
+
+def timed_receive(sock: socket.socket) -> bool:
+    """Give a plain blocking TCP socket a receive timeout of BODY_WAIT; True if it has one.
+
+    With it, a blocking read returns what arrived after BODY_WAIT at most (or fails with
+    EAGAIN if nothing did), so :func:`recv_some` may wait for a body without ever blocking
+    the reactor for longer. TLS sockets and sockets with a Python timeout are left alone.
+    """
+    if isinstance(sock, ssl.SSLSocket) or sock.gettimeout() is not None or not _WAITALL:
+        return False
+    seconds = int(BODY_WAIT)
+    micros = int((BODY_WAIT - seconds) * 1_000_000)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", seconds, micros))
+    except (OSError, struct.error):
+        return False
+    return True
 
 
 Outcome = Literal["wait", "pdu", "closed", "not_dicom", "too_long"]
@@ -141,6 +168,7 @@ class PduReader:
         self._buffer = bytearray()
         self._length = -1  # body length of the PDU being read, -1 while in its header
         self._got = 0
+        self._timed: int | None = None  # the descriptor given a receive timeout
 
     @property
     def partial(self) -> bool:
@@ -175,20 +203,31 @@ class PduReader:
                 self._reset()
                 return ReadResult("too_long", header, None, pdu_type, length, limit)
             self._length, self._got = length, 0
+        wait = self._timed == sock.fileno() or self._set_timed(sock)
         while self._got < self._length:
             self._grow()
             view = memoryview(self._buffer)[self._got : self._length]
-            count = recv_some(sock, view)
+            room = len(view)
+            count = recv_some(sock, view, wait)
             view.release()
             if count is None:
                 return _WAIT
             if count == 0:
                 return self._closed()
             self._got += count
+            if wait and count < room and self._got < self._length:
+                return _WAIT  # waited once without getting all: back to the caller's timers
         header = bytes(self._header)
         body = memoryview(self._buffer)[: self._length]
         self._reset()
         return ReadResult("pdu", header, body, header[0], len(body))
+
+    def _set_timed(self, sock: socket.socket) -> bool:
+        """Give `sock` its receive timeout once (see timed_receive)."""
+        if not timed_receive(sock):
+            return False
+        self._timed = sock.fileno()
+        return True
 
     def _grow(self) -> None:
         """Make room for more of the body: double the buffer, never past the PDU's length."""
