@@ -10,6 +10,7 @@ import ssl
 import struct
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from helpers import require_binary
 
 from tuipacs.dicom.dimse_codec import CommandCollector, failure_response, parse_command_prefix
-from tuipacs.dicom.wire import MAX_COMMAND, MAX_CONTROL_PDU, PduReader, ReadResult
+from tuipacs.dicom.wire import BODY_WAIT, MAX_COMMAND, MAX_CONTROL_PDU, PduReader, ReadResult
 
 LIMIT = 64 * 1024
 
@@ -101,6 +102,18 @@ def test_partial_pdu_never_blocks_and_completes_later(pair: tuple) -> None:
         done = read(reader, ours)
         assert done.outcome == "pdu" and done.header == release[:6]
     assert read(reader, ours).outcome == "wait"  # nothing more: still no waiting
+
+
+def test_half_a_body_returns_after_one_short_wait(pair: tuple) -> None:
+    """A body that stops coming holds a read for BODY_WAIT at most, not until it is whole."""
+    peer, ours = pair
+    reader = PduReader()
+    peer.sendall(header(0x04, 1000) + bytes(10))
+    start = time.monotonic()
+    assert read(reader, ours).outcome == "wait"
+    assert read(reader, ours).outcome == "wait"
+    assert time.monotonic() - start < 1.0  # two reads, each waiting BODY_WAIT (5 ms) at most
+    assert BODY_WAIT <= 0.05
 
 
 def test_not_dicom_and_closed_midway(pair: tuple) -> None:
