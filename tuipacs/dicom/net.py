@@ -10,7 +10,7 @@ associations tuipacs opens or accepts we:
   with fast paths for C-STORE, pending C-GET/C-MOVE and pending C-FIND responses
   (``DUL_LOOP_DELAY`` still bounds pynetdicom's own waits on the DUL),
 * end every wait for a DIMSE message when the association is gone or after
-  ``dimse_timeout`` of silence (:func:`_get_msg`); :func:`abort` wakes such a wait,
+  ``dimse_timeout`` of silence (tuipacs.dicom.waits); :func:`abort` wakes such a wait,
 * unbind pynetdicom's per-PDU logging handlers unless its logger wants DEBUG,
 * receive C-STORE datasets in chunks straight to a Part-10 temporary file
   (``_config.STORE_RECV_CHUNKED_DATASET``), in a spool folder we choose per
@@ -20,16 +20,14 @@ associations tuipacs opens or accepts we:
 from __future__ import annotations
 
 import logging
-import queue
 import socket
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from pynetdicom import _config, dimse_messages, evt
 from pynetdicom._handlers import (
@@ -47,7 +45,6 @@ from pynetdicom.transport import (
     AddressInformation,
     AssociationSocket,
     RequestHandler,
-    ThreadedAssociationServer,
 )
 
 from tuipacs.dicom.errors import (
@@ -68,15 +65,14 @@ from tuipacs.dicom.fastdul import (
     install,
 )
 from tuipacs.dicom.nodes import LocalAE, Node
+from tuipacs.dicom.waits import abort, bounded_get_msg
+
+__all__ = ["abort"]  # re-exported: callers abort through net
 
 LOG = logging.getLogger(__name__)
 
 #: Idle sleep of the DUL reactor of our associations (pynetdicom's default: 1 ms).
 DUL_LOOP_DELAY = 0.00005
-#: Most bytes TunedSocket.recv asks the socket for at once.
-_RECV_CHUNK = 1 << 20
-#: How often a thread waiting for a DIMSE message checks the association and the timeout.
-_DIMSE_SLICE = 0.2
 _SPOOL_ATTR = "_tuipacs_spool"
 _configured = False
 _configure_lock = threading.Lock()
@@ -123,7 +119,10 @@ def configure() -> None:
 
 
 class TunedSocket(AssociationSocket):
-    """AssociationSocket with TCP_NODELAY, fast reads and a record of connect errors."""
+    """AssociationSocket with TCP_NODELAY and a record of connect errors.
+
+    Its (pynetdicom) recv() is not used: our DUL reads with tuipacs.dicom.wire.PduReader.
+    """
 
     connect_error: OSError | None = None
 
@@ -166,21 +165,6 @@ class TunedSocket(AssociationSocket):
             self.provider_queue.put(primitive)
             self._ready.set()
 
-    def recv(self, nr_bytes: int) -> bytearray:
-        """Read nr_bytes (fewer only if the peer closed); memory grows as bytes arrive.
-
-        Our DUL reads PDUs with tuipacs.dicom.wire.PduReader; this is only for callers of
-        pynetdicom's API, and never allocates what a peer merely declares.
-        """
-        sock = cast(socket.socket, self.socket)
-        buffer = bytearray()
-        while len(buffer) < nr_bytes:
-            chunk = sock.recv(min(nr_bytes - len(buffer), _RECV_CHUNK))
-            if not chunk:
-                break
-            buffer += chunk
-        return buffer
-
 
 def _quiet_handlers(assoc: Association) -> None:
     """Unbind pynetdicom's per-PDU/DIMSE logging handlers unless DEBUG logging is on."""
@@ -202,54 +186,7 @@ def tune_association(assoc: Association, options: FastOptions) -> None:
     setattr(assoc, _SPOOL_ATTR, options.spool)
     install(assoc.dul, options)
     _quiet_handlers(assoc)
-    assoc.dimse.get_msg = partial(_get_msg, assoc)  # type: ignore[method-assign]
-
-
-def _get_msg(assoc: Association, block: bool = False) -> tuple[Any, Any]:
-    """dimse.get_msg that never waits for a dead association or a silent peer.
-
-    pynetdicom waits for the next DIMSE message up to ``dimse_timeout`` (or forever if it
-    is None), even once the association is aborted or the connection closed. Here the
-    wait ends with (None, None) as soon as the DUL has stopped or lost its connection, or
-    when nothing arrived for ``dimse_timeout`` seconds: silence, not the time since the
-    request, so a long C-GET streaming images never times out while data flows (images
-    received on the fast path and, with ``FastOptions.activity``, elsewhere count).
-    """
-    dimse = assoc.dimse
-    if not block:
-        try:
-            return dimse.msg_queue.get(block=False)
-        except queue.Empty:
-            return None, None
-    options = fast_options(assoc)
-    start = time.monotonic()
-    while True:
-        try:
-            return dimse.msg_queue.get(timeout=_DIMSE_SLICE)
-        except queue.Empty:
-            pass
-        dul = assoc.dul
-        if not dul.is_alive() or dul.state_machine.current_state in ("Sta1", "Sta13"):
-            return None, None
-        timeout = assoc.dimse_timeout
-        if timeout is None:
-            continue
-        last = start
-        if options is not None:
-            last = max(last, options.last_activity, options.activity() if options.activity else 0)
-        if time.monotonic() - last > timeout:
-            LOG.info("no DIMSE message for %.0f s: giving up", timeout)
-            return None, None
-
-
-def abort(assoc: Association) -> None:
-    """Abort an association and wake a thread waiting for its next DIMSE message."""
-    try:
-        assoc.abort()
-    except Exception:  # noqa: BLE001 - aborting is best effort
-        LOG.debug("abort failed", exc_info=True)
-    finally:
-        assoc.dimse.msg_queue.put((None, None))
+    assoc.dimse.get_msg = partial(bounded_get_msg, assoc)  # type: ignore[method-assign]
 
 
 def fast_options(assoc: Association) -> FastOptions | None:
@@ -318,17 +255,6 @@ class TunedRequestHandler(RequestHandler):
         options = ae.options() if isinstance(ae, TunedAE) else FastOptions()
         tune_association(assoc, options)
         return assoc
-
-
-class TunedServer(ThreadedAssociationServer):
-    """pynetdicom's threaded server with a listen backlog for bursts of connections.
-
-    socketserver listens with a backlog of 5: connections beyond it wait for the
-    client's SYN retries (1 s, then 3 s...), so a burst of callers (or of silent
-    connections, see scp_limits) would delay everyone.
-    """
-
-    request_queue_size = 128
 
 
 # --------------------------------------------------------------------------- errors

@@ -46,9 +46,9 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from tuipacs.dicom.errors import DicomError
 from tuipacs.dicom.fastspool import StoreRequest, disk_full
-from tuipacs.dicom.net import TunedAE, TunedRequestHandler, TunedServer, fast_options
+from tuipacs.dicom.net import TunedAE, TunedRequestHandler, fast_options
 from tuipacs.dicom.scp_access import QUERY, RETRIEVE, SERVICES, STORE, AccessPolicy
-from tuipacs.dicom.scp_limits import Admission, Limits
+from tuipacs.dicom.scp_limits import Admission, Limits, TunedServer
 from tuipacs.dicom.scp_send import StoredRef, configure, enable_stored_sending, move_contexts
 from tuipacs.dicom.scp_types import (
     STORE_CANNOT_UNDERSTAND,
@@ -372,17 +372,16 @@ class ArchiveSCP:
             (evt.EVT_C_MOVE, self._on_move),
         ]
 
-    def _reject(self, assoc: Association, reason: int, why: str) -> None:
-        """Send A-ASSOCIATE-RJ (permanent, service user) and end the association."""
-        LOG.warning("association rejected: %s", why)
-        assoc.acse.send_reject(_REJECT_PERMANENT, _SOURCE_USER, reason)
-        evt.trigger(assoc, evt.EVT_REJECTED, {})
-        assoc.kill()
+    def _reject(self, assoc: Association, reason: int, why: str, busy: bool = False) -> None:
+        """Send A-ASSOCIATE-RJ and end the association.
 
-    def _reject_busy(self, assoc: Association, why: str) -> None:
-        """Send A-ASSOCIATE-RJ (transient, local limit exceeded) and end the association."""
-        LOG.warning("association rejected: %s (local limit exceeded)", why)
-        assoc.acse.send_reject(_REJECT_TRANSIENT, _SOURCE_PRESENTATION, _LOCAL_LIMIT)
+        Permanent from the service user, or (`busy`) transient "local limit exceeded".
+        """
+        LOG.warning("association rejected: %s", why)
+        if busy:
+            assoc.acse.send_reject(_REJECT_TRANSIENT, _SOURCE_PRESENTATION, _LOCAL_LIMIT)
+        else:
+            assoc.acse.send_reject(_REJECT_PERMANENT, _SOURCE_USER, reason)
         evt.trigger(assoc, evt.EVT_REJECTED, {})
         assoc.kill()
 
@@ -407,7 +406,7 @@ class ArchiveSCP:
             return
         busy = self._admission.admit(assoc, address)
         if busy is not None:
-            self._reject_busy(assoc, f"{calling}@{address}: {busy}")
+            self._reject(assoc, 0, f"{calling}@{address}: {busy} (local limit exceeded)", True)
             return
         info = _AssocInfo(calling, address, allowed)
         setattr(assoc, _INFO_ATTR, info)

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 from pynetdicom.association import Association
+from pynetdicom.transport import ThreadedAssociationServer
 
 LOG = logging.getLogger(__name__)
 
@@ -139,3 +140,14 @@ class Admission:
         """Forget connections whose association has ended (under the lock)."""
         self._waiting = [e for e in self._waiting if not _gone(e.assoc)]
         self._admitted = [e for e in self._admitted if not _gone(e.assoc)]
+
+
+class TunedServer(ThreadedAssociationServer):
+    """pynetdicom's threaded server with a listen backlog for bursts of connections.
+
+    socketserver listens with a backlog of 5: connections beyond it wait for the
+    client's SYN retries (1 s, then 3 s...), so a burst of callers (or of silent
+    connections, see scp_limits) would delay everyone.
+    """
+
+    request_queue_size = 128

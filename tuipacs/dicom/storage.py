@@ -46,8 +46,9 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from tuipacs.dicom.errors import ReceiverError
 from tuipacs.dicom.fastspool import StoreRequest, disk_full
-from tuipacs.dicom.net import TunedAE, TunedRequestHandler, TunedServer, spool_folder
+from tuipacs.dicom.net import TunedAE, TunedRequestHandler, spool_folder
 from tuipacs.dicom.nodes import LocalAE
+from tuipacs.dicom.scp_limits import TunedServer
 from tuipacs.dicom.wire import DEFAULT_MAX_PDU, REQUEST_TIMEOUT
 
 LOG = logging.getLogger(__name__)
