@@ -310,8 +310,9 @@ class FastDUL(DULServiceProvider):
     def _too_long(self, result: ReadResult) -> None:
         """A PDU declares more bytes than we accept: A-ABORT and close, nothing read."""
         name = PDU_NAMES.get(result.pdu_type, f"type 0x{result.pdu_type:02X}")
+        article = "an" if name.startswith("A-") else "a"
         self.protocol_abort(
-            f"a {name} PDU of {result.length} bytes (our limit: {result.limit} bytes)"
+            f"{article} {name} PDU of {result.length} bytes (our limit: {result.limit} bytes)"
         )
 
     def _transport_closed(self) -> None:

@@ -82,6 +82,8 @@ class Admission:
         self._lock = threading.Lock()
         self._waiting: list[_Entry] = []
         self._admitted: list[_Entry] = []
+        self._logged = -1.0  # when the last eviction was logged
+        self._unlogged = 0
 
     def connected(self, assoc: Association, address: str) -> None:
         """A new connection: count it as waiting; close the oldest waiting one if over."""
@@ -97,14 +99,25 @@ class Admission:
             for entry in evicted:
                 self._waiting.remove(entry)
         for entry in evicted:
-            LOG.warning(
-                "too many connections from %s without an association request "
-                "(%d waiting): closing the oldest, silent for %.1f s",
-                entry.address,
-                len(self._waiting),
-                time.monotonic() - entry.since,
-            )
+            self._log_eviction(entry)
             _close(entry.assoc)
+
+    def _log_eviction(self, entry: _Entry) -> None:
+        """One warning per second at most (a flood of connections must not flood the log)."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._logged < 1.0:
+                self._unlogged += 1
+                return
+            self._logged, unlogged, self._unlogged = now, self._unlogged, 0
+        more = f"; {unlogged} more closed since the last such line" if unlogged else ""
+        LOG.warning(
+            "too many connections from %s without an association request: closing the "
+            "oldest, silent for %.1f s%s",
+            entry.address,
+            now - entry.since,
+            more,
+        )
 
     def admit(self, assoc: Association, address: str) -> str | None:
         """The association sent its request: admit it, or say why not (over a limit)."""
