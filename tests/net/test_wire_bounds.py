@@ -131,15 +131,22 @@ def test_not_dicom_and_closed_midway(pair: tuple) -> None:
         assert outcomes[-1] == "closed" and fresh.partial is False
 
 
-def test_command_collector_keeps_at_most_max_command() -> None:
-    collector = CommandCollector(1)
-    element = struct.pack("<HHL", 0, 0x0100, 2) + struct.pack("<H", 1)
-    collector.add(element)
-    collector.add(b"x" * (MAX_COMMAND + 10))
-    assert collector.too_long and len(collector.data) == MAX_COMMAND
+def test_command_collector_bounds() -> None:
+    """A request's command set: MAX_COMMAND; a response's: what the collector keeps."""
+    request = struct.pack("<HHL", 0, 0x0100, 2) + struct.pack("<H", 0x0001)
+    collector = CommandCollector(1, keep=2 * MAX_COMMAND)
+    collector.add(request)
+    collector.add(b"x" * (3 * MAX_COMMAND))
+    assert len(collector.data) == 2 * MAX_COMMAND
     cmd, _ = parse_command_prefix(collector.data)
-    assert cmd[0x0100] == b"\x01\x00"
+    assert cmd[0x0100] == b"\x01\x00" and collector.too_long(cmd) == MAX_COMMAND
     assert failure_response(cmd, 0xC000) is None  # no message ID: cannot be answered
+    response = struct.pack("<HHL", 0, 0x0100, 2) + struct.pack("<H", 0x8010)
+    pending = CommandCollector(1, keep=2 * MAX_COMMAND)
+    pending.add(response + b"x" * (MAX_COMMAND + 10))
+    assert pending.too_long(parse_command_prefix(pending.data)[0]) is None
+    pending.add(b"x" * MAX_COMMAND)
+    assert pending.too_long(parse_command_prefix(pending.data)[0]) == 2 * MAX_COMMAND
 
 
 @pytest.fixture(scope="module")

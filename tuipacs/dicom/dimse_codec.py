@@ -14,7 +14,7 @@ import struct
 
 from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
 
-from tuipacs.dicom.wire import MAX_COMMAND
+from tuipacs.dicom.wire import MAX_COMMAND, MAX_MESSAGE_DATASET
 
 _NO_DATASET = 0x0101
 #: What a valid UID is made of (PS3.5 9.1), padding removed.
@@ -243,22 +243,29 @@ def failure_response(cmd: dict[int, bytes], status: int) -> bytes | None:
 
 
 class CommandCollector:
-    """The fragments of one command set, kept up to MAX_COMMAND bytes (then only counted)."""
+    """The fragments of one command set, kept up to `keep` bytes (then only counted)."""
 
-    def __init__(self, context_id: int) -> None:
+    def __init__(self, context_id: int, keep: int = MAX_MESSAGE_DATASET) -> None:
         """Start collecting a command on this presentation context."""
         self.context_id = context_id
+        self.keep = keep
         self.size = 0
         self.data = bytearray()
 
-    @property
-    def too_long(self) -> bool:
-        """True once more than MAX_COMMAND bytes arrived."""
-        return self.size > MAX_COMMAND
+    def too_long(self, cmd: dict[int, bytes]) -> int | None:
+        """The limit this command set (parsed: `cmd`) exceeds, or None.
+
+        MAX_COMMAND for a request (and for what cannot be read), else the `keep` bound:
+        DCMTK-based archives put the Failed SOP Instance UID List of a C-GET response in
+        its command set, a few KiB per hundred failures.
+        """
+        field = _us(cmd, 0x0100)
+        limit = self.keep if field is not None and field & 0x8000 else MAX_COMMAND
+        return limit if self.size > min(limit, self.keep) else None
 
     def add(self, fragment: memoryview | bytes) -> None:
-        """Add a fragment (bytes beyond MAX_COMMAND are dropped)."""
-        room = MAX_COMMAND - len(self.data)
+        """Add a fragment (bytes beyond `keep` are dropped)."""
+        room = self.keep - len(self.data)
         if room > 0:
             self.data += fragment[:room]
         self.size += len(fragment)

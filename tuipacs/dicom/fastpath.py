@@ -1,7 +1,7 @@
 """The fast path of our DUL: P-DATA-TF PDVs routed to us or to pynetdicom, within bounds.
 
-Every command set is collected here first (at most :data:`~tuipacs.dicom.wire.MAX_COMMAND`
-bytes are kept). Once complete it is:
+Every command set is collected here first (within the bounds of tuipacs.dicom.wire:
+:data:`~tuipacs.dicom.wire.MAX_COMMAND` bytes for a request). Once complete it is:
 
 * a C-STORE-RQ with a dataset: the dataset fragments are written straight from the receive
   buffer into a Part-10 spool file (preamble, file meta, dataset as sent), the store
@@ -51,7 +51,7 @@ from tuipacs.dicom.fastspool import (
     preamble_for,
     unlink_quietly,
 )
-from tuipacs.dicom.wire import MAX_COMMAND, MAX_MESSAGE_DATASET
+from tuipacs.dicom.wire import MAX_MESSAGE_DATASET
 
 __all__ = [
     "FastOptions",
@@ -208,10 +208,11 @@ class PDataRouter:
         # lenient: what follows the group-0000 elements is left to pynetdicom (DCMTK-based
         # archives put a C-GET's Failed SOP Instance UID List there)
         cmd, _end = parse_command_prefix(collector.data)
-        if collector.too_long or _us(cmd, 0x0100) is None:
+        limit = collector.too_long(cmd)
+        if limit is not None or _us(cmd, 0x0100) is None:
             why = (
-                f"a command set of {collector.size} bytes (the limit is {MAX_COMMAND})"
-                if collector.too_long
+                f"a command set of {collector.size} bytes (the limit is {limit})"
+                if limit is not None
                 else "a command set without a command field"
             )
             self._refuse(cmd, collector.context_id, CANNOT_UNDERSTAND, why)

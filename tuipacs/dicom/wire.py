@@ -7,8 +7,10 @@ Every value here comes from the peer and is checked before memory is set aside f
 * every other PDU (A-ASSOCIATE-RQ/AC/RJ, A-RELEASE, A-ABORT) at most
   :data:`MAX_CONTROL_PDU` (an A-ASSOCIATE-RQ with 128 presentation contexts and a user
   identity is a few tens of KiB);
-* a command set at most :data:`MAX_COMMAND` bytes, the dataset of a message that is not a
-  C-STORE (identifiers, N-service datasets) at most :data:`MAX_MESSAGE_DATASET`.
+* the command set of a request at most :data:`MAX_COMMAND` bytes (a response's at most
+  :data:`MAX_MESSAGE_DATASET`: DCMTK-based archives add the Failed SOP Instance UID List
+  of a C-GET to it), the dataset of a message that is not a C-STORE (identifiers,
+  N-service datasets) at most :data:`MAX_MESSAGE_DATASET`.
 
 :class:`PduReader` assembles one PDU at a time from what the socket has (see
 :func:`recv_some`): a read never waits for a header, and waits at most
@@ -52,7 +54,7 @@ __all__ = [
 REQUEST_TIMEOUT = 10.0
 #: Largest PDU other than P-DATA-TF we accept (variable field, bytes).
 MAX_CONTROL_PDU = 1 << 20
-#: Largest command set we accept: a real one is a few hundred bytes.
+#: Largest command set of a request we accept: a real one is a few hundred bytes.
 MAX_COMMAND = 65535
 #: Largest dataset of a message other than a C-STORE (query identifiers and the like).
 MAX_MESSAGE_DATASET = 8 << 20
