@@ -98,6 +98,7 @@ class FastDUL(DULServiceProvider):
     _drop_transport: bool
     _got_request: bool
     _request_deadline: float | None
+    _advertised: int
     #: The first bytes received if the peer sent data that is not DICOM, else None.
     non_dicom: bytes | None
     #: A description of a PDU received that could not be decoded, else None.
@@ -121,6 +122,7 @@ class FastDUL(DULServiceProvider):
         self._drop_transport = False
         self._got_request = False
         self._request_deadline = None
+        self._advertised = 0
         self.non_dicom = None
         self.bad_pdu = None
         self.peer_aborted = False
@@ -192,6 +194,7 @@ class FastDUL(DULServiceProvider):
     def _run(self) -> None:
         """Loop until killed: send queued primitives, read PDUs, run the state machine."""
         self._idle_timer.start()
+        self._advertised = self._max_pdu()
         if self.assoc.is_acceptor and self._fast.request_timeout is not None:
             self._request_deadline = time.monotonic() + self._fast.request_timeout
         idle = False
@@ -278,7 +281,7 @@ class FastDUL(DULServiceProvider):
             self._transport_closed()
             return
         try:
-            result = self._reader.read(raw, self._max_pdu())
+            result = self._reader.read(raw, self._advertised)
         except (OSError, ValueError):
             self._transport_closed()
             return
@@ -300,11 +303,12 @@ class FastDUL(DULServiceProvider):
     def _pdu(self, header: bytes, body: memoryview) -> None:
         """A complete PDU: P-DATA-TF in Sta6 to the router, everything else to pynetdicom."""
         pdu_type = header[0]
-        if pdu_type == _A_ABORT and self.state_machine.current_state != "Sta13":
-            self.peer_aborted = True  # in Sta13 it answers our own abort
-        if pdu_type == _P_DATA_TF and self.state_machine.current_state == "Sta6":
+        state = self.state_machine.current_state
+        if pdu_type == _P_DATA_TF and state == "Sta6":
             self._router.route(header, body)
             return
+        if pdu_type == _A_ABORT and state != "Sta13":
+            self.peer_aborted = True  # in Sta13 it answers our own abort
         self._standard(header + bytes(body))
 
     def _too_long(self, result: ReadResult) -> None:

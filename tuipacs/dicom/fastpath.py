@@ -152,7 +152,11 @@ class PDataRouter:
             return
         self._touched = False
         for context_id, control, start, end in pdvs:
-            if self._pdv(context_id, control, body[start:end]):
+            incoming = self._incoming
+            if not control & 1 and incoming is not None and incoming.kind == "store":
+                self._store_fragment(incoming, body[start:end], control & 2)  # the hot path
+                self._touched = True
+            elif self._pdv(context_id, control, body[start:end]):
                 self._out.append(bytes(body[start - 6 : end]))
             else:
                 self._touched = True
@@ -252,10 +256,8 @@ class PDataRouter:
         )
 
     def _dataset(self, incoming: Incoming, data: memoryview, last: bool) -> None:
-        """One dataset fragment of the message being received here."""
-        if incoming.kind == "store":
-            self._write(incoming, data)
-        elif incoming.kind in ("find", "foreign"):
+        """One dataset fragment of a message received here (a C-STORE's: _store_fragment)."""
+        if incoming.kind in ("find", "foreign"):
             assert incoming.head is not None
             if len(incoming.head) + len(data) > MAX_MESSAGE_DATASET:
                 if incoming.kind == "find":
@@ -335,6 +337,7 @@ class PDataRouter:
             self._refuse(cmd, context_id, CANNOT_UNDERSTAND, why)
             return
         incoming = Incoming("store", cmd, context_id)
+        incoming.syntax = str(self.link.assoc._accepted_cx[context_id].transfer_syntax[0])
         self._incoming = incoming
         preamble = preamble_for(self.link.assoc, context_id, sop_class, sop_instance)
         try:
@@ -342,13 +345,15 @@ class PDataRouter:
         except OSError as exc:
             self._spool_failed(incoming, exc)
 
-    def _write(self, incoming: Incoming, data: memoryview) -> None:
-        """Write a dataset fragment to the spool file (a failure refuses the C-STORE)."""
-        syntax = self.link.assoc._accepted_cx[incoming.context_id].transfer_syntax[0]
+    def _store_fragment(self, incoming: Incoming, data: memoryview, last: int) -> None:
+        """A dataset fragment of a C-STORE being written (a write error refuses it)."""
         try:
-            incoming.write(data, str(syntax))
+            incoming.write(data)
         except OSError as exc:
             self._spool_failed(incoming, exc)
+        if last:
+            self._incoming = None
+            self._finish_store(incoming)
 
     def _spool_failed(self, incoming: Incoming, exc: OSError) -> None:
         """The spool file cannot be written: drop it, answer 0xA700 at the dataset's end."""

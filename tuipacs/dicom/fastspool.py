@@ -96,6 +96,7 @@ class Incoming:
         self.uids: tuple[str, str] | None = None
         self.status = 0
         self.error: OSError | None = None
+        self.syntax = ""  # of a C-STORE: the transfer syntax of its context
 
     # -- C-STORE spool file
 
@@ -107,13 +108,13 @@ class Incoming:
         self.handle.write(preamble)
         self.size = len(preamble)
 
-    def write(self, data: memoryview, syntax: str) -> None:
+    def write(self, data: memoryview) -> None:
         """Append a dataset fragment (raises OSError); look for the Study/Series UIDs."""
         self.handle.write(data)
         self.size += len(data)
         if self.head is not None:
             self.head += data
-            self.uids = header_uids(self.head, syntax)
+            self.uids = header_uids(self.head, self.syntax)
             if self.uids is not None or len(self.head) >= _HEAD_MAX:
                 self.head = None
 
@@ -151,7 +152,7 @@ class Incoming:
             size=self.size,
             sop_class_uid=_text(cmd, 0x0002),
             sop_instance_uid=_text(cmd, 0x1000),
-            transfer_syntax_uid=str(assoc._accepted_cx[self.context_id].transfer_syntax[0]),
+            transfer_syntax_uid=self.syntax,
             calling_ae=str(assoc.requestor.ae_title or "").strip(),
             move_originator_ae=_text(cmd, 0x1030),
             move_originator_id=_us(cmd, 0x1031),

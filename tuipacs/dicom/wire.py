@@ -161,7 +161,10 @@ _WAIT = ReadResult("wait")
 
 
 class PduReader:
-    """Assembles PDUs from a socket without waiting, within the limits above."""
+    """Assembles PDUs from a socket without waiting, within the limits above.
+
+    Called for every PDU: the common case (a plain TCP socket) is kept to a few calls.
+    """
 
     def __init__(self) -> None:
         """An empty reader (no PDU started)."""
@@ -170,12 +173,23 @@ class PduReader:
         self._buffer = bytearray()
         self._length = -1  # body length of the PDU being read, -1 while in its header
         self._got = 0
-        self._timed: int | None = None  # the descriptor given a receive timeout
+        self._sock: socket.socket | None = None  # the socket the flags below are for
+        self._plain = False  # read with MSG_DONTWAIT (else through recv_some)
+        self._wait = False  # body reads may wait BODY_WAIT (SO_RCVTIMEO + MSG_WAITALL)
 
     @property
     def partial(self) -> bool:
         """True while part of a PDU has been received."""
         return self._header_got > 0
+
+    def _recv(self, sock: socket.socket, view: memoryview, wait: bool) -> int | None:
+        """recv_some, with the flags already worked out for a plain socket."""
+        if not self._plain:
+            return recv_some(sock, view)
+        try:
+            return sock.recv_into(view, 0, _WAITALL if wait else _DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return None
 
     def read(self, sock: socket.socket, max_pdu: int) -> ReadResult:
         """Read what the socket has, up to the end of the current PDU.
@@ -183,9 +197,14 @@ class PduReader:
         `max_pdu` is the Maximum Length we advertised (0: unlimited), checked against a
         P-DATA-TF's declared length before its body is read.
         """
+        if sock is not self._sock:
+            self._sock = sock
+            plain = not isinstance(sock, ssl.SSLSocket) and sock.gettimeout() is None
+            self._plain = plain and bool(_DONTWAIT)
+            self._wait = self._plain and timed_receive(sock)
         while self._length < 0:
             view = memoryview(self._header)[self._header_got :]
-            count = recv_some(sock, view)
+            count = self._recv(sock, view, False)
             view.release()
             if count is None:
                 return _WAIT
@@ -199,18 +218,19 @@ class PduReader:
             if self._header_got < 6:
                 continue
             pdu_type, _, length = struct.unpack(">BBL", self._header)
-            limit = pdu_limit(pdu_type, max_pdu)
+            limit = (max_pdu or None) if pdu_type == P_DATA_TF else MAX_CONTROL_PDU
             if limit is not None and length > limit:
                 header = bytes(self._header)
                 self._reset()
                 return ReadResult("too_long", header, None, pdu_type, length, limit)
             self._length, self._got = length, 0
-        wait = self._timed == sock.fileno() or self._set_timed(sock)
+        wait = self._wait
         while self._got < self._length:
-            self._grow()
+            if len(self._buffer) <= self._got:
+                self._grow()
             view = memoryview(self._buffer)[self._got : self._length]
             room = len(view)
-            count = recv_some(sock, view, wait)
+            count = self._recv(sock, view, wait)
             view.release()
             if count is None:
                 return _WAIT
@@ -220,22 +240,13 @@ class PduReader:
             if wait and count < room and self._got < self._length:
                 return _WAIT  # waited once without getting all: back to the caller's timers
         header = bytes(self._header)
-        body = memoryview(self._buffer)[: self._length]
-        self._reset()
-        return ReadResult("pdu", header, body, header[0], len(body))
-
-    def _set_timed(self, sock: socket.socket) -> bool:
-        """Give `sock` its receive timeout once (see timed_receive)."""
-        if not timed_receive(sock):
-            return False
-        self._timed = sock.fileno()
-        return True
+        length = self._length
+        self._header_got, self._length, self._got = 0, -1, 0
+        return ReadResult("pdu", header, memoryview(self._buffer)[:length], header[0], length)
 
     def _grow(self) -> None:
         """Make room for more of the body: double the buffer, never past the PDU's length."""
         size = len(self._buffer)
-        if size > self._got:
-            return
         wanted = min(self._length, max(_FIRST_CHUNK, 2 * size))
         self._buffer.extend(bytes(wanted - size))
 
