@@ -8,8 +8,9 @@ own associations by :func:`tuipacs.dicom.net.tune_association`) changes that:
 * the reactor waits in ``select()`` on the socket and on a wake-up socket written by
   every outgoing primitive, instead of sleeping and polling;
 * PDUs are assembled by :class:`~tuipacs.dicom.wire.PduReader` from what the socket has,
-  never waiting in a read: ARTIM, the network timeout, a request timeout and kill always
-  fire, whatever a peer sends (half a PDU, then silence). A declared length over our
+  never waiting in a read longer than wire.BODY_WAIT (5 ms): ARTIM, the network timeout,
+  a request timeout and kill always fire, whatever a peer sends (half a PDU, then
+  silence). A declared length over our
   limits (:mod:`tuipacs.dicom.wire`) is answered with A-ABORT and the connection closed,
   before anything is allocated for it;
 * P-DATA-TF PDUs in state Sta6 go through :class:`~tuipacs.dicom.fastpath.PDataRouter`:
@@ -84,7 +85,7 @@ class _WakingQueue(queue.Queue):
 
 
 class FastDUL(DULServiceProvider):
-    """DULServiceProvider with a select()-driven, non-blocking, bounded reactor.
+    """DULServiceProvider with a select()-driven, bounded reactor that never waits in a read.
 
     Never instantiated directly: :func:`install` switches an existing (not started)
     DUL to this class.

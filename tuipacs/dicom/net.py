@@ -6,7 +6,7 @@ associations tuipacs opens or accepts we:
 
 * set TCP_NODELAY on every socket (requestor: after connect; acceptor: on accept),
 * replace the DUL reactor by one waiting in ``select()`` (tuipacs.dicom.fastdul) that
-  reads PDUs without ever waiting in a read, within the bounds of tuipacs.dicom.wire,
+  never waits in a read (5 ms at most), within the bounds of tuipacs.dicom.wire,
   with fast paths for C-STORE, pending C-GET/C-MOVE and pending C-FIND responses
   (``DUL_LOOP_DELAY`` still bounds pynetdicom's own waits on the DUL),
 * end every wait for a DIMSE message when the association is gone or after
