@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from helpers import free_port, require_binary
+from helpers import free_port, in_ci, require_binary
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
     CTImageStorage,
@@ -118,6 +118,33 @@ def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.
         except OSError:
             time.sleep(0.05)
     raise PeerError(f"nothing listens on {LOOPBACK}:{port} after {timeout:.0f} s")
+
+
+def tmpfs_prefix(folder: Path, size_mb: int) -> list[str]:
+    """A command prefix that runs a program with a size-limited tmpfs mounted on `folder`.
+
+    The mount lives in a private mount namespace of the program (``unshare -m``, as root;
+    else ``unshare -rm`` in a user namespace where the kernel allows it): nothing to
+    unmount afterwards, and the test's own view of `folder` stays the plain folder.
+    Skips (fails under CI) when neither works. Use: ``[*prefix, program, *args]``.
+    """
+    unshare = shutil.which("unshare") or "/usr/bin/unshare"
+    script = f'mount -t tmpfs -o size={size_mb}m tmpfs "$1" && shift && exec "$@"'
+    folder.mkdir(parents=True, exist_ok=True)
+    for flags in (["-m"], ["-r", "-m"]):
+        prefix = [unshare, *flags, "sh", "-c", script, "sh", str(folder)]
+        try:
+            probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=20, check=False)
+        except OSError:
+            break
+        if probe.returncode == 0:
+            return prefix
+    import pytest
+
+    message = "cannot mount a size-limited tmpfs here (needs root or user namespaces)"
+    if in_ci():
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 # --------------------------------------------------------------------------- data

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -62,15 +63,19 @@ class ServerProcess:
     proc: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def start(cls, home: Path, port: int | None = None) -> ServerProcess:
-        """Start and wait until the port accepts connections."""
+    def start(cls, home: Path, port: int | None = None, wrap: Sequence[str] = ()) -> ServerProcess:
+        """Start and wait until the port accepts connections.
+
+        `wrap` is a command prefix the server runs under (e.g. peers.tmpfs_prefix); it
+        must exec the server, so that the PID is the server's.
+        """
         server = cls(home, port or free_port())
         home.mkdir(parents=True, exist_ok=True)
         env = tool_env() | {"TUIPACS_HOME": str(home)}
         env.pop("TUIPACS_DEBUG", None)
         with server.log_path.open("ab") as log:
             server.proc = subprocess.Popen(
-                [*server_command(), "--port", str(server.port), "--bind", LOOPBACK],
+                [*wrap, *server_command(), "--port", str(server.port), "--bind", LOOPBACK],
                 env=env,
                 stdout=log,
                 stderr=log,
@@ -106,6 +111,14 @@ class ServerProcess:
     def alive(self) -> bool:
         """Still running?"""
         return self.proc is not None and self.proc.poll() is None
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server process (VmRSS) in MB."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmRSS line")
 
 
 def index_rows(root: Path, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
@@ -218,7 +231,8 @@ def store_then_abort(port: int, path: Path, pdus: int, max_pdu: int = 16384) -> 
     context_id = assoc.accepted_contexts[0].context_id
     assert context_id is not None
     sent = 0
-    for pdata in message.encode_msg(context_id, assoc.acceptor.maximum_length or max_pdu):
+    size = min(assoc.acceptor.maximum_length or max_pdu, max_pdu)  # small PDUs: a partial send
+    for pdata in message.encode_msg(context_id, size):
         if sent >= pdus:
             break
         assoc.dul.send_pdu(pdata)
@@ -231,3 +245,121 @@ def echo_ok(port: int, calling: str = "ECHOSCU", called: str = AET) -> bool:
     """DCMTK echoscu succeeds?"""
     result = run([dcmtk("echoscu"), "-aet", calling, "-aec", called, LOOPBACK, str(port)])
     return result.returncode == 0
+
+
+# --------------------------------------------------------------------------- hand-built DIMSE
+
+
+def command_element(elem: int, value: bytes) -> bytes:
+    """One command element (group 0000, Implicit VR Little Endian), value as given."""
+    return struct.pack("<HHL", 0x0000, elem, len(value)) + value
+
+
+def store_command(
+    sop_instance: bytes, message_id: int = 1, sop_class: bytes = b"1.2.840.10008.5.1.4.1.1.2"
+) -> bytes:
+    """A C-STORE-RQ command set with these raw UID bytes (padded to even length)."""
+
+    def even(raw: bytes) -> bytes:
+        return raw + b"\x00" if len(raw) % 2 else raw
+
+    body = b"".join(
+        [
+            command_element(0x0002, even(sop_class)),
+            command_element(0x0100, struct.pack("<H", 0x0001)),
+            command_element(0x0110, struct.pack("<H", message_id)),
+            command_element(0x0700, struct.pack("<H", 0)),
+            command_element(0x0800, struct.pack("<H", 0x0000)),
+            command_element(0x1000, even(sop_instance)),
+        ]
+    )
+    return command_element(0x0000, struct.pack("<L", len(body))) + body
+
+
+def ct_dataset(sop_uid: str, pixel_bytes: int = 128) -> bytes:
+    """A CT dataset (Explicit VR Little Endian) with about `pixel_bytes` of pixel data."""
+    from pydicom.dataset import Dataset
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+    from pydicom.uid import CTImageStorage, generate_uid
+
+    ds = Dataset()
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = sop_uid
+    ds.PatientID = "WIRE01"
+    ds.StudyInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.Modality = "CT"
+    ds.Columns = min(pixel_bytes // 2, 1000)
+    ds.Rows = max(1, pixel_bytes // (2 * ds.Columns))
+    ds.BitsAllocated = 16
+    ds.SamplesPerPixel = 1
+    ds.PixelData = bytes(2 * ds.Rows * ds.Columns)
+    out = DicomBytesIO()
+    out.is_little_endian = True
+    out.is_implicit_VR = False
+    write_dataset(out, ds)
+    return out.getvalue()
+
+
+class RawStore:
+    """An association to the server over which hand-built C-STOREs are sent PDV by PDV.
+
+    The association's own reactor is paused while a request is in flight, so that the
+    response reaches us (as pynetdicom's send_c_store does).
+    """
+
+    def __init__(self, port: int, calling: str = "RAWSCU") -> None:
+        """Associate (CT Image Storage, Explicit VR Little Endian)."""
+        from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
+        from pynetdicom import AE
+
+        ae = AE(calling)
+        ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
+        ae.dimse_timeout = 20
+        self.assoc = ae.associate(LOOPBACK, port, ae_title=AET)
+        assert self.assoc.is_established, "association refused"
+        context_id = self.assoc.accepted_contexts[0].context_id
+        assert context_id is not None
+        self.context_id = context_id
+        self.max_pdu = int(self.assoc.acceptor.maximum_length or 16384)
+
+    def _send(self, control: int, data: bytes) -> None:
+        """Send `data` as PDVs within the server's maximum PDU length."""
+        from pynetdicom.pdu_primitives import P_DATA
+
+        step = self.max_pdu - 6
+        for start in range(0, max(len(data), 1), step):
+            last = start + step >= len(data)
+            primitive = P_DATA()
+            flags = control | (0x02 if last else 0x00)
+            payload = bytes([flags]) + data[start : start + step]
+            primitive.presentation_data_value_list = [[self.context_id, payload]]
+            self.assoc.dul.send_pdu(primitive)
+
+    def store(self, command: bytes, dataset: bytes) -> int | None:
+        """Send a C-STORE-RQ; its response's status (None: no response)."""
+        assoc = self.assoc
+        assoc._reactor_checkpoint.clear()
+        while not assoc._is_paused:
+            time.sleep(0.001)
+        try:
+            self._send(0x01, command)
+            self._send(0x00, dataset)
+            _context_id, message = assoc.dimse.get_msg(block=True)
+        finally:
+            assoc._reactor_checkpoint.set()
+        status = getattr(message, "Status", None)
+        return int(status) if status is not None else None
+
+    @property
+    def established(self) -> bool:
+        """Is the association still up?"""
+        return bool(self.assoc.is_established)
+
+    def close(self) -> None:
+        """Release (or abort) the association."""
+        if self.assoc.is_established:
+            self.assoc.release()
+        else:
+            self.assoc.abort()

@@ -5,10 +5,12 @@ reactor with a 1 ms sleep and logs every PDU through default handlers. For the
 associations tuipacs opens or accepts we:
 
 * set TCP_NODELAY on every socket (requestor: after connect; acceptor: on accept),
-* read PDUs with ``recv_into`` into one buffer,
-* replace the DUL reactor by one waiting in ``select()`` (tuipacs.dicom.fastdul), with
-  fast paths for C-STORE, pending C-GET/C-MOVE and pending C-FIND responses
+* replace the DUL reactor by one waiting in ``select()`` (tuipacs.dicom.fastdul) that
+  never waits in a read (5 ms at most), within the bounds of tuipacs.dicom.wire,
+  with fast paths for C-STORE, pending C-GET/C-MOVE and pending C-FIND responses
   (``DUL_LOOP_DELAY`` still bounds pynetdicom's own waits on the DUL),
+* end every wait for a DIMSE message when the association is gone or after
+  ``dimse_timeout`` of silence (tuipacs.dicom.waits); :func:`abort` wakes such a wait,
 * unbind pynetdicom's per-PDU logging handlers unless its logger wants DEBUG,
 * receive C-STORE datasets in chunks straight to a Part-10 temporary file
   (``_config.STORE_RECV_CHUNKED_DATASET``), in a spool folder we choose per
@@ -23,8 +25,9 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from pynetdicom import _config, dimse_messages, evt
 from pynetdicom._handlers import (
@@ -62,6 +65,9 @@ from tuipacs.dicom.fastdul import (
     install,
 )
 from tuipacs.dicom.nodes import LocalAE, Node
+from tuipacs.dicom.waits import abort, bounded_get_msg
+
+__all__ = ["abort"]  # re-exported: callers abort through net
 
 LOG = logging.getLogger(__name__)
 
@@ -113,7 +119,10 @@ def configure() -> None:
 
 
 class TunedSocket(AssociationSocket):
-    """AssociationSocket with TCP_NODELAY, fast reads and a record of connect errors."""
+    """AssociationSocket with TCP_NODELAY and a record of connect errors.
+
+    Its (pynetdicom) recv() is not used: our DUL reads with tuipacs.dicom.wire.PduReader.
+    """
 
     connect_error: OSError | None = None
 
@@ -156,21 +165,6 @@ class TunedSocket(AssociationSocket):
             self.provider_queue.put(primitive)
             self._ready.set()
 
-    def recv(self, nr_bytes: int) -> bytearray:
-        """Read exactly nr_bytes (fewer only if the peer closed) with recv_into."""
-        sock = cast(socket.socket, self.socket)
-        buffer = bytearray(nr_bytes)
-        view = memoryview(buffer)
-        got = 0
-        while got < nr_bytes:
-            count = sock.recv_into(view[got:], nr_bytes - got)
-            if count == 0:
-                del view
-                return buffer[:got]
-            got += count
-        del view
-        return buffer
-
 
 def _quiet_handlers(assoc: Association) -> None:
     """Unbind pynetdicom's per-PDU/DIMSE logging handlers unless DEBUG logging is on."""
@@ -187,11 +181,12 @@ def _quiet_handlers(assoc: Association) -> None:
 
 
 def tune_association(assoc: Association, options: FastOptions) -> None:
-    """Apply our speed settings to a new (not yet started) association."""
+    """Apply our speed settings and bounded waits to a new (not yet started) association."""
     assoc.dul._run_loop_delay = DUL_LOOP_DELAY
     setattr(assoc, _SPOOL_ATTR, options.spool)
     install(assoc.dul, options)
     _quiet_handlers(assoc)
+    assoc.dimse.get_msg = partial(bounded_get_msg, assoc)  # type: ignore[method-assign]
 
 
 def fast_options(assoc: Association) -> FastOptions | None:
@@ -223,11 +218,17 @@ class TunedAE(ApplicationEntity):
         self.fast_store = store
         self.fast_pending = pending
         self.fast_find = find
+        #: Seconds an accepted connection has to send its A-ASSOCIATE-RQ (None: ARTIM only).
+        self.request_timeout: float | None = None
 
     def options(self) -> FastOptions:
         """Fresh fast-path options for a new association."""
         return FastOptions(
-            spool=self.spool, store=self.fast_store, pending=self.fast_pending, find=self.fast_find
+            spool=self.spool,
+            store=self.fast_store,
+            pending=self.fast_pending,
+            find=self.fast_find,
+            request_timeout=self.request_timeout,
         )
 
     def _create_socket(

@@ -161,6 +161,8 @@ class _State:
         self.last_activity = time.monotonic()
         self.received: set[str] = set()
         self.per_series: dict[str | None, int] = {}
+        #: Set when the retrieve must end early (the archive's disk is full).
+        self.stop = threading.Event()
 
     def stored(self, instance: ReceivedInstance) -> None:
         """Count a file the sink accepted."""
@@ -179,6 +181,25 @@ class _State:
     def touch(self, _counts: object = None) -> None:
         """Note activity (a pending response)."""
         self.last_activity = time.monotonic()
+
+    def activity(self) -> float:
+        """When the retrieve last progressed (time.monotonic)."""
+        return self.last_activity
+
+    def disk_full(self, folder: Path) -> None:
+        """A received image could not be kept, the disk is full: stop the retrieve."""
+        if self.stop.is_set():
+            return
+        where = folder.parent if folder.name.startswith("tuipacs-") else folder
+        try:
+            free = f"{shutil.disk_usage(where).free / 1e6:.1f} MB free"
+        except OSError:
+            free = "no space left"
+        self.error(
+            f"the archive's disk is full ({free} on the file system of {where}): free space "
+            "there, then retrieve again to fetch the rest"
+        )
+        self.stop.set()
 
     def error(self, message: str, exc: DicomError | None = None) -> None:
         """Record an error message (first exception kept)."""
@@ -278,7 +299,7 @@ def list_instances(
     watchdog = threading.Thread(target=_watch_find, args=(assoc, node, done), daemon=True)
     watchdog.start()
     try:
-        assoc.dimse_timeout = None  # the watchdog measures silence instead
+        # the wait for each response ends after node.timeout of silence (see net._get_msg)
         for series_uid in list(series_uids) if series_uids else [None]:
             target[0] = series_uid
             for row in iter_find(assoc, node, _image_query(study_uid, series_uid), model):
@@ -287,7 +308,7 @@ def list_instances(
                     series = row.get("SeriesInstanceUID") or series_uid or ""
                     found.append(_Instance(uid, row.get("SOPClassUID", ""), series))
     except BaseException:
-        assoc.abort()
+        net.abort(assoc)
         raise
     finally:
         done.set()
@@ -304,7 +325,7 @@ def _watch_find(assoc: Association, node: Node, done: threading.Event) -> None:
         last = max(start, options.last_activity if options is not None else 0.0)
         if time.monotonic() - last > node.timeout:
             LOG.info("no C-FIND response for %.0f s: aborting", node.timeout)
-            assoc.abort()
+            net.abort(assoc)
             return
 
 
@@ -514,6 +535,8 @@ class _Retrieval:
         self.active_lock = threading.Lock()
         self.msg_ids = itertools.count(1)
         self.done = threading.Event()
+        #: Set when the retrieve must end early (the archive's disk is full): C-CANCEL.
+        self.stop = state.stop
         self.sop_classes: list[str] = []
 
     @property
@@ -552,7 +575,7 @@ class _Retrieval:
         if self.method == "get":
             storage, roles = storage_contexts(self.sop_classes or COMMON_STORAGE_CLASSES)
             contexts += storage
-        return net.associate(
+        assoc = net.associate(
             self.node,
             self.local,
             contexts,
@@ -562,12 +585,16 @@ class _Retrieval:
             store=self.handler.store if self.method == "get" else None,
             pending=self.state.touch,
         )
+        options = net.fast_options(assoc)
+        if options is not None:  # images a C-MOVE brings elsewhere count as activity too
+            options.activity = self.state.activity
+        return assoc
 
     def _worker(self) -> None:
         """Take jobs until none are left, cancelled, or the association dies."""
         assoc: Association | None = None
         try:
-            while not self.cancel.is_set():
+            while not self.cancel.is_set() and not self.stop.is_set():
                 try:
                     job = self.jobs.get_nowait()
                 except queue.Empty:
@@ -590,7 +617,9 @@ class _Retrieval:
         msg_id = next(self.msg_ids) % 65536 or 1
         context_id = int(assoc._get_valid_context(self.model, "", "scu").context_id or 1)
         identifier = _identifier(self.study_uid, job)
-        assoc.dimse_timeout = None  # the monitor watches silence instead
+        # a DIMSE wait ends after node.timeout of silence (net._get_msg); the monitor also
+        # aborts then, and its abort wakes the waiting thread
+        assoc.dimse_timeout = self.node.timeout
         key = id(assoc)
         with self.active_lock:
             self.active[key] = _Active(assoc, msg_id, context_id)
@@ -616,7 +645,7 @@ class _Retrieval:
         """Account for a job's final response; False if the association is gone."""
         if final is None or "Status" not in final:
             self.state.add(failed=self._unreceived(job))
-            if not self.cancel.is_set():
+            if not self.cancel.is_set() and not self.stop.is_set():
                 self.state.error(
                     f"{self.node.name}: the association was aborted or timed out during "
                     "the transfer; retrieve again to fetch what is missing"
@@ -626,11 +655,11 @@ class _Retrieval:
         failed = int(final.get("NumberOfFailedSuboperations", 0) or 0)
         warning = int(final.get("NumberOfWarningSuboperations", 0) or 0)
         self.state.add(failed=failed, warning=warning)
-        if info.category == FAILURE:
+        if info.category == FAILURE and not self.stop.is_set():
             self._job_failure(info.code, info.line(), job, failed)
-        elif info.category == WARNING and failed:
+        elif info.category == WARNING and failed and not self.stop.is_set():
             self.state.error(f"{self.node.name}: {failed} instance(s) failed: {info.line()}")
-        elif info.category == CANCEL:
+        elif info.category == CANCEL and not self.stop.is_set():
             self.cancel.set()
         return assoc.is_established
 
@@ -675,17 +704,17 @@ class _Retrieval:
 
     def _watch(self, item: _Active, now: float) -> None:
         """Cancel/abort one request in flight if needed."""
-        if self.cancel.is_set() and item.cancel_sent is None:
+        if (self.cancel.is_set() or self.stop.is_set()) and item.cancel_sent is None:
             item.cancel_sent = now
             try:
                 item.assoc.send_c_cancel(item.msg_id, item.context_id)
             except Exception:  # noqa: BLE001 - abort below if the cancel cannot be sent
-                item.assoc.abort()
+                net.abort(item.assoc)
             return
         grace = min(CANCEL_GRACE, self.node.timeout)
         if item.cancel_sent is not None and now - item.cancel_sent > grace:
             LOG.info("archive ignored C-CANCEL for %.0f s: aborting", grace)
-            item.assoc.abort()
+            net.abort(item.assoc)
             return
         silent = now - max(self.state.last_activity, self._activity(item))
         if silent > self.node.timeout:
@@ -693,7 +722,7 @@ class _Retrieval:
                 f"{self.node.name} sent nothing for {self.node.timeout:.0f} s: aborted; retrieve "
                 "again later or raise the node's timeout"
             )
-            item.assoc.abort()
+            net.abort(item.assoc)
 
     @staticmethod
     def _activity(item: _Active) -> float:
@@ -772,7 +801,7 @@ def _run_quick(
     if not plan.series:
         state.error(f"{node.name} lists no instances for study {study_uid}: check the UID")
         return
-    handler = StoreHandler(sink, on_stored=state.stored)
+    handler = StoreHandler(sink, on_stored=state.stored, on_disk_full=state.disk_full)
     with _receiving(local, method, receiver, handler, [], [study_uid]) as spool:
         run = _Retrieval(node, local, study_uid, method, state, handler, cancel, spool)
         run.sop_classes = plan.sop_classes
@@ -829,7 +858,9 @@ def _run(
     if not wanted:
         return
     where = {i.sop_uid: (study_uid, i.series_uid) for i in instances}
-    handler = StoreHandler(sink, lookup=where.get, on_stored=state.stored)
+    handler = StoreHandler(
+        sink, lookup=where.get, on_stored=state.stored, on_disk_full=state.disk_full
+    )
     with _receiving(local, method, receiver, handler, [i.sop_uid for i in wanted], []) as spool:
         run = _Retrieval(node, local, study_uid, method, state, handler, cancel, spool)
         run.sop_classes = sorted({i.sop_class for i in instances if i.sop_class})

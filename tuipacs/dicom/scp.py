@@ -45,13 +45,15 @@ from pynetdicom.presentation import PresentationContext, build_context
 from pynetdicom.transport import ThreadedAssociationServer
 
 from tuipacs.dicom.errors import DicomError
-from tuipacs.dicom.fastdul import StoreRequest
+from tuipacs.dicom.fastspool import StoreRequest, disk_full
 from tuipacs.dicom.net import TunedAE, TunedRequestHandler, fast_options
 from tuipacs.dicom.scp_access import QUERY, RETRIEVE, SERVICES, STORE, AccessPolicy
+from tuipacs.dicom.scp_limits import Admission, Limits, TunedServer
 from tuipacs.dicom.scp_send import StoredRef, configure, enable_stored_sending, move_contexts
 from tuipacs.dicom.scp_types import (
     STORE_CANNOT_UNDERSTAND,
     STORE_NOT_AUTHORISED,
+    STORE_OUT_OF_RESOURCES,
     Backend,
     IdentifierError,
     ReceivedFile,
@@ -60,6 +62,7 @@ from tuipacs.dicom.scp_types import (
     check_level,
 )
 from tuipacs.dicom.storage import acceptor_storage_contexts
+from tuipacs.dicom.wire import DEFAULT_MAX_PDU, REQUEST_TIMEOUT
 
 LOG = logging.getLogger(__name__)
 
@@ -76,7 +79,12 @@ _FIND: dict[str, Root] = {_QR + "1.1": "patient", _QR + "2.1": "study"}
 _MOVE: dict[str, Root] = {_QR + "1.2": "patient", _QR + "2.2": "study"}
 _GET: dict[str, Root] = {_QR + "1.3": "patient", _QR + "2.3": "study"}
 _REJECT_PERMANENT = 0x01
+_REJECT_TRANSIENT = 0x02
 _SOURCE_USER = 0x01
+_SOURCE_PRESENTATION = 0x03
+_LOCAL_LIMIT = 0x02
+#: pynetdicom's own association limit counts every connection: only a backstop here.
+_BACKSTOP_MARGIN = 32
 _CALLING_UNKNOWN = 0x03
 _CALLED_UNKNOWN = 0x07
 _CANCEL = 0xFE00
@@ -98,6 +106,13 @@ class ScpSettings:
     received datasets are written first (best on the archive's file system: moving them in
     is then a rename). ``services`` limits what is offered at all (e.g. only "store" for a
     background receiver).
+
+    Bounds (see :mod:`tuipacs.dicom.scp_limits` and :mod:`tuipacs.dicom.wire`): ``max_pdu``
+    is the Maximum Length we advertise, checked on every P-DATA-TF received (0: no limit);
+    ``max_associations`` associations at most (``max_associations_per_address`` from one
+    address); connections that have not sent their A-ASSOCIATE-RQ are counted apart
+    (``max_waiting``, ``max_waiting_per_address``: the oldest is closed when over) and
+    closed after ``request_timeout`` seconds.
     """
 
     ae_title: str = "TUIPACS"
@@ -107,11 +122,24 @@ class ScpSettings:
     destinations: Mapping[str, tuple[str, int]] = field(default_factory=dict)
     spool: Path | None = None
     services: frozenset[str] = frozenset(SERVICES)
-    max_pdu: int = 0
+    max_pdu: int = DEFAULT_MAX_PDU
     max_associations: int = 32
+    max_associations_per_address: int = 16
+    max_waiting: int = 64
+    max_waiting_per_address: int = 16
+    request_timeout: float = REQUEST_TIMEOUT
     acse_timeout: float = 30.0
     dimse_timeout: float = 60.0
     network_timeout: float = 120.0
+
+    def limits(self) -> Limits:
+        """The connection and association bounds (see tuipacs.dicom.scp_limits)."""
+        return Limits(
+            max_associations=self.max_associations,
+            per_address=self.max_associations_per_address,
+            max_waiting=self.max_waiting,
+            waiting_per_address=self.max_waiting_per_address,
+        )
 
 
 @dataclass
@@ -200,9 +228,15 @@ class _ScpRequestHandler(TunedRequestHandler):
     """Accepted associations: tuned socket and fast C-STORE receive, archived-file sending."""
 
     def _create_association(self) -> Association:
-        """Create and tune the association (contexts are set per request, see _on_requested)."""
+        """Create and tune the association (contexts are set per request, see _on_requested).
+
+        The connection is counted as waiting for its request (see scp_limits).
+        """
         assoc = super()._create_association()
         enable_stored_sending(assoc)
+        admission = getattr(self.server, "admission", None)
+        if isinstance(admission, Admission):
+            admission.connected(assoc, str(self.client_address[0]))
         return assoc
 
 
@@ -218,6 +252,7 @@ class ArchiveSCP:
         self._server: ThreadedAssociationServer | None = None
         self._thread: threading.Thread | None = None
         self._ae: _ScpAE | None = None
+        self._admission = Admission(Limits())  # replaced by the settings' in start()
 
     # -- lifecycle
 
@@ -241,9 +276,16 @@ class ArchiveSCP:
         _config.LOG_REQUEST_IDENTIFIERS = False
         _config.LOG_RESPONSE_IDENTIFIERS = False
         settings = self.settings
+        try:
+            self._admission = Admission(settings.limits())
+        except ValueError as exc:
+            raise ScpError(f"bad server limits: {exc}") from None
         ae = _ScpAE(settings.ae_title, spool=settings.spool)
         ae.maximum_pdu_size = settings.max_pdu
-        ae.maximum_associations = settings.max_associations
+        ae.maximum_associations = (
+            settings.max_associations + settings.max_waiting + _BACKSTOP_MARGIN
+        )
+        ae.request_timeout = settings.request_timeout
         ae.acse_timeout = settings.acse_timeout
         ae.dimse_timeout = settings.dimse_timeout
         ae.network_timeout = settings.network_timeout
@@ -253,7 +295,7 @@ class ArchiveSCP:
                 ae_title=settings.ae_title,
                 contexts=[build_context(Verification)],
                 evt_handlers=self._handlers(),
-                server_class=ThreadedAssociationServer,
+                server_class=TunedServer,
                 request_handler=_ScpRequestHandler,
             )
         except (OSError, OverflowError, ValueError) as exc:
@@ -267,6 +309,7 @@ class ArchiveSCP:
                 f"cannot listen on {settings.bind}:{settings.port} ({detail}): {advice}"
             ) from None
         server.daemon_threads = True
+        server.admission = self._admission  # type: ignore[attr-defined]
         ae._servers.append(server)
         self._ae, self._server = ae, server
         self._thread = threading.Thread(
@@ -329,10 +372,16 @@ class ArchiveSCP:
             (evt.EVT_C_MOVE, self._on_move),
         ]
 
-    def _reject(self, assoc: Association, reason: int, why: str) -> None:
-        """Send A-ASSOCIATE-RJ (permanent, service user) and end the association."""
+    def _reject(self, assoc: Association, reason: int, why: str, busy: bool = False) -> None:
+        """Send A-ASSOCIATE-RJ and end the association.
+
+        Permanent from the service user, or (`busy`) transient "local limit exceeded".
+        """
         LOG.warning("association rejected: %s", why)
-        assoc.acse.send_reject(_REJECT_PERMANENT, _SOURCE_USER, reason)
+        if busy:
+            assoc.acse.send_reject(_REJECT_TRANSIENT, _SOURCE_PRESENTATION, _LOCAL_LIMIT)
+        else:
+            assoc.acse.send_reject(_REJECT_PERMANENT, _SOURCE_USER, reason)
         evt.trigger(assoc, evt.EVT_REJECTED, {})
         assoc.kill()
 
@@ -354,6 +403,10 @@ class ArchiveSCP:
         allowed = self.settings.access.allowed(calling, address) & self.settings.services
         if not allowed:
             self._reject(assoc, _CALLING_UNKNOWN, f"calling AE {calling}@{address} not allowed")
+            return
+        busy = self._admission.admit(assoc, address)
+        if busy is not None:
+            self._reject(assoc, 0, f"{calling}@{address}: {busy} (local limit exceeded)", True)
             return
         info = _AssocInfo(calling, address, allowed)
         setattr(assoc, _INFO_ATTR, info)
@@ -406,7 +459,8 @@ class ArchiveSCP:
         return contexts
 
     def _on_closed(self, event: Any) -> None:
-        """Log what an association did."""
+        """Log what an association did; it no longer counts against the limits."""
+        self._admission.closed(event.assoc)
         info = _info(event.assoc)
         if info is None:
             return
@@ -449,7 +503,19 @@ class ArchiveSCP:
         return status
 
     def _store_fast(self, info: _AssocInfo, request: StoreRequest) -> int:
-        """Fast-path C-STORE (dataset already in a spool file)."""
+        """Fast-path C-STORE (dataset already in a spool file, unless writing it failed)."""
+        if request.error is not None:  # the spool file could not be written; sender goes on
+            info.count(STORE_OUT_OF_RESOURCES, 0)
+            full = "the disk is full" if disk_full(request.error) else request.error.strerror
+            LOG.warning(
+                "C-STORE %s from %s: status 0x%04X (cannot write it to %s: %s)",
+                request.sop_instance_uid,
+                info.peer,
+                STORE_OUT_OF_RESOURCES,
+                request.path.parent,
+                full,
+            )
+            return STORE_OUT_OF_RESOURCES
         received = ReceivedFile(
             sop_class_uid=request.sop_class_uid,
             sop_instance_uid=request.sop_instance_uid,

@@ -45,9 +45,11 @@ from pynetdicom.sop_class import _STORAGE_CLASSES
 from pynetdicom.transport import ThreadedAssociationServer
 
 from tuipacs.dicom.errors import ReceiverError
-from tuipacs.dicom.fastdul import StoreRequest
+from tuipacs.dicom.fastspool import StoreRequest, disk_full
 from tuipacs.dicom.net import TunedAE, TunedRequestHandler, spool_folder
 from tuipacs.dicom.nodes import LocalAE
+from tuipacs.dicom.scp_limits import TunedServer
+from tuipacs.dicom.wire import DEFAULT_MAX_PDU, REQUEST_TIMEOUT
 
 LOG = logging.getLogger(__name__)
 
@@ -165,8 +167,10 @@ class StoreHandler:
     pynetdicom's EVT_C_STORE handler (``event.dataset_path`` must be set, see
     net.configure()). Thread-safe as long as the sink and callbacks are: C-MOVE
     receivers call it from several association threads at once. `on_stored(instance)`
-    runs after the sink succeeded, `on_failed(sop_uid, message)` after it failed. A sink
-    error answers 0xA700 (out of resources) for OSError, else 0xC000.
+    runs after the sink succeeded, `on_failed(sop_uid, message)` after it failed, and
+    `on_disk_full(folder)` when the reason was a full disk (writing the received file or
+    storing it; `folder` is where it was received). A sink error answers 0xA700 (out of
+    resources) for OSError or a full disk, else 0xC000.
     """
 
     def __init__(
@@ -175,12 +179,14 @@ class StoreHandler:
         lookup: UidLookup | None = None,
         on_stored: Callable[[ReceivedInstance], None] | None = None,
         on_failed: Callable[[str, str], None] | None = None,
+        on_disk_full: Callable[[Path], None] | None = None,
     ) -> None:
         """Wrap a sink with optional UID lookup and callbacks."""
         self.sink = sink
         self.lookup = lookup
         self.on_stored = on_stored
         self.on_failed = on_failed
+        self.on_disk_full = on_disk_full
 
     def instance(self, request: StoreRequest) -> ReceivedInstance:
         """The ReceivedInstance for a stored request (UIDs from lookup or file header)."""
@@ -199,15 +205,21 @@ class StoreHandler:
         )
 
     def store(self, request: StoreRequest) -> int:
-        """Give one complete received file to the sink; return the status to answer."""
+        """Give one complete received file to the sink; return the status to answer.
+
+        A request whose file could not be written (``request.error``) is only reported.
+        """
         uid = request.sop_instance_uid
+        if request.error is not None:
+            message = f"cannot receive {uid}: {request.error.strerror or request.error}"
+            return self._failed(request, message, STORE_OUT_OF_RESOURCES, request.error)
         try:
             instance = self.instance(request)
             self.sink(request.path, instance)
-        except OSError as exc:
-            return self._failed(uid, f"cannot store {uid}: {exc}", STORE_OUT_OF_RESOURCES)
         except Exception as exc:  # noqa: BLE001 - the peer gets a failure status instead
-            return self._failed(uid, f"cannot store {uid}: {exc}", STORE_CANNOT_UNDERSTAND)
+            full = isinstance(exc, OSError) or disk_full(exc)
+            status = STORE_OUT_OF_RESOURCES if full else STORE_CANNOT_UNDERSTAND
+            return self._failed(request, f"cannot store {uid}: {exc}", status, exc)
         if self.on_stored is not None:
             self.on_stored(instance)
         return STORE_SUCCESS
@@ -228,11 +240,17 @@ class StoreHandler:
         )
         return self.store(store_request)
 
-    def _failed(self, sop_uid: str, message: str, status: int) -> int:
-        """Log and report a sink failure; return the status to answer."""
-        LOG.warning("%s", message)
+    def _failed(self, request: StoreRequest, message: str, status: int, exc: BaseException) -> int:
+        """Log and report a failure; return the status to answer.
+
+        A full disk reported to on_disk_full is only logged at INFO (the caller says it).
+        """
+        full = disk_full(exc) and self.on_disk_full is not None
+        LOG.log(logging.INFO if full else logging.WARNING, "%s", message)
         if self.on_failed is not None:
-            self.on_failed(sop_uid, message)
+            self.on_failed(request.sop_instance_uid, message)
+        if full and self.on_disk_full is not None:
+            self.on_disk_full(request.path.parent)
         return status
 
 
@@ -350,8 +368,9 @@ class StorageServer:
 
         self.spool = spool_folder(self.local, prefix="tuipacs-scp-")
         ae = TunedAE(self.local.ae_title, self.spool, store=self.handler.store)
-        ae.maximum_pdu_size = 0
+        ae.maximum_pdu_size = DEFAULT_MAX_PDU
         ae.network_timeout = 120
+        ae.request_timeout = REQUEST_TIMEOUT
         contexts = acceptor_storage_contexts() + self.extra_contexts
         try:
             server = ae.make_server(
@@ -359,7 +378,7 @@ class StorageServer:
                 ae_title=self.local.ae_title,
                 contexts=contexts,
                 evt_handlers=[(evt.EVT_C_STORE, self.handler)],
-                server_class=ThreadedAssociationServer,
+                server_class=TunedServer,
                 request_handler=TunedRequestHandler,
             )
         except OSError as exc:
