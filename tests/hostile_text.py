@@ -142,3 +142,21 @@ def write_hostile_study(folder: Path, hostile_uids: bool = False, images: int = 
             ds.save_as(path, enforce_file_format=True)
             study.files.append(path)
     return study
+
+
+def index_as_legacy(archive_root: Path, folder: Path) -> int:
+    """Index the files of ``folder`` the way a tuipacs before UID checks did: hostile UIDs
+    are refused at the door now, but an older archive may hold them, and the display must
+    still defuse them. Returns the number of instances added."""
+    from unittest import mock
+
+    from tuipacs.store import records
+    from tuipacs.store.archive import Archive
+
+    archive = Archive.open(archive_root)
+    try:
+        with mock.patch.object(records, "uid_problem", return_value=None):
+            items = [(path, records.read_record(path)) for path in sorted(folder.glob("*.dcm"))]
+        return sum(r.status == "added" for r in archive.add_files(items))
+    finally:
+        archive.close()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from apphelpers import SIZE, settle, thumbnails_done
-from hostile_text import hostile, unsafe_characters, write_hostile_study
+from hostile_text import hostile, index_as_legacy, unsafe_characters, write_hostile_study
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import DataTable
@@ -91,10 +91,11 @@ async def wait_for(pilot: Pilot[object], what: str, done: Callable[[], object]) 
 def hostile_archive(tmp_path: Path) -> Archive:
     """An archive of two hostile studies (text fields; text fields and UIDs)."""
     write_hostile_study(tmp_path / "in" / "text")
-    write_hostile_study(tmp_path / "in" / "uids", hostile_uids=True)
+    write_hostile_study(tmp_path / "legacy", hostile_uids=True)
+    assert index_as_legacy(tmp_path / "archive", tmp_path / "legacy") == 2
     archive = Archive.open(tmp_path / "archive")
     summary = import_paths(archive, [tmp_path / "in"])
-    assert summary.added == 4 and not summary.errors
+    assert summary.added == 2 and not summary.errors
     return archive
 
 

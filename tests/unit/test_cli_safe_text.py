@@ -15,7 +15,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from hostile_text import PAYLOAD, HostileStudy, unsafe_characters, write_hostile_study
+from hostile_text import (
+    PAYLOAD,
+    HostileStudy,
+    index_as_legacy,
+    unsafe_characters,
+    write_hostile_study,
+)
 
 from tuipacs import cli, safe_text
 
@@ -47,8 +53,12 @@ def hostile_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[H
     home = root / "home"
     home.mkdir()
     imported = run_cli(home, "import", str(root / "text"), str(root / "uids"))
-    assert imported.returncode == 0, imported.stderr.decode(errors="replace")
+    assert imported.returncode == 1  # UIDs with controls are refused now, one line each
     assert terminal_controls(imported.stdout + imported.stderr) == []
+    refused = [line for line in imported.stderr.decode().splitlines() if "valid UID" in line]
+    assert len(refused) == len(studies[1].files)
+    # an archive indexed before UIDs were checked may hold them: they must show defused
+    assert index_as_legacy(home / "archive", root / "uids") == len(studies[1].files)
     return home, studies
 
 
