@@ -63,6 +63,7 @@ from tuipacs.dicom.scp_types import (
     Root,
     StoredInstance,
 )
+from tuipacs.dicom.tls import TlsError, TlsFiles, server_context
 from tuipacs.server_records import fast_record
 from tuipacs.store import qr
 from tuipacs.store.archive import Archive, ArchiveError
@@ -255,6 +256,7 @@ class ArchiveServer:
         )
         self.allow_any = bool(getattr(cfg, "serve_allow_any", False))
         self.tls_mode = str(getattr(cfg, "serve_tls", "off"))
+        self.tls_files = getattr(cfg, "tls", None) or TlsFiles()
         self.scp = ArchiveSCP(self.backend, self.settings)
         self._spool_fd: int | None = None
 
@@ -266,6 +268,11 @@ class ArchiveServer:
     def start(self) -> ArchiveServer:
         """Index what a previous run left, then listen; ServerError if it cannot."""
         check_exposure(self.settings, self.allow_any, self.tls_mode)
+        if self.tls_mode != "off":
+            try:
+                self.settings.ssl_context = server_context(self.tls_files, self.tls_mode)
+            except TlsError as exc:
+                raise ServerError(str(exc)) from None
         try:
             spool, self._spool_fd = _spool_folder(self.archive)
         except OSError as exc:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -47,6 +48,7 @@ from pynetdicom.transport import (
     RequestHandler,
 )
 
+from tuipacs.dicom import tls
 from tuipacs.dicom.errors import (
     AssociationAborted,
     AssociationRejected,
@@ -242,7 +244,28 @@ class TunedAE(ApplicationEntity):
 
 
 class TunedRequestHandler(RequestHandler):
-    """Server-side request handler: accepted associations get our socket settings."""
+    """Server-side request handler: accepted associations get our socket settings.
+
+    A TLS connection completes its handshake here, on its own thread and within
+    tls.HANDSHAKE_TIMEOUT, before anything is read from it (see TunedServer.get_request).
+    """
+
+    def handle(self) -> None:
+        """Handshake (TLS), then serve the association as pynetdicom does."""
+        sock = self.request
+        if isinstance(sock, ssl.SSLSocket):
+            gate = getattr(self.server, "tls_gate", None)
+            if not isinstance(gate, tls.HandshakeGate):
+                gate = tls.HandshakeGate()
+                self.server.tls_gate = gate  # type: ignore[attr-defined]
+            try:
+                gate.run(sock)
+            except tls.TlsError as exc:
+                LOG.warning("TLS connection from %s closed: %s", self.client_address[0], exc)
+                with suppress(OSError):
+                    sock.close()
+                return
+        super().handle()
 
     def _create_association(self) -> Association:
         """Create the acceptor association as pynetdicom does, then tune it."""
@@ -294,8 +317,10 @@ def rejection_error(node: Node, local: LocalAE, result: int, source: int, reason
 
 
 def _connect_error(node: Node, exc: OSError | None) -> DicomNetError:
-    """Error for a failed TCP connection."""
+    """Error for a failed TCP connection (or TLS handshake)."""
     where = f"{node.host}:{node.port}"
+    if isinstance(exc, ssl.SSLError) or (node.tls and isinstance(exc, ConnectionResetError)):
+        return tls.client_error(node.tls_server_name or node.host, node.port, exc)
     if isinstance(exc, socket.timeout | TimeoutError):
         return NetTimeout(
             f"no answer from {where} within {node.connect_timeout:.0f} s: check host, port "
@@ -331,7 +356,7 @@ def not_dicom_error(node: Node, data: bytes) -> PeerNotDicom:
         advice = "use the archive's DICOM port, not its web port (Orthanc: 4242, not 8042)"
     elif len(data) >= 2 and data[0] in (0x15, 0x16) and data[1] == 0x03:
         what = "it answered with TLS (an encrypted service)"
-        advice = "check the port; tuipacs speaks plain DICOM, not DICOM over TLS"
+        advice = "if it is DICOM over TLS, set the node's tls = true; else check the port"
     else:
         what = f"it sent non-DICOM data ({line!r})" if line else "it sent non-DICOM data"
         advice = "check that host and port are those of the archive's DICOM service"
@@ -386,10 +411,12 @@ def _no_answer_error(node: Node, local: LocalAE, dul: FastDUL | None) -> DicomNe
             f"{node.host}:{node.port} is a DICOM service (the archive's log may say more)"
         )
     if dul is not None and dul.peer_closed:
+        hint = "" if node.tls else "; a DICOM over TLS port does this too: then set tls = true"
         return NodeUnreachable(
             f"{where} closed the connection without answering the association request: check "
             "that the port is the archive's DICOM port and that the archive accepts our AE "
-            f"title {local.ae_title!r} (a tunnel or proxy with nothing behind it does this too)"
+            f"title {local.ae_title!r} (a tunnel or proxy with nothing behind it does this "
+            f"too{hint})"
         )
     return NetTimeout(
         f"{where} did not answer the association request within {node.timeout:.0f} s: check "
@@ -436,6 +463,9 @@ def associate(
     received C-STOREs, pending C-GET/C-MOVE responses and pending C-FIND identifiers.
     """
     ae = make_ae(local, node, spool, store, pending, find)
+    tls_args = None
+    if node.tls:
+        tls_args = (tls.client_context(local.tls), node.tls_server_name or node.host)
     try:
         assoc = ae.associate(
             node.host,
@@ -445,6 +475,7 @@ def associate(
             max_pdu=node.max_pdu,
             ext_neg=list(ext_neg or []),
             evt_handlers=list(handlers or []),
+            tls_args=tls_args,
         )
     except socket.gaierror as exc:
         raise _connect_error(node, exc) from None

@@ -18,6 +18,7 @@ import itertools
 import logging
 import queue
 import shutil
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -31,7 +32,7 @@ from pynetdicom.association import Association
 from pynetdicom.dsutils import decode
 from pynetdicom.presentation import build_context
 
-from tuipacs.dicom import net
+from tuipacs.dicom import net, tls
 from tuipacs.dicom.errors import DicomError, DicomNetError, MoveDestinationUnknown
 from tuipacs.dicom.fastdul import StoreRequest, scan_elements
 from tuipacs.dicom.nodes import LocalAE, Method, Node
@@ -432,15 +433,21 @@ class MoveReceiver:
     is refused (0xA700).
     """
 
-    def __init__(self, local: LocalAE, default: StoreHandler | None = None) -> None:
-        """Describe the receiver; start() listens on local.bind_host:local.port."""
+    def __init__(
+        self,
+        local: LocalAE,
+        default: StoreHandler | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """Describe the receiver; start() listens on local.bind_host:local.port (TLS only
+        with an ssl_context: for nodes with tls = true)."""
         self.local = local
         self.default = default
         self._routes: dict[str, StoreHandler] = {}
         self._studies: dict[str, StoreHandler] = {}
         self._handlers: list[StoreHandler] = []
         self._lock = threading.Lock()
-        self._server = StorageServer(local, StoreHandler(self._refuse))
+        self._server = StorageServer(local, StoreHandler(self._refuse), ssl_context=ssl_context)
         self._server.handler = self  # type: ignore[assignment]
 
     def _refuse(self, path: Path, instance: ReceivedInstance) -> None:
@@ -802,7 +809,7 @@ def _run_quick(
         state.error(f"{node.name} lists no instances for study {study_uid}: check the UID")
         return
     handler = StoreHandler(sink, on_stored=state.stored, on_disk_full=state.disk_full)
-    with _receiving(local, method, receiver, handler, [], [study_uid]) as spool:
+    with _receiving(node, local, method, receiver, handler, [], [study_uid]) as spool:
         run = _Retrieval(node, local, study_uid, method, state, handler, cancel, spool)
         run.sop_classes = plan.sop_classes
         run.run(_whole_series_jobs(plan))
@@ -810,6 +817,7 @@ def _run_quick(
 
 @contextlib.contextmanager
 def _receiving(
+    node: Node,
     local: LocalAE,
     method: Method,
     receiver: MoveReceiver | None,
@@ -817,12 +825,14 @@ def _receiving(
     uids: Sequence[str],
     study_uids: Sequence[str],
 ) -> Iterator[Path]:
-    """A spool folder, and for C-MOVE a receiver routing our instances to `handler`."""
+    """A spool folder, and for C-MOVE a receiver routing our instances to `handler` (over
+    TLS for a node with tls = true: the archive connects back the way we reach it)."""
     spool = net.spool_folder(local)
     own_receiver: MoveReceiver | None = None
     try:
         if method == "move" and receiver is None:
-            own_receiver = receiver = MoveReceiver(local).start()
+            context = tls.receiver_context(local.tls) if node.tls else None
+            own_receiver = receiver = MoveReceiver(local, ssl_context=context).start()
         if receiver is not None and method == "move":
             receiver.register(handler, uids, study_uids)
         yield spool
@@ -861,7 +871,9 @@ def _run(
     handler = StoreHandler(
         sink, lookup=where.get, on_stored=state.stored, on_disk_full=state.disk_full
     )
-    with _receiving(local, method, receiver, handler, [i.sop_uid for i in wanted], []) as spool:
+    with _receiving(
+        node, local, method, receiver, handler, [i.sop_uid for i in wanted], []
+    ) as spool:
         run = _Retrieval(node, local, study_uid, method, state, handler, cancel, spool)
         run.sop_classes = sorted({i.sop_class for i in instances if i.sop_class})
         wanted_uids = {i.sop_uid for i in wanted}

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -112,12 +113,13 @@ class ScpSettings:
     ``max_associations`` associations at most (``max_associations_per_address`` from one
     address); connections that have not sent their A-ASSOCIATE-RQ are counted apart
     (``max_waiting``, ``max_waiting_per_address``: the oldest is closed when over) and
-    closed after ``request_timeout`` seconds.
+    closed after ``request_timeout`` seconds. ``ssl_context`` makes the server speak DICOM
+    over TLS only (see :mod:`tuipacs.dicom.tls`).
     """
 
     ae_title: str = "TUIPACS"
     port: int = 11112
-    bind: str = "0.0.0.0"
+    bind: str = "127.0.0.1"
     access: AccessPolicy = field(default_factory=AccessPolicy)
     destinations: Mapping[str, tuple[str, int]] = field(default_factory=dict)
     spool: Path | None = None
@@ -131,6 +133,7 @@ class ScpSettings:
     acse_timeout: float = 30.0
     dimse_timeout: float = 60.0
     network_timeout: float = 120.0
+    ssl_context: ssl.SSLContext | None = None
 
     def limits(self) -> Limits:
         """The connection and association bounds (see tuipacs.dicom.scp_limits)."""
@@ -297,6 +300,7 @@ class ArchiveSCP:
                 evt_handlers=self._handlers(),
                 server_class=TunedServer,
                 request_handler=_ScpRequestHandler,
+                ssl_context=settings.ssl_context,
             )
         except (OSError, OverflowError, ValueError) as exc:
             detail = getattr(exc, "strerror", None) or str(exc)
@@ -318,11 +322,12 @@ class ArchiveSCP:
         self._thread.name = "tuipacs-scp"
         self._thread.start()
         LOG.info(
-            "listening on %s:%d as %s (%s); access: %s",
+            "listening on %s:%d as %s (%s%s); access: %s",
             settings.bind,
             self.port,
             settings.ae_title,
             ", ".join(sorted(settings.services)),
+            "; DICOM over TLS only" if settings.ssl_context is not None else "",
             settings.access.describe(),
         )
         return self

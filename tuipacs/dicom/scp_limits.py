@@ -164,3 +164,18 @@ class TunedServer(ThreadedAssociationServer):
     """
 
     request_queue_size = 128
+
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        """Accept a connection; with TLS, wrap it without handshaking here.
+
+        pynetdicom handshakes inside the accept loop, so one silent client would stall every
+        new connection: the handshake runs on the connection's own thread instead, with a
+        deadline (see net.TunedRequestHandler.handle).
+        """
+        assert self.socket is not None
+        client, address = self.socket.accept()
+        if self.ssl_context:
+            client = self.ssl_context.wrap_socket(
+                client, server_side=True, do_handshake_on_connect=False
+            )
+        return client, address

@@ -14,6 +14,7 @@ import copy
 import functools
 import logging
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
@@ -346,11 +347,14 @@ class StorageServer:
         local: LocalAE,
         handler: StoreHandler,
         extra_contexts: Sequence[PresentationContext] = (),
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        """Describe the server; start() binds local.bind_host:local.port."""
+        """Describe the server; start() binds local.bind_host:local.port (TLS only if an
+        ssl_context is given)."""
         self.local = local
         self.handler = handler
         self.extra_contexts = list(extra_contexts)
+        self.ssl_context = ssl_context
         self.spool: Path | None = None
         self._server: ThreadedAssociationServer | None = None
         self._thread: threading.Thread | None = None
@@ -380,6 +384,7 @@ class StorageServer:
                 evt_handlers=[(evt.EVT_C_STORE, self.handler)],
                 server_class=TunedServer,
                 request_handler=TunedRequestHandler,
+                ssl_context=self.ssl_context,
             )
         except OSError as exc:
             shutil.rmtree(self.spool, ignore_errors=True)

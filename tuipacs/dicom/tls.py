@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,9 @@ from tuipacs.dicom.errors import DicomNetError, NodeError
 SERVER_MODES = ("off", "on", "mutual")
 #: Seconds an accepted connection has to complete its TLS handshake.
 HANDSHAKE_TIMEOUT = 10.0
+#: Most handshakes a server runs at once; a connection beyond is closed at once, so a flood
+#: of silent TLS connections costs a bounded number of threads.
+MAX_HANDSHAKES = 64
 
 
 class TlsError(DicomNetError):
@@ -136,6 +140,30 @@ def handshake(sock: ssl.SSLSocket, timeout: float = HANDSHAKE_TIMEOUT) -> None:
         raise TlsError(f"TLS handshake failed: {exc.strerror or exc}") from None
     finally:
         sock.settimeout(previous)
+
+
+class HandshakeGate:
+    """Counts the handshakes in progress on one server (thread-safe)."""
+
+    def __init__(self, limit: int = MAX_HANDSHAKES) -> None:
+        """Allow `limit` handshakes at once."""
+        self._slots = threading.BoundedSemaphore(limit)
+
+    def run(self, sock: ssl.SSLSocket, timeout: float = HANDSHAKE_TIMEOUT) -> None:
+        """Handshake within `timeout` s, or TlsError (also when too many are in progress)."""
+        if not self._slots.acquire(blocking=False):
+            raise TlsError("too many TLS handshakes in progress: connection closed")
+        try:
+            handshake(sock, timeout)
+        finally:
+            self._slots.release()
+
+
+def receiver_context(files: TlsFiles | None) -> ssl.SSLContext:
+    """The context of our C-MOVE receiver for a TLS node: TLS, and mutual when we have a CA
+    (the archive then shows its certificate when it connects back)."""
+    files = files or TlsFiles()
+    return server_context(files, "mutual" if files.ca is not None else "on")
 
 
 def peer_subject(sock: socket.socket) -> str:
