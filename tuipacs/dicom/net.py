@@ -411,7 +411,7 @@ def _no_answer_error(node: Node, local: LocalAE, dul: FastDUL | None) -> DicomNe
             f"{node.host}:{node.port} is a DICOM service (the archive's log may say more)"
         )
     if dul is not None and dul.peer_closed:
-        hint = "" if node.tls else "; a DICOM over TLS port does this too: then set tls = true"
+        hint = "" if node.tls else ", and so does a DICOM over TLS port: then set tls = true"
         return NodeUnreachable(
             f"{where} closed the connection without answering the association request: check "
             "that the port is the archive's DICOM port and that the archive accepts our AE "
