@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuipacs import __version__, config, locations, safe_text
+from tuipacs.audit import uid_list
 from tuipacs.dicom.errors import DicomError, DicomNetError
 
 if TYPE_CHECKING:
@@ -119,6 +120,13 @@ def _config() -> config.Config:
         raise CliError(str(exc)) from exc
 
 
+def _audit(cfg: config.Config, event: str, **fields: Any) -> None:
+    """One line in the archive's audit log (tuipacs.audit), unless ``audit = false``."""
+    from tuipacs.audit import AuditLog
+
+    AuditLog.for_archive(locations.archive_dir(), cfg.audit).record(event, **fields)
+
+
 def open_archive() -> Archive:
     """Open the local archive named by the locations (TUIPACS_HOME or XDG)."""
     from tuipacs.store.archive import Archive, ArchiveError
@@ -158,6 +166,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
     except ArchiveError as exc:
         raise CliError(f"{exc} (nothing half-written was kept; free space and re-run)") from exc
+    _audit(
+        _config(), "import", files=summary.files, added=summary.added,
+        refused=len(summary.refused) + len(summary.conflicts), **uid_list(summary.studies),
+    )  # fmt: skip
     if args.json:
         _print_json(summary.to_json())
     else:
@@ -244,6 +256,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
         if not limit:
             raise CliError('no archive limit set: put archive_limit = "20 GB" in config.toml')
         evicted = archive.evict(limit)
+        _audit(cfg, "delete", reason="evict", **uid_list(evicted.study_uids))
     usage = archive.usage()
     data = {
         "archive": str(archive.root),
@@ -377,6 +390,10 @@ def cmd_send(args: argparse.Namespace) -> int:
         summary = send(node, cfg.local_ae(), files, progress=ProgressBar("sending"))
     except DicomNetError as exc:
         raise CliError(f"{exc} (nothing was sent)") from exc
+    _audit(
+        cfg, "send", node=node.name, address=node.address, files=len(files),
+        sent=summary.sent, failed=summary.failed,
+    )  # fmt: skip
     if args.json:
         _print_json(summary.to_json())
     else:
@@ -529,6 +546,11 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         "refused": refused,
         "ok": summary.ok and not refused,
     }
+    _audit(
+        cfg, "retrieve", node=node.name, address=node.address, study_uid=args.study,
+        series_uids=list(args.series or []), method=summary.method,
+        received=summary.completed, failed=summary.failed, refused=len(refused),
+    )  # fmt: skip
     if args.json:
         _print_json(data)
     else:

@@ -42,9 +42,11 @@ def run(args: argparse.Namespace, archive: Archive) -> int:
     status = 0
     if args.delete_all:
         removed = quarantine.delete_all(archive)
+        cli._audit(cli._config(), "delete", reason="quarantine", entries="all", count=removed)
         cli._say(f"{removed} entries deleted", err=True)
         return 0
     if args.delete:
+        cli._audit(cli._config(), "delete", reason="quarantine", entries=list(args.delete))
         for entry_id in args.delete:
             if not quarantine.delete(archive, entry_id):
                 cli._say(f"error: no quarantine entry #{entry_id}", err=True)

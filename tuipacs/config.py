@@ -17,6 +17,8 @@ Example::
     allow_any = false           # needed to listen beyond loopback with no allow list
     sync = true                 # fsync each received image before answering
     tls = "off"                 # off | on (TLS only) | mutual (callers need a certificate)
+    max_associations = 32       # at once, overall
+    max_associations_per_address = 16   # at once, from one address
 
     [tls]                       # DICOM over TLS: our certificate and the CAs we trust
     certificate = "tls/cert.pem"   # relative paths are relative to this file's folder
@@ -53,6 +55,7 @@ _TOP_KEYS = frozenset(
 )
 _SERVE_KEYS = frozenset(
     {"allow", "allow_store", "allow_query", "allow_retrieve", "bind", "allow_any", "sync", "tls"}
+    | {"max_associations", "max_associations_per_address"}
 )
 _TLS_KEYS = frozenset({"certificate", "private_key", "ca"})
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
@@ -81,6 +84,8 @@ class Config:
     serve_allow_any: bool = False
     serve_sync: bool = True
     serve_tls: str = "off"
+    serve_max_associations: int = 32
+    serve_max_per_address: int = 16
     tls: TlsFiles = field(default_factory=TlsFiles)
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
@@ -205,6 +210,14 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
     cfg.serve_allow_any = serve.get("allow_any", bool, cfg.serve_allow_any)
     cfg.serve_sync = serve.get("sync", bool, cfg.serve_sync)
     cfg.serve_tls = serve.get("tls", str, cfg.serve_tls)
+    for key, attr in (
+        ("max_associations", "serve_max_associations"),
+        ("max_associations_per_address", "serve_max_per_address"),
+    ):
+        value = serve.get(key, int, getattr(cfg, attr))
+        if not 1 <= value <= 1000:
+            raise serve.fail(key, "must be a number from 1 to 1000")
+        setattr(cfg, attr, value)
     if cfg.serve_tls not in SERVER_MODES:
         raise serve.fail("tls", f"must be one of {', '.join(SERVER_MODES)}")
     nodes = top.get("nodes", dict, {})

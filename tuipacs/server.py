@@ -52,6 +52,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from tuipacs import safe_text
+from tuipacs.audit import AuditLog
 from tuipacs.dicom.scp import ArchiveSCP, ScpError, ScpSettings
 from tuipacs.dicom.scp_access import SERVICES, AccessPolicy
 from tuipacs.dicom.scp_types import (
@@ -253,6 +254,9 @@ class ArchiveServer:
             access=access_policy(cfg),
             destinations=destinations(cfg),
             services=frozenset(services),
+            audit=AuditLog.for_archive(archive.root, bool(getattr(cfg, "audit", True))),
+            max_associations=int(getattr(cfg, "serve_max_associations", 32)),
+            max_associations_per_address=int(getattr(cfg, "serve_max_per_address", 16)),
         )
         self.allow_any = bool(getattr(cfg, "serve_allow_any", False))
         self.tls_mode = str(getattr(cfg, "serve_tls", "off"))

@@ -45,10 +45,12 @@ from pynetdicom.association import Association
 from pynetdicom.presentation import PresentationContext, build_context
 from pynetdicom.transport import ThreadedAssociationServer
 
+from tuipacs.audit import AuditLog
 from tuipacs.dicom.errors import DicomError
 from tuipacs.dicom.fastspool import StoreRequest, disk_full
 from tuipacs.dicom.net import TunedAE, TunedRequestHandler, fast_options
 from tuipacs.dicom.scp_access import QUERY, RETRIEVE, SERVICES, STORE, AccessPolicy
+from tuipacs.dicom.scp_audit import ScpAudit, StoreTally
 from tuipacs.dicom.scp_limits import Admission, Limits, TunedServer
 from tuipacs.dicom.scp_send import StoredRef, configure, enable_stored_sending, move_contexts
 from tuipacs.dicom.scp_types import (
@@ -63,6 +65,7 @@ from tuipacs.dicom.scp_types import (
     check_level,
 )
 from tuipacs.dicom.storage import acceptor_storage_contexts
+from tuipacs.dicom.tls import peer_subject
 from tuipacs.dicom.wire import DEFAULT_MAX_PDU, REQUEST_TIMEOUT
 
 LOG = logging.getLogger(__name__)
@@ -134,6 +137,7 @@ class ScpSettings:
     dimse_timeout: float = 60.0
     network_timeout: float = 120.0
     ssl_context: ssl.SSLContext | None = None
+    audit: AuditLog | None = None
 
     def limits(self) -> Limits:
         """The connection and association bounds (see tuipacs.dicom.scp_limits)."""
@@ -157,6 +161,8 @@ class _AssocInfo:
     failed: int = 0
     bytes: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    tally: StoreTally = field(default_factory=StoreTally)
+    tls_subject: str = ""
 
     @property
     def peer(self) -> str:
@@ -256,6 +262,7 @@ class ArchiveSCP:
         self._thread: threading.Thread | None = None
         self._ae: _ScpAE | None = None
         self._admission = Admission(Limits())  # replaced by the settings' in start()
+        self._audit = ScpAudit(settings.audit)
 
     # -- lifecycle
 
@@ -383,6 +390,9 @@ class ArchiveSCP:
         Permanent from the service user, or (`busy`) transient "local limit exceeded".
         """
         LOG.warning("association rejected: %s", why)
+        request = assoc.requestor.primitive
+        calling = str(getattr(request, "calling_ae_title", "") or "").strip()
+        self._audit.association(calling, str(assoc.requestor.address), "rejected", why)
         if busy:
             assoc.acse.send_reject(_REJECT_TRANSIENT, _SOURCE_PRESENTATION, _LOCAL_LIMIT)
         else:
@@ -414,6 +424,8 @@ class ArchiveSCP:
             self._reject(assoc, 0, f"{calling}@{address}: {busy} (local limit exceeded)", True)
             return
         info = _AssocInfo(calling, address, allowed)
+        info.tls_subject = peer_subject(getattr(assoc.dul.socket, "socket", None))
+        self._audit.association(calling, address, "accepted", allowed, info.tls_subject)
         setattr(assoc, _INFO_ATTR, info)
         assoc.acceptor.supported_contexts = self._contexts(
             request.presentation_context_definition_list, allowed
@@ -470,6 +482,7 @@ class ArchiveSCP:
         if info is None:
             return
         how = "released" if event.event == evt.EVT_RELEASED else "aborted"
+        self._audit.stored(info.calling_ae, info.address, info.tally)
         seconds = time.monotonic() - info.started
         if info.stored or info.failed:
             LOG.info(
@@ -497,6 +510,7 @@ class ArchiveSCP:
             LOG.exception("storing %s failed", received.sop_instance_uid)
             status = STORE_CANNOT_UNDERSTAND
         info.count(status, received.size)
+        info.tally.count(received.study_uid, status, received.size)
         if status:
             LOG.warning(
                 "C-STORE %s (%s) from %s: status 0x%04X",
@@ -527,6 +541,7 @@ class ArchiveSCP:
             transfer_syntax_uid=request.transfer_syntax_uid,
             calling_ae=info.calling_ae,
             size=request.size,
+            study_uid=request.study_uid or "",
         )
         return self._store(info, request.path, received)
 
@@ -592,6 +607,7 @@ class ArchiveSCP:
             LOG.exception("C-FIND from %s failed", info.peer)
             yield _UNABLE, None
             return
+        self._audit.find(info.calling_ae, info.address, level, root, identifier, count)
         LOG.info(
             "C-FIND %s (%s root) from %s: %d matches in %.0f ms",
             level,
@@ -622,6 +638,15 @@ class ArchiveSCP:
             LOG.exception("%s from %s failed", what, info.peer)
             return _UNABLE
         LOG.info("%s %s from %s: %d instances", what, level, info.peer, len(instances))
+        kind, _, destination = what.partition(" to ")
+        self._audit.retrieve(
+            "move" if kind == "C-MOVE" else "get",
+            info.calling_ae,
+            info.address,
+            (i.study_uid for i in instances),
+            len(instances),
+            destination,
+        )
         return instances
 
     def _suboperations(

@@ -44,6 +44,8 @@ class ReceivedFile:
     transfer_syntax_uid: str
     calling_ae: str
     size: int
+    study_uid: str = ""
+    """From the dataset's first bytes when the fast path found it ("" otherwise)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,7 @@ class StoredInstance:
     sop_class_uid: str
     sop_instance_uid: str
     transfer_syntax_uid: str
+    study_uid: str = ""
 
 
 class Backend(Protocol):

@@ -16,7 +16,6 @@ connection's own thread with a deadline (see :func:`handshake`), never in the ac
 
 from __future__ import annotations
 
-import socket
 import ssl
 import threading
 from dataclasses import dataclass
@@ -166,7 +165,7 @@ def receiver_context(files: TlsFiles | None) -> ssl.SSLContext:
     return server_context(files, "mutual" if files.ca is not None else "on")
 
 
-def peer_subject(sock: socket.socket) -> str:
+def peer_subject(sock: object) -> str:
     """The common name of a verified peer certificate ('' without TLS or certificate)."""
     if not isinstance(sock, ssl.SSLSocket):
         return ""

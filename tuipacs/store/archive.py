@@ -79,6 +79,7 @@ class EvictResult:
     studies: int
     bytes_freed: int
     bytes_after: int
+    study_uids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,7 +437,8 @@ class Archive:
     def evict(self, limit_bytes: int) -> EvictResult:
         """Delete least recently opened, unpinned studies until the archive fits the limit."""
         total = self.usage().bytes
-        freed = removed = 0
+        freed = 0
+        removed: list[str] = []
         candidates = (
             self._conn()
             .execute(
@@ -449,8 +451,8 @@ class Archive:
             if total - freed <= limit_bytes:
                 break
             freed += self.delete_study(row["study_uid"])
-            removed += 1
-        return EvictResult(removed, freed, total - freed)
+            removed.append(row["study_uid"])
+        return EvictResult(len(removed), freed, total - freed, tuple(removed))
 
     # -- checking ----------------------------------------------------------------------------
 

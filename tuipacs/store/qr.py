@@ -445,7 +445,8 @@ def instances_for(archive: Archive, root: Root, identifier: Dataset) -> list[Sto
             clauses.append(f"{column} IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(values))
     sql = (
-        f"SELECT i.path, i.sop_class_uid, i.sop_uid, i.transfer_syntax FROM {_FROM['IMAGE']} "
+        "SELECT i.path, i.sop_class_uid, i.sop_uid, i.transfer_syntax, st.study_uid "
+        f"FROM {_FROM['IMAGE']} "
         f"WHERE {' AND '.join(clauses)} ORDER BY {_ORDER['IMAGE']}"
     )
     out = []
@@ -457,6 +458,7 @@ def instances_for(archive: Archive, root: Root, identifier: Dataset) -> list[Sto
                 row[1],
                 row[2],
                 row[3],
+                row[4],
             )
         )
     return out
