@@ -48,7 +48,7 @@ from pynetdicom.transport import (
     RequestHandler,
 )
 
-from tuipacs.dicom import tls
+from tuipacs.dicom import assoc_reactor, tls
 from tuipacs.dicom.errors import (
     AssociationAborted,
     AssociationRejected,
@@ -189,6 +189,7 @@ def tune_association(assoc: Association, options: FastOptions) -> None:
     install(assoc.dul, options)
     _quiet_handlers(assoc)
     assoc.dimse.get_msg = partial(bounded_get_msg, assoc)  # type: ignore[method-assign]
+    assoc_reactor.install(assoc)
 
 
 def fast_options(assoc: Association) -> FastOptions | None:
