@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import stat
 import sys
@@ -799,6 +800,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     safe_text.protect_logging()  # no log line written to stderr carries raw data
     if not os.environ.get("TUIPACS_DEBUG"):
         warnings.simplefilter("ignore")
+        # pydicom also logs its warnings, quoting the odd values (names, IDs)
+        logging.getLogger("pydicom").setLevel(logging.ERROR)
     try:
         code = int(args.func(args))
         sys.stdout.flush()  # short outputs meet a closed pipe only here

@@ -325,6 +325,8 @@ def configure_logging(level: int = logging.INFO) -> None:
     safe_text.protect_logging()  # no raw control from peers or files in a log line
     logging.getLogger("tuipacs").setLevel(level)
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+    # pydicom's warnings about odd values quote them (names, IDs): not for a log
+    logging.getLogger("pydicom").setLevel(logging.ERROR)
 
 
 def serve(
