@@ -43,9 +43,9 @@ sys.path.insert(0, str(ROOT))
 
 import bench_startup  # noqa: E402  (scripts/ is on sys.path: this file runs as a script)
 
-from tuipacs.app.graphics.geometry import CellSize, fit_box  # noqa: E402
 from tuipacs.app.graphics.halfcell import HalfcellRenderer  # noqa: E402
 from tuipacs.app.graphics.synthetic import ct_phantom, window  # noqa: E402
+from tuipacs.view.layout import CellSize, fit_box  # noqa: E402
 
 COLS, ROWS, XPIXEL, YPIXEL = 160, 50, 1600, 1000
 CELL = CellSize(10, 20)
@@ -173,8 +173,8 @@ def run_child(impl: str, backend: str) -> None:
 
     def make_view() -> Widget:
         if impl == "ours":
-            from tuipacs.app.graphics import configure, detect_graphics
             from tuipacs.app.widgets.image_view import ImageView
+            from tuipacs.view.graphics import configure, detect_graphics
 
             config, _ = detect_graphics(backend)
             configure(config)

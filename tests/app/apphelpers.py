@@ -6,10 +6,10 @@ import time
 
 from textual.pilot import Pilot
 
-from tuipacs.app.graphics.geometry import CellSize
-from tuipacs.app.graphics.probe import GraphicsConfig
 from tuipacs.app.screens.viewer import ViewerScreen
 from tuipacs.app.widgets.image_view import ImageView
+from tuipacs.view.graphics.probe import GraphicsConfig
+from tuipacs.view.layout import CellSize
 
 CT_SLICES = 20
 SIZE = (160, 50)

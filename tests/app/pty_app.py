@@ -20,9 +20,9 @@ from textual.widgets import Static
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tuipacs.app.graphics import configure, detect_graphics  # noqa: E402
 from tuipacs.app.graphics.synthetic import ct_phantom, window  # noqa: E402
 from tuipacs.app.widgets.image_view import ImageView  # noqa: E402
+from tuipacs.view.graphics import configure, detect_graphics  # noqa: E402
 
 
 def rgb_picture(size: int = 256) -> np.ndarray:

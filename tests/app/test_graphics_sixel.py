@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 
-from tuipacs.app.graphics import sixel
 from tuipacs.app.graphics.synthetic import ct_phantom, gradient, window
+from tuipacs.view.graphics import sixel
 
 _REGISTER = re.compile(r"#(\d+)(?:;2;(\d+);(\d+);(\d+))?")
 

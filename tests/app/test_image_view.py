@@ -14,12 +14,12 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.strip import Strip
 
-from tuipacs.app.graphics import kitty
-from tuipacs.app.graphics.geometry import Box, CellSize
 from tuipacs.app.graphics.halfcell import HalfcellRenderer, RenderedStrip
-from tuipacs.app.graphics.probe import GraphicsConfig, GraphicsError
 from tuipacs.app.graphics.synthetic import ct_phantom, gradient, window
 from tuipacs.app.widgets.image_view import _BLACK, ImageView, _StripCanvas
+from tuipacs.view.graphics import kitty
+from tuipacs.view.graphics.probe import GraphicsConfig, GraphicsError
+from tuipacs.view.layout import Box, CellSize
 
 CONFIG = GraphicsConfig(backend="halfcell", cell_size=CellSize(10, 20))
 PINNED_ID = 0x2B4D6F

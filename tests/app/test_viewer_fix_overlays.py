@@ -11,11 +11,11 @@ from rich.cells import cell_len
 from textual.geometry import Region
 from textual.widgets import Static
 
-from tuipacs.app import format as fmt
 from tuipacs.app.screens import viewer
 from tuipacs.app.screens.viewer import ViewerScreen
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import list_instances, list_series, list_studies
+from tuipacs.view import format as fmt
 
 CT, DX, US, MR = 0, 1, 2, 3  # rows of the browser, newest study first
 INSTITUTION = "Demo Clinic Kyoto 京都"

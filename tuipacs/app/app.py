@@ -9,11 +9,11 @@ from textual.app import App
 from textual.binding import Binding
 
 from tuipacs.app import themes
-from tuipacs.app.graphics.probe import GraphicsConfig, current_config, normalise_setting
 from tuipacs.app.messages import StudyArrived
 from tuipacs.app.screens.browser import BrowserScreen
 from tuipacs.config import Config
 from tuipacs.store.archive import Archive
+from tuipacs.view.graphics.probe import GraphicsConfig, current_config, normalise_setting
 
 if TYPE_CHECKING:
     from tuipacs.server import ArchiveServer

@@ -14,7 +14,8 @@ from textual.message import Message
 from tuipacs.store.query import SeriesRow, StudyRow
 
 if TYPE_CHECKING:
-    from tuipacs.app.frames import FrameInfo, ImageRef
+    from tuipacs.view.frames import ImageRef
+    from tuipacs.view.info import FrameInfo
 
 
 @dataclass

@@ -21,7 +21,6 @@ from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
 from textual.widgets.data_table import ColumnKey
 from textual.worker import Worker, get_current_worker
 
-from tuipacs.app import format as fmt
 from tuipacs.app.messages import (
     LoadFailed,
     RemoteQueryFailed,
@@ -42,6 +41,7 @@ from tuipacs.dicom.errors import DicomError
 from tuipacs.safe_text import clean
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, StudyRow, list_instances, list_series, list_studies
+from tuipacs.view import format as fmt
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def sort_value(row: StudyRow, column: str) -> tuple[object, ...]:
 def search_text(row: StudyRow) -> str:
     """What the filter searches in a study: its patient name (as stored, with its parts
     separated by spaces, and as shown), patient ID, accession and description, folded
-    (:func:`tuipacs.app.format.fold`) so that matching ignores case and accents."""
+    (:func:`tuipacs.view.format.fold`) so that matching ignores case and accents."""
     name = row.patient_name
     parts = name.replace("^", " ").replace("=", " ")
     fields = (name, parts, fmt.person_name(name), row.patient_id, row.accession, row.description)

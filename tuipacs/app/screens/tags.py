@@ -18,9 +18,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from tuipacs.app import format as fmt
 from tuipacs.app.messages import DatasetLoaded, LoadFailed
 from tuipacs.safe_text import clean
+from tuipacs.view import format as fmt
 
 VALUE_WIDTH = 96
 IDENTITY_KEYWORDS = {
@@ -53,7 +53,7 @@ class TagEntry:
     def matches(self, words: list[str]) -> bool:
         """Does the label contain every search word (ignoring case and accents)?
 
-        ``words`` must be folded already (:func:`tuipacs.app.format.fold`).
+        ``words`` must be folded already (:func:`tuipacs.view.format.fold`).
         """
         tag = f"{self.tag} {self.tag.replace(',', '')}"
         text = fmt.fold(f"{tag} {self.vr} {self.keyword} {self.value}")

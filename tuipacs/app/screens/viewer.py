@@ -21,11 +21,6 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static
 
-from tuipacs.app import format as fmt
-from tuipacs.app.frames import Frame, FrameInfo, FrameStore, ImageRef, frame_info
-from tuipacs.app.graphics.geometry import Box, CellSize
-from tuipacs.app.graphics.probe import GraphicsConfig
-from tuipacs.app.graphics.worker import LatestOnlyWorker
 from tuipacs.app.messages import (
     FrameFailed,
     FrameRendered,
@@ -35,17 +30,6 @@ from tuipacs.app.messages import (
     SeriesGrew,
     SeriesOpened,
 )
-from tuipacs.app.overlay_text import block_width, clip_block, corner_width, corners
-from tuipacs.app.render import Rendered, RenderRequest, render
-from tuipacs.app.view_state import (
-    PAN_STEP,
-    ZOOM_STEP,
-    PresetChoice,
-    ViewerState,
-    adjust_window,
-    preset_choices,
-)
-from tuipacs.app.viewport import fit_scale, image_edge_labels, mark_point, screen_to_region
 from tuipacs.app.widgets.image_view import ImageView
 from tuipacs.imaging import presets
 from tuipacs.imaging.decode import read_dataset
@@ -53,6 +37,24 @@ from tuipacs.imaging.voi import Window
 from tuipacs.safe_text import clean
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, StudyRow, list_instances, list_series
+from tuipacs.view import format as fmt
+from tuipacs.view.frames import Frame, FrameStore, ImageRef
+from tuipacs.view.graphics.probe import GraphicsConfig
+from tuipacs.view.graphics.worker import LatestOnlyWorker
+from tuipacs.view.info import FrameInfo, frame_info
+from tuipacs.view.labels import image_edge_labels
+from tuipacs.view.layout import Box, CellSize
+from tuipacs.view.overlay_text import block_width, clip_block, corner_width, corners
+from tuipacs.view.render import Rendered, RenderRequest, render
+from tuipacs.view.state import (
+    PAN_STEP,
+    ZOOM_STEP,
+    PresetChoice,
+    ViewerState,
+    adjust_window,
+    preset_choices,
+)
+from tuipacs.view.viewport import fit_scale, mark_point, screen_to_region
 
 REPEAT_GAP = 0.15
 """Key presses closer than this (seconds) count as a held key: render previews."""

@@ -30,16 +30,18 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widget import Widget
 
-from tuipacs.app.graphics import geometry, halfcell, kitty, sixel
-from tuipacs.app.graphics.geometry import Box, CellSize
-from tuipacs.app.graphics.probe import (
+from tuipacs.app.graphics import halfcell
+from tuipacs.imaging import resample
+from tuipacs.view.graphics import kitty, sixel
+from tuipacs.view.graphics.probe import (
     BACKENDS,
     GraphicsConfig,
     GraphicsError,
     current_config,
     live_cell_size,
 )
-from tuipacs.app.graphics.worker import LatestOnlyWorker
+from tuipacs.view.graphics.worker import LatestOnlyWorker
+from tuipacs.view.layout import Box, CellSize, fit_box, shrink_box
 
 SYNC_START = "\x1b[?2026h"
 SYNC_END = "\x1b[?2026l"
@@ -87,28 +89,15 @@ def validate_frame(array: np.ndarray, aspect: float) -> None:
         raise GraphicsError(f"pixel aspect must be a positive number, not {aspect!r}")
 
 
-def shrink_box(box: Box, scale: float, avail_cols: int, avail_rows: int) -> Box:
-    """``box`` (the fitted picture) scaled by ``scale`` < 1 and centred in the area again.
-
-    Zoomed out below fit, the picture takes that fraction of its fitted size; a ``scale`` of
-    1 or more leaves the box as it is (the viewer crops the picture instead).
-    """
-    if not scale < 1.0:
-        return box
-    cols = min(box.cols, max(1, round(box.cols * scale)))
-    rows = min(box.rows, max(1, round(box.rows * scale)))
-    return Box((avail_cols - cols) // 2, (avail_rows - rows) // 2, cols, rows)
-
-
 def _kitty_pixels(request: FrameRequest) -> np.ndarray:
     """The picture to transmit: square pixels, no larger than the box, halved for previews."""
     array, box, cell = request.array, request.box, request.cell
-    size = geometry.square_pixel_size(array.shape[:2], request.aspect)
+    size = resample.square_pixel_size(array.shape[:2], request.aspect)
     limit = (box.rows * cell.height, box.cols * cell.width)
     if size[0] > limit[0] or size[1] > limit[1]:
-        size = geometry.fit_pixels(size, 1.0, limit)
-    picture = geometry.resize(array, size)
-    return geometry.half_resolution(picture) if request.preview else picture
+        size = resample.fit_pixels(size, 1.0, limit)
+    picture = resample.resize(array, size)
+    return resample.half_resolution(picture) if request.preview else picture
 
 
 def _sixel_pixels(request: FrameRequest) -> np.ndarray:
@@ -116,10 +105,10 @@ def _sixel_pixels(request: FrameRequest) -> np.ndarray:
     box, cell = request.box, request.cell
     size = (box.rows * cell.height, box.cols * cell.width)
     if not request.preview:
-        return geometry.fit_into(request.array, request.aspect, size)
-    half = geometry.fit_into(request.array, request.aspect, (size[0] // 2, size[1] // 2))
+        return resample.fit_into(request.array, request.aspect, size)
+    half = resample.fit_into(request.array, request.aspect, (size[0] // 2, size[1] // 2))
     doubled = np.repeat(np.repeat(half, 2, axis=0), 2, axis=1)
-    return geometry.letterbox(doubled, size)
+    return resample.letterbox(doubled, size)
 
 
 def _sixel_levels(request: FrameRequest) -> int:
@@ -139,7 +128,7 @@ def encode_frame(request: FrameRequest, renderer: halfcell.HalfcellRenderer) -> 
         data = sixel.encode(_sixel_pixels(request), grey_levels=_sixel_levels(request))
     else:
         unit_aspect = request.aspect * 2.0 * cell.width / cell.height
-        pixels = geometry.fit_into(request.array, unit_aspect, (box.rows * 2, box.cols))
+        pixels = resample.fit_into(request.array, unit_aspect, (box.rows * 2, box.cols))
         strips = renderer.strips(pixels)
     return EncodedFrame(request, data, strips, (time.perf_counter() - start) * 1000.0)
 
@@ -566,7 +555,7 @@ class ImageView(Widget):
             return None
         array, aspect = self._frame
         cols, rows = self._available()
-        box = geometry.fit_box(array.shape[:2], aspect, cols, rows, self._cell)
+        box = fit_box(array.shape[:2], aspect, cols, rows, self._cell)
         box = shrink_box(box, self._scale, cols, rows)
         if box.cols < 1 or box.rows < 1:
             return None
@@ -575,7 +564,7 @@ class ImageView(Widget):
         return box
 
     def _submit(self, preview: bool) -> None:
-        """Queue the latest frame for encoding with the current geometry."""
+        """Queue the latest frame for encoding with the current resample."""
         box = self._target_box()
         if self._frame is None or box is None:
             return

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 
-from tuipacs.app import format as fmt
-from tuipacs.app.frames import FrameInfo
-from tuipacs.app.view_state import ViewerState
 from tuipacs.imaging.voi import Window
 from tuipacs.safe_text import clean
+from tuipacs.view import format as fmt
+from tuipacs.view.info import FrameInfo
+from tuipacs.view.state import ViewerState
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from tuipacs.app.viewport import MAX_ZOOM, MIN_ZOOM, Orientation
 from tuipacs.imaging import presets
 from tuipacs.imaging.voi import Window
+from tuipacs.view.viewport import MAX_ZOOM, MIN_ZOOM, Orientation
 
 ZOOM_STEP = 1.25
 CINE_RATES = (1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0)

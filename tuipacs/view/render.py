@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tuipacs.app.frames import Frame
-from tuipacs.app.viewport import Orientation, Region, crop, visible_region
 from tuipacs.imaging.voi import Window, lut_to_uint8, to_uint8
+from tuipacs.view.frames import Frame
+from tuipacs.view.viewport import Orientation, Region, crop, visible_region
 
 
 @dataclass(frozen=True)
