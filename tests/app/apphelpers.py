@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled, WorkerFailed, WorkerState
 
 from tuipacs.app.screens.viewer import ViewerScreen
 from tuipacs.app.widgets.image_view import ImageView
@@ -83,3 +85,28 @@ async def thumbnails_done(pilot: Pilot[object], count: int, timeout: float = 10.
             return tiles
     states = [(t.series_uid[-6:], t.has_picture, t.reason) for t in tiles]
     raise AssertionError(f"thumbnails not shown in time: want {count}, have {states}")
+
+
+_ACTIVE = (WorkerState.PENDING, WorkerState.RUNNING)
+
+
+async def workers_done(pilot: Pilot[object], timeout: float = 10.0) -> None:
+    """Wait until the app's workers have finished and their messages are handled, including
+    the workers those messages start (``timeout`` is a hang bound, not a speed bound)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        active = [w for w in pilot.app.workers if w.state in _ACTIVE]
+        if not active:
+            await pilot.pause()
+            if not any(w.state in _ACTIVE for w in pilot.app.workers):
+                return
+            continue
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"workers still running: {[w.name for w in active]}")
+        try:
+            await asyncio.wait_for(pilot.app.workers.wait_for_complete(active), remaining)
+        except (WorkerCancelled, WorkerFailed):  # replaced by a newer one, or failed: done
+            pass
+        except TimeoutError:
+            raise AssertionError(f"workers still running: {[w.name for w in active]}") from None

@@ -472,6 +472,11 @@ class ImageView(Widget):
         return self._box
 
     @property
+    def area(self) -> tuple[int, int]:
+        """Cells (cols, rows) available for the picture (its box is fitted into them)."""
+        return self._available()
+
+    @property
     def cell_size(self) -> CellSize:
         """Terminal cell size in pixels used for proportions."""
         return self._cell
