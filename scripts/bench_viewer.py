@@ -43,7 +43,6 @@ sys.path.insert(0, str(ROOT))
 
 import bench_startup  # noqa: E402  (scripts/ is on sys.path: this file runs as a script)
 
-from tuipacs.app.graphics.halfcell import HalfcellRenderer  # noqa: E402
 from tuipacs.app.graphics.synthetic import ct_phantom, window  # noqa: E402
 from tuipacs.view.layout import CellSize, fit_box  # noqa: E402
 
@@ -93,9 +92,11 @@ def ours_encoder(backend: str, count: int, hu: list[np.ndarray]) -> Figures:
     """Our encoder for ``backend``: a W/L step and an image step each encode one frame."""
     from rich.console import Console
 
-    from tuipacs.app.widgets.image_view import FrameRequest, encode_frame
+    from tuipacs.app.graphics.backend import FrameRequest, encode_frame
+    from tuipacs.app.widgets.image_view import ImageView
+    from tuipacs.view.graphics.probe import GraphicsConfig
 
-    renderer = HalfcellRenderer()
+    encoder = ImageView(config=GraphicsConfig(backend, CELL), image_id=0x123456).graphics
     console = Console(file=io.StringIO(), color_system="truecolor", force_terminal=True)
     box = fit_box((512, 512), 1.0, COLS, AREA_ROWS, CELL)
     if backend == "sixel":
@@ -103,7 +104,7 @@ def ours_encoder(backend: str, count: int, hu: list[np.ndarray]) -> Figures:
 
     def step(frame: np.ndarray) -> int:
         request = FrameRequest(1, frame, 1.0, False, backend, box, CELL, 0x123456, False)
-        encoded = encode_frame(request, renderer)
+        encoded = encode_frame(encoder, request)
         if backend == "halfcell":
             return sum(len(s.render(console).encode()) for s in encoded.strips)
         return len(encoded.data.encode())

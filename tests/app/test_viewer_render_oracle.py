@@ -24,7 +24,6 @@ from textual.widgets import DataTable
 from tuipacs.app.app import build_app
 from tuipacs.app.screens.browser import BrowserScreen
 from tuipacs.app.screens.viewer import ViewerScreen
-from tuipacs.app.widgets import image_view
 from tuipacs.app.widgets.image_view import ImageView
 from tuipacs.config import Config
 from tuipacs.store.archive import Archive
@@ -67,7 +66,7 @@ def viewer_pixels(view: ImageView) -> np.ndarray:
     assert request is not None and not request.preview
     cols, rows = view.area
     cell, box = request.cell, request.box
-    picture = image_view._sixel_pixels(request)
+    picture = view.graphics.prepare(request)
     canvas = np.zeros((rows * cell.height, cols * cell.width) + picture.shape[2:], np.uint8)
     top, left = box.y * cell.height, box.x * cell.width
     canvas[top : top + picture.shape[0], left : left + picture.shape[1]] = picture
