@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 import re
-import time
 
 import numpy as np
 import pytest
+from apphelpers import until
 from rich.console import Console
 from textual.app import App, ComposeResult
 from textual.geometry import Region
@@ -38,11 +38,8 @@ class ViewApp(App[None]):
 
 
 async def _wait_frames(pilot: Pilot[None], view: ImageView, count: int) -> None:
-    """Let the encoder thread deliver ``count`` frames in total (generous timeout)."""
-    deadline = time.monotonic() + 20.0
-    while view.frames_shown < count:
-        assert time.monotonic() < deadline, "no frame arrived"
-        await pilot.pause(0.01)
+    """Let the encoder thread deliver ``count`` frames in total (each one is a message)."""
+    await until(pilot, lambda: view.frames_shown >= count, f"{count} frames", 20.0)
 
 
 def _canvas_text(view: ImageView) -> list[str]:
@@ -159,10 +156,7 @@ async def test_sixel_keeps_two_spare_rows(monkeypatch: pytest.MonkeyPatch) -> No
         view.show(gradient(128, 128))
         await _wait_frames(pilot, view, 1)
         assert view.box is not None and view.box.rows == 22
-        deadline = time.monotonic() + 10
-        while not written:
-            assert time.monotonic() < deadline
-            await pilot.pause(0.02)
+        await until(pilot, lambda: written, "the Sixel picture to be written")
     data = written[0]
     assert data.startswith("\x1b[?2026h\x1b7\x1b[1;") and data.endswith("\x1b8\x1b[?2026l")
     assert '"1;1;440;440' in data  # 44 x 22 cells of 10 x 20 px
@@ -205,10 +199,7 @@ async def test_sixel_preview_is_coarser_then_full(monkeypatch: pytest.MonkeyPatc
     async with ViewApp(view).run_test(size=(60, 20)) as pilot:
         view.show(gradient(64, 256), preview=True)
         await _wait_frames(pilot, view, 2)
-        deadline = time.monotonic() + 10
-        while len(written) < 2:
-            assert time.monotonic() < deadline
-            await pilot.pause(0.02)
+        await until(pilot, lambda: len(written) >= 2, "two Sixel pictures")
     registers = [len(re.findall(r"#\d+;2;", data)) for data in written[:2]]
     assert registers == [26, 101]
 
@@ -222,9 +213,7 @@ def _old_line(canvas: StripCanvas, y: int, width: int) -> Strip:
     picture = strips[row]
     left = min(box.x, width)
     right = max(0, width - left - picture.cell_length)
-    return Strip.join([Strip.blank(left, BLACK), picture, Strip.blank(right, BLACK)]).crop(
-        0, width
-    )
+    return Strip.join([Strip.blank(left, BLACK), picture, Strip.blank(right, BLACK)]).crop(0, width)
 
 
 @pytest.mark.parametrize(

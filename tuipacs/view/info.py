@@ -9,6 +9,7 @@ from pydicom.dataset import Dataset
 
 from tuipacs.imaging.modality import functional_group_item
 from tuipacs.imaging.viewport import pixel_spacing
+from tuipacs.store.query import SeriesRow, StudyRow
 
 
 @dataclass(frozen=True)
@@ -132,4 +133,21 @@ def frame_info(ds: Dataset, index: int) -> FrameInfo:
         frame_time_ms=_float(ds.get("FrameTime")),
         cine_rate=_float(ds.get("CineRate")) or _float(ds.get("RecommendedDisplayFrameRate")),
         photometric=_text(ds, "PhotometricInterpretation").upper(),
+    )
+
+
+def index_info(study: StudyRow, series: SeriesRow | None) -> FrameInfo:
+    """What the archive's index knows of a study and series (no disk access): the overlays
+    of an image whose header cannot be read."""
+    return FrameInfo(
+        modality=series.modality if series else "",
+        patient_name=study.patient_name,
+        patient_id=study.patient_id,
+        birth_date=study.birth_date,
+        sex=study.sex,
+        study_date=study.study_date,
+        study_time=study.study_time,
+        study_description=study.description,
+        series_number=series.series_number if series else "",
+        series_description=series.description if series else "",
     )

@@ -121,6 +121,13 @@ def fit_scale(shape: tuple[int, int], aspect: float, view: tuple[float, float]) 
     return min(view_w / cols, view_h / (rows * aspect))
 
 
+def zoom_percent(
+    shape: tuple[int, int], aspect: float, view: tuple[float, float], zoom: float
+) -> float:
+    """Zoom as a percentage of one image pixel per screen pixel (``view`` in pixels)."""
+    return 100.0 * fit_scale(shape, aspect, view) * zoom
+
+
 def visible_region(
     shape: tuple[int, int],
     aspect: float,
