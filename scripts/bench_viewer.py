@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark the viewer's image backends against textual-image's widgets, in one run.
 
-Picture: a 512 x 512 CT-like synthetic slice (tuipacs.app.graphics.synthetic), window 400/40;
+Picture: a 512 x 512 CT-like synthetic slice (tests/synthetic.py), window 400/40;
 terminal: 160 x 50 cells of 10 x 20 px (1600 x 1000 px). For each backend (kitty, sixel,
 halfcell) it measures KiB and ms per window/level step and per image step:
 
@@ -40,10 +40,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the synthetic test pictures
 
 import bench_startup  # noqa: E402  (scripts/ is on sys.path: this file runs as a script)
+from synthetic import ct_phantom, window  # noqa: E402
 
-from tuipacs.app.graphics.synthetic import ct_phantom, window  # noqa: E402
 from tuipacs.view.layout import CellSize, fit_box  # noqa: E402
 
 COLS, ROWS, XPIXEL, YPIXEL = 160, 50, 1600, 1000

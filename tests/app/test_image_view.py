@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from apphelpers import until
 from rich.console import Console
+from synthetic import ct_phantom, gradient, window
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.pilot import Pilot
@@ -16,7 +17,6 @@ from textual.strip import Strip
 
 from tuipacs.app.graphics.canvas import BLACK, StripCanvas
 from tuipacs.app.graphics.halfcell import HalfcellRenderer, RenderedStrip
-from tuipacs.app.graphics.synthetic import ct_phantom, gradient, window
 from tuipacs.app.widgets.image_view import ImageView
 from tuipacs.view.graphics import kitty
 from tuipacs.view.graphics.probe import GraphicsConfig, GraphicsError

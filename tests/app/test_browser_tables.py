@@ -1,4 +1,4 @@
-"""Pilot tests of the browser fixes: cells cut with "…", sort arrows that show, filter
+"""Pilot tests of the browser's tables: cells cut with "…", sort arrows that show, filter
 ignoring case and accents, the cursor following a pinned study, Home/End/PageUp/PageDown."""
 
 from __future__ import annotations
