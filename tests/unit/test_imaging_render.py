@@ -208,3 +208,24 @@ def test_cli_errors_are_one_line(tmp_path: Path, args: list[str]) -> None:
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     assert run.returncode == 1
     assert len(lines) == 1 and lines[0].startswith("tuipacs: error:"), run.stderr
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.uint8, np.int32])
+def test_viewer_grey_levels_are_dcmtk_arithmetic(dtype: type) -> None:
+    """The viewer's table lookup (in chunks) gives to_uint8_exact's levels for every window
+    function and inversion, on a frame larger than one chunk."""
+    from tuipacs.imaging.voi import VoiFunction
+    from tuipacs.view.frames import Frame
+    from tuipacs.view.info import FrameInfo
+    from tuipacs.view.render import LOOKUP_CHUNK, window_levels
+
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(7)
+    low, high = max(info.min, -3000), min(info.max, 5000)
+    values = rng.integers(low, high, (300, LOOKUP_CHUNK // 200)).astype(dtype)
+    for function in VoiFunction:
+        frame = Frame(values, False, False, 1.0, [], function, FrameInfo())
+        for window in (Window(40, 400), Window(-600, 1500), Window(0.5, 1), Window(100.3, 2.7)):
+            for flip in (False, True):
+                expected = to_uint8_exact(values, window, function, flip)
+                assert np.array_equal(window_levels(frame, window, flip), expected)

@@ -22,6 +22,8 @@ from tuipacs.view.viewport import Orientation, Region, crop, visible_region
 
 MAX_TABLE = 1 << 20
 """Integer values spanning more than this are windowed directly (no table)."""
+LOOKUP_CHUNK = 1 << 16
+"""Pixels looked up at a time (see :func:`_lookup`)."""
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,19 @@ def window_levels(frame: Frame, window: Window, flip: bool) -> np.ndarray:
         return to_uint8_exact(values, window, frame.function, invert=flip)
     low, levels = table
     if values.dtype.itemsize <= 2:
-        return np.take(levels, values.view(np.dtype(f"u{values.dtype.itemsize}")))
+        return _lookup(levels, values.view(np.dtype(f"u{values.dtype.itemsize}")))
     return np.take(levels, values.astype(np.int64) - low)
+
+
+def _lookup(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``table[keys]`` in chunks: numpy widens the keys to 8 bytes each before a lookup,
+    so chunks that stay in the cache make it about twice as fast on a large frame."""
+    flat = np.ascontiguousarray(keys).reshape(-1)
+    out = np.empty(flat.shape, np.uint8)
+    for start in range(0, flat.size, LOOKUP_CHUNK):
+        stop = start + LOOKUP_CHUNK
+        np.take(table, flat[start:stop], out=out[start:stop])
+    return out.reshape(keys.shape)
 
 
 def _level_table(frame: Frame, window: Window, flip: bool) -> tuple[int, np.ndarray] | None:
