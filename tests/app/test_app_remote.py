@@ -20,7 +20,7 @@ from peers import (
     start_orthanc,
 )
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, ProgressBar
 
 from tuipacs.app.app import ServeSettings, build_app
 from tuipacs.app.screens.browser import BrowserScreen
@@ -116,6 +116,9 @@ async def test_query_and_retrieve(
         summary = screen.last_summary
         assert summary.ok, summary.errors
         assert summary.completed == brain.instance_count
+        bar = screen.query_one("#retrieve-progress", ProgressBar)  # bound to the panel
+        assert (bar.total, bar.progress) == (brain.instance_count, brain.instance_count)
+        assert (screen.remote.total, screen.remote.done) == (bar.total, bar.progress)
         assert archive_copy.has_study(brain.uid)
         await wait_for(
             pilot, "the study in the list", lambda: brain.uid in [r.study_uid for r in screen.shown]
