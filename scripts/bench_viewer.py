@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark the viewer's image backends against textual-image's widgets, in one run.
 
-Picture: a 512 x 512 CT-like synthetic slice (tuipacs.app.graphics.synthetic), window 400/40;
+Picture: a 512 x 512 CT-like synthetic slice (tests/synthetic.py), window 400/40;
 terminal: 160 x 50 cells of 10 x 20 px (1600 x 1000 px). For each backend (kitty, sixel,
 halfcell) it measures KiB and ms per window/level step and per image step:
 
@@ -40,12 +40,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the synthetic test pictures
 
 import bench_startup  # noqa: E402  (scripts/ is on sys.path: this file runs as a script)
+from synthetic import ct_phantom, window  # noqa: E402
 
-from tuipacs.app.graphics.geometry import CellSize, fit_box  # noqa: E402
-from tuipacs.app.graphics.halfcell import HalfcellRenderer  # noqa: E402
-from tuipacs.app.graphics.synthetic import ct_phantom, window  # noqa: E402
+from tuipacs.view.layout import CellSize, fit_box  # noqa: E402
 
 COLS, ROWS, XPIXEL, YPIXEL = 160, 50, 1600, 1000
 CELL = CellSize(10, 20)
@@ -93,9 +93,11 @@ def ours_encoder(backend: str, count: int, hu: list[np.ndarray]) -> Figures:
     """Our encoder for ``backend``: a W/L step and an image step each encode one frame."""
     from rich.console import Console
 
-    from tuipacs.app.widgets.image_view import FrameRequest, encode_frame
+    from tuipacs.app.graphics.backend import FrameRequest, encode_frame
+    from tuipacs.app.widgets.image_view import ImageView
+    from tuipacs.view.graphics.probe import GraphicsConfig
 
-    renderer = HalfcellRenderer()
+    encoder = ImageView(config=GraphicsConfig(backend, CELL), image_id=0x123456).graphics
     console = Console(file=io.StringIO(), color_system="truecolor", force_terminal=True)
     box = fit_box((512, 512), 1.0, COLS, AREA_ROWS, CELL)
     if backend == "sixel":
@@ -103,7 +105,7 @@ def ours_encoder(backend: str, count: int, hu: list[np.ndarray]) -> Figures:
 
     def step(frame: np.ndarray) -> int:
         request = FrameRequest(1, frame, 1.0, False, backend, box, CELL, 0x123456, False)
-        encoded = encode_frame(request, renderer)
+        encoded = encode_frame(encoder, request)
         if backend == "halfcell":
             return sum(len(s.render(console).encode()) for s in encoded.strips)
         return len(encoded.data.encode())
@@ -173,8 +175,8 @@ def run_child(impl: str, backend: str) -> None:
 
     def make_view() -> Widget:
         if impl == "ours":
-            from tuipacs.app.graphics import configure, detect_graphics
             from tuipacs.app.widgets.image_view import ImageView
+            from tuipacs.view.graphics import configure, detect_graphics
 
             config, _ = detect_graphics(backend)
             configure(config)

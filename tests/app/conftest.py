@@ -1,5 +1,5 @@
-"""Fixtures for the TUI tests: a demo archive built once per session and an app factory
-with a forced half-cell display."""
+"""Fixtures for the TUI tests: a demo archive built once per session, an app factory with a
+forced half-cell display, and a message hook on every app run."""
 
 from __future__ import annotations
 
@@ -8,13 +8,28 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from apphelpers import CT_SLICES, HALFCELL
+from apphelpers import CT_SLICES, HALFCELL, watch_of
+from textual.app import App
 
 from tuipacs import demo
 from tuipacs.app.app import TuipacsApp, build_app
 from tuipacs.config import Config
 from tuipacs.store.archive import Archive
 from tuipacs.store.importer import import_paths
+
+
+@pytest.fixture(autouse=True)
+def message_watch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every app run with ``run_test`` (snapshots included) gets a message hook, so that
+    tests can wait for what its messages do (``apphelpers.until``) instead of sleeping."""
+    original = App.run_test
+
+    def run_test(self: App[object], **kwargs: object) -> object:
+        if kwargs.get("message_hook") is None:
+            kwargs["message_hook"] = watch_of(self)
+        return original(self, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(App, "run_test", run_test)
 
 
 @pytest.fixture(scope="session")

@@ -19,10 +19,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: synthetic pictures
 
-from tuipacs.app.graphics import configure, detect_graphics  # noqa: E402
-from tuipacs.app.graphics.synthetic import ct_phantom, window  # noqa: E402
+from synthetic import ct_phantom, window  # noqa: E402
+
 from tuipacs.app.widgets.image_view import ImageView  # noqa: E402
+from tuipacs.view.graphics import configure, detect_graphics  # noqa: E402
 
 
 def rgb_picture(size: int = 256) -> np.ndarray:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from apphelpers import SIZE, settle
+from apphelpers import SIZE, browser_listed, settle, until, workers_done
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
 
@@ -18,15 +17,11 @@ from tuipacs.store.query import list_studies
 
 async def loaded(pilot: Pilot[object]) -> BrowserScreen:
     """The browser once its study and series tables are filled."""
-    screen = pilot.app.screen
+    screen = await browser_listed(pilot)
     assert isinstance(screen, BrowserScreen)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        await pilot.pause(0.02)
-        series = screen.query_one("#series", DataTable)
-        if screen.all_studies and (series.row_count or not screen.shown):
-            return screen
-    raise AssertionError("the browser did not load")
+    series = screen.query_one("#series", DataTable)
+    assert screen.all_studies and (series.row_count or not screen.shown)
+    return screen
 
 
 def column(screen: BrowserScreen, key: str) -> list[str]:
@@ -102,7 +97,6 @@ async def test_enter_opens_first_series_and_series_table_opens_that_series(
         screen = await loaded(pilot)
         table = screen.query_one("#studies", DataTable)
         table.move_cursor(row=3)  # the MR study, two series
-        await pilot.pause(0.2)
         screen = await loaded(pilot)
         assert screen.query_one("#series", DataTable).row_count == 2
         await pilot.press("enter")
@@ -125,10 +119,7 @@ async def test_pin_toggles_and_shows(archive_copy: Archive, make_app: Any) -> No
     async with app.run_test(size=SIZE) as pilot:
         screen = await loaded(pilot)
         await pilot.press("asterisk")
-        deadline = time.monotonic() + 5
-        while column(screen, "pinned")[0] != "*" and time.monotonic() < deadline:
-            await pilot.pause(0.02)
-        assert column(screen, "pinned")[0] == "*"
+        await until(pilot, lambda: column(screen, "pinned")[0] == "*", "the pin to show")
     assert [r.pinned for r in list_studies(archive_copy)][0]
 
 
@@ -151,7 +142,7 @@ async def test_empty_archive_shows_no_rows(tmp_path: Any, make_app: Any) -> None
     empty = Archive.open(tmp_path / "empty")
     app = make_app(empty)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.3)
+        await workers_done(pilot)
         screen = app.screen
         assert isinstance(screen, BrowserScreen)
         assert screen.query_one("#studies", DataTable).row_count == 0

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from apphelpers import SIZE, settle
+from apphelpers import SIZE, settle, until, workers_done
 from hostile_pixels import header, rle_huge, rle_panic, write
 from pydicom import dcmread
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from textual.widgets import DataTable
-from textual.worker import WorkerCancelled
 
 from tuipacs.app.screens.browser import BrowserScreen
 from tuipacs.app.screens.viewer import ViewerScreen
@@ -62,15 +61,8 @@ def _hostile_study(archive: Archive, folder: Path) -> None:
 
 async def _until(pilot: Any, done: Callable[[], bool], what: str) -> None:
     """Let the app's workers finish and their messages be handled until ``done()``."""
-    for _ in range(50):
-        try:
-            await pilot.app.workers.wait_for_complete()
-        except WorkerCancelled:  # an exclusive worker replaced by a newer one
-            pass
-        await pilot.pause()
-        if done():
-            return
-    raise AssertionError(f"{what}: not reached once the workers were done")
+    await workers_done(pilot)
+    await until(pilot, done, what)
 
 
 async def _select_hostile_study(pilot: Any) -> BrowserScreen:

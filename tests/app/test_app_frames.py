@@ -9,13 +9,13 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from tuipacs.app.frames import FrameStore, ImageRef
-from tuipacs.app.render import RenderRequest, render
 from tuipacs.app.screens.tags import count_entries, dataset_entries, filter_entries
-from tuipacs.app.viewport import Orientation
 from tuipacs.imaging.errors import ImagingError
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import list_instances, list_series, list_studies
+from tuipacs.view.frames import FrameStore, ImageRef
+from tuipacs.view.render import RenderRequest, render
+from tuipacs.view.viewport import Orientation
 
 
 def first_images(archive: Archive, modality: str) -> list[ImageRef]:
@@ -50,7 +50,7 @@ def test_ct_frame_in_hounsfield_units(archive: Archive) -> None:
     ],
 )
 def test_probe_unit_from_rescale_type(modality: str, rescale_type: str, unit: str) -> None:
-    from tuipacs.app.frames import rescale_unit
+    from tuipacs.view.info import rescale_unit
 
     assert rescale_unit(modality, rescale_type) == unit
 
@@ -94,7 +94,7 @@ def test_render_windows_like_the_formula(archive: Archive) -> None:
 def test_big_images_are_reduced_for_display(
     archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tuipacs.app import frames
+    from tuipacs.view import frames
 
     monkeypatch.setattr(frames, "MAX_DISPLAY", 512)
     frame = FrameStore(first_images(archive, "DX")).get(0)
@@ -156,9 +156,10 @@ def test_tag_entries_mask_identity() -> None:
 
 
 def test_file_voi_lut_applies_until_a_window_is_chosen() -> None:
-    from tuipacs.app.frames import Frame, FrameInfo
     from tuipacs.imaging.luts import LookupTable
     from tuipacs.imaging.voi import VoiFunction, Window
+    from tuipacs.view.frames import Frame
+    from tuipacs.view.info import FrameInfo
 
     lut = LookupTable(first_mapped=0, bits=8, table=np.arange(255, -1, -1, dtype=np.uint16))
     values = np.array([[0, 128, 255]], dtype=np.int16)

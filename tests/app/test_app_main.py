@@ -9,11 +9,11 @@ import pytest
 
 from tuipacs.app import app as app_module
 from tuipacs.app import main
-from tuipacs.app.graphics import probe
-from tuipacs.app.graphics.geometry import CellSize
-from tuipacs.app.graphics.probe import GraphicsConfig
 from tuipacs.config import Config
 from tuipacs.store.archive import Archive
+from tuipacs.view.graphics import probe
+from tuipacs.view.graphics.probe import GraphicsConfig
+from tuipacs.view.layout import CellSize
 
 
 class FakeApp:

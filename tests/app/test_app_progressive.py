@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from apphelpers import open_study
+from apphelpers import open_study, settle, until
 
 from tuipacs import demo
 from tuipacs.store.archive import Archive
@@ -25,11 +25,8 @@ async def test_stack_grows_as_images_arrive(tmp_path: Path, make_app: Any) -> No
         await pilot.press("j")
         assert screen.state.index == 1
         import_paths(archive, ct[3:])  # the rest of the retrieve lands
-        for _ in range(100):  # bounded wait for the viewer's poll
-            if screen.state.count == 12:
-                break
-            await pilot.pause(0.1)
-        assert screen.state.count == 12
+        await until(pilot, lambda: screen.state.count == 12, "the viewer's poll to see them")
+        await settle(pilot)
         assert screen.state.index == 1  # still on the image being read
         assert "1/12" not in screen.overlay_text() and "2/12" in screen.overlay_text()
         await pilot.press("end")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pydicom
 import pytest
-from apphelpers import HALFCELL, SIZE
+from apphelpers import HALFCELL, SIZE, until
 from helpers import free_port, require_binary
 from peers import (
     OrthancPeer,
@@ -21,7 +20,7 @@ from peers import (
     start_orthanc,
 )
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, ProgressBar
 
 from tuipacs.app.app import ServeSettings, build_app
 from tuipacs.app.screens.browser import BrowserScreen
@@ -63,13 +62,10 @@ def node_config(peer: OrthancPeer) -> Config:
 
 
 async def wait_for(pilot: Pilot[object], what: str, test: object) -> None:
-    """Pause until ``test()`` is true; fail naming ``what`` after WAIT seconds."""
+    """Wait (on the app's messages) until ``test()`` is true; fail naming ``what`` after
+    WAIT seconds (a real peer may be slow under load: a hang bound, not a speed bound)."""
     assert callable(test)
-    deadline = time.monotonic() + WAIT
-    while not test():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
+    await until(pilot, test, what, WAIT)
 
 
 async def submit_query(pilot: Pilot[object], **fields: str) -> None:
@@ -109,9 +105,9 @@ async def test_query_and_retrieve(
         screen = browser(pilot)
         remote = screen.query_one("#remote", DataTable)
         await wait_for(pilot, "remote rows", lambda: remote.row_count == 2)
-        uids = [row["StudyInstanceUID"] for row in screen.remote_rows]
+        uids = [row.study_uid for row in screen.remote_rows]
         assert sorted(uids) == sorted(s.uid for s in test_data.studies[:2])
-        assert remote.display and remote.has_focus
+        assert screen.remote.display and remote.has_focus
         assert not errors(pilot)
 
         remote.move_cursor(row=uids.index(brain.uid))
@@ -120,6 +116,9 @@ async def test_query_and_retrieve(
         summary = screen.last_summary
         assert summary.ok, summary.errors
         assert summary.completed == brain.instance_count
+        bar = screen.query_one("#retrieve-progress", ProgressBar)  # bound to the panel
+        assert (bar.total, bar.progress) == (brain.instance_count, brain.instance_count)
+        assert (screen.remote.total, screen.remote.done) == (bar.total, bar.progress)
         assert archive_copy.has_study(brain.uid)
         await wait_for(
             pilot, "the study in the list", lambda: brain.uid in [r.study_uid for r in screen.shown]
@@ -129,7 +128,7 @@ async def test_query_and_retrieve(
         messages = [n.message for n in pilot.app._notifications]
         assert f"{brain.instance_count} received, 0 failed" in messages
         await pilot.press("escape")
-        await wait_for(pilot, "the remote results to hide", lambda: not remote.display)
+        await wait_for(pilot, "the remote results to hide", lambda: not screen.remote.display)
 
 
 async def test_refused_connection(archive: Archive, tuipacs_home: Path) -> None:
@@ -142,7 +141,7 @@ async def test_refused_connection(archive: Archive, tuipacs_home: Path) -> None:
         (message,) = errors(pilot)
         assert message.startswith("query failed:")
         assert "\n" not in message and "Traceback" not in message
-        assert not browser(pilot).query_one("#remote", DataTable).display
+        assert not browser(pilot).remote.display
 
 
 async def test_query_form_needs_a_node(archive: Archive, tuipacs_home: Path) -> None:

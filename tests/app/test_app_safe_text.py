@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from apphelpers import SIZE, settle, thumbnails_done
+from apphelpers import SIZE, settle, thumbnails_done, until
 from hostile_text import hostile, index_as_legacy, unsafe_characters, write_hostile_study
 from rich.console import Console
 from textual.pilot import Pilot
@@ -27,6 +26,7 @@ from tuipacs.app.messages import LoadFailed, RemoteQueryFailed, RemoteStudiesFou
 from tuipacs.app.screens.browser import BrowserScreen
 from tuipacs.app.screens.tags import TagScreen
 from tuipacs.app.screens.viewer import ViewerScreen
+from tuipacs.app.widgets.remote_panel import RemoteStudy
 from tuipacs.safe_text import PLACEHOLDER
 from tuipacs.store.archive import Archive
 from tuipacs.store.importer import import_paths
@@ -78,18 +78,16 @@ def assert_safe(pilot: Pilot[object], placeholder: bool = True) -> str:
 
 
 async def wait_for(pilot: Pilot[object], what: str, done: Callable[[], object]) -> None:
-    """Let the app run until ``done()`` is true (10 s is a hang, not a speed bound)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        await pilot.pause(0.02)
-        if done():
-            return
-    raise AssertionError(f"gave up waiting for {what}")
+    """Let the app run until ``done()`` is true (checked after each message; 10 s is a
+    hang, not a speed bound)."""
+    await until(pilot, done, what)
 
 
 @pytest.fixture
 def hostile_archive(tmp_path: Path) -> Archive:
-    """An archive of two hostile studies (text fields; text fields and UIDs)."""
+    """An archive of two hostile studies: text fields; text fields and UIDs. Import refuses
+    invalid UIDs now, so the second is indexed as an older tuipacs did (index_as_legacy):
+    an archive may still hold such UIDs, and they must show defused."""
     write_hostile_study(tmp_path / "in" / "text")
     write_hostile_study(tmp_path / "legacy", hostile_uids=True)
     assert index_as_legacy(tmp_path / "archive", tmp_path / "legacy") == 2
@@ -132,13 +130,15 @@ async def test_remote_results_and_error_toasts_hold_no_control(
     async with make_app(hostile_archive).run_test(size=SIZE) as pilot:
         screen = await browser_loaded(pilot)
         keywords = ("PatientName", "PatientID", "StudyDescription", "AccessionNumber")
-        rows = [{k: hostile(k[:6].upper()) for k in keywords} for _ in range(2)]
-        for number, found in enumerate(rows):
+        rows = []
+        for number in range(2):
+            found = {k: hostile(k[:6].upper()) for k in keywords}
             found["StudyInstanceUID"] = f"1.2.3.{number}\x1b[2J"
             found["StudyDate"] = "2024\x1b[2J0101"
             found["ModalitiesInStudy"] = "CT\\\x9b2J"
             found["NumberOfStudyRelatedInstances"] = "3\x07"
-        screen.post_message(RemoteStudiesFound("NODE\x1b]0;pwned\x07[b]", rows))
+            rows.append(RemoteStudy.from_find(found))
+        screen.remote.post_message(RemoteStudiesFound("NODE\x1b]0;pwned\x07[b]", rows))
         remote = screen.query_one("#remote", DataTable)
         await wait_for(pilot, "the remote rows", lambda: remote.row_count == 2)
         await pilot.pause()
@@ -146,7 +146,7 @@ async def test_remote_results_and_error_toasts_hold_no_control(
         assert "PATIEN" + PLACEHOLDER in text
         assert f"Remote: NODE{PLACEHOLDER}]0;pwned{PLACEHOLDER}[b]" in text  # not markup
         # error lines that quote peer or file text: status bar and toast
-        screen.post_message(RemoteQueryFailed(f"query failed: {hostile('PEER')} [/]"))
+        screen.remote.post_message(RemoteQueryFailed(f"query failed: {hostile('PEER')} [/]"))
         await wait_for(pilot, "the toast", lambda: "PEER" in screen_text(pilot))
         assert_safe(pilot)
         screen.post_message(LoadFailed("series", f"cannot list: {hostile('FILE')} [/]"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apphelpers import SIZE, open_study, settle, thumbnails_done
+from apphelpers import SIZE, browser_listed, open_study, settle, thumbnails_done, until
 from textual.pilot import Pilot
 
 from tuipacs.store.archive import Archive
@@ -33,11 +33,7 @@ async def _help(pilot: Pilot[object]) -> None:
 async def _tags(pilot: Pilot[object]) -> None:
     await open_study(pilot, 0)
     await pilot.press("t")
-    screen = pilot.app.screen
-    for _ in range(200):
-        await pilot.pause(0.02)
-        if getattr(screen, "entries", None):
-            break
+    await until(pilot, lambda: getattr(pilot.app.screen, "entries", None), "the tag browser")
     await pilot.press(*"patient")
     await pilot.pause()
 
@@ -45,11 +41,8 @@ async def _tags(pilot: Pilot[object]) -> None:
 async def _browser(pilot: Pilot[object]) -> None:
     from textual.widgets import DataTable
 
+    await browser_listed(pilot)
     table = pilot.app.screen.query_one("#series", DataTable)
-    for _ in range(200):
-        await pilot.pause(0.02)
-        if table.row_count:
-            break
     await thumbnails_done(pilot, table.row_count)
 
 

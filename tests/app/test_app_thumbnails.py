@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from apphelpers import SIZE, settle, thumbnails_done
+from apphelpers import SIZE, browser_listed, settle, thumbnails_done, workers_done
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from textual.widgets import DataTable
@@ -22,15 +22,10 @@ MR_ROW = 3  # the demo's MR study (two series) in the default order, newest firs
 
 
 async def _browser(pilot: Any, row: int = 0) -> BrowserScreen:
-    screen = pilot.app.screen
+    screen = await browser_listed(pilot)
     assert isinstance(screen, BrowserScreen)
-    studies = screen.query_one("#studies", DataTable)
-    for _ in range(500):
-        await pilot.pause(0.02)
-        if studies.row_count:
-            break
-    studies.move_cursor(row=row)
-    await pilot.pause()
+    screen.query_one("#studies", DataTable).move_cursor(row=row)
+    await workers_done(pilot)
     return screen
 
 

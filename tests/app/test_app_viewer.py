@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from apphelpers import CT_SLICES, SIZE, open_study, settle
+from apphelpers import CT_SLICES, SIZE, open_study, settle, until
 from textual import events
 from textual.widget import Widget
 
@@ -239,20 +239,13 @@ async def test_cine_plays_and_rate_changes(archive: Archive, make_app: Any) -> N
         await pilot.press("space")
         assert screen.state.cine
         assert "Cine" in screen.overlay_text()
-        for _ in range(100):  # bounded wait: a busy machine may be slow to tick
-            if screen.state.index > 0:
-                break
-            await pilot.pause(0.1)
-        assert screen.state.index > 0
+        await until(pilot, lambda: screen.state.index > 0, "cine to show the next frame")
         await pilot.press("right_square_bracket")
         assert screen.state.cine_rate > rate
         await pilot.press("left_square_bracket", "left_square_bracket")
         assert screen.state.cine_rate < rate
         await pilot.press("space")
-        assert not screen.state.cine
-        stopped = screen.state.index
-        await pilot.pause(0.3)
-        assert screen.state.index == stopped
+        assert not screen.state.cine and not screen.cine.playing  # no timer steps any more
 
 
 async def test_colour_frames_ignore_window_keys(archive: Archive, make_app: Any) -> None:
@@ -329,14 +322,9 @@ async def test_tag_browser_searches(archive: Archive, make_app: Any) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await open_study(pilot, CT)
         await pilot.press("t")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: getattr(app.screen, "entries", None), "the tag browser")
         tags = app.screen
         assert isinstance(tags, TagScreen)
-        for _ in range(50):
-            if tags.entries:
-                break
-            await pilot.pause(0.05)
-        assert tags.entries
         await pilot.press(*"patientname")
         await pilot.pause()
         tree = tags.query_one("#tag-tree")
@@ -353,13 +341,9 @@ async def test_tag_browser_masks_identity(archive: Archive, make_app: Any) -> No
     async with app.run_test(size=SIZE) as pilot:
         await open_study(pilot, CT)
         await pilot.press("m", "t")
-        await pilot.pause(0.3)
+        await until(pilot, lambda: getattr(app.screen, "entries", None), "the tag browser")
         tags = app.screen
         assert isinstance(tags, TagScreen)
-        for _ in range(50):
-            if tags.entries:
-                break
-            await pilot.pause(0.05)
         names = [e for e in tags.entries if e.keyword == "PatientName"]
         assert names and names[0].value == "***"
 

@@ -7,23 +7,19 @@ import itertools
 import numpy as np
 import pytest
 
-from tuipacs.app import format as fmt
-from tuipacs.app.frames import FrameInfo
-from tuipacs.app.overlay_text import block_width, clip_block, corner_width, corners
-from tuipacs.app.view_state import ViewerState, adjust_window, preset_choices, window_step
-from tuipacs.app.viewport import (
-    Orientation,
-    Region,
-    crop,
+from tuipacs.imaging.voi import Window
+from tuipacs.view import format as fmt
+from tuipacs.view.info import FrameInfo
+from tuipacs.view.labels import (
     direction_label,
     image_edge_labels,
     opposite_direction,
     orientation_labels,
     patient_orientation_labels,
-    screen_to_region,
-    visible_region,
 )
-from tuipacs.imaging.voi import Window
+from tuipacs.view.overlay_text import block_width, clip_block, corner_width, corners
+from tuipacs.view.state import ViewerState, adjust_window, preset_choices, window_step
+from tuipacs.view.viewport import Orientation, Region, crop, screen_to_region, visible_region
 
 ORIENTATIONS = [
     Orientation(k, h, v) for k, h, v in itertools.product(range(4), (False, True), (False, True))
@@ -239,6 +235,6 @@ def test_format_helpers() -> None:
     ],
 )
 def test_overlay_names_the_chosen_window(name: str, window: Window, title: str) -> None:
-    from tuipacs.app.overlay_text import window_title
+    from tuipacs.view.overlay_text import window_title
 
     assert window_title(name, window) == title

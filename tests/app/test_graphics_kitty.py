@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from rich.color import Color, ColorSystem
 
-from tuipacs.app.graphics import kitty
+from tuipacs.view.graphics import kitty
 
 APC = re.compile(r"\x1b_G([^;\x1b]*);?([^\x1b]*)\x1b\\")
 PINNED_ID = 0x3A5C7E

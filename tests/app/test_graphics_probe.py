@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tuipacs.app.graphics import probe
-from tuipacs.app.graphics.geometry import CellSize
-from tuipacs.app.graphics.probe import GraphicsError, ProbeResult, choose_backend
+from tuipacs.view.graphics import probe
+from tuipacs.view.graphics.probe import GraphicsError, ProbeResult, choose_backend
+from tuipacs.view.layout import CellSize
 
 KITTY_OK = b"\x1b_Gi=31;OK\x1b\\"
 DA1_SIXEL = b"\x1b[?62;4;6;22c"

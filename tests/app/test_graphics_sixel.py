@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from synthetic import ct_phantom, gradient, window
 
-from tuipacs.app.graphics import sixel
-from tuipacs.app.graphics.synthetic import ct_phantom, gradient, window
+from tuipacs.view.graphics import sixel
 
 _REGISTER = re.compile(r"#(\d+)(?:;2;(\d+);(\d+);(\d+))?")
 

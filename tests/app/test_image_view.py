@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import io
 import re
-import time
 
 import numpy as np
 import pytest
+from apphelpers import until
 from rich.console import Console
+from synthetic import ct_phantom, gradient, window
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.strip import Strip
 
-from tuipacs.app.graphics import kitty
-from tuipacs.app.graphics.geometry import Box, CellSize
+from tuipacs.app.graphics.canvas import BLACK, StripCanvas
 from tuipacs.app.graphics.halfcell import HalfcellRenderer, RenderedStrip
-from tuipacs.app.graphics.probe import GraphicsConfig, GraphicsError
-from tuipacs.app.graphics.synthetic import ct_phantom, gradient, window
-from tuipacs.app.widgets.image_view import _BLACK, ImageView, _StripCanvas
+from tuipacs.app.widgets.image_view import ImageView
+from tuipacs.view.graphics import kitty
+from tuipacs.view.graphics.probe import GraphicsConfig, GraphicsError
+from tuipacs.view.layout import Box, CellSize
 
 CONFIG = GraphicsConfig(backend="halfcell", cell_size=CellSize(10, 20))
 PINNED_ID = 0x2B4D6F
@@ -37,15 +38,12 @@ class ViewApp(App[None]):
 
 
 async def _wait_frames(pilot: Pilot[None], view: ImageView, count: int) -> None:
-    """Let the encoder thread deliver ``count`` frames in total (generous timeout)."""
-    deadline = time.monotonic() + 20.0
-    while view.frames_shown < count:
-        assert time.monotonic() < deadline, "no frame arrived"
-        await pilot.pause(0.01)
+    """Let the encoder thread deliver ``count`` frames in total (each one is a message)."""
+    await until(pilot, lambda: view.frames_shown >= count, f"{count} frames", 20.0)
 
 
 def _canvas_text(view: ImageView) -> list[str]:
-    canvas = view.query_one("_StripCanvas")
+    canvas = view.query_one("StripCanvas")
     return [strip.text for strip in canvas.render_lines(canvas.region.reset_offset)]
 
 
@@ -78,7 +76,7 @@ async def test_show_updates_the_pixels() -> None:
     async with ViewApp(view).run_test(size=(40, 12)) as pilot:
         view.show(np.zeros((32, 32), dtype=np.uint8))
         await _wait_frames(pilot, view, 1)
-        canvas = view.query_one("_StripCanvas")
+        canvas = view.query_one("StripCanvas")
         before = canvas.render_lines(canvas.region.reset_offset)
         view.show(np.full((32, 32), 255, dtype=np.uint8))
         await _wait_frames(pilot, view, 2)
@@ -103,14 +101,14 @@ async def test_kitty_pixels_change_without_new_placeholders(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     written: list[str] = []
-    monkeypatch.setattr(ImageView, "_write", lambda self, data: written.append(data))
+    monkeypatch.setattr(ImageView, "write_terminal", lambda self, data: written.append(data))
     view = ImageView(config=CONFIG, backend="kitty", image_id=PINNED_ID, auto_preview=False)
     async with ViewApp(view).run_test(size=(80, 24)) as pilot:
         assert view.backend == "kitty" and view.image_id == PINNED_ID
         hu = ct_phantom(64)
         view.show(window(hu, 400, 40))
         await _wait_frames(pilot, view, 1)
-        canvas = view.query_one("_KittyCanvas")
+        canvas = view.query_one("KittyCanvas")
         strips = canvas.strips
         assert len(strips) == 24
         segment = list(strips[3])[0]
@@ -128,7 +126,7 @@ async def test_kitty_pixels_change_without_new_placeholders(
 
 async def test_kitty_preview_is_half_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     written: list[str] = []
-    monkeypatch.setattr(ImageView, "_write", lambda self, data: written.append(data))
+    monkeypatch.setattr(ImageView, "write_terminal", lambda self, data: written.append(data))
     view = ImageView(config=CONFIG, backend="kitty", image_id=PINNED_ID)
     async with ViewApp(view).run_test(size=(80, 24)) as pilot:
         frame = window(ct_phantom(128), 400, 40)
@@ -152,16 +150,13 @@ def _png_size(data: str) -> tuple[int, int]:
 
 async def test_sixel_keeps_two_spare_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     written: list[str] = []
-    monkeypatch.setattr(ImageView, "_write", lambda self, data: written.append(data))
+    monkeypatch.setattr(ImageView, "write_terminal", lambda self, data: written.append(data))
     view = ImageView(config=CONFIG, backend="sixel")
     async with ViewApp(view).run_test(size=(80, 24)) as pilot:
         view.show(gradient(128, 128))
         await _wait_frames(pilot, view, 1)
         assert view.box is not None and view.box.rows == 22
-        deadline = time.monotonic() + 10
-        while not written:
-            assert time.monotonic() < deadline
-            await pilot.pause(0.02)
+        await until(pilot, lambda: written, "the Sixel picture to be written")
     data = written[0]
     assert data.startswith("\x1b[?2026h\x1b7\x1b[1;") and data.endswith("\x1b8\x1b[?2026l")
     assert '"1;1;440;440' in data  # 44 x 22 cells of 10 x 20 px
@@ -181,49 +176,44 @@ def test_show_rejects_bad_input() -> None:
 
 async def test_backend_can_change_at_run_time(monkeypatch: pytest.MonkeyPatch) -> None:
     written: list[str] = []
-    monkeypatch.setattr(ImageView, "_write", lambda self, data: written.append(data))
+    monkeypatch.setattr(ImageView, "write_terminal", lambda self, data: written.append(data))
     view = ImageView(config=CONFIG, image_id=PINNED_ID)
     async with ViewApp(view).run_test(size=(60, 20)) as pilot:
         view.show(gradient(40, 40))
         await _wait_frames(pilot, view, 1)
-        assert view.query("_StripCanvas") and not written
+        assert view.query("StripCanvas") and not written
         view.backend = "kitty"
         await _wait_frames(pilot, view, 2)
-        assert len(view.query("_KittyCanvas")) == 1
+        assert len(view.query("KittyCanvas")) == 1
         assert written and written[0].startswith(f"\x1b_Ga=T,U=1,i={PINNED_ID},")
         view.backend = "halfcell"
         await _wait_frames(pilot, view, 3)
         assert written[-1] == kitty.delete(PINNED_ID)
-        assert not view.query("_KittyCanvas")
+        assert not view.query("KittyCanvas")
 
 
 async def test_sixel_preview_is_coarser_then_full(monkeypatch: pytest.MonkeyPatch) -> None:
     written: list[str] = []
-    monkeypatch.setattr(ImageView, "_write", lambda self, data: written.append(data))
+    monkeypatch.setattr(ImageView, "write_terminal", lambda self, data: written.append(data))
     view = ImageView(config=CONFIG, backend="sixel")
     async with ViewApp(view).run_test(size=(60, 20)) as pilot:
         view.show(gradient(64, 256), preview=True)
         await _wait_frames(pilot, view, 2)
-        deadline = time.monotonic() + 10
-        while len(written) < 2:
-            assert time.monotonic() < deadline
-            await pilot.pause(0.02)
+        await until(pilot, lambda: len(written) >= 2, "two Sixel pictures")
     registers = [len(re.findall(r"#\d+;2;", data)) for data in written[:2]]
     assert registers == [26, 101]
 
 
-def _old_line(canvas: _StripCanvas, y: int, width: int) -> Strip:
+def _old_line(canvas: StripCanvas, y: int, width: int) -> Strip:
     """A canvas line as it was composed before lines kept the prepared rendering."""
     box, strips = canvas.box, canvas.strips
     row = y - box.y
     if not 0 <= row < len(strips) or row >= box.rows:
-        return Strip.blank(width, _BLACK)
+        return Strip.blank(width, BLACK)
     picture = strips[row]
     left = min(box.x, width)
     right = max(0, width - left - picture.cell_length)
-    return Strip.join([Strip.blank(left, _BLACK), picture, Strip.blank(right, _BLACK)]).crop(
-        0, width
-    )
+    return Strip.join([Strip.blank(left, BLACK), picture, Strip.blank(right, BLACK)]).crop(0, width)
 
 
 @pytest.mark.parametrize(
@@ -241,7 +231,7 @@ def test_canvas_lines_keep_the_prepared_rendering(box: Box, width: int) -> None:
     console = Console(file=io.StringIO(), color_system="truecolor", force_terminal=True)
     picture = np.random.default_rng(3).integers(0, 256, (6, 12), dtype=np.uint8)
     strips = HalfcellRenderer().strips(picture)
-    canvas = _StripCanvas()
+    canvas = StripCanvas()
     canvas.box, canvas.strips = box, strips
     for y in range(box.y + box.rows + 2):
         line, old = canvas._line(y, width), _old_line(canvas, y, width)
@@ -257,7 +247,7 @@ async def test_halfcell_lines_on_screen_render_as_before() -> None:
     async with ViewApp(view).run_test(size=(50, 12)) as pilot:
         view.show(window(ct_phantom(64), 400, 40))
         await _wait_frames(pilot, view, 1)
-        canvas = view.query_one(_StripCanvas)
+        canvas = view.query_one(StripCanvas)
         console = view.app.console
         lines = canvas.render_lines(canvas.region.reset_offset)
         assert sum(isinstance(line, RenderedStrip) for line in lines) == 12

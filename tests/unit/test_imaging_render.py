@@ -16,6 +16,7 @@ from tuipacs.imaging.errors import FrameRangeError, ImagingError, NoPixelDataErr
 from tuipacs.imaging.pipeline import DisplayPipeline
 from tuipacs.imaging.render import render_image, render_to_file
 from tuipacs.imaging.voi import Window, to_uint8_exact
+from tuipacs.view.export import view_options
 
 
 def data(name: str) -> Path:
@@ -94,6 +95,51 @@ def test_size_fits_keeping_aspect(tmp_path: Path) -> None:
         render_image(path, size=(0, 10))
 
 
+def test_rotation_flip_and_inversion_of_the_whole_frame(tmp_path: Path) -> None:
+    """Without a size the frame stays at full resolution, turned clockwise, then mirrored."""
+    path = data("CT_small.dcm")
+    plain = render_image(path, window=(40, 400))
+    turned = render_image(path, window=(40, 400), view=view_options(rotate=90, flip_h=True))
+    assert np.array_equal(turned, np.rot90(plain, k=-1)[:, ::-1])
+    inverted = render_image(path, window=(40, 400), view=view_options(invert=True))
+    assert np.array_equal(
+        inverted.astype(int),
+        to_uint8_exact(
+            DisplayPipeline.open(path, header_only=False).exact_modality_frame(0),
+            Window(40, 400),
+            None,
+            True,
+        ).astype(int),
+    )
+
+
+def test_zoom_cuts_the_middle_out(tmp_path: Path) -> None:
+    path = data("CT_small.dcm")  # 128 x 128
+    fit = render_image(path, window=(40, 400), view=view_options(size=(128, 128)))
+    assert np.array_equal(fit, render_image(path, window=(40, 400)))
+    zoomed = render_image(path, window=(40, 400), view=view_options(size=(128, 128), zoom=2.0))
+    assert zoomed.shape == (128, 128)
+    assert np.abs(zoomed[::2, ::2].astype(int) - fit[32:96, 32:96]).mean() < 8
+    out = render_image(path, window=(40, 400), view=view_options(size=(128, 128), zoom=0.5))
+    assert out[:32].max() == 0 and out[:, :32].max() == 0 and out[32:96, 32:96].max() > 0
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"rotate": 45}, "invalid rotation"),
+        ({"zoom": 2.0}, "a zoom needs an output size"),
+        ({"size": (100, 100), "zoom": 100.0}, "invalid zoom"),
+        ({"size": (100, 100), "zoom": float("nan")}, "invalid zoom"),
+        ({"size": (105, 100), "cell": (10, 20)}, "not whole cells"),
+        ({"size": (100, 100), "cell": (0, 20)}, "invalid cell size"),
+    ],
+)
+def test_bad_view_options(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ImagingError, match=message):
+        view_options(**options)  # type: ignore[arg-type]
+
+
 def test_overlays_switch(tmp_path: Path) -> None:
     path = samples.write(samples.overlay_6000(), tmp_path / "ov.dcm")
     with_overlays = render_image(path)
@@ -148,6 +194,8 @@ def test_cli_writes_png(tmp_path: Path) -> None:
         ["{missing}", "-o", "{out}"],
         ["{ct}", "-o", "{out}", "--frame", "3"],
         ["{ct}", "-o", "{out}", "--preset", "nope"],
+        ["{ct}", "-o", "{out}", "--zoom", "2"],
+        ["{ct}", "-o", "{out}", "--size", "100x100", "--cell", "7x20"],
     ],
 )
 def test_cli_errors_are_one_line(tmp_path: Path, args: list[str]) -> None:
@@ -160,3 +208,24 @@ def test_cli_errors_are_one_line(tmp_path: Path, args: list[str]) -> None:
     lines = [line for line in run.stderr.splitlines() if line.strip()]
     assert run.returncode == 1
     assert len(lines) == 1 and lines[0].startswith("tuipacs: error:"), run.stderr
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.uint8, np.int32])
+def test_viewer_grey_levels_are_dcmtk_arithmetic(dtype: type) -> None:
+    """The viewer's table lookup (in chunks) gives to_uint8_exact's levels for every window
+    function and inversion, on a frame larger than one chunk."""
+    from tuipacs.imaging.voi import VoiFunction
+    from tuipacs.view.frames import Frame
+    from tuipacs.view.info import FrameInfo
+    from tuipacs.view.render import LOOKUP_CHUNK, window_levels
+
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(7)
+    low, high = max(info.min, -3000), min(info.max, 5000)
+    values = rng.integers(low, high, (300, LOOKUP_CHUNK // 200)).astype(dtype)
+    for function in VoiFunction:
+        frame = Frame(values, False, False, 1.0, [], function, FrameInfo())
+        for window in (Window(40, 400), Window(-600, 1500), Window(0.5, 1), Window(100.3, 2.7)):
+            for flip in (False, True):
+                expected = to_uint8_exact(values, window, function, flip)
+                assert np.array_equal(window_levels(frame, window, flip), expected)

@@ -1,4 +1,4 @@
-"""Layering rules: nothing outside tuipacs/app imports textual."""
+"""Layering rules: nothing outside tuipacs/app imports textual (tuipacs/view in particular)."""
 
 from __future__ import annotations
 
@@ -32,6 +32,40 @@ def test_no_textual_outside_app() -> None:
     assert offenders == []
 
 
+def test_view_is_textual_free() -> None:
+    """The viewer's model (tuipacs/view) imports no Textual, directly or through tuipacs.app."""
+    files = sorted((PACKAGE / "view").rglob("*.py"))
+    assert len(files) > 5, "tuipacs/view is missing"
+    offenders = []
+    for path in files:
+        names = _imports(path)
+        bad = names & {"textual", "textual_image"}
+        if bad or _imports_app(path):
+            offenders.append(f"{path.relative_to(PACKAGE)} imports {sorted(bad) or 'tuipacs.app'}")
+    assert offenders == []
+    code = (
+        "import sys, pkgutil, importlib, tuipacs.view\n"
+        "for m in pkgutil.walk_packages(tuipacs.view.__path__, 'tuipacs.view.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'textual', 'textual_image'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def _imports_app(path: Path) -> bool:
+    """True when ``path`` imports anything from tuipacs.app."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tuipacs.app"):
+            return True
+        if isinstance(node, ast.Import) and any(
+            alias.name.startswith("tuipacs.app") for alias in node.names
+        ):
+            return True
+    return False
+
+
 def test_core_packages_import_without_textual() -> None:
     code = (
         "import sys, tuipacs.dicom, tuipacs.store, tuipacs.imaging, tuipacs.config, "
@@ -44,7 +78,8 @@ def test_core_packages_import_without_textual() -> None:
 
 def test_app_start_up_path_leaves_pydicom_and_the_pixel_pipeline_for_later() -> None:
     """Opening the archive and building the app (what `tuipacs` does before the browser is
-    listed) imports neither pydicom (~0.3 s) nor tuipacs.imaging: they load on first use."""
+    listed) imports neither pydicom (~0.3 s) nor the pixel pipeline of tuipacs.imaging: they
+    load on first use. Only the resampling of display arrays (numpy and Pillow) is there."""
     code = (
         "import sys\n"
         "from tuipacs.app.main import run_app\n"
@@ -52,7 +87,8 @@ def test_app_start_up_path_leaves_pydicom_and_the_pixel_pipeline_for_later() -> 
         "from tuipacs.app.app import build_app\n"
         "from tuipacs.app.screens.browser import BrowserScreen\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'pydicom', 'pynetdicom'}),"
-        " sorted(m for m in sys.modules if m.startswith('tuipacs.imaging')))"
+        " sorted(m for m in sys.modules if m.startswith('tuipacs.imaging.')"
+        " and m != 'tuipacs.imaging.resample'))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[] []"

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from textual.app import App
-from textual.binding import Binding
 
 from tuipacs.app import themes
-from tuipacs.app.graphics.probe import GraphicsConfig, current_config, normalise_setting
+from tuipacs.app.keymap import Key
 from tuipacs.app.messages import StudyArrived
 from tuipacs.app.screens.browser import BrowserScreen
+from tuipacs.app.settings import Settings
 from tuipacs.config import Config
 from tuipacs.store.archive import Archive
+from tuipacs.view.graphics.probe import GraphicsConfig, current_config, normalise_setting
 
 if TYPE_CHECKING:
     from tuipacs.server import ArchiveServer
@@ -35,7 +36,20 @@ class TuipacsApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "tuipacs"
     ENABLE_COMMAND_PALETTE = True
-    BINDINGS = [Binding("ctrl+q", "quit", "Quit", show=False, priority=True)]
+    BINDINGS = [
+        Key("ctrl+q", "quit", "Quit", show=False, priority=True, section="App", tooltip="quit"),
+        # Textual's own command palette binding, with a section for the help screen
+        Key(
+            App.COMMAND_PALETTE_BINDING,
+            "command_palette",
+            "palette",
+            show=False,
+            key_display=App.COMMAND_PALETTE_DISPLAY,
+            priority=True,
+            section="App",
+            tooltip="command palette (themes, quit...)",
+        ),
+    ]
 
     def __init__(
         self,
@@ -53,9 +67,15 @@ class TuipacsApp(App[int]):
         self.serve = serve
         self.server: ArchiveServer | None = None
         self.browser: BrowserScreen | None = None
-        self.graphics_config = graphics or current_config()
+        self.settings = Settings(cfg, graphics or current_config())
+        """What the screens read: the configuration and the display settings."""
         self._requested_theme = theme or cfg.theme
         self._theme_set = theme_set if theme_set is not None else themes.load_themes()
+
+    @property
+    def graphics_config(self) -> GraphicsConfig:
+        """The display settings every ImageView starts from."""
+        return self.settings.graphics
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         """Defaults for our own CSS variables, so Textual's built-in themes work too."""
@@ -80,7 +100,7 @@ class TuipacsApp(App[int]):
                 severity="warning",
                 timeout=8,
             )
-        self.browser = BrowserScreen(self.archive, self.cfg)
+        self.browser = BrowserScreen(self.archive, self.settings)
         self.push_screen(self.browser)
         if self.serve is not None:
             self.start_server(self.serve)

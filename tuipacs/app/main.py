@@ -22,7 +22,7 @@ def run_app(
     The terminal probe (graphics ``auto``) runs here, before Textual starts: Textual's input
     thread would swallow the terminal's replies otherwise. Returns the exit status.
     """
-    from tuipacs.app.graphics.probe import GraphicsError, configure, detect_graphics
+    from tuipacs.view.graphics.probe import GraphicsError, configure, detect_graphics
 
     try:
         config, _probe = detect_graphics(graphics or cfg.graphics)

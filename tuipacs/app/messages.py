@@ -1,20 +1,29 @@
-"""Messages between workers, screens and widgets.
+"""Messages between workers, screens and widgets, with typed fields.
 
 Results are named in the past tense (``StudiesFound``), requests in the imperative
-(``ShowStudy``). Workers only ever post these; they never touch widgets.
+(``ShowStudy``). Workers only ever post these; they never touch widgets. The types of the
+pixel pipeline and the DICOM client are imported for type checking only, so that the app
+starts without them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from tuipacs.store.query import SeriesRow, StudyRow
 
 if TYPE_CHECKING:
-    from tuipacs.app.frames import FrameInfo, ImageRef
+    import numpy as np
+    from pydicom.dataset import Dataset
+
+    from tuipacs.app.widgets.remote_panel import RemoteStudy
+    from tuipacs.dicom.retrieve import RetrieveProgress, RetrieveSummary
+    from tuipacs.view.frames import Frame, ImageRef
+    from tuipacs.view.info import FrameInfo
+    from tuipacs.view.render import Rendered, RenderRequest
 
 
 @dataclass
@@ -41,7 +50,7 @@ class ThumbnailMade(Message):
     study_uid: str
     series_uid: str
     images: int
-    array: Any
+    array: np.ndarray | None
     reason: str = ""
 
 
@@ -86,27 +95,22 @@ class SeriesGrew(Message):
 
 @dataclass
 class SeriesOpened(Message):
-    """The images of a series were listed, in display order."""
+    """The images of a series were listed, in display order, for the viewer's request
+    number ``seq`` (an answer to an older request is dropped)."""
 
     series_uid: str
     images: list[ImageRef]
-    cine_rate: float | None = None
+    seq: int = 0
 
 
 @dataclass
 class FrameRendered(Message):
-    """A frame was windowed and is ready to display.
+    """A frame was windowed and is ready to display: the answer to ``request`` (older
+    answers are dropped), with the decoded ``frame`` and the ``rendered`` array."""
 
-    ``request`` is the sequence number of the render request it answers; older answers are
-    dropped. ``info`` is what the overlays show for this image.
-    """
-
-    request: int
-    index: int
-    array: Any
-    aspect: float
-    preview: bool
-    info: dict[str, Any] = field(default_factory=dict)
+    request: RenderRequest
+    frame: Frame
+    rendered: Rendered
 
 
 @dataclass
@@ -116,7 +120,7 @@ class FrameFailed(Message):
     ``info`` is what its header still says, None when even the header is unreadable.
     """
 
-    request: int
+    seq: int
     index: int
     message: str
     info: FrameInfo | None = None
@@ -126,15 +130,15 @@ class FrameFailed(Message):
 class DatasetLoaded(Message):
     """The header of an image was read for the tag browser."""
 
-    dataset: Any
+    dataset: Dataset
 
 
 @dataclass
 class RemoteStudiesFound(Message):
-    """A C-FIND on a remote node answered; ``rows`` are {keyword: text} dicts."""
+    """A C-FIND on a remote node answered with these studies."""
 
     node: str
-    rows: list[dict[str, str]]
+    rows: list[RemoteStudy]
 
 
 @dataclass
@@ -146,17 +150,17 @@ class RemoteQueryFailed(Message):
 
 @dataclass
 class RetrieveProgressed(Message):
-    """A retrieve made progress (``progress`` is a RetrieveProgress)."""
+    """A retrieve made progress."""
 
     study_uid: str
-    progress: Any
+    progress: RetrieveProgress
 
 
 @dataclass
 class RetrieveFinished(Message):
-    """A retrieve ended (``summary`` is a RetrieveSummary)."""
+    """A retrieve ended."""
 
-    summary: Any
+    summary: RetrieveSummary
 
 
 @dataclass

@@ -27,12 +27,10 @@ Presets (:mod:`tuipacs.imaging.presets`)
     ``presets_for(modality)``, ``find_preset(name)``, ``minmax_window(values)``,
     ``auto_window(values)``, ``CT_PRESETS``.
 
-Viewport (:mod:`tuipacs.imaging.viewport`)
-    frozen ``Viewport(columns, rows, aspect, ...)`` with ``fit()``,
-    ``zoomed(factor, about, size)``, ``panned(dx, dy, size)``, ``rotated(quarters)``,
-    ``flipped_horizontal()``, ``flipped_vertical()``, ``to_screen``, ``to_image``,
-    ``pixel_at(sx, sy, size)``; ``pixel_spacing(ds)``, ``pixel_aspect(ds)``,
-    ``resample(image, viewport, size)``, ``display_image(image, viewport, size, window)``.
+Pixel geometry (:mod:`tuipacs.imaging.viewport`, :mod:`tuipacs.imaging.resample`)
+    ``pixel_spacing(ds)``, ``pixel_aspect(ds)``; the resampling of display arrays
+    (``resample.fit_into``, ``resize``, ``letterbox``...). The viewer's viewport model
+    (orientation, zoom, pan) is :mod:`tuipacs.view.viewport`.
 
 Cache (:mod:`tuipacs.imaging.cache`)
     ``FrameCache(loader=None, budget_bytes=512 MiB, workers=2)`` with ``get(source,
@@ -76,13 +74,7 @@ if TYPE_CHECKING:
         presets_for,
     )
     from tuipacs.imaging.render import render_image, render_to_file
-    from tuipacs.imaging.viewport import (
-        Viewport,
-        display_image,
-        pixel_aspect,
-        pixel_spacing,
-        resample,
-    )
+    from tuipacs.imaging.viewport import pixel_aspect, pixel_spacing
     from tuipacs.imaging.voi import VoiFunction, Window, to_uint8, to_uint8_exact
 
 _HOME = {
@@ -102,11 +94,8 @@ _HOME = {
     "presets_for": "presets",
     "render_image": "render",
     "render_to_file": "render",
-    "Viewport": "viewport",
-    "display_image": "viewport",
     "pixel_aspect": "viewport",
     "pixel_spacing": "viewport",
-    "resample": "viewport",
     "VoiFunction": "voi",
     "Window": "voi",
     "to_uint8": "voi",
@@ -135,11 +124,9 @@ __all__ = [
     "NotDicomError",
     "PipelineLoader",
     "Preset",
-    "Viewport",
     "VoiFunction",
     "Window",
     "auto_window",
-    "display_image",
     "find_preset",
     "minmax_window",
     "pixel_aspect",
@@ -147,7 +134,6 @@ __all__ = [
     "presets_for",
     "render_image",
     "render_to_file",
-    "resample",
     "to_uint8",
     "to_uint8_exact",
 ]

@@ -1,39 +1,5 @@
-"""Terminal graphics for tuipacs: detection and encoders for Kitty, Sixel and half-cells.
+"""The Textual side of terminal graphics: half-cell strips and the backends of the ImageView.
 
-Independent of DICOM: the input is an already windowed uint8 array. The Textual widget that
-uses these is ``tuipacs.app.widgets.image_view.ImageView``.
-
-Start-up, before ``App.run()``::
-
-    config, probe = detect_graphics(setting)   # setting: auto | kitty | sixel | halfcell
-    configure(config)                          # every ImageView then uses it
+The Textual-free parts (terminal detection, Kitty and Sixel encoders) are
+:mod:`tuipacs.view.graphics`.
 """
-
-from tuipacs.app.graphics.geometry import Box, CellSize
-from tuipacs.app.graphics.probe import (
-    BACKENDS,
-    SETTINGS,
-    GraphicsConfig,
-    GraphicsError,
-    ProbeResult,
-    choose_backend,
-    configure,
-    current_config,
-    detect_graphics,
-    probe_terminal,
-)
-
-__all__ = [
-    "BACKENDS",
-    "SETTINGS",
-    "Box",
-    "CellSize",
-    "GraphicsConfig",
-    "GraphicsError",
-    "ProbeResult",
-    "choose_backend",
-    "configure",
-    "current_config",
-    "detect_graphics",
-    "probe_terminal",
-]

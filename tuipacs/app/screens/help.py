@@ -1,34 +1,25 @@
-"""The help screen: the keys of the screen that opened it."""
+"""The help screen: the keys of the screen that opened it, made from its bindings.
+
+The keys come from the :class:`~tuipacs.app.keymap.Key` bindings of the screen, of the widgets
+on it (in the order they appear) and of the app; see :mod:`tuipacs.app.keymap`.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual.dom import DOMNode
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from tuipacs.app.keys import SCREEN_KEYS, Section
+from tuipacs.app.keymap import Section, help_sections
 from tuipacs.safe_text import clean
-
-#: keys of the browser's remote query and retrieve (kept here until tuipacs.app.keys has them)
-REMOTE_KEYS: tuple[Section, ...] = (
-    (
-        "Remote node",
-        (
-            ("r", "query a node: configured name or AE@host:port, name, ID, date, modality"),
-            ("Enter", "in the query form: run the C-FIND"),
-            ("g", "on a remote study: retrieve it into the local archive"),
-            ("x, Escape", "cancel the running retrieve"),
-            ("Escape", "hide the remote results"),
-        ),
-    ),
-)
-
-#: extra sections shown after the screen's own keys
-EXTRA_KEYS: dict[str, tuple[Section, ...]] = {"browser": REMOTE_KEYS}
 
 
 def keys_table(sections: tuple[Section, ...], extra: str = "") -> Table:
@@ -48,25 +39,45 @@ def keys_table(sections: tuple[Section, ...], extra: str = "") -> Table:
     return table
 
 
+def screen_bindings(screen: Screen[Any]) -> list[BindingType]:
+    """The bindings of ``screen``, of the widgets on it (each class once, in DOM order) and
+    of its app, each once (a subclass shares its parent's): what the help lists."""
+    nodes: list[DOMNode] = [screen, *screen.query("*")]
+    classes: list[type[DOMNode]] = []
+    for node in nodes:
+        if type(node) not in classes:
+            classes.append(type(node))
+    bindings: list[BindingType] = []
+    for source in [*(cls.BINDINGS for cls in classes), screen.app.BINDINGS]:
+        bindings += [b for b in source if not any(b is seen for seen in bindings)]
+    return bindings
+
+
 class HelpScreen(ModalScreen[None]):
     """A modal list of keys; any of Escape, q or ? closes it."""
 
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
-    def __init__(self, screen_name: str, extra: str = "") -> None:
+    def __init__(self, screen_name: str, sections: tuple[Section, ...], extra: str = "") -> None:
         super().__init__()
         self.screen_name = screen_name
+        self._sections = sections
         self.extra = extra
 
+    @classmethod
+    def of(
+        cls, screen: Screen[Any], name: str, order: Sequence[str] = (), extra: str = ""
+    ) -> HelpScreen:
+        """The help of ``screen`` (sections in ``order`` first), with an ``extra`` line."""
+        return cls(name, help_sections(screen_bindings(screen), order), extra)
+
     def sections(self) -> tuple[Section, ...]:
-        """The key sections of the screen, then the extra ones (remote keys for the browser)."""
-        own = SCREEN_KEYS.get(self.screen_name, ())
-        return own + tuple(s for s in EXTRA_KEYS.get(self.screen_name, ()) if s not in own)
+        """The key sections shown."""
+        return self._sections
 
     def compose(self) -> ComposeResult:
         """The key table in a scrollable, bordered box."""
-        sections = self.sections()
         with VerticalScroll(id="help-box") as box:
             box.border_title = f"Keys · {self.screen_name}"
             box.border_subtitle = "Esc closes"
-            yield Static(keys_table(sections, self.extra), id="help-text")
+            yield Static(keys_table(self._sections, self.extra), id="help-text")

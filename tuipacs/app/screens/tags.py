@@ -13,14 +13,14 @@ from rich.text import Text
 from textual import on, work
 from textual.actions import SkipAction
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from tuipacs.app import format as fmt
+from tuipacs.app.keymap import Key
 from tuipacs.app.messages import DatasetLoaded, LoadFailed
 from tuipacs.safe_text import clean
+from tuipacs.view import format as fmt
 
 VALUE_WIDTH = 96
 IDENTITY_KEYWORDS = {
@@ -53,7 +53,7 @@ class TagEntry:
     def matches(self, words: list[str]) -> bool:
         """Does the label contain every search word (ignoring case and accents)?
 
-        ``words`` must be folded already (:func:`tuipacs.app.format.fold`).
+        ``words`` must be folded already (:func:`tuipacs.view.format.fold`).
         """
         tag = f"{self.tag} {self.tag.replace(',', '')}"
         text = fmt.fold(f"{tag} {self.vr} {self.keyword} {self.value}")
@@ -133,15 +133,37 @@ def count_entries(entries: list[TagEntry]) -> int:
     return sum((1 if e.tag else 0) + count_entries(e.children) for e in entries)
 
 
+class TagSearch(Input):
+    """The search line: Enter goes to the tree."""
+
+    BINDINGS = [
+        Key(
+            "enter",
+            "submit",
+            "Tree",
+            show=False,
+            section="Tags",
+            tooltip="from the search: to the tree",
+        )
+    ]
+
+
 class TagScreen(Screen[None]):
     """Every element of one image's header; type to search."""
 
     BINDINGS = [
-        Binding("escape", "close", "Back"),
+        Key("escape", "close", "Back", section="Tags", tooltip="back to the viewer"),
         # priority: the search line has the focus at first, and must not take the / as text
-        Binding("slash", "focus_search", "Search", priority=True),
-        Binding("e", "expand_all", "Expand all"),
-        Binding("question_mark", "help", "Help", show=False),
+        Key(
+            "slash",
+            "focus_search",
+            "Search",
+            priority=True,
+            section="Tags",
+            tooltip="back to the search (type: tag numbers, keywords, VRs and values)",
+        ),
+        Key("e", "expand_all", "Expand all", section="Tags", tooltip="expand every sequence"),
+        Key("question_mark", "help", "Help", show=False, section="Tags", tooltip="this help"),
     ]
 
     def __init__(self, path: Path, title: str = "", mask: bool = False) -> None:
@@ -155,7 +177,7 @@ class TagScreen(Screen[None]):
         """A search line above the tree."""
         title = clean(self.title_text or self.path.name)
         yield Static(title, id="tags-title", markup=False)
-        yield Input(placeholder="/  search tag, keyword or value", id="tag-search")
+        yield TagSearch(placeholder="/  search tag, keyword or value", id="tag-search")
         tree: Tree[None] = Tree("dataset", id="tag-tree")
         tree.show_root = False
         yield tree
@@ -237,4 +259,4 @@ class TagScreen(Screen[None]):
         """Show the keys."""
         from tuipacs.app.screens.help import HelpScreen
 
-        self.app.push_screen(HelpScreen("tags"))
+        self.app.push_screen(HelpScreen.of(self, "tags", ("Tags",)))

@@ -15,10 +15,10 @@ from textual.app import ComposeResult
 from textual.containers import HorizontalScroll, Vertical
 from textual.widgets import Static
 
-from tuipacs.app.graphics.probe import GraphicsConfig
 from tuipacs.app.messages import ShowSeries
 from tuipacs.app.widgets.image_view import ImageView
 from tuipacs.store.query import SeriesRow
+from tuipacs.view.graphics.probe import GraphicsConfig
 
 #: At most this many tiles (a study with more series shows the first ones).
 MAX_TILES = 32

@@ -24,8 +24,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from tuipacs.app.graphics.geometry import CellSize
-from tuipacs.app.graphics.kitty import tmux_wrap
+from tuipacs.view.graphics.kitty import tmux_wrap
+from tuipacs.view.layout import CellSize
 
 BACKENDS = ("kitty", "sixel", "halfcell")
 SETTINGS = ("auto", *BACKENDS)

@@ -1,14 +1,13 @@
-"""Pilot tests of the browser fixes: cells cut with "…", sort arrows that show, filter
+"""Pilot tests of the browser's tables: cells cut with "…", sort arrows that show, filter
 ignoring case and accents, the cursor following a pinned study, Home/End/PageUp/PageDown."""
 
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from typing import Any
 
-from apphelpers import SIZE
+from apphelpers import SIZE, until
 from rich.cells import cell_len
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input
@@ -26,18 +25,15 @@ from tuipacs.app.screens.browser import (
     study_cells,
 )
 from tuipacs.app.screens.help import HelpScreen
+from tuipacs.app.widgets.remote_panel import RemoteStudy
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import StudyRow, list_studies
 
 
 async def wait_for(pilot: Pilot[object], what: str, done: Callable[[], object]) -> None:
-    """Let the app run until ``done()`` is true (no timing is asserted: 10 s is a hang)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        await pilot.pause(0.02)
-        if done():
-            return
-    raise AssertionError(f"gave up waiting for {what}")
+    """Let the app run until ``done()`` is true (checked after each message; 10 s is a
+    hang, not a speed bound)."""
+    await until(pilot, done, what)
 
 
 async def loaded(pilot: Pilot[object]) -> BrowserScreen:
@@ -276,8 +272,8 @@ async def test_home_end_and_page_keys_in_the_tables(archive: Archive, make_app: 
         await pilot.press("pageup")
         assert series.cursor_row == 0
 
-        found = [{"StudyInstanceUID": f"1.2.3.{n}", "PatientName": f"P^{n}"} for n in range(3)]
-        screen.post_message(RemoteStudiesFound("NODE", found))
+        found = [RemoteStudy(study_uid=f"1.2.3.{n}", patient_name=f"P^{n}") for n in range(3)]
+        screen.remote.post_message(RemoteStudiesFound("NODE", found))
         remote = screen.query_one("#remote", DataTable)
         await wait_for(pilot, "the remote rows", lambda: remote.row_count == 3 and remote.has_focus)
         await pilot.press("end")

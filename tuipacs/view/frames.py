@@ -10,6 +10,7 @@ image ``i`` of a series and gets a :class:`Frame`; blocking work happens in the 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,9 @@ from tuipacs.imaging.cache import FrameCache, PipelineLoader
 from tuipacs.imaging.errors import ImagingError, is_fatal, short_reason
 from tuipacs.imaging.limits import DECODE_LIMIT
 from tuipacs.imaging.luts import LookupTable
-from tuipacs.imaging.modality import functional_group_item
 from tuipacs.imaging.pipeline import DisplayPipeline
-from tuipacs.imaging.viewport import pixel_spacing
 from tuipacs.imaging.voi import VoiFunction, Window
+from tuipacs.view.info import FrameInfo, frame_info
 
 MAX_DISPLAY = 2048
 """Frames larger than this (either side) are reduced once for display (big X-rays)."""
@@ -38,37 +38,6 @@ class ImageRef:
 
     path: Path
     frame: int = 0
-
-
-@dataclass(frozen=True)
-class FrameInfo:
-    """What the overlays and the probe need to know about one image."""
-
-    modality: str = ""
-    patient_name: str = ""
-    patient_id: str = ""
-    birth_date: str = ""
-    sex: str = ""
-    study_date: str = ""
-    study_time: str = ""
-    study_description: str = ""
-    institution: str = ""
-    series_number: str = ""
-    series_description: str = ""
-    instance_number: str = ""
-    rows: int = 0
-    columns: int = 0
-    frames: int = 1
-    slice_location: float | None = None
-    slice_thickness: float | None = None
-    position: tuple[float, float, float] | None = None
-    orientation: tuple[float, ...] | None = None
-    patient_orientation: tuple[str, ...] = ()
-    pixel_spacing: tuple[float, float] | None = None
-    unit: str = ""
-    frame_time_ms: float | None = None
-    cine_rate: float | None = None
-    photometric: str = ""
 
 
 @dataclass
@@ -87,6 +56,9 @@ class Frame:
     voi_lut: LookupTable | None = None
     """The file's VOI LUT, used when the file has no window and the user chose none."""
     cached: dict[str, Any] = field(default_factory=dict)
+    draw_overlays: Callable[[np.ndarray], object] | None = None
+    """Draws the file's overlay planes into the full-size grey levels, in place (``tuipacs
+    render``; the viewer shows none)."""
 
     def default_window(self) -> Window:
         """The file's first window, else the min-max window (as ``tuipacs render``)."""
@@ -108,100 +80,7 @@ class Frame:
         return float(value)
 
 
-def _text(ds: Dataset, keyword: str) -> str:
-    value: Any = ds.get(keyword, "")
-    if value is None:
-        return ""
-    if type(value).__name__ == "MultiValue":
-        return "\\".join(str(v) for v in value)
-    return str(value).strip()
-
-
-def _float(value: Any) -> float | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
-        value = list(value)[0] if len(value) else None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _floats(value: Any, count: int) -> tuple[float, ...] | None:
-    if value is None or value == "":
-        return None
-    try:
-        numbers = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
-        return None
-    return numbers if len(numbers) == count else None
-
-
-def _plane_value(ds: Dataset, index: int, macro: str, keyword: str) -> Any:
-    """A value from the frame's functional group macro, else from the top level."""
-    item = functional_group_item(ds, index, macro)
-    if item is not None and keyword in item:
-        return item.get(keyword)
-    return ds.get(keyword)
-
-
-def _patient_orientation(ds: Dataset) -> tuple[str, ...]:
-    """Patient Orientation (0020,0020), e.g. ('L', 'F') for a radiograph; () if absent."""
-    value = ds.get("PatientOrientation")
-    if not value:
-        return ()
-    parts = value.split("\\") if isinstance(value, str) else list(value)
-    return tuple(str(part).strip() for part in parts)
-
-
-def rescale_unit(modality: str, rescale_type: str) -> str:
-    """The unit of the modality values: HU for CT, else RescaleType unless 'US' (unspecified)."""
-    kind = rescale_type.strip().upper()
-    if modality == "CT" and kind in ("", "HU"):
-        return "HU"
-    return "" if kind == "US" else rescale_type.strip()
-
-
-def frame_info(ds: Dataset, index: int) -> FrameInfo:
-    """The overlay facts of frame ``index`` of ``ds``."""
-    modality = _text(ds, "Modality").upper()
-    spacing = pixel_spacing(ds, index)
-    rescale_type = _text(ds, "RescaleType")
-    unit = rescale_unit(modality, rescale_type)
-    position = _floats(_plane_value(ds, index, "PlanePositionSequence", "ImagePositionPatient"), 3)
-    return FrameInfo(
-        modality=modality,
-        patient_name=_text(ds, "PatientName"),
-        patient_id=_text(ds, "PatientID"),
-        birth_date=_text(ds, "PatientBirthDate"),
-        sex=_text(ds, "PatientSex"),
-        study_date=_text(ds, "StudyDate"),
-        study_time=_text(ds, "StudyTime"),
-        study_description=_text(ds, "StudyDescription"),
-        institution=_text(ds, "InstitutionName"),
-        series_number=_text(ds, "SeriesNumber"),
-        series_description=_text(ds, "SeriesDescription"),
-        instance_number=_text(ds, "InstanceNumber"),
-        rows=int(ds.get("Rows", 0) or 0),
-        columns=int(ds.get("Columns", 0) or 0),
-        frames=int(_float(ds.get("NumberOfFrames")) or 1),
-        slice_location=_float(ds.get("SliceLocation")),
-        slice_thickness=_float(_plane_value(ds, index, "PixelMeasuresSequence", "SliceThickness")),
-        position=position,  # type: ignore[arg-type]
-        orientation=_floats(
-            _plane_value(ds, index, "PlaneOrientationSequence", "ImageOrientationPatient"), 6
-        ),
-        patient_orientation=_patient_orientation(ds),
-        pixel_spacing=spacing,
-        unit=unit,
-        frame_time_ms=_float(ds.get("FrameTime")),
-        cine_rate=_float(ds.get("CineRate")) or _float(ds.get("RecommendedDisplayFrameRate")),
-        photometric=_text(ds, "PhotometricInterpretation").upper(),
-    )
-
-
-def _reduce(values: np.ndarray) -> np.ndarray:
+def reduce_for_display(values: np.ndarray) -> np.ndarray:
     """A display-sized copy of a very large frame (area average); others unchanged."""
     rows, cols = values.shape[:2]
     factor = max(rows, cols) / MAX_DISPLAY
@@ -218,7 +97,7 @@ class _DisplayLoader(PipelineLoader):
     """The imaging module's loader, with very large frames reduced once for display."""
 
     def __call__(self, source: Any, frame: int) -> np.ndarray:
-        return _reduce(super().__call__(source, frame))
+        return reduce_for_display(super().__call__(source, frame))
 
 
 @dataclass(frozen=True)
@@ -232,6 +111,68 @@ class _Facts:
     windows: list[Window]
     function: VoiFunction
     voi_lut: LookupTable | None
+
+
+def _read_facts(pipe: DisplayPipeline, frame: int) -> _Facts:
+    """The facts of frame ``frame`` of ``pipe``'s object (header only)."""
+    windows = [] if pipe.is_color else pipe.windows(frame)
+    luts = [] if pipe.is_color or windows else pipe.voi_luts(frame)
+    return _Facts(
+        info=frame_info(pipe.dataset, frame),
+        color=pipe.is_color,
+        invert=not pipe.is_color and pipe.invert,
+        aspect=pipe.pixel_aspect(frame),
+        windows=windows,
+        function=pipe.voi_function(frame),
+        voi_lut=luts[0] if luts else None,
+    )
+
+
+def _make_frame(facts: _Facts, values: np.ndarray, cached: dict[str, Any]) -> Frame:
+    """A Frame of ``values`` (possibly reduced for display) with its facts."""
+    columns = facts.info.columns or values.shape[1]
+    return Frame(
+        values=values,
+        color=facts.color,
+        invert=facts.invert,
+        aspect=facts.aspect,
+        windows=facts.windows,
+        function=facts.function,
+        info=facts.info,
+        scale=values.shape[1] / columns,
+        voi_lut=facts.voi_lut,
+        cached=cached,
+    )
+
+
+def exact_values(pipe: DisplayPipeline, index: int) -> np.ndarray:
+    """Modality values as DCMTK keeps them (integers, truncated), as int32 where they fit;
+    RGB uint8 for colour. What ``tuipacs render`` windows, to write DCMTK's grey levels."""
+    if pipe.is_color:
+        return pipe.rgb_frame(index)
+    values = pipe.exact_modality_frame(index)
+    if values.size and np.isfinite(values).all():
+        low, high = float(values.min()), float(values.max())
+        if -(2**31) <= low and high < 2**31:
+            return values.astype(np.int32)
+    return values
+
+
+def file_frame(
+    pipe: DisplayPipeline, index: int, *, reduce: bool = False, overlays: bool = False
+) -> Frame:
+    """Frame ``index`` of an opened object with DCMTK's modality values (``tuipacs render``).
+
+    ``reduce`` makes very large frames display-sized as the viewer does (when the output is
+    fitted to a screen size); ``overlays`` draws the file's overlay planes into the grey levels.
+    """
+    values = exact_values(pipe, index)
+    if reduce:
+        values = reduce_for_display(values)
+    frame = _make_frame(_read_facts(pipe, index), values, {})
+    if overlays and not frame.color and frame.scale == 1.0:
+        frame.draw_overlays = lambda grey: pipe.draw_overlays(grey, index)
+    return frame
 
 
 class FrameStore:
@@ -281,38 +222,13 @@ class FrameStore:
             facts = self._facts.get(index)
         if facts is not None:
             return facts
-        pipe = self.pipeline(index)
-        frame = self.images[index].frame
-        windows = [] if pipe.is_color else pipe.windows(frame)
-        luts = [] if pipe.is_color or windows else pipe.voi_luts(frame)
-        facts = _Facts(
-            info=frame_info(pipe.dataset, frame),
-            color=pipe.is_color,
-            invert=not pipe.is_color and pipe.invert,
-            aspect=pipe.pixel_aspect(frame),
-            windows=windows,
-            function=pipe.voi_function(frame),
-            voi_lut=luts[0] if luts else None,
-        )
+        facts = _read_facts(self.pipeline(index), self.images[index].frame)
         with self._lock:
             self._facts[index] = facts
         return facts
 
     def _frame(self, index: int, values: np.ndarray) -> Frame:
-        facts = self._facts_of(index)
-        columns = facts.info.columns or values.shape[1]
-        return Frame(
-            values=values,
-            color=facts.color,
-            invert=facts.invert,
-            aspect=facts.aspect,
-            windows=facts.windows,
-            function=facts.function,
-            info=facts.info,
-            scale=values.shape[1] / columns,
-            voi_lut=facts.voi_lut,
-            cached=self._extras.setdefault(index, {}),
-        )
+        return _make_frame(self._facts_of(index), values, self._extras.setdefault(index, {}))
 
     def cached(self, index: int) -> Frame | None:
         """The frame if it is decoded already (never blocks on decoding)."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from tuipacs.app.viewport import MAX_ZOOM, MIN_ZOOM, Orientation
 from tuipacs.imaging import presets
 from tuipacs.imaging.voi import Window
+from tuipacs.view.viewport import MAX_ZOOM, MIN_ZOOM, Orientation, Region
 
 ZOOM_STEP = 1.25
 CINE_RATES = (1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 60.0)
@@ -77,6 +77,38 @@ class ViewerState:
         self.invert = False
         self.window_name = "file"
         self.window = None
+
+    def fit(self) -> None:
+        """The whole image, centred."""
+        self.zoom, self.pan = 1.0, (0.0, 0.0)
+
+    def rotate(self, clockwise: bool) -> None:
+        """Turn the picture a quarter on screen; the view goes back to the centre."""
+        self.orientation = self.orientation.rotated(clockwise)
+        self.pan = (0.0, 0.0)
+
+    def flip(self, horizontal: bool) -> None:
+        """Mirror the picture on screen; the view keeps showing the same part."""
+        row, col = self.pan
+        if horizontal:
+            self.orientation = self.orientation.mirrored_h()
+            self.pan = (row, -col)
+        else:
+            self.orientation = self.orientation.mirrored_v()
+            self.pan = (-row, col)
+
+    def pan_by(self, d_row: int, d_col: int, region: Region) -> None:
+        """Move the view by ``PAN_STEP`` of the visible ``region`` per step (the render
+        clamps it to the picture)."""
+        row, col = self.pan
+        self.pan = (row + d_row * PAN_STEP * region.height, col + d_col * PAN_STEP * region.width)
+
+    def move_probe(self, d_x: int, d_y: int, fine: bool) -> None:
+        """Move the probe cursor by cells (5 at a time when ``fine``, as Shift+arrows)."""
+        if self.probe is not None:
+            step = 5 if fine else 1
+            x, y = self.probe
+            self.probe = (x + d_x * step, y + d_y * step)
 
     def zoom_by(self, factor: float) -> None:
         """Multiply the zoom (relative to fit), within [MIN_ZOOM, MAX_ZOOM].

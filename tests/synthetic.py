@@ -1,4 +1,5 @@
-"""Synthetic test pictures for the display layer: a CT-like body slice and a gradient.
+"""Synthetic test pictures for the display layer: a CT-like body slice and a gradient (test
+only; scripts/bench_viewer.py uses them too).
 
 Deterministic (seeded) so tests, the pty test app and the benchmark see the same pixels.
 No patient data: everything here is drawn with numpy.

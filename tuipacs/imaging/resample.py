@@ -1,65 +1,19 @@
-"""Geometry of a picture on a cell grid: aspect-correct cell boxes and pixel resampling.
+"""Resampling of display arrays (uint8 grey or RGB) for a screen: pure functions of arrays.
 
-Pure functions on numbers and numpy arrays (Pillow for resampling); no Textual.
-
-Conventions: ``aspect`` is the physical height / width of ONE image pixel (row spacing over
-column spacing, DICOM PixelSpacing[0] / PixelSpacing[1]); 1.0 means square pixels.
+Conventions: sizes are (height, width) in pixels; ``aspect`` is the physical height / width
+of ONE image pixel (row spacing over column spacing, DICOM PixelSpacing[0] / PixelSpacing[1]);
+1.0 means square pixels. Pillow does the resampling (bilinear, antialiased when reducing).
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
 
 
-class CellSize(NamedTuple):
-    """Size of one terminal cell in screen pixels."""
-
-    width: int
-    height: int
-
-
-class Box(NamedTuple):
-    """A rectangle of terminal cells: offset (x, y) inside the widget, size cols x rows."""
-
-    x: int
-    y: int
-    cols: int
-    rows: int
-
-
 def display_ratio(height: int, width: int, aspect: float) -> float:
     """Physical height / width of a ``height`` x ``width`` image whose pixels have ``aspect``."""
     return height * aspect / width
-
-
-def fit_box(
-    image_size: tuple[int, int],
-    aspect: float,
-    avail_cols: int,
-    avail_rows: int,
-    cell: CellSize,
-) -> Box:
-    """The largest cell box keeping the picture's physical proportions, centred in the area.
-
-    ``image_size`` is (height, width) in image pixels; the area is ``avail_cols`` x
-    ``avail_rows`` cells of ``cell`` pixels each. The box is rounded to whole cells.
-    """
-    height, width = image_size
-    if avail_cols < 1 or avail_rows < 1 or height < 1 or width < 1:
-        return Box(0, 0, 0, 0)
-    ratio = display_ratio(height, width, aspect)
-    area_w = avail_cols * cell.width
-    area_h = avail_rows * cell.height
-    if area_h / area_w > ratio:
-        disp_w, disp_h = float(area_w), area_w * ratio
-    else:
-        disp_w, disp_h = area_h / ratio, float(area_h)
-    cols = min(avail_cols, max(1, round(disp_w / cell.width)))
-    rows = min(avail_rows, max(1, round(disp_h / cell.height)))
-    return Box((avail_cols - cols) // 2, (avail_rows - rows) // 2, cols, rows)
 
 
 def fit_pixels(

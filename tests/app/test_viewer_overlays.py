@@ -11,11 +11,11 @@ from rich.cells import cell_len
 from textual.geometry import Region
 from textual.widgets import Static
 
-from tuipacs.app import format as fmt
-from tuipacs.app.screens import viewer
+from tuipacs.app.screens import viewer_cine
 from tuipacs.app.screens.viewer import ViewerScreen
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import list_instances, list_series, list_studies
+from tuipacs.view import format as fmt
 
 CT, DX, US, MR = 0, 1, 2, 3  # rows of the browser, newest study first
 INSTITUTION = "Demo Clinic Kyoto 京都"
@@ -96,7 +96,7 @@ async def test_patient_orientation_labels_a_radiograph(archive: Archive, make_ap
 async def test_cine_rate_shows_in_the_overlay_not_a_toast(
     archive: Archive, make_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(viewer, "CINE_NOTE_SECONDS", 600.0)  # a slow machine keeps the note
+    monkeypatch.setattr(viewer_cine, "NOTE_SECONDS", 600.0)  # a slow machine keeps the note
     app = make_app(archive)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_study(pilot, US)

@@ -10,13 +10,13 @@ import pytest
 from apphelpers import HALFCELL, SIZE, open_study, settle
 
 from tuipacs.app.app import build_app
-from tuipacs.app.graphics.geometry import Box, CellSize
-from tuipacs.app.graphics.probe import GraphicsConfig, GraphicsError
 from tuipacs.app.screens.viewer import ViewerScreen
-from tuipacs.app.widgets import image_view
 from tuipacs.app.widgets.image_view import ImageView
 from tuipacs.config import Config
 from tuipacs.store.archive import Archive
+from tuipacs.view import layout
+from tuipacs.view.graphics.probe import GraphicsConfig, GraphicsError
+from tuipacs.view.layout import Box, CellSize
 
 CT = 0
 KITTY = GraphicsConfig(backend="kitty", cell_size=CellSize(10, 20))
@@ -117,7 +117,7 @@ async def test_pan_keeps_the_zoomed_picture_on_screen(archive: Archive, make_app
 
 
 def test_shrink_box_keeps_the_centre() -> None:
-    shrink_box = image_view.shrink_box
+    shrink_box = layout.shrink_box
     box = Box(10, 0, 60, 40)
     assert shrink_box(box, 1.0, 80, 40) == box
     assert shrink_box(box, 2.0, 80, 40) == box  # never larger than fit

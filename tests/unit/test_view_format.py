@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 
-from tuipacs.app import format as fmt
+from tuipacs.view import format as fmt
 
 
 def test_fold_ignores_case_and_accents() -> None:

@@ -6,11 +6,15 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 
-from tuipacs.app import format as fmt
-from tuipacs.app.frames import FrameInfo
-from tuipacs.app.view_state import ViewerState
 from tuipacs.imaging.voi import Window
 from tuipacs.safe_text import clean
+from tuipacs.view import format as fmt
+from tuipacs.view.frames import Frame
+from tuipacs.view.info import FrameInfo
+from tuipacs.view.labels import image_edge_labels
+from tuipacs.view.render import Rendered
+from tuipacs.view.state import ViewerState
+from tuipacs.view.viewport import Orientation
 
 
 @dataclass(frozen=True)
@@ -142,6 +146,38 @@ def corners(
         image_block(info, state),
         display_block(state, window, zoom_percent, probe, voi, cine_note),
     )
+
+
+def viewer_corners(
+    info: FrameInfo,
+    state: ViewerState,
+    frame: Frame | None,
+    rendered: Rendered | None,
+    zoom_percent: float,
+    probe: str = "",
+    cine_note: bool = False,
+) -> Corners:
+    """The corners of the viewer showing ``rendered`` of ``frame`` (None: nothing shown):
+    "VOI LUT" instead of a window when the file's VOI LUT was applied."""
+    lut = (
+        frame is not None
+        and state.window_name == "file"
+        and rendered is not None
+        and rendered.window is None
+        and not frame.color
+    )
+    window = None if lut else state.window
+    voi = "VOI LUT" if lut else ""
+    return corners(info, state, window, zoom_percent, probe, voi, cine_note=cine_note)
+
+
+def edge_labels(info: FrameInfo | None, orientation: Orientation) -> tuple[str, str, str, str]:
+    """(top, right, bottom, left) patient direction labels as the picture is shown, cleaned."""
+    if info is None:
+        return "", "", "", ""
+    source = image_edge_labels(info.orientation, info.patient_orientation)
+    top, right, bottom, left = orientation.edge_labels(source)
+    return clean(top), clean(right), clean(bottom), clean(left)
 
 
 def clip_block(text: str, width: int) -> str:

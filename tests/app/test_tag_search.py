@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from apphelpers import SIZE
+from apphelpers import SIZE, until
 from textual.pilot import Pilot
 from textual.widgets import Input, Tree
 
@@ -21,13 +20,15 @@ async def tag_screen(pilot: Pilot[object], archive: Archive) -> TagScreen:
     path = list_instances(archive, series.series_uid)[0].path
     await pilot.pause()
     pilot.app.push_screen(TagScreen(path, "test"))
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        await pilot.pause(0.02)
+
+    def read() -> bool:
         screen = pilot.app.screen
-        if isinstance(screen, TagScreen) and screen.entries:
-            return screen
-    raise AssertionError("the tag browser did not read the header")
+        return isinstance(screen, TagScreen) and bool(screen.entries)
+
+    await until(pilot, read, "the tag browser to read the header")
+    screen = pilot.app.screen
+    assert isinstance(screen, TagScreen)
+    return screen
 
 
 async def test_slash_from_tree_focuses_empty_search(archive: Archive, make_app: Any) -> None:

@@ -1,0 +1,224 @@
+"""The canvases of an ImageView: the child widget each graphics backend draws on.
+
+``StripCanvas`` paints prepared strips (half-cells; Kitty placeholders in ``KittyCanvas``) at
+a box with black margins; ``SixelCanvas`` is exactly the picture's box and never painted by
+Textual (``SkipStrip`` cursor moves), since the Sixel picture is written over it. Under a
+modal screen both Kitty and Sixel canvases draw the picture in half-cells instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+from rich.color import Color
+from rich.console import Console
+from rich.segment import ControlType, Segment
+from rich.style import Style
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+from tuipacs.app.graphics import halfcell
+from tuipacs.view.graphics import kitty
+from tuipacs.view.layout import Box
+
+BLACK = Style(bgcolor=Color.from_rgb(0, 0, 0))
+
+
+def on_active_screen(widget: Widget) -> bool:
+    """True when ``widget`` is on the top screen (not rendered under a modal)."""
+    try:
+        return widget.screen.is_active
+    except Exception:  # not mounted / no screen yet
+        return False
+
+
+class Canvas(Widget, can_focus=False):
+    """The child widget of an ImageView that holds the picture."""
+
+    DEFAULT_CSS = """
+    Canvas { width: 100%; height: 100%; background: black; }
+    """
+
+    def set_box(self, box: Box) -> bool:
+        """Move the picture to ``box``; True if that changed anything visible."""
+        raise NotImplementedError
+
+
+class StripCanvas(Canvas):
+    """Fills the ImageView: black margins around prepared strips placed at the box.
+
+    Changing the box repaints this one widget once (no layout change, which would make
+    Textual repaint it several times). Lines around half-cell strips keep the rendering the
+    encoder thread prepared (``halfcell.pad``), so painting a frame renders no segment.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.box = Box(0, 0, 0, 0)
+        self.strips: list[Strip] = []
+        self._lines: dict[int, Strip] = {}
+        self._lines_key: tuple[int, Box] = (-1, self.box)
+
+    def set_box(self, box: Box) -> bool:
+        """Place the picture at ``box`` (cells inside this widget)."""
+        if box == self.box:
+            return False
+        self.box = box
+        self.refresh()
+        return True
+
+    def set_strips(self, strips: list[Strip]) -> None:
+        """Replace the picture's strips (one per box row) and repaint."""
+        self.strips = strips
+        self._lines.clear()
+        self.refresh()
+
+    def _line(self, y: int, width: int) -> Strip:
+        """Line ``y`` of the widget: margin, picture row, margin (cached per frame)."""
+        key = (width, self.box)
+        if key != self._lines_key:
+            self._lines.clear()
+            self._lines_key = key
+        line = self._lines.get(y)
+        if line is None:
+            line = self._compose_line(y, width)
+            self._lines[y] = line
+        return line
+
+    def _compose_line(self, y: int, width: int, strips: list[Strip] | None = None) -> Strip:
+        """Build line ``y`` from the margins and the picture's strip."""
+        box = self.box
+        strips = self.strips if strips is None else strips
+        row = y - box.y
+        if not 0 <= row < len(strips) or row >= box.rows:
+            return Strip.blank(width, BLACK)
+        picture = strips[row]
+        left = min(box.x, width)
+        right = max(0, width - left - picture.cell_length)
+        if left + picture.cell_length <= width:
+            return halfcell.pad(picture, left, right, BLACK)  # keeps a prepared rendering
+        parts = [Strip.blank(left, BLACK), picture, Strip.blank(right, BLACK)]
+        return Strip.join(parts).crop(0, width)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Lines of the crop region."""
+        width = self.size.width
+        lines = []
+        for y in range(crop.y, crop.bottom):
+            line = self._line(y, width)
+            if crop.x or crop.width != width:
+                line = line.crop(crop.x, crop.right)
+            lines.append(line)
+        return lines
+
+
+class KittyCanvas(StripCanvas):
+    """Placeholder cells for one image id; rebuilt only when the box size changes.
+
+    Under a modal screen Textual tints this screen, and a tinted placeholder colour would
+    name another image id: the picture is drawn in half-cells there instead.
+    """
+
+    def __init__(self, image_id: int, truecolor: bool, fallback: Callable[[], list[Strip]]) -> None:
+        super().__init__()
+        self.fallback = fallback
+        self.image_id = image_id
+        self.truecolor = truecolor
+        self.grid = (0, 0)
+
+    def set_grid(self, cols: int, rows: int) -> bool:
+        """Draw a cols x rows placeholder box; False (nothing sent) if it is unchanged."""
+        if (cols, rows) == self.grid:
+            return False
+        self.grid = (cols, rows)
+        style = Style(color=Color.from_rgb(*kitty.id_colour(self.image_id, self.truecolor)))
+        texts = kitty.placeholder_rows(self.image_id, cols, rows)
+        self.set_strips([Strip([Segment(text, style)], cols) for text in texts])
+        return True
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Placeholders on the active screen, half-cells under a modal."""
+        if on_active_screen(self):
+            return super().render_lines(crop)
+        strips, width = self.fallback(), self.size.width
+        lines = [self._compose_line(y, width, strips) for y in range(crop.y, crop.bottom)]
+        return [line.crop(crop.x, crop.right) for line in lines]
+
+
+class SkipStrip(Strip):
+    """A run of cells Textual must not paint: renders as a cursor-forward move.
+
+    Cropping and dividing give skip strips of the right widths, so Textual's cursor
+    arithmetic stays exact; rendering tells the owner that the cells were "repainted",
+    i.e. the Sixel picture has to be written again.
+    """
+
+    __slots__ = ["_on_render"]
+
+    def __init__(self, width: int, on_render: Callable[[], None]) -> None:
+        text = f"\x1b[{width}C" if width > 0 else ""
+        control = [(ControlType.CURSOR_FORWARD, width)]
+        super().__init__([Segment(text, None, control)] if text else [], width)
+        self._on_render = on_render
+
+    def render(self, console: Console) -> str:
+        """The cursor move; notes that this part of the screen was written."""
+        self._on_render()
+        return super().render(console)
+
+    def crop(self, start: int, end: int | None = None) -> Strip:
+        """A skip strip of the cropped width."""
+        stop = self.cell_length if end is None else min(end, self.cell_length)
+        start = max(0, start)
+        if start == 0 and stop == self.cell_length:
+            return self
+        return SkipStrip(max(0, stop - start), self._on_render)
+
+    def divide(self, cuts: Iterable[int]) -> Sequence[Strip]:
+        """Skip strips between the cuts."""
+        result: list[Strip] = []
+        pos = 0
+        for cut in cuts:
+            if cut > self.cell_length:
+                break
+            result.append(SkipStrip(cut - pos, self._on_render))
+            pos = cut
+        return result
+
+
+class SixelCanvas(Canvas):
+    """Exactly the picture's box; Textual never paints it, the Sixel is written over it."""
+
+    DEFAULT_CSS = """
+    SixelCanvas { width: 1; height: 1; }
+    """
+
+    def __init__(self, on_repaint: Callable[[], None], fallback: Callable[[], list[Strip]]) -> None:
+        super().__init__()
+        self.on_repaint = on_repaint
+        self.fallback = fallback
+        self.box: Box | None = None
+
+    def set_box(self, box: Box) -> bool:
+        """Size and position the canvas on ``box`` (a layout change)."""
+        if box == self.box:
+            return False
+        self.box = box
+        self.styles.width = box.cols
+        self.styles.height = box.rows
+        self.styles.offset = (box.x, box.y)
+        return True
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Cursor moves only (writing a character would erase the picture).
+
+        Under a modal screen Textual re-renders this screen as a tinted background, where
+        a cursor move would shift the dialog: the picture is drawn in half-cells there.
+        """
+        if not on_active_screen(self):
+            strips = self.fallback()
+            blank = Strip.blank(self.size.width, BLACK)
+            rows = [strips[y] if y < len(strips) else blank for y in range(crop.y, crop.bottom)]
+            return [row.crop(crop.x, crop.right) for row in rows]
+        return [SkipStrip(crop.width, self.on_repaint) for _ in range(crop.height)]

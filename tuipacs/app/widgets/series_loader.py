@@ -1,0 +1,129 @@
+"""The viewer's series loader: a widget without a picture that lists a study's series and a
+series' images from the archive in thread workers.
+
+Its workers post to it; it opens the requested series when the series are listed and lets
+:class:`~tuipacs.app.messages.SeriesOpened`, :class:`~tuipacs.app.messages.SeriesGrew` and
+:class:`~tuipacs.app.messages.LoadFailed` bubble up to the screen. While a series is open it
+looks every second for images that landed since (progressive viewing of a retrieve).
+"""
+
+from __future__ import annotations
+
+from textual.timer import Timer
+from textual.widget import Widget
+
+from tuipacs.app.messages import LoadFailed, SeriesFound, SeriesGrew, SeriesOpened
+from tuipacs.store.archive import Archive
+from tuipacs.store.query import SeriesRow, list_instances, list_series
+from tuipacs.view.frames import ImageRef
+
+GROWTH_POLL = 1.0
+"""Seconds between looks for new images of the open series."""
+
+
+class SeriesLoader(Widget):
+    """Lists the series of ``study_uid`` on mount and opens ``start_series`` (or the first)."""
+
+    DEFAULT_CSS = """
+    SeriesLoader { display: none; }
+    """
+
+    def __init__(self, archive: Archive, study_uid: str, start_series: str = "") -> None:
+        super().__init__()
+        self.archive = archive
+        self.study_uid = study_uid
+        self.start_series = start_series
+        self.series: list[SeriesRow] = []
+        self.index = 0
+        """The series open (or being opened), in the study's series order."""
+        self.seq = 0
+        """Request number of the open series: answers to older requests are dropped."""
+        self.known = 0
+        """Images of the open series the viewer shows (set by the viewer)."""
+        self._poll: Timer | None = None
+
+    def on_mount(self) -> None:
+        """List the study's series."""
+        self.run_worker(
+            self._list_series,
+            name="list_series",
+            group="viewer-series",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def on_series_found(self, message: SeriesFound) -> None:
+        """Open the requested series, or the first."""
+        message.stop()
+        self.series = message.rows
+        if not self.series:
+            self.post_message(LoadFailed("series", "this study has no series in the archive"))
+            return
+        uids = [s.series_uid for s in self.series]
+        self.open(uids.index(self.start_series) if self.start_series in uids else 0)
+
+    def open(self, index: int) -> bool:
+        """List the images of series ``index``; False when there is no such series."""
+        if not 0 <= index < len(self.series):
+            return False
+        self.index = index
+        self.seq += 1
+        series_uid, seq = self.series[index].series_uid, self.seq
+        self.run_worker(
+            lambda: self._list_images(series_uid, seq),
+            name="list_images",
+            group="viewer-images",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+        if self._poll is None:
+            self._poll = self.set_interval(GROWTH_POLL, self._look_for_more)
+        return True
+
+    def _look_for_more(self) -> None:
+        """Look for images of the open series that landed since it was listed."""
+        if not self.series or not self.known:
+            return
+        series_uid, seq, known = self.series[self.index].series_uid, self.seq, self.known
+        self.run_worker(
+            lambda: self._grow(series_uid, seq, known),
+            name="grow_images",
+            group="viewer-grow",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _images(self, series_uid: str) -> list[ImageRef]:
+        rows = list_instances(self.archive, series_uid)
+        return [ImageRef(row.path, f) for row in rows for f in range(max(1, row.frames))]
+
+    def _list_series(self) -> None:
+        """Worker: the series, and a note that the study was opened."""
+        try:
+            rows = list_series(self.archive, self.study_uid)
+            self.archive.touch_study(self.study_uid)
+        except Exception as exc:
+            self.post_message(LoadFailed("series", f"cannot list the series: {exc}"))
+            return
+        self.post_message(SeriesFound(self.study_uid, rows))
+
+    def _list_images(self, series_uid: str, seq: int) -> None:
+        """Worker: every frame of every instance of the series, in instance order."""
+        try:
+            images = self._images(series_uid)
+        except Exception as exc:
+            self.post_message(LoadFailed("images", f"cannot list the images: {exc}"))
+            return
+        self.post_message(SeriesOpened(series_uid, images, seq))
+
+    def _grow(self, series_uid: str, seq: int, known: int) -> None:
+        """Worker: SeriesGrew when the archive holds more images than the viewer shows."""
+        try:
+            images = self._images(series_uid)
+        except Exception:  # noqa: BLE001 - a failed poll is retried on the next tick
+            return
+        if len(images) > known:
+            self.post_message(SeriesGrew(series_uid, images, seq))

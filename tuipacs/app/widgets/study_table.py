@@ -1,0 +1,293 @@
+"""The browser's study table: the studies of the archive, filtered as you type and sorted.
+
+Also the filter line and the row-cursor table the browser's three tables share. Matching
+and sorting ignore case and accents (:func:`tuipacs.view.format.fold`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import DataTable, Input
+from textual.widgets.data_table import ColumnKey
+
+from tuipacs.app.keymap import Key
+from tuipacs.safe_text import clean
+from tuipacs.store.query import StudyRow
+from tuipacs.view import format as fmt
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """A sort order of the study table: a label and how to get the key from a row."""
+
+    label: str
+    column: str
+    descending: bool
+
+
+SORTS = (
+    SortKey("study date", "date", True),
+    SortKey("patient name", "name", False),
+    SortKey("patient ID", "id", False),
+    SortKey("modality", "modality", False),
+    SortKey("description", "description", False),
+    SortKey("images", "images", True),
+)
+
+#: key, header and width (in cells) of each column; a longer value is cut with "…", and a
+#: sortable column is wide enough for its header and the sort arrow
+STUDY_COLUMNS = (
+    ("name", "Patient", 26),
+    ("id", "Patient ID", 12),
+    ("birth", "Birth date", 10),
+    ("date", "Study date", 16),
+    ("modality", "Mod", 7),
+    ("description", "Description", 34),
+    ("accession", "Accession", 16),  # an accession number (SH) has up to 16 characters
+    ("series", "Ser", 4),
+    ("images", "Images", 8),
+    ("pinned", "Pin", 3),
+)
+
+#: the arrows marking the sort column's header: ascending, descending
+SORT_ARROWS = ("▲", "▼")
+
+
+def sort_value(row: StudyRow, column: str) -> tuple[object, ...]:
+    """The sort key of ``row`` for ``column`` (ties broken by date and UID); text sorts
+    ignoring case and accents, so ``Öztürk`` comes before ``Peters``."""
+    values: dict[str, object] = {
+        "date": row.study_date + row.study_time,
+        "name": fmt.fold(row.patient_name),
+        "id": fmt.fold(row.patient_id),
+        "modality": row.modalities,
+        "description": fmt.fold(row.description),
+        "images": row.num_instances,
+    }
+    return (values[column], row.study_date, row.study_uid)
+
+
+def search_text(row: StudyRow) -> str:
+    """What the filter searches in a study: its patient name (as stored, with its parts
+    separated by spaces, and as shown), patient ID, accession and description, folded
+    (:func:`tuipacs.view.format.fold`) so that matching ignores case and accents."""
+    name = row.patient_name
+    parts = name.replace("^", " ").replace("=", " ")
+    fields = (name, parts, fmt.person_name(name), row.patient_id, row.accession, row.description)
+    return fmt.fold(" ".join(fields))
+
+
+def filter_words(text: str) -> list[str]:
+    """The words of a filter, folded like :func:`search_text`."""
+    return fmt.fold(text).split()
+
+
+def has_words(haystack: str, words: list[str]) -> bool:
+    """Does every one of ``words`` (from :func:`filter_words`) occur in ``haystack``?"""
+    return all(word in haystack for word in words)
+
+
+def matches(row: StudyRow, text: str) -> bool:
+    """Does every word of ``text`` occur in the name, ID, accession or description?
+
+    Case and accents are ignored: ``muller`` and ``MÜLLER`` find ``Müller^Jürgen``.
+    """
+    return has_words(search_text(row), filter_words(text))
+
+
+def fit_cells(values: tuple[str, ...], columns: tuple[tuple[str, str, int], ...]) -> list[Text]:
+    """Cells for a table row: each value cleaned (:func:`tuipacs.safe_text.clean`: no
+    control, escape sequence or bidi override reaches the terminal), cut to its column's
+    width with a final "…", and as plain text (``T1 [Gd]`` is not read as Rich markup)."""
+    return [
+        Text(fmt.clip(clean(value), width), no_wrap=True, overflow="ellipsis", end="")
+        for value, (_key, _label, width) in zip(values, columns, strict=True)
+    ]
+
+
+def study_cells(row: StudyRow) -> tuple[str, ...]:
+    """The cells of a study row, in STUDY_COLUMNS order."""
+    date = fmt.dicom_date(row.study_date)
+    if row.study_time:
+        date = f"{date} {fmt.dicom_time(row.study_time)}"
+    return (
+        fmt.person_name(row.patient_name),
+        row.patient_id,
+        fmt.dicom_date(row.birth_date),
+        date,
+        fmt.modalities(row.modalities),
+        row.description,
+        row.accession,
+        str(row.num_series),
+        str(row.num_instances),
+        "*" if row.pinned else "",
+    )
+
+
+class BrowserTable(DataTable[Text | str]):
+    """A row-cursor table of the browser: Home and End go to the first and last row (the
+    plain DataTable scrolls sideways); PageUp and PageDown move a page (as in DataTable)."""
+
+    BINDINGS = [
+        Key("up", "cursor_up", "Up", show=False, section="Open", tooltip="move in the table"),
+        Key("down", "cursor_down", "Down", show=False, section="Open", tooltip="move in the table"),
+        Key(
+            "home",
+            "scroll_top",
+            "First row",
+            show=False,
+            section="Open",
+            tooltip="first / last row",
+        ),
+        Key(
+            "end",
+            "scroll_bottom",
+            "Last row",
+            show=False,
+            section="Open",
+            tooltip="first / last row",
+        ),
+        Key("pageup", "page_up", "Page up", show=False, section="Open", tooltip="a page up / down"),
+        Key(
+            "pagedown",
+            "page_down",
+            "Page down",
+            show=False,
+            section="Open",
+            tooltip="a page up / down",
+        ),
+        Key(
+            "enter",
+            "select_cursor",
+            "Select",
+            show=False,
+            section="Open",
+            tooltip="open the study (first series) or the selected series",
+        ),
+    ]
+
+
+class FilterInput(Input):
+    """The filter line: Enter or Down go back to the studies, Escape clears it first."""
+
+    BINDINGS = [
+        Key(
+            "enter",
+            "submit",
+            "Done",
+            show=False,
+            section="Find",
+            tooltip="from the filter: back to the studies",
+        ),
+        Key(
+            "down",
+            "submit",
+            "Done",
+            show=False,
+            section="Find",
+            tooltip="from the filter: back to the studies",
+        ),
+        Key(
+            "escape",
+            "clear",
+            "Clear",
+            show=False,
+            section="Find",
+            tooltip="from the filter: clear it",
+        ),
+    ]
+
+    async def action_clear(self) -> None:
+        """Empty the filter and go back to the studies."""
+        self.value = ""
+        await self.action_submit()
+
+
+class StudyTable(BrowserTable):
+    """Every study of the archive through the filter, in the chosen order; the cursor
+    follows a study by its UID when the list changes."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.all_studies: list[StudyRow] = []
+        self.search_texts: dict[str, str] = {}
+        self.shown: list[StudyRow] = []
+        """The studies in the table, in its order."""
+        self.sort_index = 0
+        self.sort_reversed = False
+
+    def on_mount(self) -> None:
+        """The columns, the sort column marked."""
+        for key, label, width in STUDY_COLUMNS:
+            self.add_column(label, key=key, width=width)
+        self.label_columns()
+
+    @property
+    def sort_key(self) -> SortKey:
+        """The sort order."""
+        return SORTS[self.sort_index]
+
+    @property
+    def descending(self) -> bool:
+        """True when the rows run from the highest value down."""
+        return self.sort_key.descending != self.sort_reversed
+
+    def set_studies(self, rows: list[StudyRow]) -> None:
+        """A new listing of the archive (shown through the filter by :meth:`fill`)."""
+        self.all_studies = rows
+        self.search_texts = {row.study_uid: search_text(row) for row in rows}
+
+    def fill(self, filter_text: str) -> None:
+        """Show the studies matching ``filter_text``, sorted; keep the cursor's study."""
+        words = filter_words(filter_text)
+        rows = [
+            r
+            for r in self.all_studies
+            if has_words(self.search_texts.get(r.study_uid) or search_text(r), words)
+        ]
+        sort = self.sort_key
+        rows.sort(key=lambda r: sort_value(r, sort.column), reverse=self.descending)
+        previous = self.current_study()
+        self.shown = rows
+        self.clear()
+        for row in rows:
+            self.add_row(*fit_cells(study_cells(row), STUDY_COLUMNS), key=row.study_uid)
+        # follow the study by its UID: a new listing (after a pin, say) has new rows
+        uids = [row.study_uid for row in rows]
+        if previous is not None and previous.study_uid in uids:
+            self.move_cursor(row=uids.index(previous.study_uid))
+
+    def cycle_sort(self) -> None:
+        """Sort by the next column."""
+        self.sort_index = (self.sort_index + 1) % len(SORTS)
+        self.sort_reversed = False
+        self.label_columns()
+
+    def reverse_sort(self) -> None:
+        """Reverse the sort order."""
+        self.sort_reversed = not self.sort_reversed
+        self.label_columns()
+
+    def label_columns(self) -> None:
+        """Mark the sort column's header with an arrow."""
+        sort, arrow = self.sort_key, SORT_ARROWS[self.descending]
+        for key, label, _width in STUDY_COLUMNS:
+            column = self.columns[ColumnKey(key)]
+            column.label = Text(f"{label} {arrow}" if key == sort.column else label)
+        self.refresh()
+
+    def current_study(self) -> StudyRow | None:
+        """The study under the cursor."""
+        if not self.shown or not 0 <= self.cursor_row < len(self.shown):
+            return None
+        return self.shown[self.cursor_row]
+
+    def status(self) -> str:
+        """The status line: how many studies, sorted how."""
+        total, shown = len(self.all_studies), len(self.shown)
+        order = "descending" if self.descending else "ascending"
+        count = f"{shown} of {total} studies" if shown != total else f"{total} studies"
+        label = self.sort_key.label
+        return f"{count} · sorted by {label}, {order} · Enter opens · / filters · s sorts"

@@ -1,0 +1,161 @@
+"""The viewer's viewport: the picture and the text over it.
+
+The four corner blocks are placed by CSS (``app.tcss``): top-left, top-right and bottom-left
+are docked to their edges, bottom-right sits alone on its layer, aligned to the bottom right
+of the viewport. The orientation labels (centred on each edge), the probe mark and the message
+line are placed at offsets from their size; the corner texts are cut to the corner's width.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Container
+from textual.widgets import Static
+
+from tuipacs.app.widgets.image_view import ImageView
+from tuipacs.safe_text import clean
+from tuipacs.view import format as fmt
+from tuipacs.view.graphics.probe import GraphicsConfig
+from tuipacs.view.overlay_text import Corners, block_width, clip_block, corner_width
+
+CORNERS = ("tl", "tr", "bl", "br")
+EDGES = ("top", "right", "bottom", "left")
+
+
+class ImageViewport(Container):
+    """An ImageView with corner overlays, orientation labels, a probe mark and a message."""
+
+    def __init__(self, graphics: GraphicsConfig | None = None, *, id: str = "viewport") -> None:
+        super().__init__(id=id)
+        self.graphics = graphics
+        self.message = ""
+        """The message line across the middle ('' when none)."""
+        self.shown = True
+        """Overlays shown (``o`` hides them)."""
+        self.probe: tuple[int, int] | None = None
+        """The probe cell inside the ImageView, None when the probe is off."""
+        self._corners = Corners("", "", "", "")
+        self._edges = ("", "", "", "")
+
+    def compose(self) -> ComposeResult:
+        """The picture, the corner blocks, the edge labels, the probe mark, the message."""
+        yield ImageView(config=self.graphics, id="image")
+        for name in CORNERS:
+            yield Static("", id=f"ov-{name}", classes="overlay corner", markup=False)
+        for name in EDGES:
+            yield Static("", id=f"ori-{name}", classes="overlay orient", markup=False)
+        yield Static("+", id="probe-mark", classes="overlay")
+        yield Static("", id="viewer-message", classes="overlay", markup=False)
+
+    @property
+    def image(self) -> ImageView:
+        """The picture."""
+        return self.query_one("#image", ImageView)
+
+    def on_mount(self) -> None:
+        """A Sixel picture is painted over any text in its box: keep it clear of the text."""
+        self.query_one("#probe-mark").display = False
+        self.set_class(self.image.backend == "sixel", "-sixel")
+        self.place()
+
+    def on_resize(self) -> None:
+        """Cut and place the text for the new size."""
+        self.place()
+
+    def set_texts(self, corners: Corners, edges: tuple[str, str, str, str]) -> None:
+        """New corner texts and (top, right, bottom, left) orientation labels."""
+        self._corners, self._edges = corners, edges
+        self.place()
+
+    def show_overlays(self, shown: bool) -> None:
+        """Show or hide the corner texts and labels."""
+        self.shown = shown
+        self.place()
+
+    def set_probe(self, cell: tuple[int, int] | None) -> None:
+        """Put the probe mark on ``cell`` of the ImageView (None: hide it)."""
+        self.probe = cell
+        self._place_probe()
+
+    def show_message(self, text: str) -> None:
+        """One line across the middle (cleaned: an error may quote a file name or a value)."""
+        self.message = clean(text)
+        self._place_message()
+
+    def clear_message(self) -> None:
+        """Remove the message line."""
+        if self.message:
+            self.message = ""
+            self.query_one("#viewer-message", Static).display = False
+
+    def overlay_text(self) -> str:
+        """All text on the picture, corners first (for tests and screen readers)."""
+        parts = []
+        for widget in self.query(".overlay").results(Static):
+            if widget.display and widget.id != "probe-mark":
+                parts.append(str(widget.render()))
+        return "\n".join(parts)
+
+    def place(self) -> None:
+        """Cut every block to its room and put the labels, probe mark and message in place."""
+        if not self.is_mounted:
+            return
+        width, height = self.content_size
+        limit = corner_width(width, 2)
+        texts = (
+            self._corners.top_left,
+            self._corners.top_right,
+            self._corners.bottom_left,
+            self._corners.bottom_right,
+        )
+        for name, text in zip(CORNERS, texts, strict=True):
+            self._update(self.query_one(f"#ov-{name}", Static), clip_block(text, limit))
+        for name, label in zip(EDGES, self._edges, strict=True):
+            widget = self.query_one(f"#ori-{name}", Static)
+            text = clip_block(label, max(1, width))
+            if self._update(widget, text):
+                w, h = block_width(text), len(text.split("\n"))
+                widget.styles.width, widget.styles.height = w, h
+                widget.styles.offset = _edge_offset(name, w, h, width, height)
+        self._place_probe()
+        self._place_message()
+
+    def _update(self, widget: Static, text: str) -> bool:
+        """Give ``widget`` its text and show it when it has some; True if shown."""
+        if widget.content != text:
+            widget.update(text)
+        widget.display = self.shown and bool(text)
+        return widget.display
+
+    def _place_probe(self) -> None:
+        mark = self.query_one("#probe-mark", Static)
+        mark.display = self.probe is not None
+        if self.probe is not None:
+            region, origin = self.image.region, self.content_region
+            mark.styles.width, mark.styles.height = 1, 1
+            mark.styles.offset = (
+                region.x - origin.x + self.probe[0],
+                region.y - origin.y + self.probe[1],
+            )
+
+    def _place_message(self) -> None:
+        widget = self.query_one("#viewer-message", Static)
+        widget.display = bool(self.message)
+        if self.message:
+            width, height = self.content_size
+            text = fmt.clip(self.message, max(10, width - 2))
+            widget.update(text)
+            widget.styles.width = len(text) + 2
+            widget.styles.height = 1
+            widget.styles.offset = (max(0, (width - len(text) - 2) // 2), height // 2)
+
+
+def _edge_offset(name: str, w: int, h: int, width: int, height: int) -> tuple[int, int]:
+    """Where an orientation label of ``w`` x ``h`` cells goes: the middle of its edge."""
+    x, y = {
+        "top": ((width - w) // 2, 0),
+        "bottom": ((width - w) // 2, height - h),
+        "left": (0, (height - h) // 2),
+        "right": (width - w, (height - h) // 2),
+    }[name]
+    return max(0, x), max(0, y)
