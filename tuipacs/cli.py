@@ -115,10 +115,15 @@ class ProgressBar:
 
 
 def _config() -> config.Config:
+    """The config file, applied to this process (the decode limit)."""
+    from tuipacs.imaging.limits import set_decode_limit
+
     try:
-        return config.load()
+        cfg = config.load()
     except config.ConfigError as exc:
         raise CliError(str(exc)) from exc
+    set_decode_limit(cfg.decode_limit)
+    return cfg
 
 
 def _audit(cfg: config.Config, event: str, **fields: Any) -> None:
@@ -156,6 +161,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from tuipacs.store.archive import ArchiveError
     from tuipacs.store.importer import import_paths
 
+    cfg = _config()
     paths = [Path(p) for p in args.paths]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -168,7 +174,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     except ArchiveError as exc:
         raise CliError(f"{exc} (nothing half-written was kept; free space and re-run)") from exc
     _audit(
-        _config(), "import", files=summary.files, added=summary.added,
+        cfg, "import", files=summary.files, added=summary.added,
         refused=len(summary.refused) + len(summary.conflicts), **uid_list(summary.studies),
     )  # fmt: skip
     if args.json:
@@ -344,6 +350,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from tuipacs.imaging.errors import ImagingError, is_fatal, short_reason
     from tuipacs.view.export import render_to_file, view_options
 
+    _config()
     try:
         view = view_options(
             size=_pixels_arg(args.size, "--size"),

@@ -9,6 +9,7 @@ Example::
     theme = "reading-room"
     thumbnails = true           # series thumbnails in the browser (key t toggles)
     audit = true                # JSON-lines audit log (archive/audit.jsonl) of who did what
+    decode_limit = "1 GiB"      # most memory one decoded frame may take; bigger is refused
 
     [serve]
     allow = ["STORESCU", "CT1@127.0.0.1"]   # calling AEs allowed; empty list = anyone
@@ -51,6 +52,7 @@ GRAPHICS = ("auto", "kitty", "sixel", "halfcell")
 DEFAULT_BIND = "127.0.0.1"
 _TOP_KEYS = frozenset(
     {"ae_title", "port", "archive_limit", "graphics", "theme", "thumbnails", "audit"}
+    | {"decode_limit"}
     | {"serve", "tls", "nodes"}
 )
 _SERVE_KEYS = frozenset(
@@ -76,6 +78,7 @@ class Config:
     theme: str = "reading-room"
     thumbnails: bool = True
     audit: bool = True
+    decode_limit: int = 1 << 30
     serve_allow: list[str] = field(default_factory=list)
     serve_allow_store: list[str] = field(default_factory=list)
     serve_allow_query: list[str] = field(default_factory=list)
@@ -198,6 +201,12 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
     cfg.theme = top.get("theme", str, cfg.theme)
     cfg.thumbnails = top.get("thumbnails", bool, cfg.thumbnails)
     cfg.audit = top.get("audit", bool, cfg.audit)
+    try:
+        cfg.decode_limit = parse_size(top.get("decode_limit", (str, int), cfg.decode_limit))
+    except ValueError as exc:
+        raise top.fail("decode_limit", str(exc)) from exc
+    if cfg.decode_limit < 1 << 20:
+        raise top.fail("decode_limit", "must be at least 1 MiB (e.g. '1 GiB')")
     cfg.tls = _tls_files(_Reader(path, text, top.get("tls", dict, {}), "tls"))
     serve = _Reader(path, text, top.get("serve", dict, {}), "serve")
     serve.check_keys(_SERVE_KEYS)

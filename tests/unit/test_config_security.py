@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,51 @@ def test_node_tls_keys(tmp_path: Path) -> None:
 def test_node_tls_must_be_a_boolean(tmp_path: Path) -> None:
     with pytest.raises(config.ConfigError, match="tls must be true or false"):
         _load(tmp_path, "[nodes.p]\nae_title = 'P'\nhost = 'h'\nport = 104\ntls = 'yes'\n")
+
+
+def test_decode_limit_is_a_size(tmp_path: Path) -> None:
+    assert _load(tmp_path, "").decode_limit == 1 << 30
+    assert _load(tmp_path, 'decode_limit = "256 MiB"\n').decode_limit == 256 << 20
+    with pytest.raises(config.ConfigError, match="key 'decode_limit': must be at least 1 MiB"):
+        _load(tmp_path, 'decode_limit = "10 KB"\n')
+
+
+def test_render_obeys_the_configured_decode_limit(tmp_path: Path) -> None:
+    """A 1024 x 1024 16-bit frame (2 MiB) is refused under a 1 MiB limit, in one line."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.Rows = ds.Columns = 1024
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    ds.PixelData = np.zeros((1024, 1024), np.uint16).tobytes()
+    image = tmp_path / "big.dcm"
+    ds.save_as(image, enforce_file_format=True)
+    home = tmp_path / "home"
+    home.mkdir()
+
+    def render() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tuipacs", "render", str(image), "-o", str(tmp_path / "o.png")],
+            env={**os.environ, "TUIPACS_HOME": str(home)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert render().returncode == 0
+    (home / "config.toml").write_text('decode_limit = "1 MiB"\n')
+    refused = render()
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1
+    assert "over the 1 MiB decode limit" in refused.stderr

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tuipacs.imaging.limits import DECODE_LIMIT
+from tuipacs.imaging.limits import decode_limit
 from tuipacs.imaging.pipeline import DisplayPipeline
 
 FrameKey = tuple[Hashable, int]
@@ -39,7 +39,8 @@ class PipelineLoader:
     only, frames read on demand), the most recent ``keep`` of them.
     """
 
-    def __init__(self, keep: int = 64, limit: int = DECODE_LIMIT) -> None:
+    def __init__(self, keep: int = 64, limit: int | None = None) -> None:
+        limit = decode_limit() if limit is None else limit
         self._keep = keep
         self.limit = limit
         """Most bytes one decoded frame may take (see :mod:`tuipacs.imaging.limits`)."""

@@ -31,7 +31,7 @@ from tuipacs.imaging.errors import (
     short_reason,
 )
 from tuipacs.imaging.jpegfix import repair_sequential_sos
-from tuipacs.imaging.limits import DECODE_LIMIT, pixel_problem
+from tuipacs.imaging.limits import decode_limit, pixel_problem
 from tuipacs.imaging.reading import DEFER_SIZE, quiet, read_dataset, transfer_syntax_of
 
 __all__ = [
@@ -207,8 +207,9 @@ class PixelSource:
         path: Path | None = None,
         *,
         from_file: bool = False,
-        limit: int = DECODE_LIMIT,
+        limit: int | None = None,
     ) -> None:
+        limit = decode_limit() if limit is None else limit
         self.dataset = dataset
         self.path = Path(path) if path is not None else None
         self.name = self.path.name if self.path is not None else "the dataset"
@@ -229,10 +230,9 @@ class PixelSource:
                 self._full.NumberOfFrames = self.info.frames
 
     @classmethod
-    def open(
-        cls, path: Path, *, header_only: bool = True, limit: int = DECODE_LIMIT
-    ) -> PixelSource:
+    def open(cls, path: Path, *, header_only: bool = True, limit: int | None = None) -> PixelSource:
         """Open ``path``; with ``header_only`` pixel data stays on disk until needed."""
+        limit = decode_limit() if limit is None else limit
         ds = read_dataset(Path(path), header_only=header_only, limit=limit)
         return cls(ds, path, from_file=header_only, limit=limit)
 

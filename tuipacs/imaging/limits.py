@@ -26,8 +26,24 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 DECODE_LIMIT = 1 << 30
-"""Default ceiling in bytes for one decoded frame (the config setting
-``[imaging] decode_limit`` in MiB is meant to override it)."""
+"""Default ceiling in bytes for one decoded frame (config: ``decode_limit``)."""
+
+_limit = DECODE_LIMIT
+
+
+def set_decode_limit(size: int) -> None:
+    """Make ``size`` bytes the ceiling of one decoded frame for this process (from the
+    config's ``decode_limit``; at least 1 MiB)."""
+    global _limit
+    if size < 1 << 20:
+        raise ValueError(f"a decode limit under 1 MiB cannot show images ({size} bytes)")
+    _limit = size
+
+
+def decode_limit() -> int:
+    """The ceiling of one decoded frame in bytes (DECODE_LIMIT unless configured)."""
+    return _limit
+
 
 VALID_BITS = frozenset({1, 8, 16, 32, 64})
 """Bits Allocated values the decoders understand."""
@@ -124,11 +140,12 @@ def frame_count(value: object) -> int:
         return 1
 
 
-def pixel_problem(layout: PixelLayout, limit: int = DECODE_LIMIT) -> str | None:
+def pixel_problem(layout: PixelLayout, limit: int | None = None) -> str | None:
     """Why ``layout`` cannot be decoded within ``limit`` bytes a frame, or None if it can.
 
     See the module docstring for the rules. The answer is one line without a file name.
     """
+    limit = decode_limit() if limit is None else limit
     problem = attribute_problem(layout)
     if problem is not None:
         return problem

@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset
 from tuipacs.imaging.color import palette_to_rgb8, to_rgb8, ybr_to_rgb
 from tuipacs.imaging.decode import ImageInfo, PixelSource, read_dataset
 from tuipacs.imaging.errors import DecodeError, ImagingError, short_reason
-from tuipacs.imaging.limits import DECODE_LIMIT
+from tuipacs.imaging.limits import decode_limit
 from tuipacs.imaging.luts import LookupTable, little_endian_of
 from tuipacs.imaging.modality import ModalityTransform, modality_transform
 from tuipacs.imaging.overlays import OverlayPlane, draw_overlays, overlay_planes
@@ -63,8 +63,9 @@ class DisplayPipeline:
         path: Path | None = None,
         *,
         from_file: bool = False,
-        limit: int = DECODE_LIMIT,
+        limit: int | None = None,
     ) -> None:
+        limit = decode_limit() if limit is None else limit
         self.dataset = dataset
         self.path = Path(path) if path is not None else None
         self.source = PixelSource(dataset, self.path, from_file=from_file, limit=limit)
@@ -73,12 +74,13 @@ class DisplayPipeline:
 
     @classmethod
     def open(
-        cls, path: Path, *, header_only: bool = True, limit: int = DECODE_LIMIT
+        cls, path: Path, *, header_only: bool = True, limit: int | None = None
     ) -> DisplayPipeline:
         """Open ``path``; with ``header_only`` the pixel data is read frame by frame.
 
         ``limit`` is the most bytes one decoded frame may take (:mod:`~tuipacs.imaging.limits`).
         """
+        limit = decode_limit() if limit is None else limit
         path = Path(path)
         ds = read_dataset(path, header_only=header_only, limit=limit)
         return cls(ds, path, from_file=header_only, limit=limit)

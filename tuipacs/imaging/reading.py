@@ -20,7 +20,7 @@ from pydicom.uid import UID
 
 from tuipacs.imaging import guard
 from tuipacs.imaging.errors import ImagingError, NotDicomError, short_reason
-from tuipacs.imaging.limits import DECODE_LIMIT
+from tuipacs.imaging.limits import decode_limit
 
 _WARNINGS_LOCK = threading.RLock()
 
@@ -60,7 +60,7 @@ DEFER_SIZE = 256 * 1024
 """Values larger than this stay on disk in header-only reads (read on access)."""
 
 
-def read_dataset(path: Path, *, header_only: bool = True, limit: int = DECODE_LIMIT) -> Dataset:
+def read_dataset(path: Path, *, header_only: bool = True, limit: int | None = None) -> Dataset:
     """Read ``path`` as DICOM; with ``header_only`` large values (the pixel data)
     stay on disk until accessed, so the header is read without the pixels.
 
@@ -70,6 +70,7 @@ def read_dataset(path: Path, *, header_only: bool = True, limit: int = DECODE_LI
     Files without the 128-byte preamble are accepted when their content parses
     as DICOM. Raises :class:`NotDicomError` for anything else.
     """
+    limit = decode_limit() if limit is None else limit
     path = Path(path)
     name = path.name
     if not path.exists():

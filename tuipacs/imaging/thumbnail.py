@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from tuipacs.imaging.errors import ImagingError, is_fatal, short_reason
-from tuipacs.imaging.limits import DECODE_LIMIT
+from tuipacs.imaging.limits import decode_limit
 from tuipacs.imaging.pipeline import DisplayPipeline
 
 #: Longer side of a thumbnail in pixels (a tile of ~20 x 10 cells on a 10 x 20 px cell).
@@ -42,13 +42,14 @@ def thumbnail_size(rows: int, columns: int, aspect: float, max_side: int) -> tup
 
 
 def make_thumbnail(
-    path: Path, max_side: int = THUMBNAIL_SIDE, limit: int = DECODE_LIMIT
+    path: Path, max_side: int = THUMBNAIL_SIDE, limit: int | None = None
 ) -> Thumbnail:
     """The thumbnail of ``path``; ImagingError (one line) for anything without an image,
     including a frame over ``limit`` bytes decoded (see :mod:`tuipacs.imaging.limits`).
 
     The error's message is its ``reason``: what is wrong, without the file's name.
     """
+    limit = decode_limit() if limit is None else limit
     if max_side < 1:
         raise ImagingError(f"thumbnail size must be at least 1 pixel, not {max_side}")
     try:

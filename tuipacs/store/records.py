@@ -14,7 +14,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
 from tuipacs.imaging.guard import TooComplex, deflate_problem, layout_of, read_counted
-from tuipacs.imaging.limits import DECODE_LIMIT, pixel_problem
+from tuipacs.imaging.limits import decode_limit, pixel_problem
 from tuipacs.store.instance import BadDicomError, InstanceRecord, NotDicomError, uid_problem
 
 __all__ = [
@@ -75,9 +75,10 @@ def _int(ds: Dataset, keyword: str) -> int | None:
         return None
 
 
-def _check_complete(ds: Dataset, path: Path, size: int, limit: int = DECODE_LIMIT) -> None:
+def _check_complete(ds: Dataset, path: Path, size: int, limit: int | None = None) -> None:
     """Raise if a deferred (large) element, such as PixelData, runs past the end of the file,
     or if the pixel description is impossible (see :func:`check_pixels`)."""
+    limit = decode_limit() if limit is None else limit
     raw = ds.get_item(0x7FE00010, keep_deferred=True) if 0x7FE00010 in ds else None
     if raw is None:
         return
@@ -94,12 +95,13 @@ def _check_complete(ds: Dataset, path: Path, size: int, limit: int = DECODE_LIMI
     check_pixels(ds, path, syntax, limit)
 
 
-def check_pixels(ds: Dataset, path: Path, syntax: str, limit: int = DECODE_LIMIT) -> None:
+def check_pixels(ds: Dataset, path: Path, syntax: str, limit: int | None = None) -> None:
     """Raise BadDicomError when the object's pixel description is impossible: one frame
     over ``limit`` bytes decoded, uncompressed pixel data shorter than Rows x Columns x
     Frames x Samples x Bits say, fewer compressed fragments than frames, or unusable
     attributes (the rules of :func:`tuipacs.imaging.limits.pixel_problem`, which the
     viewer and ``tuipacs render`` apply too). Objects without Pixel Data pass."""
+    limit = decode_limit() if limit is None else limit
     if 0x7FE00010 not in ds:
         return
     compressed = bool(syntax) and syntax != DEFLATED and UID(syntax).is_compressed
@@ -108,13 +110,14 @@ def check_pixels(ds: Dataset, path: Path, syntax: str, limit: int = DECODE_LIMIT
         raise BadDicomError(f"{path.name}: {problem}")
 
 
-def read_record(path: Path, limit: int = DECODE_LIMIT) -> InstanceRecord:
+def read_record(path: Path, limit: int | None = None) -> InstanceRecord:
     """Read the index fields of ``path``, headers only (large values are skipped, not read).
 
     A deflated file that would inflate too far, or a file with more elements and items
     than the decode limit allows, is refused before pydicom builds it all in memory (see
     :mod:`tuipacs.imaging.guard`).
     """
+    limit = decode_limit() if limit is None else limit
     try:
         size = os.path.getsize(path)
         inflated = deflate_problem(path, limit)
@@ -135,9 +138,10 @@ def read_record(path: Path, limit: int = DECODE_LIMIT) -> InstanceRecord:
 
 
 def record_from_dataset(
-    ds: Dataset, path: Path, size: int, limit: int = DECODE_LIMIT
+    ds: Dataset, path: Path, size: int, limit: int | None = None
 ) -> InstanceRecord:
     """Build the record from an already parsed dataset (pixel values are not touched)."""
+    limit = decode_limit() if limit is None else limit
     meta = getattr(ds, "file_meta", None)
     try:
         # raw text: a malformed meta element must not escape as pydicom's exception

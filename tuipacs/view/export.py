@@ -32,7 +32,7 @@ import numpy as np
 from PIL import Image
 
 from tuipacs.imaging.errors import ImagingError, is_fatal, short_reason
-from tuipacs.imaging.limits import DECODE_LIMIT
+from tuipacs.imaging.limits import decode_limit
 from tuipacs.imaging.pipeline import DisplayPipeline
 from tuipacs.imaging.presets import find_preset, preset_names
 from tuipacs.imaging.voi import Window
@@ -125,7 +125,7 @@ def render_image(
     preset: str | None = None,
     size: tuple[int, int] | None = None,
     overlays: bool = True,
-    limit: int = DECODE_LIMIT,
+    limit: int | None = None,
     view: ViewOptions | None = None,
 ) -> np.ndarray:
     """The 8-bit image ``render_to_file`` writes: (rows, cols) grey or (rows, cols, 3) RGB.
@@ -135,6 +135,7 @@ def render_image(
     attribute whose value cannot be read, a decoder's panic) comes out as a one-line
     :class:`ImagingError`.
     """
+    limit = decode_limit() if limit is None else limit
     if view is None:
         view = view_options(size=size)
     elif size is not None:
@@ -214,7 +215,7 @@ def render_to_file(
     preset: str | None = None,
     size: tuple[int, int] | None = None,
     overlays: bool = True,
-    limit: int = DECODE_LIMIT,
+    limit: int | None = None,
     view: ViewOptions | None = None,
 ) -> None:
     """Render frame ``frame`` (1-based) of DICOM file ``path`` to the PNG ``out``.
@@ -224,6 +225,7 @@ def render_to_file(
     pixel data, a frame over ``limit`` bytes decoded (see :mod:`tuipacs.imaging.limits`),
     bad window/preset/size/view option, or an output file that cannot be written.
     """
+    limit = decode_limit() if limit is None else limit
     image = render_image(
         path,
         frame=frame,

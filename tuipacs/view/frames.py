@@ -22,7 +22,7 @@ from pydicom.dataset import Dataset
 from tuipacs.imaging import presets
 from tuipacs.imaging.cache import FrameCache, PipelineLoader
 from tuipacs.imaging.errors import ImagingError, is_fatal, short_reason
-from tuipacs.imaging.limits import DECODE_LIMIT
+from tuipacs.imaging.limits import decode_limit
 from tuipacs.imaging.luts import LookupTable
 from tuipacs.imaging.pipeline import DisplayPipeline
 from tuipacs.imaging.voi import VoiFunction, Window
@@ -182,8 +182,9 @@ class FrameStore:
         self,
         images: list[ImageRef],
         max_bytes: int = 256 * 1024 * 1024,
-        limit: int = DECODE_LIMIT,
+        limit: int | None = None,
     ) -> None:
+        limit = decode_limit() if limit is None else limit
         self.images = images
         self._loader = _DisplayLoader(limit=limit)
         self.cache = FrameCache(self._loader, budget_bytes=max_bytes, workers=2)
