@@ -177,9 +177,13 @@ def index_problems(archive_root: Path) -> list[str]:
             found = tuple(
                 ds.get(key) for key in ("SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID")
             )
-        except Exception as exc:  # noqa: BLE001 - reported as a problem
-            problems.append(f"{sop}: file unreadable: {exc}")
-            continue
+            if found[0] is None:  # no SOP Instance UID in the dataset: the file meta's counts
+                found = (ds.file_meta.get("MediaStorageSOPInstanceUID"), *found[1:])
+        except Exception as exc:  # noqa: BLE001 - pydicom trips; tuipacs' reader may not
+            found = _reread(path)
+            if found is None:
+                problems.append(f"{sop}: file unreadable: {exc}")
+                continue
         if actual != size:
             problems.append(f"{sop}: size {actual} on disk, {size} in the index")
         if tuple(str(v) for v in found) != (sop, series, study):
@@ -190,6 +194,18 @@ def index_problems(archive_root: Path) -> list[str]:
             if path.resolve() not in indexed:
                 problems.append(f"orphan file {path.relative_to(archive_root)}")
     return problems
+
+
+def _reread(path: Path) -> tuple[str, str, str] | None:
+    """(SOP, series, study) UIDs as tuipacs' own reader sees them (e.g. an element whose VR
+    is misspelt, which pydicom refuses to convert), or None if it cannot read them either."""
+    from tuipacs.store.records import read_record
+
+    try:
+        record = read_record(path)
+    except Exception:  # noqa: BLE001 - unreadable
+        return None
+    return record.sop_uid, record.series_uid, record.study_uid
 
 
 def indexed_uids(archive_root: Path) -> list[str]:
@@ -227,7 +243,7 @@ def send_all(paths: Sequence[Path], port: int, ae_title: str = "TUIPACS") -> Sen
     counted and replaced.
     """
     from pydicom.filereader import read_file_meta_info
-    from pynetdicom import AE, _config
+    from pynetdicom import AE, _config, evt
 
     _config.STORE_SEND_CHUNKED_DATASET = True  # send the file's bytes, never re-encode them
 
@@ -257,7 +273,8 @@ def send_all(paths: Sequence[Path], port: int, ae_title: str = "TUIPACS") -> Sen
             report.not_sent += 1
             continue
         if assoc is None or not assoc.is_established:
-            assoc = ae.associate("127.0.0.1", port, ae_title=ae_title)
+            handlers = [(evt.EVT_CONN_OPEN, _nodelay)]
+            assoc = ae.associate("127.0.0.1", port, ae_title=ae_title, evt_handlers=handlers)
             report.associations += 1
             if not assoc.is_established:
                 raise RuntimeError("the server refused a new association")
@@ -276,6 +293,16 @@ def send_all(paths: Sequence[Path], port: int, ae_title: str = "TUIPACS") -> Sen
     if assoc is not None and assoc.is_established:
         assoc.release()
     return report
+
+
+def _nodelay(event: object) -> None:
+    """Nagle off on the sender's socket (else every C-STORE waits for a delayed ACK)."""
+    import socket
+
+    sock = getattr(getattr(getattr(event, "assoc", None), "dul", None), "socket", None)
+    raw = getattr(sock, "socket", None)
+    if raw is not None:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -74,6 +74,14 @@ _WANTED = frozenset(
 _PIXEL_SIZE = -1
 
 
+#: The value representations of PS3.5 (explicit VR files); anything else is not DICOM.
+_KNOWN_VRS = frozenset(
+    v.encode()
+    for v in "AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV "
+    "TM UC UI UL UN UR US UT UV".split()
+)
+
+
 class _Unsure(Exception):
     """Leave this file to read_record."""
 
@@ -85,6 +93,8 @@ def _element(data: bytes, pos: int, explicit: bool) -> tuple[int, int, int, byte
     group, elem = struct.unpack_from("<HH", data, pos)
     if explicit and group != 0xFFFE:
         vr = data[pos + 4 : pos + 6]
+        if vr not in _KNOWN_VRS:
+            raise _Unsure  # pydicom cannot read it back: read_record decides (and refuses)
         if vr in _LONG_VRS:
             if pos + 12 > len(data):
                 raise _Unsure

@@ -24,7 +24,7 @@ from hostile import (
 from servekit import ServerProcess
 
 SEED = 20261204
-CASES = int(os.environ.get("TUIPACS_FUZZ_CASES", "300"))
+CASES = int(os.environ.get("TUIPACS_FUZZ_CASES", "1000"))
 #: Most memory a tuipacs process may take on these small files (they declare up to GiBs).
 RSS_LIMIT_MB = 600
 
