@@ -153,7 +153,11 @@ def load(work: Path, senders: int, images: int) -> bool:
     duplicated = len(stored) - len(set(stored))
     sent = senders * images
     print(f"{senders} senders x {images} images at once, C-FIND every 0.2 s")
+    refused = sum(len(r.refused) for r in reports)
+    aborted = sum(r.aborted for r in reports) + sum(r.not_sent for r in reports)
+    statuses = sorted({f"0x{code:04X}" for r in reports for code in r.refused.values()})
     _row("sent / acknowledged / stored", sent, len(acknowledged), len(stored))
+    _row("refused / aborted or unsent", refused, aborted, " ".join(statuses))
     _row("lost / duplicated", len(lost), duplicated)
     _row("seconds / C-FINDs / slowest (s)", f"{seconds:.1f}", finds, f"{slowest:.3f}")
     return alive and not lost and not duplicated and len(acknowledged) == sent
@@ -162,9 +166,9 @@ def load(work: Path, senders: int, images: int) -> bool:
 def main() -> int:
     """Parse arguments, run both phases, print the figures."""
     parser = argparse.ArgumentParser(prog="stress.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", type=int, default=2000, help="hostile files (default 2000)")
+    parser.add_argument("--cases", type=int, default=2000, help="hostile files (2000; 0: none)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the hostile files")
-    parser.add_argument("--senders", type=int, default=8, help="concurrent senders (default 8)")
+    parser.add_argument("--senders", type=int, default=8, help="concurrent senders (8; 0: none)")
     parser.add_argument("--images", type=int, default=250, help="images per sender (250)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
@@ -172,8 +176,8 @@ def main() -> int:
     logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
     work = Path(tempfile.mkdtemp(prefix="tuipacs-stress-"))
     try:
-        ok = fuzz(work, args.cases, args.seed)
-        ok &= load(work, args.senders, args.images)
+        ok = fuzz(work, args.cases, args.seed) if args.cases else True
+        ok &= load(work, args.senders, args.images) if args.senders else True
     finally:
         if args.keep:
             print(f"work folder kept: {work}")
