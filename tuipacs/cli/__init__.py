@@ -24,6 +24,7 @@ from tuipacs.cli import demo, net, node, render, serve, store, tui
 from tuipacs.cli.common import CliError
 from tuipacs.cli.output import say
 from tuipacs.dicom.errors import DicomError
+from tuipacs.remote.results import RemoteError
 
 __all__ = ["EXIT_CLOSED_PIPE", "CliError", "build_parser", "main"]
 
@@ -85,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _stdout_is_pipe():
             return _closed_pipe()
         return _unexpected(exc)
-    except (CliError, DicomError, config.ConfigError) as exc:
+    except (CliError, DicomError, RemoteError, config.ConfigError) as exc:
         say(f"tuipacs: error: {exc}", err=True)
         return 1
     except KeyboardInterrupt:

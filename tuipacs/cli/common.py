@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Any
 from tuipacs import config, locations
 
 if TYPE_CHECKING:
+    from tuipacs.audit import AuditLog
+    from tuipacs.dicom.nodes import Method, Node
+    from tuipacs.remote import PacsClient
     from tuipacs.store.archive import Archive
 
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -43,11 +46,26 @@ def load_config() -> config.Config:
     return cfg
 
 
-def audit(cfg: config.Config, event: str, **fields: Any) -> None:
-    """One line in the archive's audit log (tuipacs.audit), unless ``audit = false``."""
+def audit_log(cfg: config.Config) -> AuditLog:
+    """The archive's audit log (tuipacs.audit); disabled by ``audit = false``."""
     from tuipacs.audit import AuditLog
 
-    AuditLog.for_archive(locations.archive_dir(), cfg.audit).record(event, **fields)
+    return AuditLog.for_archive(locations.archive_dir(), cfg.audit)
+
+
+def audit(cfg: config.Config, event: str, **fields: Any) -> None:
+    """One line in the archive's audit log, unless ``audit = false``."""
+    audit_log(cfg).record(event, **fields)
+
+
+def client(
+    cfg: config.Config, node: Node, archive: Archive | None = None, method: Method | None = None
+) -> PacsClient:
+    """The client of ``node`` (tuipacs.remote), auditing to the archive's log; ``archive`` is
+    needed only to retrieve."""
+    from tuipacs.remote import client_for
+
+    return client_for(node, cfg.local_ae(), archive, audit=audit_log(cfg), method=method)
 
 
 def open_archive() -> Archive:

@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING
 from tuipacs.cli.common import (
     CliError,
     add_command,
-    audit,
+    client,
     load_config,
     missing_paths,
     open_archive,
 )
 from tuipacs.cli.output import ProgressBar, human, print_json, say, table
-from tuipacs.dicom.errors import DicomNetError
 
 if TYPE_CHECKING:
     from tuipacs.cli.common import Subparsers
@@ -56,26 +55,14 @@ def register(sub: Subparsers) -> None:
 
 
 def cmd_echo(args: argparse.Namespace) -> int:
-    """C-ECHO a node."""
-    from tuipacs.dicom.scu import echo
-
+    """Verify a node (C-ECHO)."""
     cfg = load_config()
-    node = cfg.node(args.node)
-    result = echo(node, cfg.local_ae())
+    result = client(cfg, cfg.node(args.node)).echo()
     if args.json:
-        print_json(
-            {
-                "node": node.name,
-                "address": node.address,
-                "ok": result.ok,
-                "ms": round(result.ms, 2),
-                "total_ms": round(result.total_ms, 2),
-                "status": result.status,
-            }
-        )
+        print_json(result.to_json())
     else:
         state = "ok" if result.ok else "FAILED"
-        say(f"{node.address}: echo {state} in {result.ms:.1f} ms ({result.status})")
+        say(f"{result.address}: echo {state} in {result.ms:.1f} ms ({result.status})")
     return 0 if result.ok else 1
 
 
@@ -114,21 +101,13 @@ _FIND_COLUMNS = {
 
 
 def cmd_find(args: argparse.Namespace) -> int:
-    """C-FIND on a node."""
-    from tuipacs.dicom.scu import find
-
+    """Query a node (C-FIND)."""
     cfg = load_config()
-    node = cfg.node(args.node)
-    rows = find(
-        node,
-        cfg.local_ae(),
-        level=args.level,
-        root=args.root,
-        keys=_parse_keys(args.key),
-        limit=args.limit or None,
+    rows = client(cfg, cfg.node(args.node)).find(
+        level=args.level, root=args.root, keys=_parse_keys(args.key), limit=args.limit or None
     )
     if args.json:
-        print_json(rows)
+        print_json([row.to_json() for row in rows])
         return 0
     columns = _FIND_COLUMNS[args.level]
     table([[r.get(c, "") for c in columns] for r in rows], columns)
@@ -140,107 +119,58 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     """Retrieve a study (or series) from a node into the archive."""
     import threading
 
-    from tuipacs.dicom.retrieve import RetrieveProgress, retrieve
-    from tuipacs.dicom.storage import ReceivedInstance
-    from tuipacs.store.identity import RefusedError
+    from tuipacs.remote import RetrieveProgress
 
     cfg = load_config()
     node = cfg.node(args.node)
     archive = open_archive()
+    remote = client(cfg, node, archive, method=args.method)
     bar = ProgressBar("retrieving")
 
     def progress(p: RetrieveProgress) -> None:
         bar(p.completed + p.failed + p.skipped + p.warning, max(p.total, 1))
 
-    refused: list[str] = []
-
-    def sink(path: Path, _info: ReceivedInstance) -> None:
-        try:
-            archive.add_file(path, move=True, source=f"retrieve from {node.name}")
-        except RefusedError as exc:  # answered as a failure; reported below
-            refused.append(str(exc))
-            raise
-
     cancel = threading.Event()
     try:
-        summary = retrieve(
-            node,
-            cfg.local_ae(),
-            args.study,
-            sink=sink,
-            series_uids=args.series or None,
-            method=args.method,
-            have=archive.has_instance,
-            have_any=archive.has_study,
-            progress=progress,
-            cancel=cancel,
-        )
+        result = remote.retrieve(args.study, args.series, progress=progress, cancel=cancel)
     except KeyboardInterrupt:
         cancel.set()
         raise
-    data = {
-        "node": node.name,
-        "study_uid": args.study,
-        "method": summary.method,
-        "total": summary.total,
-        "completed": summary.completed,
-        "skipped": summary.skipped,
-        "failed": summary.failed,
-        "warning": summary.warning,
-        "bytes": summary.bytes,
-        "seconds": round(summary.seconds, 3),
-        "mb_per_s": round(summary.mb_per_s, 1),
-        "first_image_seconds": summary.first_image_seconds,
-        "cancelled": summary.cancelled,
-        "errors": summary.errors,
-        "refused": refused,
-        "ok": summary.ok and not refused,
-    }
-    audit(
-        cfg, "retrieve", node=node.name, address=node.address, study_uid=args.study,
-        series_uids=list(args.series or []), method=summary.method,
-        received=summary.completed, failed=summary.failed, refused=len(refused),
-    )  # fmt: skip
     if args.json:
-        print_json(data)
+        print_json(result.to_json())
     else:
-        for message in summary.errors:
+        for message in result.errors:
             say(f"error: {message}", err=True)
-        for message in refused:
+        for message in result.refused:
             say(f"refused: {message}", err=True)
         say(
-            f"{summary.completed} received, {summary.skipped} already here, "
-            f"{summary.failed} failed, {summary.warning} warnings "
-            f"({human(summary.bytes)} in {summary.seconds:.1f} s, {summary.mb_per_s:.0f} MB/s)"
+            f"{result.completed} received, {result.skipped} already here, "
+            f"{result.failed} failed, {result.warning} warnings "
+            f"({human(result.bytes)} in {result.seconds:.1f} s, {result.mb_per_s:.0f} MB/s)"
         )
-    return 0 if summary.ok and not refused else 1
+    return 0 if result.ok else 1
 
 
 def cmd_send(args: argparse.Namespace) -> int:
     """Send files (or folders) to a node with C-STORE, as stored."""
-    from tuipacs.dicom.send import send
+    from tuipacs.remote import RemoteNetError
     from tuipacs.store.importer import collect_files
 
     cfg = load_config()
-    node = cfg.node(args.node)
+    remote = client(cfg, cfg.node(args.node))
     missing_paths(args.paths)
-    paths = [Path(p) for p in args.paths]
-    files = list(collect_files(paths))
+    files = list(collect_files([Path(p) for p in args.paths]))
     try:
-        summary = send(node, cfg.local_ae(), files, progress=ProgressBar("sending"))
-    except DicomNetError as exc:
+        result = remote.send(files, progress=ProgressBar("sending"))
+    except RemoteNetError as exc:
         raise CliError(f"{exc} (nothing was sent)") from exc
-    audit(
-        cfg, "send", node=node.name, address=node.address, files=len(files),
-        sent=summary.sent, failed=summary.failed,
-    )  # fmt: skip
     if args.json:
-        print_json(summary.to_json())
+        print_json(result.to_json())
     else:
-        for _path, message in summary.errors:
+        for _path, message in result.errors:
             say(f"error: {message}", err=True)
         say(
-            f"{summary.sent} sent ({summary.warnings} with warnings), {summary.failed} failed, "
-            f"{summary.skipped} skipped, {human(summary.bytes)} in {summary.seconds:.1f} s"
+            f"{result.sent} sent ({result.warnings} with warnings), {result.failed} failed, "
+            f"{result.skipped} skipped, {human(result.bytes)} in {result.seconds:.1f} s"
         )
-    return 0 if not summary.failed else 1
+    return 0 if not result.failed else 1

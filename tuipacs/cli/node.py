@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from tuipacs import config
-from tuipacs.cli.common import CliError, add_command, load_config
+from tuipacs.cli.common import CliError, add_command, client, load_config
 from tuipacs.cli.output import print_json, say, table
 
 if TYPE_CHECKING:
@@ -63,23 +63,10 @@ def _add(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     """Echo, find and a one-instance retrieve, with advice on what to fix."""
-    from tuipacs.dicom.doctor import check_node
-
     cfg = load_config()
-    steps = check_node(cfg.node(args.name), cfg.local_ae())
+    steps = client(cfg, cfg.node(args.name)).check()
     if args.json:
-        print_json(
-            [
-                {
-                    "step": s.name,
-                    "ok": s.ok,
-                    "skipped": s.skipped,
-                    "detail": s.detail,
-                    "seconds": round(s.seconds, 3),
-                }
-                for s in steps
-            ]
-        )
+        print_json([step.to_json() for step in steps])
     else:
         for step in steps:
             mark = "skip" if step.skipped else ("ok" if step.ok else "FAIL")

@@ -32,7 +32,9 @@ def cmd_tui(args: argparse.Namespace) -> int:
         say("first run: generating the demo archive...", err=True)
         load_demo(archive, show_progress=True)
     from tuipacs.app.main import run_app
+    from tuipacs.remote import config_clients
 
-    if args.serve:
-        return run_app(archive, cfg, graphics=args.graphics, theme=args.theme, serve=True)
-    return run_app(archive, cfg, graphics=args.graphics, theme=args.theme)
+    clients = config_clients(cfg, archive)  # the TUI reaches remote archives through these
+    return run_app(
+        archive, cfg, graphics=args.graphics, theme=args.theme, serve=args.serve, clients=clients
+    )

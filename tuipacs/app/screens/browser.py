@@ -49,7 +49,7 @@ from tuipacs.store.query import SeriesRow, StudyRow, list_studies
 if TYPE_CHECKING:
     import threading
 
-    from tuipacs.dicom.retrieve import RetrieveSummary
+    from tuipacs.remote import ClientFactory, RetrieveResult
 
 __all__ = [  # the browser's names tests and callers know
     "REMOTE_COLUMNS",
@@ -110,11 +110,23 @@ class BrowserScreen(Screen[None]):
 
     BINDINGS = _bindings()
 
-    def __init__(self, archive: Archive, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        archive: Archive,
+        settings: Settings | None = None,
+        clients: ClientFactory | None = None,
+    ) -> None:
+        """Browse ``archive``; ``clients`` gives the remote panel its clients (None: the
+        nodes of the settings' config, retrieving into ``archive``)."""
         super().__init__()
         self.archive = archive
         self.settings = settings or Settings()
         self.cfg = self.settings.config
+        if clients is None:
+            from tuipacs.remote import config_clients
+
+            clients = config_clients(self.cfg, archive)
+        self.clients = clients
         self.last_query: QueryRequest | None = None
         self.arrivals: set[str] = set()
         self.listed_at = 0.0
@@ -129,7 +141,7 @@ class BrowserScreen(Screen[None]):
         with Vertical(id="tables"):
             yield StudyTable(id="studies")
             yield SeriesPanel(self.archive, self.settings.graphics, self.cfg.thumbnails, id="lower")
-            yield RemotePanel(self.archive, self.cfg, id="remote-panel")
+            yield RemotePanel(self.clients, id="remote-panel")
         yield Static("", id="browser-status", markup=False)
         yield Footer()
 
@@ -186,7 +198,7 @@ class BrowserScreen(Screen[None]):
         return self.remote.cancel_event
 
     @property
-    def last_summary(self) -> RetrieveSummary | None:
+    def last_summary(self) -> RetrieveResult | None:
         """How the last retrieve ended."""
         return self.remote.last_summary
 
