@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tuipacs.cli.common import add_command, open_archive
 from tuipacs.cli.output import ProgressBar, print_json, say
 
 if TYPE_CHECKING:
     from tuipacs.cli.common import Subparsers
+    from tuipacs.demo.load import DemoSummary
     from tuipacs.store.archive import Archive
 
 
@@ -30,30 +30,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         say(
-            f"demo archive ready: {summary['files']} files "
-            f"({summary['added']} added, {summary['already_present']} already present)"
+            f"demo archive ready: {summary.files} files "
+            f"({summary.added} added, {summary.already_present} already present)"
         )
     return 0
 
 
 def load_demo(
     archive: Archive, *, ct_slices: int = 300, show_progress: bool = False
-) -> dict[str, Any]:
-    """Generate the demo set in the archive's temporary area and import it (moving files)."""
-    import tempfile
-
-    from tuipacs import demo
-    from tuipacs.store.importer import import_paths
+) -> DemoSummary:
+    """Load the demo set into ``archive``, with progress bars on a terminal if asked."""
+    from tuipacs.demo.load import load_demo as load
 
     enabled = None if show_progress else False
-    with tempfile.TemporaryDirectory(dir=archive.root / "tmp", prefix="demo-") as tmp:
-        files = demo.generate(
-            Path(tmp), ct_slices=ct_slices, progress=ProgressBar("generating demo", enabled)
-        )
-        summary = import_paths(archive, files, progress=ProgressBar("importing", enabled))
-    return {
-        "files": len(files),
-        "added": summary.added,
-        "already_present": summary.duplicates,
-        "studies": len(summary.studies),
-    }
+    return load(
+        archive,
+        ct_slices=ct_slices,
+        generating=ProgressBar("generating demo", enabled),
+        importing=ProgressBar("importing", enabled),
+    )

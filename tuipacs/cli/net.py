@@ -59,7 +59,7 @@ def cmd_echo(args: argparse.Namespace) -> int:
     cfg = load_config()
     result = client(cfg, cfg.node(args.node)).echo()
     if args.json:
-        print_json(result.to_json())
+        print_json(result)
     else:
         state = "ok" if result.ok else "FAILED"
         say(f"{result.address}: echo {state} in {result.ms:.1f} ms ({result.status})")
@@ -107,7 +107,7 @@ def cmd_find(args: argparse.Namespace) -> int:
         level=args.level, root=args.root, keys=_parse_keys(args.key), limit=args.limit or None
     )
     if args.json:
-        print_json([row.to_json() for row in rows])
+        print_json(rows)
         return 0
     columns = _FIND_COLUMNS[args.level]
     table([[r.get(c, "") for c in columns] for r in rows], columns)
@@ -137,7 +137,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         cancel.set()
         raise
     if args.json:
-        print_json(result.to_json())
+        print_json(result)
     else:
         for message in result.errors:
             say(f"error: {message}", err=True)
@@ -165,7 +165,7 @@ def cmd_send(args: argparse.Namespace) -> int:
     except RemoteNetError as exc:
         raise CliError(f"{exc} (nothing was sent)") from exc
     if args.json:
-        print_json(result.to_json())
+        print_json(result)
     else:
         for _path, message in result.errors:
             say(f"error: {message}", err=True)

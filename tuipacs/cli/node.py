@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from tuipacs import config
 from tuipacs.cli.common import CliError, add_command, client, load_config
@@ -11,6 +12,18 @@ from tuipacs.cli.output import print_json, say, table
 
 if TYPE_CHECKING:
     from tuipacs.cli.common import Subparsers
+    from tuipacs.dicom.nodes import Node
+
+
+@dataclass(frozen=True)
+class NodeListing:
+    """One configured node as ``node list --json`` shows it: its name and its settings."""
+
+    node: Node
+
+    def to_json(self) -> dict[str, Any]:
+        """{"name": ..., "ae_title": ..., "host": ..., ...} (TLS keys only when it is on)."""
+        return {"name": self.node.name, **self.node.to_mapping()}
 
 
 def register(sub: Subparsers) -> None:
@@ -66,7 +79,7 @@ def _check(args: argparse.Namespace) -> int:
     cfg = load_config()
     steps = client(cfg, cfg.node(args.name)).check()
     if args.json:
-        print_json([step.to_json() for step in steps])
+        print_json(steps)
     else:
         for step in steps:
             mark = "skip" if step.skipped else ("ok" if step.ok else "FAIL")
@@ -90,7 +103,7 @@ def _list(args: argparse.Namespace) -> int:
     cfg = load_config()
     rows = [cfg.node(name) for name in sorted(cfg.nodes)]
     if args.json:
-        print_json([{"name": n.name, **n.to_mapping()} for n in rows])
+        print_json([NodeListing(n) for n in rows])
     else:
         table(
             [[n.name, n.ae_title, n.host, str(n.port), n.method] for n in rows],

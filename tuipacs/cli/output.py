@@ -2,7 +2,8 @@
 
 Every printed value goes through :mod:`tuipacs.safe_text`: values from files and peers, file
 names and error messages that quote them are untrusted, so no raw control or bidi character
-reaches the terminal.
+reaches the terminal. ``--json`` prints the ``to_json()`` of a report (a dataclass), or of each
+report of a list: no command assembles its own dicts.
 """
 
 from __future__ import annotations
@@ -10,13 +11,27 @@ from __future__ import annotations
 import json
 import sys
 import unicodedata
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from tuipacs import safe_text
 
 
-def print_json(data: Any) -> None:
-    """``data`` as JSON on stdout: exact values, with no raw control or bidi character."""
+class Report(Protocol):
+    """What ``--json`` prints: a dataclass that knows its JSON form."""
+
+    def to_json(self) -> Any:
+        """The JSON-ready value (dicts, lists, strings, numbers, booleans, None)."""
+        ...
+
+
+def print_json(report: Report | Sequence[Report]) -> None:
+    """A report's ``to_json()`` (or a list of them, for a list of reports) as JSON on stdout:
+    exact values, with no raw control or bidi character."""
+    if isinstance(report, Sequence):
+        data = [item.to_json() for item in report]
+    else:
+        data = report.to_json()
     sys.stdout.write(safe_text.escape_json(json.dumps(data, indent=2, ensure_ascii=False)))
     sys.stdout.write("\n")
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tuipacs.audit import uid_list
 from tuipacs.cli.common import (
@@ -112,7 +113,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         refused=len(summary.refused) + len(summary.conflicts), **uid_list(summary.studies),
     )  # fmt: skip
     if args.json:
-        print_json(summary.to_json())
+        print_json(summary)
     else:
         for path, message in summary.errors:
             say(f"error: {_file_error(path, message)}", err=True)
@@ -148,7 +149,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         if not series:
             raise CliError(f"no study {args.study} in the archive (see 'tuipacs ls')")
         if args.json:
-            print_json([s.to_json() for s in series])
+            print_json(series)
         else:
             rows = [
                 [s.series_number, s.modality, s.description, str(s.num_instances), s.series_uid]
@@ -168,7 +169,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     except FilterError as exc:
         raise CliError(str(exc)) from exc
     if args.json:
-        print_json([s.to_json() for s in studies])
+        print_json(studies)
         return 0
     rows = [
         [
@@ -187,6 +188,37 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class CacheReport:
+    """Archive usage and, after ``--evict``, what was evicted (None: nothing was asked)."""
+
+    archive: str
+    bytes: int
+    limit: int | None
+    studies: int
+    series: int
+    instances: int
+    pinned_studies: int
+    evicted_studies: int | None = None
+    bytes_freed: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``cache --json`` object (the eviction keys only after ``--evict``)."""
+        data: dict[str, Any] = {
+            "archive": self.archive,
+            "bytes": self.bytes,
+            "limit": self.limit,
+            "studies": self.studies,
+            "series": self.series,
+            "instances": self.instances,
+            "pinned_studies": self.pinned_studies,
+        }
+        if self.evicted_studies is not None:
+            data["evicted_studies"] = self.evicted_studies
+            data["bytes_freed"] = self.bytes_freed
+        return data
+
+
 def cmd_cache(args: argparse.Namespace) -> int:
     """Show archive usage; ``--evict`` applies the size limit now."""
     cfg = load_config()
@@ -199,20 +231,19 @@ def cmd_cache(args: argparse.Namespace) -> int:
         evicted = archive.evict(limit)
         audit(cfg, "delete", reason="evict", **uid_list(evicted.study_uids))
     usage = archive.usage()
-    data = {
-        "archive": str(archive.root),
-        "bytes": usage.bytes,
-        "limit": limit,
-        "studies": usage.studies,
-        "series": usage.series,
-        "instances": usage.instances,
-        "pinned_studies": usage.pinned_studies,
-    }
-    if evicted is not None:
-        data["evicted_studies"] = evicted.studies
-        data["bytes_freed"] = evicted.bytes_freed
+    report = CacheReport(
+        archive=str(archive.root),
+        bytes=usage.bytes,
+        limit=limit,
+        studies=usage.studies,
+        series=usage.series,
+        instances=usage.instances,
+        pinned_studies=usage.pinned_studies,
+        evicted_studies=evicted.studies if evicted is not None else None,
+        bytes_freed=evicted.bytes_freed if evicted is not None else None,
+    )
     if args.json:
-        print_json(data)
+        print_json(report)
         return 0
     say(f"archive   {archive.root}")
     limit_text = f"of {human(limit)} limit" if limit else "(no limit)"
@@ -268,7 +299,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         return status
     entries = quarantine.entries(archive)
     if args.json:
-        print_json([e.to_json() for e in entries])
+        print_json(entries)
         return 0
     rows = [
         [
