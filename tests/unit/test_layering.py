@@ -144,7 +144,8 @@ def _imports_app(path: Path) -> bool:
 def test_core_packages_import_without_textual() -> None:
     code = (
         "import sys, tuipacs.dicom, tuipacs.store, tuipacs.imaging, tuipacs.config, "
-        "tuipacs.locations, tuipacs.cli; "
+        "tuipacs.locations, tuipacs.cli, tuipacs.remote, tuipacs.remote.dimse, tuipacs.server, "
+        "tuipacs.demo.load; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in {'textual', 'textual_image'}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

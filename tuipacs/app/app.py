@@ -13,6 +13,7 @@ from tuipacs.app.messages import StudyArrived
 from tuipacs.app.screens.browser import BrowserScreen
 from tuipacs.app.settings import Settings
 from tuipacs.config import Config
+from tuipacs.remote import config_clients
 from tuipacs.store.archive import Archive
 from tuipacs.view.graphics.probe import GraphicsConfig, current_config, normalise_setting
 
@@ -69,11 +70,9 @@ class TuipacsApp(App[int]):
         self.archive = archive
         self.cfg = cfg
         self.serve = serve
-        if clients is None:
-            from tuipacs.remote import config_clients
-
-            clients = config_clients(cfg, archive)
-        self.clients: ClientFactory = clients
+        self.clients: ClientFactory = (
+            clients if clients is not None else config_clients(cfg, archive)
+        )
         """How the screens reach remote archives (the seam of tuipacs.remote)."""
         self.server: ArchiveServer | None = None
         self.browser: BrowserScreen | None = None

@@ -15,8 +15,8 @@ Layout under ``out_dir`` (one folder per study and series)::
 Files already in ``out_dir`` are overwritten when their names match and otherwise left alone.
 
 Modules: ``headers`` (patients, studies and the shared header modules), ``iods`` (the series
-as datasets), the phantoms ``ct``, ``dx``, ``mr`` and ``us``, and ``draw`` (their drawing
-primitives).
+as datasets), the phantoms ``ct``, ``dx``, ``mr`` and ``us``, ``draw`` (their drawing
+primitives) and ``load`` (generate and import into an archive).
 """
 
 from __future__ import annotations

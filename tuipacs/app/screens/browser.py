@@ -42,6 +42,7 @@ from tuipacs.app.widgets.study_table import (
     matches,
     study_cells,
 )
+from tuipacs.remote import config_clients
 from tuipacs.safe_text import clean
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, StudyRow, list_studies
@@ -116,17 +117,12 @@ class BrowserScreen(Screen[None]):
         settings: Settings | None = None,
         clients: ClientFactory | None = None,
     ) -> None:
-        """Browse ``archive``; ``clients`` gives the remote panel its clients (None: the
-        nodes of the settings' config, retrieving into ``archive``)."""
+        """Browse ``archive``; ``clients`` reach remote nodes (None: those of the config)."""
         super().__init__()
         self.archive = archive
         self.settings = settings or Settings()
         self.cfg = self.settings.config
-        if clients is None:
-            from tuipacs.remote import config_clients
-
-            clients = config_clients(self.cfg, archive)
-        self.clients = clients
+        self.clients = clients if clients is not None else config_clients(self.cfg, archive)
         self.last_query: QueryRequest | None = None
         self.arrivals: set[str] = set()
         self.listed_at = 0.0
