@@ -194,7 +194,7 @@ class CacheReport:
 
     archive: str
     bytes: int
-    limit: int | None
+    limit: int
     studies: int
     series: int
     instances: int

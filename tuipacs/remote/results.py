@@ -81,11 +81,6 @@ class RetrieveProgress:
     bytes: int
     elapsed: float
 
-    @property
-    def done(self) -> int:
-        """Instances received, skipped or failed so far."""
-        return self.completed + self.skipped + self.failed
-
 
 @dataclass
 class RetrieveResult:

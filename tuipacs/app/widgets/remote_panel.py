@@ -10,7 +10,7 @@ to list the archive again (:class:`RemotePanel.Landed`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -73,8 +73,8 @@ class RemoteStudy:
     images: str = ""
 
     @classmethod
-    def from_find(cls, row: QueryRow) -> RemoteStudy:
-        """The study of one study-level answer."""
+    def from_find(cls, row: QueryRow | Mapping[str, str]) -> RemoteStudy:
+        """The study of one study-level answer (a row, or {keyword: text})."""
         return cls(
             study_uid=row.get("StudyInstanceUID", ""),
             patient_name=row.get("PatientName", ""),
