@@ -174,8 +174,7 @@ def tuipacs_run(
     server_env = env() | {"TUIPACS_HOME": str(home)}
     log = (work / "serve.log").open("ab")
     proc = subprocess.Popen(
-        # the code of `tuipacs serve`, plus --no-sync which only this entry point has
-        [sys.executable, "-m", "tuipacs.server", "--port", str(port), "--bind", LOOPBACK, *extra],
+        [sys.executable, "-m", "tuipacs", "serve", "--port", str(port), "--bind", LOOPBACK, *extra],
         env=server_env,
         stdout=log,
         stderr=log,

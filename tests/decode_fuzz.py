@@ -170,7 +170,7 @@ def run_case(path: Path) -> list[str]:
     from tuipacs.imaging.errors import ImagingError
     from tuipacs.imaging.render import render_image
     from tuipacs.imaging.thumbnail import make_thumbnail
-    from tuipacs.server_records import fast_record
+    from tuipacs.server.records import fast_record
     from tuipacs.store.records import BadDicomError, NotDicomError, read_record
 
     steps: list[tuple[Callable[[], object], tuple[type[BaseException], ...]]] = [

@@ -37,15 +37,8 @@ def tool_env() -> dict[str, str]:
 
 
 def server_command() -> list[str]:
-    """``python -m tuipacs serve`` once the CLI has it, else ``python -m tuipacs.server``."""
-    from tuipacs import cli
-
-    parser = cli.build_parser()
-    for action in parser._actions:
-        choices = getattr(action, "choices", None)
-        if isinstance(choices, dict) and "serve" in choices:
-            return [sys.executable, "-m", "tuipacs", "serve"]
-    return [sys.executable, "-m", "tuipacs.server"]
+    """``python -m tuipacs serve`` (the one way to run the server)."""
+    return [sys.executable, "-m", "tuipacs", "serve"]
 
 
 def write_config(home: Path, text: str) -> None:

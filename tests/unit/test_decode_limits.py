@@ -27,7 +27,7 @@ from tuipacs.imaging.limits import (
 )
 from tuipacs.imaging.render import render_image
 from tuipacs.imaging.thumbnail import make_thumbnail
-from tuipacs.server_records import fast_record
+from tuipacs.server.records import fast_record
 from tuipacs.store.records import BadDicomError, read_record
 
 #: What each hostile file's one-line error must say.

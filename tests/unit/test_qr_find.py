@@ -1,4 +1,4 @@
-"""C-FIND matching and C-GET/C-MOVE selection over the archive index (tuipacs.store.qr)."""
+"""C-FIND matching and C-GET/C-MOVE selection over the archive index (tuipacs.server.qr)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
 from tuipacs.dicom.scp_types import IdentifierError, check_level
-from tuipacs.store import qr
+from tuipacs.server import qr
 from tuipacs.store.archive import Archive
 
 ROOT = "1.2.826.0.1.3680043.8.498.4242."

@@ -9,7 +9,7 @@ import pytest
 from identity_files import write_image
 from pydicom.dataset import Dataset
 
-from tuipacs.store import qr
+from tuipacs.server import qr
 from tuipacs.store.archive import Archive
 
 STUDY = "1.2.826.0.1.3680043.8.498.801"

@@ -1,4 +1,4 @@
-"""server_records.fast_record gives read_record's result, or falls back on it."""
+"""tuipacs.server.records.fast_record gives read_record's result, or falls back on it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydicom.data import get_testdata_file
 
-from tuipacs.server_records import _record, _Unsure, fast_record
+from tuipacs.server.records import _record, _Unsure, fast_record
 from tuipacs.store.records import BadDicomError, NotDicomError, read_record
 
 

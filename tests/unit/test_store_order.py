@@ -9,7 +9,7 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from tuipacs.server_records import fast_record
+from tuipacs.server.records import fast_record
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import InstanceRow, anatomical_order, list_instances
 from tuipacs.store.records import read_record

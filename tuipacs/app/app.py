@@ -13,10 +13,12 @@ from tuipacs.app.messages import StudyArrived
 from tuipacs.app.screens.browser import BrowserScreen
 from tuipacs.app.settings import Settings
 from tuipacs.config import Config
+from tuipacs.remote import config_clients
 from tuipacs.store.archive import Archive
 from tuipacs.view.graphics.probe import GraphicsConfig, current_config, normalise_setting
 
 if TYPE_CHECKING:
+    from tuipacs.remote import ClientFactory
     from tuipacs.server import ArchiveServer
 
 
@@ -60,11 +62,18 @@ class TuipacsApp(App[int]):
         theme: str | None = None,
         theme_set: themes.ThemeSet | None = None,
         serve: ServeSettings | None = None,
+        clients: ClientFactory | None = None,
     ) -> None:
+        """The app over ``archive``; ``clients`` gives a client (tuipacs.remote) for a node
+        name or AE@host:port (None: the nodes of ``cfg``, retrieving into ``archive``)."""
         super().__init__()
         self.archive = archive
         self.cfg = cfg
         self.serve = serve
+        self.clients: ClientFactory = (
+            clients if clients is not None else config_clients(cfg, archive)
+        )
+        """How the screens reach remote archives (the seam of tuipacs.remote)."""
         self.server: ArchiveServer | None = None
         self.browser: BrowserScreen | None = None
         self.settings = Settings(cfg, graphics or current_config())
@@ -100,7 +109,7 @@ class TuipacsApp(App[int]):
                 severity="warning",
                 timeout=8,
             )
-        self.browser = BrowserScreen(self.archive, self.settings)
+        self.browser = BrowserScreen(self.archive, self.settings, self.clients)
         self.push_screen(self.browser)
         if self.serve is not None:
             self.start_server(self.serve)
@@ -161,11 +170,14 @@ def build_app(
     theme: str | None = None,
     theme_set: themes.ThemeSet | None = None,
     serve: bool | ServeSettings = False,
+    clients: ClientFactory | None = None,
 ) -> TuipacsApp:
     """The app for ``archive``; ``graphics``/``theme`` None mean "from the config".
 
     ``serve`` True (or a ServeSettings with overrides) also runs the archive server (AE title,
     port and bind from the config, like ``tuipacs serve``); arrivals refresh the browser.
+    ``clients`` is the client factory of remote archives (tuipacs.remote; None: the nodes of
+    ``cfg``), as Harlequin's App receives its adapter: tests give their own.
     """
     settings = serve if isinstance(serve, ServeSettings) else (ServeSettings() if serve else None)
     return TuipacsApp(
@@ -175,4 +187,5 @@ def build_app(
         theme=theme or cfg.theme,
         theme_set=theme_set,
         serve=settings,
+        clients=clients,
     )

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any
 
 from tuipacs.config import Config
 from tuipacs.store.archive import Archive
+
+if TYPE_CHECKING:
+    from tuipacs.remote import ClientFactory
 
 
 def run_app(
@@ -14,10 +18,12 @@ def run_app(
     graphics: str | None = None,
     theme: str | None = None,
     serve: bool = False,
+    clients: ClientFactory | None = None,
 ) -> int:
     """Run the TUI on ``archive``; ``graphics``/``theme`` None mean "from the config".
 
     ``serve`` also runs the archive server (as ``tuipacs serve``) so arrivals show up live.
+    ``clients`` gives the clients of remote archives (None: the nodes of ``cfg``).
 
     The terminal probe (graphics ``auto``) runs here, before Textual starts: Textual's input
     thread would swallow the terminal's replies otherwise. Returns the exit status.
@@ -32,9 +38,11 @@ def run_app(
     configure(config)
     from tuipacs.app.app import build_app
 
+    extra: dict[str, Any] = {}
     if serve:
-        app = build_app(archive, cfg, graphics=config, theme=theme, serve=True)
-    else:
-        app = build_app(archive, cfg, graphics=config, theme=theme)
+        extra["serve"] = True
+    if clients is not None:
+        extra["clients"] = clients
+    app = build_app(archive, cfg, graphics=config, theme=theme, **extra)
     result = app.run()
     return int(result or 0) if app.return_code in (None, 0) else int(app.return_code or 1)

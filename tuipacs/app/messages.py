@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
     from tuipacs.app.widgets.remote_panel import RemoteStudy
-    from tuipacs.dicom.retrieve import RetrieveProgress, RetrieveSummary
+    from tuipacs.remote import RetrieveProgress, RetrieveResult
     from tuipacs.view.frames import Frame, ImageRef
     from tuipacs.view.info import FrameInfo
     from tuipacs.view.render import Rendered, RenderRequest
@@ -135,7 +135,7 @@ class DatasetLoaded(Message):
 
 @dataclass
 class RemoteStudiesFound(Message):
-    """A C-FIND on a remote node answered with these studies."""
+    """A query on a remote node answered with these studies."""
 
     node: str
     rows: list[RemoteStudy]
@@ -160,7 +160,7 @@ class RetrieveProgressed(Message):
 class RetrieveFinished(Message):
     """A retrieve ended."""
 
-    summary: RetrieveSummary
+    summary: RetrieveResult
 
 
 @dataclass

@@ -42,6 +42,7 @@ from tuipacs.app.widgets.study_table import (
     matches,
     study_cells,
 )
+from tuipacs.remote import config_clients
 from tuipacs.safe_text import clean
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, StudyRow, list_studies
@@ -49,7 +50,7 @@ from tuipacs.store.query import SeriesRow, StudyRow, list_studies
 if TYPE_CHECKING:
     import threading
 
-    from tuipacs.dicom.retrieve import RetrieveSummary
+    from tuipacs.remote import ClientFactory, RetrieveResult
 
 __all__ = [  # the browser's names tests and callers know
     "REMOTE_COLUMNS",
@@ -110,11 +111,18 @@ class BrowserScreen(Screen[None]):
 
     BINDINGS = _bindings()
 
-    def __init__(self, archive: Archive, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        archive: Archive,
+        settings: Settings | None = None,
+        clients: ClientFactory | None = None,
+    ) -> None:
+        """Browse ``archive``; ``clients`` reach remote nodes (None: those of the config)."""
         super().__init__()
         self.archive = archive
         self.settings = settings or Settings()
         self.cfg = self.settings.config
+        self.clients = clients if clients is not None else config_clients(self.cfg, archive)
         self.last_query: QueryRequest | None = None
         self.arrivals: set[str] = set()
         self.listed_at = 0.0
@@ -129,7 +137,7 @@ class BrowserScreen(Screen[None]):
         with Vertical(id="tables"):
             yield StudyTable(id="studies")
             yield SeriesPanel(self.archive, self.settings.graphics, self.cfg.thumbnails, id="lower")
-            yield RemotePanel(self.archive, self.cfg, id="remote-panel")
+            yield RemotePanel(self.clients, id="remote-panel")
         yield Static("", id="browser-status", markup=False)
         yield Footer()
 
@@ -186,7 +194,7 @@ class BrowserScreen(Screen[None]):
         return self.remote.cancel_event
 
     @property
-    def last_summary(self) -> RetrieveSummary | None:
+    def last_summary(self) -> RetrieveResult | None:
         """How the last retrieve ended."""
         return self.remote.last_summary
 

@@ -1,18 +1,18 @@
 """The browser's remote panel: the studies a remote node answered, and their retrieve.
 
-It runs the C-FIND and the retrieve in thread workers and shows the retrieve's progress in a
-ProgressBar bound (``data_bind``) to its own reactives. Its only calls into
-:mod:`tuipacs.dicom` are :func:`find_studies` and :func:`retrieve_study` below. It tells the
-browser what to write on the status line (:class:`RemotePanel.Status`) and when to list the
-archive again (:class:`RemotePanel.Landed`).
+It runs the query and the retrieve in thread workers, through the client seam
+(:mod:`tuipacs.remote`: the App's client factory gives a client for the node the form names),
+and shows the retrieve's progress in a ProgressBar bound (``data_bind``) to its own reactives.
+It tells the browser what to write on the status line (:class:`RemotePanel.Status`) and when
+to list the archive again (:class:`RemotePanel.Landed`).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -28,14 +28,12 @@ from tuipacs.app.messages import (
     RetrieveProgressed,
 )
 from tuipacs.app.widgets.study_table import BrowserTable, fit_cells
-from tuipacs.config import Config
+from tuipacs.remote import ClientFactory, QueryRow, RemoteError, RetrieveProgress, RetrieveResult
 from tuipacs.safe_text import clean
-from tuipacs.store.archive import Archive
 from tuipacs.view import format as fmt
 
 if TYPE_CHECKING:
     from tuipacs.app.screens.query import QueryRequest
-    from tuipacs.dicom.retrieve import RetrieveProgress, RetrieveSummary
 
 REMOTE_COLUMNS = (
     ("local", "Here", 4),
@@ -75,8 +73,8 @@ class RemoteStudy:
     images: str = ""
 
     @classmethod
-    def from_find(cls, row: dict[str, str]) -> RemoteStudy:
-        """The study of one C-FIND answer ({keyword: text})."""
+    def from_find(cls, row: QueryRow | Mapping[str, str]) -> RemoteStudy:
+        """The study of one study-level answer (a row, or {keyword: text})."""
         return cls(
             study_uid=row.get("StudyInstanceUID", ""),
             patient_name=row.get("PatientName", ""),
@@ -103,55 +101,36 @@ def remote_cells(row: RemoteStudy, here: bool) -> tuple[str, ...]:
     )
 
 
-# -- the calls into tuipacs.dicom (a client seam will replace them) ---------------------------
+# -- the calls through the client seam --------------------------------------------------------
 
 
-def find_studies(cfg: Config, request: QueryRequest) -> tuple[str, list[RemoteStudy]]:
-    """C-FIND at study level on the request's node: (node name, studies)."""
-    from tuipacs.dicom import scu
-
+def find_studies(clients: ClientFactory, request: QueryRequest) -> tuple[str, list[RemoteStudy]]:
+    """A study-level query on the request's node: (node name, studies)."""
     keys = {keyword: "" for keyword in REMOTE_RETURN_KEYS}
     keys.update(request.keys)
-    node = cfg.node(request.node)
-    rows = scu.find(node, cfg.local_ae(), level="study", root="study", keys=keys)
-    return node.name, [RemoteStudy.from_find(row) for row in rows]
+    client = clients(request.node)
+    rows = client.find(level="study", root="study", keys=keys)
+    return client.name, [RemoteStudy.from_find(row) for row in rows]
 
 
 def retrieve_study(
-    cfg: Config,
-    archive: Archive,
-    node_name: str,
+    clients: ClientFactory,
+    node: str,
     study_uid: str,
-    progress: Any,
+    progress: Callable[[RetrieveProgress], None],
     cancel: threading.Event,
-) -> RetrieveSummary:
-    """Retrieve one study from the node into ``archive``; never raises."""
-    from tuipacs.dicom.retrieve import RetrieveSummary, retrieve
-
-    def sink(path: Path, _info: Any) -> None:
-        archive.add_file(path, move=True)
-
+) -> RetrieveResult:
+    """Retrieve one study from ``node`` into the archive; never raises."""
     try:
-        node = cfg.node(node_name)
-        return retrieve(
-            node,
-            cfg.local_ae(),
-            study_uid,
-            sink=sink,
-            have=archive.has_instance,
-            have_any=archive.has_study,
-            progress=progress,
-            cancel=cancel,
-        )
-    except Exception as exc:  # retrieve reports network errors; this is for the rest
-        return RetrieveSummary(study_uid, "", errors=[f"{type(exc).__name__}: {exc}"])
+        return clients(node).retrieve(study_uid, progress=progress, cancel=cancel)
+    except Exception as exc:  # a retrieve reports network errors; this is for the rest
+        line = str(exc) if isinstance(exc, RemoteError) else f"{type(exc).__name__}: {exc}"
+        return RetrieveResult(node, study_uid, errors=[line])
 
 
 def query_error(exc: Exception) -> str:
     """One line for a failed query."""
-    from tuipacs.dicom.errors import DicomError
-
-    if isinstance(exc, DicomError):
+    if isinstance(exc, RemoteError):
         return f"query failed: {exc}"
     return f"query failed: {type(exc).__name__}: {exc}"  # never a traceback in the UI
 
@@ -182,17 +161,17 @@ class RemotePanel(Vertical):
     done: reactive[float] = reactive(0.0)
     """Instances received, skipped or failed so far."""
 
-    def __init__(self, archive: Archive, cfg: Config, *, id: str) -> None:
+    def __init__(self, clients: ClientFactory, *, id: str) -> None:
         super().__init__(id=id)
-        self.archive = archive
-        self.cfg = cfg
+        self.clients = clients
+        """A client for a node name or AE@host:port (the App's factory)."""
         self.node = ""
         self.rows: list[RemoteStudy] = []
         self.local: set[str] = set()
         """UIDs of the studies in the local archive (marked "here")."""
         self.retrieving = ""
         self.cancel_event: threading.Event | None = None
-        self.last_summary: RetrieveSummary | None = None
+        self.last_summary: RetrieveResult | None = None
 
     def compose(self) -> ComposeResult:
         """The results table and the progress bar."""
@@ -228,7 +207,7 @@ class RemotePanel(Vertical):
 
     def _query(self, request: QueryRequest) -> None:
         try:
-            node, rows = find_studies(self.cfg, request)
+            node, rows = find_studies(self.clients, request)
         except Exception as exc:
             self.post_message(RemoteQueryFailed(query_error(exc)))
             return
@@ -303,7 +282,7 @@ class RemotePanel(Vertical):
             self.post_message(RetrieveProgressed(study_uid, state))
 
         def work() -> None:
-            summary = retrieve_study(self.cfg, self.archive, node, study_uid, progress, cancel)
+            summary = retrieve_study(self.clients, node, study_uid, progress, cancel)
             self.post_message(RetrieveFinished(summary))
 
         self.run_worker(

@@ -21,8 +21,11 @@ from pydicom.uid import (
     UltrasoundMultiFrameImageStorage,
 )
 
-from tuipacs import demo_ct, demo_dx, demo_mr, demo_us
-from tuipacs.demo_headers import (
+from tuipacs.demo import ct as demo_ct
+from tuipacs.demo import dx as demo_dx
+from tuipacs.demo import mr as demo_mr
+from tuipacs.demo import us as demo_us
+from tuipacs.demo.headers import (
     CT_STUDY,
     DX_STUDY,
     MR_STUDY,

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from tuipacs.demo_draw import Grid, ellipse
+from tuipacs.demo.draw import Grid, ellipse
 
 SIZE = 2048
 SPACING_MM = 0.2

@@ -13,6 +13,10 @@ Layout under ``out_dir`` (one folder per study and series)::
     us-echo-20240122/series-001/US0001.dcm                US, 30 RGB frames 480x640
 
 Files already in ``out_dir`` are overwritten when their names match and otherwise left alone.
+
+Modules: ``headers`` (patients, studies and the shared header modules), ``iods`` (the series
+as datasets), the phantoms ``ct``, ``dx``, ``mr`` and ``us``, ``draw`` (their drawing
+primitives) and ``load`` (generate and import into an archive).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 from pydicom.dataset import Dataset
 from pydicom.filewriter import dcmwrite
 
-from tuipacs import demo_iods
+from tuipacs.demo import iods as demo_iods
 
 ProgressCallback = Callable[[int, int], None]
 DEFAULT_CT_SLICES = 300

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from tuipacs.demo_draw import (
+from tuipacs.demo.draw import (
     Grid,
     fill_ellipse,
     fill_ellipse_where,

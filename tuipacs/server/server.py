@@ -1,42 +1,12 @@
 """``tuipacs serve``: the archive server, i.e. the SCP of tuipacs.dicom.scp over the archive.
 
-Storing is two-phase so that a sender waits for durability but not for the index:
-
-1. ``ArchiveBackend.store`` (on the association's thread, before the C-STORE response)
-   reads the header (a dataset that does not parse is refused with 0xC000 and dropped),
-   checks the identity rules against the index and the instances waiting in the inbox
-   (:mod:`tuipacs.store.inbox`, :mod:`tuipacs.store.identity`), renames the received file
-   into ``<archive>/inbox/<server>/``, fsyncs it and that folder. From then on the instance
-   survives a crash: the answer is 0x0000.
-2. The inbox thread adds queued files to the archive in batches (``Archive.add_files``:
-   one index transaction per batch, which checks the rules again) and calls
-   ``on_stored(study_uid, series_uid, sop_uid)`` for each new instance. Files still in the
-   inbox when the server starts (after a crash) are indexed first.
-
-C-STORE statuses besides success:
-
-* 0xA700 (out of resources): the archive's file system is nearly full or a write failed;
-* 0xC000 (cannot understand): the dataset does not parse (nothing is kept);
-* 0xC002 (cannot understand): the dataset's SOP Instance UID is not the one in the request
-  (nothing is kept: the sender would believe the request's UID stored);
-* 0xC001 (refused, identity): the instance's series belongs to another study, or its study
-  to another patient (Patient ID plus issuer); the file goes to the quarantine
-  (``tuipacs quarantine``);
-* 0xB001 (warning, conflict): a different object with this SOP Instance UID is archived;
-  the archive keeps the first object and quarantines the new one. The same object sent
-  again is answered 0x0000 and dropped (a duplicate).
-
-Each refusal and conflict is logged on one line with UIDs, the calling AE title and the
-quarantine entry, never patient names or IDs.
-
-Queries and retrieves answer from the index as it stands and never wait for the inbox:
-an instance is found once it is indexed, within about a second of its answer
-(``tuipacs.store.inbox.MAX_DELAY``).
+:class:`ArchiveServer` runs it in the background (the TUI's ``--serve``, tests); :func:`serve`
+in the foreground until SIGTERM or SIGINT (``tuipacs serve``). What storing, querying and
+retrieving do is in :mod:`tuipacs.server.backend`.
 """
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import logging
 import os
@@ -45,120 +15,27 @@ import signal
 import sys
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-from pydicom.dataset import Dataset
 
 from tuipacs import safe_text
 from tuipacs.audit import AuditLog
 from tuipacs.dicom.scp import ArchiveSCP, ScpError, ScpSettings
 from tuipacs.dicom.scp_access import SERVICES, AccessPolicy
-from tuipacs.dicom.scp_types import (
-    STORE_CANNOT_UNDERSTAND,
-    STORE_OUT_OF_RESOURCES,
-    STORE_SUCCESS,
-    Level,
-    ReceivedFile,
-    Root,
-    StoredInstance,
-)
 from tuipacs.dicom.tls import TlsError, TlsFiles, server_context
-from tuipacs.server_records import fast_record
-from tuipacs.store import qr
-from tuipacs.store.archive import Archive, ArchiveError
+from tuipacs.server.backend import ArchiveBackend
+from tuipacs.server.inbox import Inbox, OnStored
+from tuipacs.store.archive import Archive
 from tuipacs.store.files import make_locked_dir
-from tuipacs.store.identity import RefusedError, shown, shown_text
-from tuipacs.store.inbox import BATCH, IDLE, INBOX, MAX_DELAY, Inbox, OnStored
-from tuipacs.store.records import BadDicomError, NotDicomError
-
-__all__ = ["BATCH", "IDLE", "INBOX", "MAX_DELAY", "ArchiveServer", "Inbox", "OnStored", "serve"]
 
 LOG = logging.getLogger("tuipacs.server")
 
-#: Refuse C-STOREs (0xA700) when less than this is free on the archive's file system.
-MIN_FREE_BYTES = 64 * 1024 * 1024
-#: Refused: the series belongs to another study or the study to another patient.
-STORE_IDENTITY_REFUSED = 0xC001
-#: Warning: a different object with this SOP Instance UID is archived (the first is kept).
-STORE_SOP_CONFLICT = 0xB001
-#: The dataset's SOP Instance UID differs from the C-STORE request's.
-STORE_UID_MISMATCH = 0xC002
 DEFAULT_BIND = "127.0.0.1"
 
 
 class ServerError(Exception):
     """The server cannot run (port in use, bad configuration); the message says what to do."""
-
-
-# --------------------------------------------------------------------------- backend
-
-
-class ArchiveBackend:
-    """tuipacs.dicom.scp's Backend over the local archive."""
-
-    def __init__(self, archive: Archive, inbox: Inbox, min_free: int = MIN_FREE_BYTES) -> None:
-        """Serve `archive`; received files go through `inbox`."""
-        self.archive = archive
-        self.inbox = inbox
-        self.min_free = min_free
-
-    def _space_left(self, size: int) -> bool:
-        try:
-            free = shutil.disk_usage(self.archive.root).free
-        except OSError:
-            return True
-        return free - size >= self.min_free
-
-    def store(self, path: Path, info: ReceivedFile) -> int:
-        """Parse the header, check it, make the file durable in the inbox, answer (see the
-        module doc for the statuses)."""
-        if not self._space_left(info.size):
-            LOG.error("archive file system nearly full: refusing %s", shown(info.sop_instance_uid))
-            return STORE_OUT_OF_RESOURCES
-        try:
-            record = fast_record(path)
-        except (NotDicomError, BadDicomError) as exc:
-            LOG.warning("refusing %s: %s", shown(info.sop_instance_uid), exc)
-            return STORE_CANNOT_UNDERSTAND
-        caller = shown_text(info.calling_ae)
-        if record.sop_uid != info.sop_instance_uid:
-            # answering "stored" for the request's UID while keeping another would lose it
-            LOG.warning(
-                "C-STORE from %s refused: the dataset's SOP Instance UID %s is not the "
-                "request's %s",
-                caller,
-                shown(record.sop_uid),
-                shown(info.sop_instance_uid),
-            )
-            return STORE_UID_MISMATCH
-        try:
-            self.inbox.put(path, record, source=f"C-STORE from {caller}")
-        except RefusedError as exc:
-            conflict = exc.refusal.kind == "instance"
-            LOG.warning(
-                "C-STORE from %s %s: %s",
-                caller,
-                "conflicts" if conflict else "refused",
-                exc,
-            )
-            return STORE_SOP_CONFLICT if conflict else STORE_IDENTITY_REFUSED
-        except (OSError, ArchiveError) as exc:
-            LOG.error("cannot store %s: %s", shown(info.sop_instance_uid), exc)
-            return STORE_OUT_OF_RESOURCES
-        return STORE_SUCCESS
-
-    def find(self, level: Level, root: Root, identifier: Dataset) -> Iterator[Dataset]:
-        """C-FIND over the index as it stands (never waits for the inbox)."""
-        return qr.find(self.archive, level, identifier)
-
-    def instances_for(self, level: Level, root: Root, identifier: Dataset) -> list[StoredInstance]:
-        """Instances for C-GET/C-MOVE, from the index as it stands."""
-        return qr.instances_for(self.archive, root, identifier)
-
-
-# --------------------------------------------------------------------------- server
 
 
 def _spool_folder(archive: Archive) -> tuple[Path, int]:
@@ -369,37 +246,3 @@ def serve(
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tuipacs.server [--aet AE] [--port N] [--bind ADDR]`` (as ``tuipacs serve``)."""
-    from tuipacs import config, locations
-
-    parser = argparse.ArgumentParser(prog="tuipacs serve", description="run the archive server")
-    parser.add_argument("--aet", help="our AE title (default: config ae_title)")
-    parser.add_argument("--port", type=int, help="port to listen on (default: config port)")
-    parser.add_argument("--bind", help=f"address to listen on (default {DEFAULT_BIND})")
-    parser.add_argument(
-        "--no-sync",
-        action="store_true",
-        help="answer C-STOREs before the files are fsynced (faster; not power-loss safe)",
-    )
-    args = parser.parse_args(argv)
-    try:
-        cfg = config.load()
-        archive = Archive.open(locations.archive_dir())
-    except (config.ConfigError, ArchiveError) as exc:
-        print(f"tuipacs: error: {exc}", file=sys.stderr)
-        return 1
-    try:
-        sync = False if args.no_sync else None
-        return serve(archive, cfg, aet=args.aet, port=args.port, bind=args.bind, sync=sync)
-    except ServerError as exc:
-        print(f"tuipacs: error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        archive.close()
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

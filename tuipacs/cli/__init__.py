@@ -1,0 +1,107 @@
+"""Headless commands. ``tuipacs`` with no command opens the TUI.
+
+One module per command group, each adding its commands (``register``) beside their handlers:
+``store`` (import, ls, cache, pin, quarantine), ``net`` (echo, find, retrieve, send),
+``node``, ``serve``, ``render``, ``demo`` and ``tui`` (no command). ``output`` prints (every
+value sanitised), ``common`` holds the one-line error, the config and the archive.
+
+Heavy modules (pydicom, pynetdicom, textual) are imported inside the commands that need them,
+so ``tuipacs --help`` and simple commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import stat
+import sys
+import warnings
+from collections.abc import Sequence
+
+from tuipacs import __version__, config, safe_text
+from tuipacs.cli import demo, net, node, render, serve, store, tui
+from tuipacs.cli.common import CliError
+from tuipacs.cli.output import say
+from tuipacs.dicom.errors import DicomError
+from tuipacs.remote.results import RemoteError
+
+__all__ = ["EXIT_CLOSED_PIPE", "CliError", "build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="tuipacs",
+        description="A PACS workstation in the terminal. With no command, opens the viewer.",
+    )
+    parser.add_argument("--version", action="version", version=f"tuipacs {__version__}")
+    tui.register(parser)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for group in (store, render, node, net, serve, demo):
+        group.register(sub)
+    return parser
+
+
+#: Exit status after the reader of our output went away: 128 + SIGPIPE (13), as a shell
+#: reports a process killed by SIGPIPE.
+EXIT_CLOSED_PIPE = 141
+
+
+def _stdout_is_pipe() -> bool:
+    """True if stdout is a pipe or socket (where EPIPE means the reader has gone)."""
+    try:
+        mode = os.fstat(sys.stdout.fileno()).st_mode
+    except (AttributeError, OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def _closed_pipe() -> int:
+    """Stop quietly after the reader of stdout went away (``tuipacs ls | head -1``).
+
+    As in the recipe of the Python docs (signal module, "Note on SIGPIPE"): point stdout
+    at /dev/null so that the flush at exit cannot fail again, and exit with 141.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_CLOSED_PIPE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; errors are one line on stderr and a non-zero exit."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    safe_text.protect_logging()  # no log line written to stderr carries raw data
+    if not os.environ.get("TUIPACS_DEBUG"):
+        warnings.simplefilter("ignore")
+        # pydicom also logs its warnings, quoting the odd values (names, IDs)
+        logging.getLogger("pydicom").setLevel(logging.ERROR)
+    try:
+        code = int(args.func(args))
+        sys.stdout.flush()  # short outputs meet a closed pipe only here
+        return code
+    except BrokenPipeError as exc:
+        if _stdout_is_pipe():
+            return _closed_pipe()
+        return _unexpected(exc)
+    except (CliError, DicomError, RemoteError, config.ConfigError) as exc:
+        say(f"tuipacs: error: {exc}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        say("tuipacs: interrupted", err=True)
+        return 130
+    except Exception as exc:  # last resort: never show a traceback
+        return _unexpected(exc)
+
+
+def _unexpected(exc: Exception) -> int:
+    """Report an unexpected exception in one line (re-raised with TUIPACS_DEBUG set)."""
+    if os.environ.get("TUIPACS_DEBUG"):
+        raise exc
+    say(
+        f"tuipacs: error: unexpected {type(exc).__name__}: {exc} (set TUIPACS_DEBUG=1 for details)",
+        err=True,
+    )
+    return 2

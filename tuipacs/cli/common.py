@@ -1,0 +1,96 @@
+"""What every command group shares: the one-line error, the config, the archive, the audit log
+and how a command registers its parser."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tuipacs import config, locations
+
+if TYPE_CHECKING:
+    from tuipacs.audit import AuditLog
+    from tuipacs.dicom.nodes import Method, Node
+    from tuipacs.remote import PacsClient
+    from tuipacs.store.archive import Archive
+
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+    """The ``add_subparsers()`` object each command group adds its commands to."""
+
+Handler = Callable[[argparse.Namespace], int]
+"""A command: parsed arguments in, exit status out."""
+
+
+class CliError(Exception):
+    """An error reported as one line on stderr with a non-zero exit."""
+
+
+def add_command(sub: Subparsers, name: str, func: Handler, help_: str) -> argparse.ArgumentParser:
+    """Add the command ``name`` run by ``func``, described by ``help_``."""
+    cmd = sub.add_parser(name, help=help_, description=help_)
+    cmd.set_defaults(func=func)
+    return cmd
+
+
+def load_config() -> config.Config:
+    """The config file, applied to this process (the decode limit)."""
+    from tuipacs.imaging.limits import set_decode_limit
+
+    try:
+        cfg = config.load()
+    except config.ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    set_decode_limit(cfg.decode_limit)
+    return cfg
+
+
+def audit_log(cfg: config.Config) -> AuditLog:
+    """The archive's audit log (tuipacs.audit); disabled by ``audit = false``."""
+    from tuipacs.audit import AuditLog
+
+    return AuditLog.for_archive(locations.archive_dir(), cfg.audit)
+
+
+def audit(cfg: config.Config, event: str, **fields: Any) -> None:
+    """One line in the archive's audit log, unless ``audit = false``."""
+    audit_log(cfg).record(event, **fields)
+
+
+def client(
+    cfg: config.Config, node: Node, archive: Archive | None = None, method: Method | None = None
+) -> PacsClient:
+    """The client of ``node`` (tuipacs.remote), auditing to the archive's log; ``archive`` is
+    needed only to retrieve."""
+    from tuipacs.remote import client_for
+
+    return client_for(node, cfg.local_ae(), archive, audit=audit_log(cfg), method=method)
+
+
+def open_archive() -> Archive:
+    """Open the local archive named by the locations (TUIPACS_HOME or XDG)."""
+    from tuipacs.store.archive import Archive, ArchiveError
+    from tuipacs.store.schema import SchemaError
+
+    try:
+        return Archive.open(locations.archive_dir())
+    except (ArchiveError, SchemaError) as exc:
+        raise CliError(str(exc)) from exc
+
+
+def size_arg(text: str) -> int:
+    """An argparse type for sizes such as ``500M`` or ``20 GB`` (a clear error otherwise)."""
+    try:
+        return config.parse_size(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size; use e.g. 500M, 20G or '20 GB'"
+        ) from None
+
+
+def missing_paths(paths: list[str]) -> None:
+    """CliError naming the paths that do not exist (import and send take files or folders)."""
+    missing = [str(path) for path in map(Path, paths) if not path.exists()]
+    if missing:
+        raise CliError(f"no such file or folder: {', '.join(missing)}")

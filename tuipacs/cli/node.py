@@ -1,0 +1,112 @@
+"""``tuipacs node``: add, list, remove and check the remote archives of config.toml."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tuipacs import config
+from tuipacs.cli.common import CliError, add_command, client, load_config
+from tuipacs.cli.output import print_json, say, table
+
+if TYPE_CHECKING:
+    from tuipacs.cli.common import Subparsers
+    from tuipacs.dicom.nodes import Node
+
+
+@dataclass(frozen=True)
+class NodeListing:
+    """One configured node as ``node list --json`` shows it: its name and its settings."""
+
+    node: Node
+
+    def to_json(self) -> dict[str, Any]:
+        """{"name": ..., "ae_title": ..., "host": ..., ...} (TLS keys only when it is on)."""
+        return {"name": self.node.name, **self.node.to_mapping()}
+
+
+def register(sub: Subparsers) -> None:
+    """Add ``node`` and its actions."""
+    node = add_command(sub, "node", cmd_node, "manage the remote archives in config.toml")
+    node_sub = node.add_subparsers(dest="node_cmd", metavar="ACTION", required=True)
+    node_add = node_sub.add_parser("add", help="add or replace a node")
+    node_add.add_argument("name", metavar="NAME")
+    node_add.add_argument("spec", metavar="AE@host:port")
+    node_add.add_argument("--method", choices=("get", "move"), default="get")
+    node_add.add_argument("--parallel", type=int, default=2, help="parallel associations")
+    node_add.add_argument("--timeout", type=float, default=30.0, help="seconds per step")
+    node_list = node_sub.add_parser("list", help="list nodes")
+    node_list.add_argument("--json", action="store_true")
+    node_rm = node_sub.add_parser("remove", help="remove a node")
+    node_rm.add_argument("name", metavar="NAME")
+    node_check = node_sub.add_parser("check", help="diagnose a node: echo, find, retrieve")
+    node_check.add_argument("name", metavar="NODE")
+    node_check.add_argument("--json", action="store_true")
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    """Add, list, remove or check configured nodes."""
+    if args.node_cmd == "add":
+        return _add(args)
+    if args.node_cmd == "check":
+        return _check(args)
+    if args.node_cmd == "remove":
+        return _remove(args)
+    return _list(args)
+
+
+def _add(args: argparse.Namespace) -> int:
+    """Save a node (after validating it) in config.toml."""
+    from tuipacs.dicom.nodes import Node, parse_node_spec
+
+    cfg = load_config()
+    nodes = dict(cfg.nodes)
+    spec = parse_node_spec(args.spec, name=args.name, method=args.method)
+    table_ = spec.to_mapping()
+    table_.update({"parallel": args.parallel, "timeout": args.timeout})
+    Node.from_mapping(args.name, table_)  # validate before writing
+    nodes[args.name] = {
+        k: table_[k] for k in ("ae_title", "host", "port", "method", "parallel", "timeout")
+    }
+    path = config.save_nodes(nodes)
+    say(f"node {args.name} = {spec.address} saved in {path}", err=True)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Echo, find and a one-instance retrieve, with advice on what to fix."""
+    cfg = load_config()
+    steps = client(cfg, cfg.node(args.name)).check()
+    if args.json:
+        print_json(steps)
+    else:
+        for step in steps:
+            mark = "skip" if step.skipped else ("ok" if step.ok else "FAIL")
+            say(f"{mark:>4}  {step.name:<16} {step.detail}")
+    return 0 if all(s.ok for s in steps) else 1
+
+
+def _remove(args: argparse.Namespace) -> int:
+    """Remove a node from config.toml."""
+    cfg = load_config()
+    nodes = dict(cfg.nodes)
+    if args.name not in nodes:
+        raise CliError(f"no node {args.name!r} (see 'tuipacs node list')")
+    del nodes[args.name]
+    config.save_nodes(nodes)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    """The configured nodes, by name."""
+    cfg = load_config()
+    rows = [cfg.node(name) for name in sorted(cfg.nodes)]
+    if args.json:
+        print_json([NodeListing(n) for n in rows])
+    else:
+        table(
+            [[n.name, n.ae_title, n.host, str(n.port), n.method] for n in rows],
+            ["NAME", "AE TITLE", "HOST", "PORT", "METHOD"],
+        )
+    return 0

@@ -1,0 +1,316 @@
+"""The local archive's commands: ``import``, ``ls``, ``cache``, ``pin`` and ``quarantine``.
+
+``quarantine`` lists, releases or deletes the instances the archive refused (see
+:mod:`tuipacs.store.quarantine` for what is kept and why). Its listing shows UIDs and
+reasons, never patient names or IDs (inspect a kept file with ``dcmdump`` at the path
+``--json`` gives).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tuipacs.audit import uid_list
+from tuipacs.cli.common import (
+    CliError,
+    add_command,
+    audit,
+    load_config,
+    missing_paths,
+    open_archive,
+    size_arg,
+)
+from tuipacs.cli.output import ProgressBar, human, print_json, say, table
+
+if TYPE_CHECKING:
+    from tuipacs.cli.common import Subparsers
+
+
+def register(sub: Subparsers) -> None:
+    """Add the archive's commands."""
+    imp = add_command(
+        sub, "import", cmd_import, "import DICOM files, folders or DICOMDIRs into the archive"
+    )
+    imp.add_argument("paths", nargs="+", metavar="PATH")
+    imp.add_argument("--link", action="store_true", help="index files in place instead of copying")
+    imp.add_argument("--json", action="store_true", help="print a JSON summary")
+
+    ls = add_command(sub, "ls", cmd_ls, "list studies in the archive (or the series of one study)")
+    ls.add_argument("--name", help="patient name, * and ? wildcards, case-insensitive")
+    ls.add_argument("--id", help="patient ID")
+    ls.add_argument("--date", help="study date YYYYMMDD or range FROM-TO (either side optional)")
+    ls.add_argument("--modality", help="modality in study, e.g. CT")
+    ls.add_argument("--accession", help="accession number")
+    ls.add_argument("--study", metavar="UID", help="list the series of this study")
+    ls.add_argument("--limit", type=int, default=0, help="at most this many studies")
+    ls.add_argument("--json", action="store_true", help="machine-readable rows with UIDs")
+
+    cache = add_command(
+        sub, "cache", cmd_cache, "show archive usage; --evict applies the size limit"
+    )
+    cache.add_argument("--evict", action="store_true", help="evict least recently opened studies")
+    cache.add_argument("--limit", type=size_arg, help="size limit, e.g. 500M or '20 GB'")
+    cache.add_argument("--json", action="store_true")
+
+    pin = add_command(sub, "pin", cmd_pin, "pin a study so it is never evicted")
+    pin.add_argument("study", metavar="STUDY_UID")
+    pin.add_argument("--unpin", action="store_true", help="remove the pin")
+
+    text = "list the instances the archive refused (wrong patient/study, conflicts)"
+    quarantine = add_command(sub, "quarantine", cmd_quarantine, text)
+    group = quarantine.add_mutually_exclusive_group()
+    group.add_argument(
+        "--release",
+        type=int,
+        nargs="+",
+        metavar="ID",
+        help="add these entries to the archive again (still refused: they stay)",
+    )
+    group.add_argument("--delete", type=int, nargs="+", metavar="ID", help="delete these entries")
+    group.add_argument("--delete-all", action="store_true", help="delete every entry")
+    quarantine.add_argument(
+        "--json", action="store_true", help="machine-readable entries with paths"
+    )
+
+
+def _file_error(path: str, message: str) -> str:
+    """One error line naming the file by its full path (messages name only the file)."""
+    if message.startswith(path):
+        return message
+    return f"{path}: {message.removeprefix(Path(path).name + ': ')}"
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import files, folders and DICOMDIRs.
+
+    Exit status 1 if any file failed: DICOM files that cannot be read (truncated,
+    corrupt, missing UIDs, I/O errors), an unreadable DICOMDIR, files refused by the
+    identity rules (a series of another study, a study of another patient) and different
+    objects with a SOP Instance UID the archive holds (conflicts); the last two go to the
+    quarantine (``tuipacs quarantine``). Files that are not DICOM (no DICOM preamble) and
+    DICOMDIRs inside folders are skipped, and files already in the archive (the same
+    object) count as present; neither makes the import fail.
+    """
+    from tuipacs.store.archive import ArchiveError
+    from tuipacs.store.importer import import_paths
+
+    cfg = load_config()
+    missing_paths(args.paths)
+    paths = [Path(p) for p in args.paths]
+    archive = open_archive()
+    try:
+        summary = import_paths(
+            archive, paths, link=args.link, progress=ProgressBar("importing", None)
+        )
+    except ArchiveError as exc:
+        raise CliError(f"{exc} (nothing half-written was kept; free space and re-run)") from exc
+    audit(
+        cfg, "import", files=summary.files, added=summary.added,
+        refused=len(summary.refused) + len(summary.conflicts), **uid_list(summary.studies),
+    )  # fmt: skip
+    if args.json:
+        print_json(summary)
+    else:
+        for path, message in summary.errors:
+            say(f"error: {_file_error(path, message)}", err=True)
+        for path, message in summary.refused:
+            say(f"refused: {path}: {message}", err=True)
+        for path, message in summary.conflicts:
+            say(f"conflict: {path}: {message}", err=True)
+        held = len(summary.refused) + len(summary.conflicts)
+        say(
+            f"{summary.added} added, {summary.duplicates} already present, "
+            f"{summary.not_dicom} not DICOM skipped, {len(summary.errors)} failed"
+            + (
+                f", {held} quarantined ({len(summary.refused)} refused, "
+                f"{len(summary.conflicts)} conflicts: see 'tuipacs quarantine')"
+                if held
+                else ""
+            )
+            + f" ({len(summary.studies)} studies, {human(summary.bytes_added)}, "
+            f"{summary.seconds:.1f} s)"
+        )
+    # as for send: any file that could not be imported makes the exit status 1; files
+    # that are not DICOM at all (and DICOMDIRs met in folders) are skipped, not failed
+    return 1 if summary.errors or summary.refused or summary.conflicts else 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    """List studies, or the series of one study."""
+    from tuipacs.store.query import FilterError, StudyFilter, list_series, list_studies
+
+    archive = open_archive()
+    if args.study:
+        series = list_series(archive, args.study)
+        if not series:
+            raise CliError(f"no study {args.study} in the archive (see 'tuipacs ls')")
+        if args.json:
+            print_json(series)
+        else:
+            rows = [
+                [s.series_number, s.modality, s.description, str(s.num_instances), s.series_uid]
+                for s in series
+            ]
+            table(rows, ["#", "MOD", "DESCRIPTION", "IMAGES", "SERIES UID"])
+        return 0
+    flt = StudyFilter(
+        patient_name=args.name or "",
+        patient_id=args.id or "",
+        date=args.date or "",
+        modality=args.modality or "",
+        accession=args.accession or "",
+    )
+    try:
+        studies = list_studies(archive, flt, limit=args.limit)
+    except FilterError as exc:
+        raise CliError(str(exc)) from exc
+    if args.json:
+        print_json(studies)
+        return 0
+    rows = [
+        [
+            s.patient_name,
+            s.patient_id,
+            s.study_date,
+            s.modalities.replace("\\", ","),
+            s.description,
+            s.accession,
+            str(s.num_instances),
+            s.study_uid,
+        ]
+        for s in studies
+    ]
+    table(rows, ["PATIENT", "ID", "DATE", "MOD", "DESCRIPTION", "ACCESSION", "IMAGES", "UID"])
+    return 0
+
+
+@dataclass(frozen=True)
+class CacheReport:
+    """Archive usage and, after ``--evict``, what was evicted (None: nothing was asked)."""
+
+    archive: str
+    bytes: int
+    limit: int
+    studies: int
+    series: int
+    instances: int
+    pinned_studies: int
+    evicted_studies: int | None = None
+    bytes_freed: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``cache --json`` object (the eviction keys only after ``--evict``)."""
+        data: dict[str, Any] = {
+            "archive": self.archive,
+            "bytes": self.bytes,
+            "limit": self.limit,
+            "studies": self.studies,
+            "series": self.series,
+            "instances": self.instances,
+            "pinned_studies": self.pinned_studies,
+        }
+        if self.evicted_studies is not None:
+            data["evicted_studies"] = self.evicted_studies
+            data["bytes_freed"] = self.bytes_freed
+        return data
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    """Show archive usage; ``--evict`` applies the size limit now."""
+    cfg = load_config()
+    archive = open_archive()
+    limit = args.limit if args.limit is not None else cfg.archive_limit
+    evicted = None
+    if args.evict:
+        if not limit:
+            raise CliError('no archive limit set: put archive_limit = "20 GB" in config.toml')
+        evicted = archive.evict(limit)
+        audit(cfg, "delete", reason="evict", **uid_list(evicted.study_uids))
+    usage = archive.usage()
+    report = CacheReport(
+        archive=str(archive.root),
+        bytes=usage.bytes,
+        limit=limit,
+        studies=usage.studies,
+        series=usage.series,
+        instances=usage.instances,
+        pinned_studies=usage.pinned_studies,
+        evicted_studies=evicted.studies if evicted is not None else None,
+        bytes_freed=evicted.bytes_freed if evicted is not None else None,
+    )
+    if args.json:
+        print_json(report)
+        return 0
+    say(f"archive   {archive.root}")
+    limit_text = f"of {human(limit)} limit" if limit else "(no limit)"
+    say(f"usage     {human(usage.bytes)} {limit_text}")
+    say(f"holds     {usage.studies} studies, {usage.series} series, {usage.instances} images")
+    say(f"pinned    {usage.pinned_studies} studies")
+    if evicted is not None:
+        say(f"evicted   {evicted.studies} studies, {human(evicted.bytes_freed)} freed")
+    return 0
+
+
+def cmd_pin(args: argparse.Namespace) -> int:
+    """Pin or unpin a study (pinned studies are never evicted)."""
+    archive = open_archive()
+    if not archive.set_pinned(args.study, not args.unpin):
+        raise CliError(f"no study {args.study} in the archive (see 'tuipacs ls')")
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    """List, release or delete quarantined instances; the exit status is 1 if an ID is
+    unknown or still refused."""
+    from tuipacs.store import quarantine
+    from tuipacs.store.identity import RefusedError
+
+    archive = open_archive()
+    status = 0
+    if args.delete_all:
+        removed = quarantine.delete_all(archive)
+        audit(load_config(), "delete", reason="quarantine", entries="all", count=removed)
+        say(f"{removed} entries deleted", err=True)
+        return 0
+    if args.delete:
+        audit(load_config(), "delete", reason="quarantine", entries=list(args.delete))
+        for entry_id in args.delete:
+            if not quarantine.delete(archive, entry_id):
+                say(f"error: no quarantine entry #{entry_id}", err=True)
+                status = 1
+        return status
+    if args.release:
+        for entry_id in args.release:
+            try:
+                result = quarantine.release(archive, entry_id)
+            except KeyError:
+                say(f"error: no quarantine entry #{entry_id}", err=True)
+                status = 1
+            except RefusedError as exc:
+                say(f"error: #{entry_id} stays: {exc.refusal.message}", err=True)
+                status = 1
+            else:
+                what = "added" if result.status == "added" else "already archived"
+                say(f"#{entry_id} released: {what} ({result.sop_uid})", err=True)
+        return status
+    entries = quarantine.entries(archive)
+    if args.json:
+        print_json(entries)
+        return 0
+    rows = [
+        [
+            str(e.id),
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_seen)),
+            str(e.times),
+            e.source,
+            e.reason,
+        ]
+        for e in entries
+    ]
+    table(rows, ["ID", "LAST SEEN", "TIMES", "FROM", "REASON"])
+    say(f"{len(entries)} quarantined", err=True)
+    return 0
