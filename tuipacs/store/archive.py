@@ -32,18 +32,19 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuipacs.store import adding
+from tuipacs.store import adding, removal
 from tuipacs.store.adding import AddResult
 from tuipacs.store.files import (
     PRIVATE_DIR,
     PRIVATE_FILE,
     make_locked_dir,
     make_private_dirs,
-    stale_new,
+    remove_dead_dirs,
     tighten,
 )
 from tuipacs.store.identity import RefusedError
 from tuipacs.store.instance import InstanceRecord
+from tuipacs.store.removal import EvictResult, VerifyReport
 from tuipacs.store.schema import migrate
 
 __all__ = ["AddResult", "Archive", "ArchiveError", "RefusedError"]
@@ -70,30 +71,6 @@ class Usage:
     series: int
     instances: int
     pinned_studies: int
-
-
-@dataclass(frozen=True, slots=True)
-class EvictResult:
-    """What an eviction removed."""
-
-    studies: int
-    bytes_freed: int
-    bytes_after: int
-    study_uids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyReport:
-    """Differences between the index and the files on disk."""
-
-    missing_files: list[str]
-    size_mismatches: list[str]
-    orphan_files: list[str]
-
-    @property
-    def ok(self) -> bool:
-        """True when index and files agree."""
-        return not (self.missing_files or self.size_mismatches or self.orphan_files)
 
 
 def _safe_component(uid: str) -> str:
@@ -191,8 +168,6 @@ class Archive:
                     conn.execute("ROLLBACK")
                 raise
 
-    _write = write
-
     @contextmanager
     def locked(self) -> Iterator[None]:
         """The archive lock: this process's writers and every other process's (flock on
@@ -252,27 +227,7 @@ class Archive:
 
     def recover(self) -> int:
         """Finish or discard what crashed writers left. Returns the number of files indexed."""
-        for tmp in (self.root / "tmp").iterdir():
-            if tmp == self._tmp or not tmp.is_dir():
-                continue
-            stale = stale_new(tmp)
-            if stale is not None:  # a folder being made (make_locked_dir)
-                if stale:
-                    shutil.rmtree(tmp, ignore_errors=True)
-                continue
-            lock = tmp / ".lock"
-            try:
-                fd = os.open(lock, os.O_RDWR)
-            except FileNotFoundError:
-                shutil.rmtree(tmp, ignore_errors=True)
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # a live writer owns it
-            finally:
-                os.close(fd)
-            shutil.rmtree(tmp, ignore_errors=True)
+        remove_dead_dirs(self.root / "tmp", keep=self._tmp)
         if not self._conn().execute("SELECT 1 FROM pending LIMIT 1").fetchone():
             return 0
         with self.locked():  # live writers hold it while their rows are pending
@@ -358,14 +313,12 @@ class Archive:
             .execute("SELECT path FROM instance WHERE sop_uid = ?", (sop_uid,))
             .fetchone()
         )
-        return self._abs(row["path"]) if row else None
+        return self.absolute(row["path"]) if row else None
 
     def absolute(self, rel: str) -> Path:
         """The absolute path of a path the index holds (relative to the root, or linked)."""
         path = Path(rel)
         return path if path.is_absolute() else self.root / path
-
-    _abs = absolute
 
     def usage(self) -> Usage:
         """Totals over the whole archive."""
@@ -384,97 +337,32 @@ class Archive:
 
     def touch_study(self, study_uid: str) -> None:
         """Record that a study was opened now (eviction keeps recently opened studies)."""
-        with self._write() as conn:
+        with self.write() as conn:
             conn.execute(
                 "UPDATE study SET last_opened = ? WHERE study_uid = ?", (time.time(), study_uid)
             )
 
     def set_pinned(self, study_uid: str, pinned: bool) -> bool:
         """Pin or unpin a study; False if there is no such study."""
-        with self._write() as conn:
+        with self.write() as conn:
             cur = conn.execute(
                 "UPDATE study SET pinned = ? WHERE study_uid = ?", (int(pinned), study_uid)
             )
             return cur.rowcount == 1
 
-    # -- deleting ----------------------------------------------------------------------------
+    # -- deleting and checking (see tuipacs.store.removal) ---------------------------------
 
     def delete_study(self, study_uid: str) -> int:
-        """Remove a study from the index, then the files the index named (never a linked
-        file), then the folders that became empty. Returns the bytes freed."""
-        with self.locked():
-            with self._write() as conn:
-                row = conn.execute(
-                    "SELECT id, patient_fk, size_bytes FROM study WHERE study_uid = ?",
-                    (study_uid,),
-                ).fetchone()
-                if row is None:
-                    return 0
-                paths = conn.execute(
-                    "SELECT i.path FROM instance i JOIN series s ON i.series_fk = s.id "
-                    "WHERE s.study_fk = ? AND i.linked = 0",
-                    (row["id"],),
-                ).fetchall()
-                conn.execute("DELETE FROM study WHERE id = ?", (row["id"],))
-                conn.execute(
-                    "DELETE FROM patient WHERE id = ? AND NOT EXISTS "
-                    "(SELECT 1 FROM study WHERE patient_fk = ?)",
-                    (row["patient_fk"], row["patient_fk"]),
-                )
-            folders: set[Path] = set()
-            for (rel,) in paths:
-                path = self.absolute(rel)
-                path.unlink(missing_ok=True)
-                folders.add(path.parent)
-                folders.add(path.parent.parent)
-            # deepest first; a folder that still holds anything stays
-            for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-                if folder != self.files_dir and folder.is_relative_to(self.files_dir):
-                    with suppress(OSError):
-                        folder.rmdir()
-        return int(row["size_bytes"])
+        """Remove a study and the files the index names; returns the bytes freed."""
+        return removal.delete_study(self, study_uid)
 
     def evict(self, limit_bytes: int) -> EvictResult:
         """Delete least recently opened, unpinned studies until the archive fits the limit."""
-        total = self.usage().bytes
-        freed = 0
-        removed: list[str] = []
-        candidates = (
-            self._conn()
-            .execute(
-                "SELECT study_uid, size_bytes FROM study WHERE pinned = 0 "
-                "ORDER BY coalesce(last_opened, received) ASC"
-            )
-            .fetchall()
-        )
-        for row in candidates:
-            if total - freed <= limit_bytes:
-                break
-            freed += self.delete_study(row["study_uid"])
-            removed.append(row["study_uid"])
-        return EvictResult(len(removed), freed, total - freed, tuple(removed))
-
-    # -- checking ----------------------------------------------------------------------------
+        return removal.evict(self, limit_bytes)
 
     def verify(self) -> VerifyReport:
         """Compare the index with the files on disk."""
-        missing: list[str] = []
-        mismatched: list[str] = []
-        indexed: set[Path] = set()
-        for row in self._conn().execute("SELECT path, file_size, linked FROM instance"):
-            path = self._abs(row["path"])
-            if not row["linked"]:
-                indexed.add(path)
-            try:
-                size = path.stat().st_size
-            except FileNotFoundError:
-                missing.append(str(path))
-                continue
-            if size != row["file_size"]:
-                mismatched.append(str(path))
-        on_disk = {p for p in self.files_dir.rglob("*") if p.is_file()}
-        orphans = sorted(str(p) for p in on_disk - indexed)
-        return VerifyReport(missing, mismatched, orphans)
+        return removal.verify(self)
 
 
 def _uids(record: InstanceRecord) -> tuple[str, str, str]:

@@ -129,3 +129,28 @@ def stale_new(folder: Path, seconds: float = 60.0) -> bool | None:
         return time.time() - folder.stat().st_mtime > seconds
     except OSError:
         return False
+
+
+def remove_dead_dirs(parent: Path, keep: Path | None = None) -> None:
+    """Remove the private folders in ``parent`` whose owner died (their ``.lock`` is free),
+    except ``keep``; folders still being made (stale_new) are left alone while young."""
+    for folder in parent.iterdir():
+        if folder == keep or not folder.is_dir():
+            continue
+        stale = stale_new(folder)
+        if stale is not None:  # a folder being made (make_locked_dir)
+            if stale:
+                shutil.rmtree(folder, ignore_errors=True)
+            continue
+        try:
+            fd = os.open(folder / ".lock", os.O_RDWR)
+        except FileNotFoundError:
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a live writer owns it
+        finally:
+            os.close(fd)
+        shutil.rmtree(folder, ignore_errors=True)
