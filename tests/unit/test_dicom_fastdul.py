@@ -13,7 +13,9 @@ from pydicom.filewriter import write_dataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from tuipacs.dicom import retrieve as retrieve_module
-from tuipacs.dicom.fastdul import (
+from tuipacs.dicom.retrieve import _Instance, _parse_row, plan_jobs
+from tuipacs.dicom.storage import MAX_CONTEXTS, storage_contexts
+from tuipacs.dicom.transport.fast_dul import (
     _parse_command,
     _us,
     file_preamble,
@@ -21,8 +23,6 @@ from tuipacs.dicom.fastdul import (
     scan_elements,
     store_response,
 )
-from tuipacs.dicom.retrieve import _Instance, _parse_row, plan_jobs
-from tuipacs.dicom.storage import MAX_CONTEXTS, storage_contexts
 
 
 def test_store_response_decodes_with_pydicom() -> None:

@@ -34,7 +34,6 @@ from pynetdicom.presentation import build_context
 
 from tuipacs.dicom import net, tls
 from tuipacs.dicom.errors import DicomError, DicomNetError, MoveDestinationUnknown
-from tuipacs.dicom.fastdul import StoreRequest, scan_elements
 from tuipacs.dicom.nodes import LocalAE, Method, Node
 from tuipacs.dicom.scu import STUDY_ROOT_FIND, STUDY_ROOT_GET, STUDY_ROOT_MOVE, iter_find
 from tuipacs.dicom.status import CANCEL, FAILURE, PENDING, WARNING, describe
@@ -46,6 +45,7 @@ from tuipacs.dicom.storage import (
     StoreHandler,
     storage_contexts,
 )
+from tuipacs.dicom.transport.fast_dul import StoreRequest, scan_elements
 
 LOG = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@
 * C-ECHO;
 * C-STORE for every storage SOP class in the transfer syntax the sender proposes first
   (compressed included, never transcoded). Datasets are written undecoded straight to a
-  spool file (the fast path of :mod:`tuipacs.dicom.fastdul`) and handed to
+  spool file (the fast path of :mod:`tuipacs.dicom.transport.fast_dul`) and handed to
   ``backend.store``, whose status is the answer: 0x0000 only once the instance is durable;
 * C-FIND (patient and study root, every level), C-GET and C-MOVE (to the AE titles in
   ``ScpSettings.destinations``; others get 0xA801), with pending responses.
@@ -47,12 +47,9 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from tuipacs.audit import AuditLog
 from tuipacs.dicom.errors import DicomError
-from tuipacs.dicom.fastspool import StoreRequest, disk_full
-from tuipacs.dicom.net import TunedAE, TunedRequestHandler, fast_options
 from tuipacs.dicom.scp_access import QUERY, RETRIEVE, SERVICES, STORE, AccessPolicy
 from tuipacs.dicom.scp_audit import ScpAudit, StoreTally
-from tuipacs.dicom.scp_limits import Admission, Limits, TunedServer
-from tuipacs.dicom.scp_send import StoredRef, configure, enable_stored_sending, move_contexts
+from tuipacs.dicom.scp_limits import Admission, Limits
 from tuipacs.dicom.scp_types import (
     STORE_CANNOT_UNDERSTAND,
     STORE_NOT_AUTHORISED,
@@ -66,7 +63,20 @@ from tuipacs.dicom.scp_types import (
 )
 from tuipacs.dicom.storage import acceptor_storage_contexts
 from tuipacs.dicom.tls import peer_subject
-from tuipacs.dicom.wire import DEFAULT_MAX_PDU, REQUEST_TIMEOUT
+from tuipacs.dicom.transport.spool import StoreRequest, disk_full
+from tuipacs.dicom.transport.stored_send import (
+    StoredRef,
+    configure,
+    enable_stored_sending,
+    move_contexts,
+)
+from tuipacs.dicom.transport.tuning import (
+    TunedAE,
+    TunedRequestHandler,
+    TunedServer,
+    fast_options,
+)
+from tuipacs.dicom.transport.wire import DEFAULT_MAX_PDU, REQUEST_TIMEOUT
 
 LOG = logging.getLogger(__name__)
 
@@ -111,8 +121,9 @@ class ScpSettings:
     is then a rename). ``services`` limits what is offered at all (e.g. only "store" for a
     background receiver).
 
-    Bounds (see :mod:`tuipacs.dicom.scp_limits` and :mod:`tuipacs.dicom.wire`): ``max_pdu``
-    is the Maximum Length we advertise, checked on every P-DATA-TF received (0: no limit);
+    Bounds (see :mod:`tuipacs.dicom.scp_limits` and :mod:`tuipacs.dicom.transport.wire`):
+    ``max_pdu`` is the Maximum Length we advertise, checked on every P-DATA-TF received (0: no
+    limit);
     ``max_associations`` associations at most (``max_associations_per_address`` from one
     address); connections that have not sent their A-ASSOCIATE-RQ are counted apart
     (``max_waiting``, ``max_waiting_per_address``: the oldest is closed when over) and

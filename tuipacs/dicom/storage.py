@@ -46,11 +46,11 @@ from pynetdicom.sop_class import _STORAGE_CLASSES
 from pynetdicom.transport import ThreadedAssociationServer
 
 from tuipacs.dicom.errors import ReceiverError
-from tuipacs.dicom.fastspool import StoreRequest, disk_full
-from tuipacs.dicom.net import TunedAE, TunedRequestHandler, spool_folder
+from tuipacs.dicom.net import spool_folder
 from tuipacs.dicom.nodes import LocalAE
-from tuipacs.dicom.scp_limits import TunedServer
-from tuipacs.dicom.wire import DEFAULT_MAX_PDU, REQUEST_TIMEOUT
+from tuipacs.dicom.transport.spool import StoreRequest, disk_full
+from tuipacs.dicom.transport.tuning import TunedAE, TunedRequestHandler, TunedServer
+from tuipacs.dicom.transport.wire import DEFAULT_MAX_PDU, REQUEST_TIMEOUT
 
 LOG = logging.getLogger(__name__)
 

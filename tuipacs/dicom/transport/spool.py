@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pynetdicom.association import Association
 
-from tuipacs.dicom.dimse_codec import _text, _us, file_preamble, header_uids
+from tuipacs.dicom.transport.codec import _text, _us, file_preamble, header_uids
 
 LOG = logging.getLogger(__name__)
 

@@ -7,13 +7,13 @@ own associations by :func:`tuipacs.dicom.net.tune_association`) changes that:
 
 * the reactor waits in ``select()`` on the socket and on a wake-up socket written by
   every outgoing primitive, instead of sleeping and polling;
-* PDUs are assembled by :class:`~tuipacs.dicom.wire.PduReader` from what the socket has,
+* PDUs are assembled by :class:`~tuipacs.dicom.transport.wire.PduReader` from what the socket has,
   never waiting in a read longer than wire.BODY_WAIT (5 ms): ARTIM, the network timeout,
   a request timeout and kill always fire, whatever a peer sends (half a PDU, then
   silence). A declared length over our
-  limits (:mod:`tuipacs.dicom.wire`) is answered with A-ABORT and the connection closed,
+  limits (:mod:`tuipacs.dicom.transport.wire`) is answered with A-ABORT and the connection closed,
   before anything is allocated for it;
-* P-DATA-TF PDUs in state Sta6 go through :class:`~tuipacs.dicom.fastpath.PDataRouter`:
+* P-DATA-TF PDUs in state Sta6 go through :class:`~tuipacs.dicom.transport.fastpath.PDataRouter`:
   C-STOREs are written straight to a spool file and answered here, pending C-GET/C-MOVE
   and C-FIND responses go to callbacks, bad requests get failure statuses, and the rest
   is handed to pynetdicom (see that module).
@@ -39,7 +39,7 @@ from pynetdicom.pdu import A_ABORT_RQ
 from pynetdicom.utils import make_target
 
 # re-exported: the fast path's types and codec are used through this module
-from tuipacs.dicom.dimse_codec import (  # noqa: F401
+from tuipacs.dicom.transport.codec import (  # noqa: F401
     _parse_command,
     _us,
     file_preamble,
@@ -47,7 +47,7 @@ from tuipacs.dicom.dimse_codec import (  # noqa: F401
     scan_elements,
     store_response,
 )
-from tuipacs.dicom.fastpath import (  # noqa: F401
+from tuipacs.dicom.transport.fastpath import (  # noqa: F401
     FastOptions,
     FindCallback,
     PDataRouter,
@@ -55,7 +55,7 @@ from tuipacs.dicom.fastpath import (  # noqa: F401
     StoreCallback,
     StoreRequest,
 )
-from tuipacs.dicom.wire import PDU_NAMES, PduReader, ReadResult
+from tuipacs.dicom.transport.wire import PDU_NAMES, PduReader, ReadResult
 
 LOG = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class FastDUL(DULServiceProvider):
         self.peer_aborted = False
         self.peer_closed = False
 
-    # -- what the router needs (tuipacs.dicom.fastpath.Link)
+    # -- what the router needs (tuipacs.dicom.transport.fastpath.Link)
 
     def peer(self) -> str:
         """The remote AE title (once known) and address, for log lines."""

@@ -1,7 +1,7 @@
 """The fast path of our DUL: P-DATA-TF PDVs routed to us or to pynetdicom, within bounds.
 
-Every command set is collected here first (within the bounds of tuipacs.dicom.wire:
-:data:`~tuipacs.dicom.wire.MAX_COMMAND` bytes for a request). Once complete it is:
+Every command set is collected here first (within the bounds of tuipacs.dicom.transport.wire:
+:data:`~tuipacs.dicom.transport.wire.MAX_COMMAND` bytes for a request). Once complete it is:
 
 * a C-STORE-RQ with a dataset: the dataset fragments are written straight from the receive
   buffer into a Part-10 spool file (preamble, file meta, dataset as sent), the store
@@ -10,7 +10,7 @@ Every command set is collected here first (within the bounds of tuipacs.dicom.wi
 * a pending C-FIND response: its raw identifier goes to a callback;
 * anything else: handed to pynetdicom. A C-STORE's dataset is passed on as it arrives
   (pynetdicom writes it to a file); any other dataset is kept until complete, at most
-  :data:`~tuipacs.dicom.wire.MAX_MESSAGE_DATASET` bytes.
+  :data:`~tuipacs.dicom.transport.wire.MAX_MESSAGE_DATASET` bytes.
 
 A request we cannot serve gets a failure status and the association goes on, so that a
 sender moves on to its next image: a command set too long (0xC000), a C-STORE whose SOP
@@ -30,7 +30,7 @@ from typing import Protocol
 
 from pynetdicom.association import Association
 
-from tuipacs.dicom.dimse_codec import (
+from tuipacs.dicom.transport.codec import (
     _EXPLICIT_LE,
     _IMPLICIT_LE,
     _NO_DATASET,
@@ -43,7 +43,7 @@ from tuipacs.dicom.dimse_codec import (
     store_response,
     valid_uid,
 )
-from tuipacs.dicom.fastspool import (
+from tuipacs.dicom.transport.spool import (
     Incoming,
     StoreCallback,
     StoreRequest,
@@ -51,7 +51,7 @@ from tuipacs.dicom.fastspool import (
     preamble_for,
     unlink_quietly,
 )
-from tuipacs.dicom.wire import MAX_MESSAGE_DATASET
+from tuipacs.dicom.transport.wire import MAX_MESSAGE_DATASET
 
 __all__ = [
     "FastOptions",

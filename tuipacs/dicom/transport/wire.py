@@ -20,7 +20,7 @@ kill) even when a peer sends half a PDU and falls silent. The buffer of a PDU gr
 its bytes arrive (at most twice what arrived) and is reused for the next PDU.
 
 The bounds live here (not in the reactor) so that any transport can apply them: our
-select()-driven DUL (:mod:`tuipacs.dicom.fastdul`) uses this reader, and a plain
+select()-driven DUL (:mod:`tuipacs.dicom.transport.fast_dul`) uses this reader, and a plain
 pynetdicom DUL can call :func:`pdu_limit` before it reads a PDU body.
 """
 

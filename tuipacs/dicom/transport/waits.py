@@ -16,7 +16,7 @@ from typing import Any
 
 from pynetdicom.association import Association
 
-from tuipacs.dicom.fastdul import FastDUL
+from tuipacs.dicom.transport.fast_dul import FastDUL
 
 LOG = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Encoding and decoding of DIMSE command sets and Part-10 headers, without pydicom.
 
-Used by the fast path of our DUL (:mod:`tuipacs.dicom.fastdul`): command sets are parsed
+Used by the fast path of our DUL (:mod:`tuipacs.dicom.transport.fast_dul`): command sets are parsed
 into {element: raw value}, C-STORE responses and failure responses are encoded directly,
 received datasets get a Part-10 preamble and File Meta, and the Study/Series UIDs of a
 dataset are found in its first bytes. Every value comes from a peer: parsers raise
@@ -14,7 +14,7 @@ import struct
 
 from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
 
-from tuipacs.dicom.wire import MAX_COMMAND, MAX_MESSAGE_DATASET
+from tuipacs.dicom.transport.wire import MAX_COMMAND, MAX_MESSAGE_DATASET
 
 _NO_DATASET = 0x0101
 #: What a valid UID is made of (PS3.5 9.1), padding removed.
