@@ -15,13 +15,13 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittle
 from tuipacs.dicom import retrieve as retrieve_module
 from tuipacs.dicom.retrieve import _Instance, _parse_row, plan_jobs
 from tuipacs.dicom.storage import MAX_CONTEXTS, storage_contexts
-from tuipacs.dicom.transport.fast_dul import (
-    _parse_command,
-    _us,
+from tuipacs.dicom.transport.codec import (
     file_preamble,
     header_uids,
+    parse_command,
     scan_elements,
     store_response,
+    us,
 )
 
 
@@ -31,8 +31,8 @@ def test_store_response_decodes_with_pydicom() -> None:
     assert ds.CommandField == 0x8001 and ds.MessageIDBeingRespondedTo == 7
     assert ds.Status == 0xA700 and ds.AffectedSOPInstanceUID == "1.2.3.4"
     assert ds.CommandGroupLength == len(raw) - 12
-    parsed = _parse_command(memoryview(raw))
-    assert _us(parsed, 0x0900) == 0xA700
+    parsed = parse_command(memoryview(raw))
+    assert us(parsed, 0x0900) == 0xA700
 
 
 def test_file_preamble_is_valid_part10(tmp_path: object) -> None:

@@ -45,7 +45,7 @@ from tuipacs.dicom.storage import (
     StoreHandler,
     storage_contexts,
 )
-from tuipacs.dicom.transport.fast_dul import StoreRequest, scan_elements
+from tuipacs.dicom.transport import StoreRequest, context_id, options_of, scan_elements
 
 LOG = logging.getLogger(__name__)
 
@@ -320,7 +320,7 @@ def list_instances(
 
 def _watch_find(assoc: Association, node: Node, done: threading.Event) -> None:
     """Abort a listing association when the archive stays silent for node.timeout."""
-    options = net.fast_options(assoc)
+    options = options_of(assoc)
     start = time.monotonic()
     while not done.wait(0.25):
         last = max(start, options.last_activity if options is not None else 0.0)
@@ -498,17 +498,11 @@ class MoveReceiver:
         return handler or self.default
 
     def store(self, request: StoreRequest) -> int:
-        """Fast-path store callback: route then store."""
+        """Store callback (the transport's, see StorageServer): route then store."""
         handler = self._route(request.sop_instance_uid, request.study_uid)
         if handler is None:
             return 0xA700
         return handler.store(request)
-
-    def __call__(self, event: object) -> int:
-        """pynetdicom EVT_C_STORE handler: route then store."""
-        uid = str(getattr(getattr(event, "request", None), "AffectedSOPInstanceUID", ""))
-        handler = self._route(uid)
-        return handler(event) if handler is not None else 0xA700
 
 
 # --------------------------------------------------------------------------- workers
@@ -592,7 +586,7 @@ class _Retrieval:
             store=self.handler.store if self.method == "get" else None,
             pending=self.state.touch,
         )
-        options = net.fast_options(assoc)
+        options = options_of(assoc)
         if options is not None:  # images a C-MOVE brings elsewhere count as activity too
             options.activity = self.state.activity
         return assoc
@@ -622,14 +616,14 @@ class _Retrieval:
     def _run_job(self, assoc: Association, job: _Job) -> bool:
         """Send one C-GET/C-MOVE and follow its responses; False if the association died."""
         msg_id = next(self.msg_ids) % 65536 or 1
-        context_id = int(assoc._get_valid_context(self.model, "", "scu").context_id or 1)
+        context = context_id(assoc, self.model)
         identifier = _identifier(self.study_uid, job)
         # a DIMSE wait ends after node.timeout of silence (net._get_msg); the monitor also
         # aborts then, and its abort wakes the waiting thread
         assoc.dimse_timeout = self.node.timeout
         key = id(assoc)
         with self.active_lock:
-            self.active[key] = _Active(assoc, msg_id, context_id)
+            self.active[key] = _Active(assoc, msg_id, context)
         try:
             if self.method == "move":
                 responses = assoc.send_c_move(
@@ -734,7 +728,7 @@ class _Retrieval:
     @staticmethod
     def _activity(item: _Active) -> float:
         """Last activity seen on the association's fast path."""
-        options = net.fast_options(item.assoc)
+        options = options_of(item.assoc)
         return options.last_activity if options is not None else 0.0
 
 

@@ -4,7 +4,7 @@ Two kinds of connection are counted apart:
 
 * *waiting* connections have not yet sent a complete A-ASSOCIATE-RQ. A real caller sends
   its request within milliseconds; one that does not is closed by the request timeout
-  (see FastOptions.request_timeout). Their number is bounded too (overall and per
+  (see transport.LinkOptions.request_timeout). Their number is bounded too (overall and per
   address): a new connection over the bound closes the oldest waiting one (of that
   address first), so silent connections can never lock real callers out;
 * *associations* sent their request and were admitted. Over ``max_associations`` (or

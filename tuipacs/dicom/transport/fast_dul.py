@@ -1,32 +1,21 @@
-"""A faster, bounded DUL reactor for pynetdicom associations.
+"""The fast transport's DUL (speed): a reactor waiting in select(), with fast routes.
 
-pynetdicom decodes every command set with pydicom, copies each PDU several times, polls
-its reactor with sleeps and reads a PDU with blocking calls sized by the length the peer
-declares. This subclass of :class:`~pynetdicom.dul.DULServiceProvider` (installed on our
-own associations by :func:`tuipacs.dicom.net.tune_association`) changes that:
+pynetdicom's reactor (kept by :class:`~tuipacs.dicom.transport.safe_dul.SafeDUL`, the
+stock transport) polls: it sleeps its loop delay whenever nothing happened, so each
+request and each response waits for the next turn. :class:`FastDUL` keeps SafeDUL's
+bounded reading, guard and notes, and changes two things:
 
 * the reactor waits in ``select()`` on the socket and on a wake-up socket written by
-  every outgoing primitive, instead of sleeping and polling;
-* PDUs are assembled by :class:`~tuipacs.dicom.transport.wire.PduReader` from what the socket has,
-  never waiting in a read longer than wire.BODY_WAIT (5 ms): ARTIM, the network timeout,
-  a request timeout and kill always fire, whatever a peer sends (half a PDU, then
-  silence). A declared length over our
-  limits (:mod:`tuipacs.dicom.transport.wire`) is answered with A-ABORT and the connection closed,
-  before anything is allocated for it;
-* P-DATA-TF PDUs in state Sta6 go through :class:`~tuipacs.dicom.transport.fastpath.PDataRouter`:
-  C-STOREs are written straight to a spool file and answered here, pending C-GET/C-MOVE
-  and C-FIND responses go to callbacks, bad requests get failure statuses, and the rest
-  is handed to pynetdicom (see that module).
-
-It also notes what the peer did (:attr:`FastDUL.non_dicom`, ``peer_aborted``,
-``peer_closed``, ``bad_pdu``) so that a failed association can be explained. A byte
-stream that is not DICOM at all (an HTTP or TLS server, say) is recognised by its first
-byte and the connection is closed at once instead of waiting for the ARTIM timer.
+  every outgoing primitive, instead of sleeping and polling (at most _WAIT_MAX, so that
+  the timers and kill still fire on time);
+* P-DATA-TF PDUs in state Sta6 go through the
+  :class:`~tuipacs.dicom.transport.fastpath.FastRouter`: C-STOREs are written straight
+  to a spool file and answered here, pending C-GET/C-MOVE and C-FIND responses go to
+  callbacks (see that module).
 """
 
 from __future__ import annotations
 
-import logging
 import queue
 import select
 import socket
@@ -34,37 +23,13 @@ import ssl
 import time
 from typing import Any
 
-from pynetdicom.dul import DULServiceProvider
-from pynetdicom.pdu import A_ABORT_RQ
-from pynetdicom.utils import make_target
-
-# re-exported: the fast path's types and codec are used through this module
-from tuipacs.dicom.transport.codec import (  # noqa: F401
-    _parse_command,
-    _us,
-    file_preamble,
-    header_uids,
-    scan_elements,
-    store_response,
-)
-from tuipacs.dicom.transport.fastpath import (  # noqa: F401
-    FastOptions,
-    FindCallback,
-    PDataRouter,
-    PendingCallback,
-    StoreCallback,
-    StoreRequest,
-)
-from tuipacs.dicom.transport.wire import PDU_NAMES, PduReader, ReadResult
-
-LOG = logging.getLogger(__name__)
+from tuipacs.dicom.transport.fastpath import FastRouter
+from tuipacs.dicom.transport.guard import MessageGuard
+from tuipacs.dicom.transport.options import LinkOptions
+from tuipacs.dicom.transport.safe_dul import SafeDUL
+from tuipacs.dicom.transport.safe_dul import install as install_safe
 
 _WAIT_MAX = 0.005  # longest select() wait, bounds timer and kill latency
-_A_ASSOCIATE_RQ = 1
-_P_DATA_TF = 4
-_A_ABORT = 7
-#: Most bytes of a non-DICOM answer kept to explain it (they are never logged).
-NON_DICOM_KEEP = 64
 
 
 class _WakingQueue(queue.Queue):
@@ -84,79 +49,32 @@ class _WakingQueue(queue.Queue):
             pass  # full (already awake) or closed (reactor gone)
 
 
-class FastDUL(DULServiceProvider):
-    """DULServiceProvider with a select()-driven, bounded reactor that never waits in a read.
+class FastDUL(SafeDUL):
+    """SafeDUL with a select()-driven reactor and the fast routes.
 
     Never instantiated directly: :func:`install` switches an existing (not started)
     DUL to this class.
     """
 
-    _fast: FastOptions
-    _router: PDataRouter
-    _reader: PduReader
     _wake_r: socket.socket
     _wake_w: socket.socket
-    _drop_transport: bool
-    _got_request: bool
-    _request_deadline: float | None
-    _advertised: int
-    #: The first bytes received if the peer sent data that is not DICOM, else None.
-    non_dicom: bytes | None
-    #: A description of a PDU received that could not be decoded, else None.
-    bad_pdu: str | None
-    #: True once the peer sent an A-ABORT PDU.
-    peer_aborted: bool
-    #: True once the peer closed the connection (or it broke) while we were reading.
-    peer_closed: bool
 
-    # -- setup
-
-    def _install(self, options: FastOptions) -> None:
-        """Add our state to an existing DUL instance (called before it starts)."""
-        self._fast = options
-        self._router = PDataRouter(self, options)
-        self._reader = PduReader()
+    def _install(self, options: LinkOptions) -> None:
+        """Add our state and the wake-up socket pair (called before the DUL starts)."""
+        super()._install(options)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self.to_provider_queue = _WakingQueue(self._wake_w)
-        self._drop_transport = False
-        self._got_request = False
-        self._request_deadline = None
-        self._advertised = 0
-        self.non_dicom = None
-        self.bad_pdu = None
-        self.peer_aborted = False
-        self.peer_closed = False
 
-    # -- what the router needs (tuipacs.dicom.transport.fastpath.Link)
+    def _make_router(self, options: LinkOptions) -> MessageGuard:
+        """The guard with the fast routes."""
+        return FastRouter(self, options)
 
-    def peer(self) -> str:
-        """The remote AE title (once known) and address, for log lines."""
-        assoc = self.assoc
-        remote = assoc.requestor if assoc.is_acceptor else assoc.acceptor
-        address = remote.address if remote.address_info is not None else "?"
-        title = str(remote.ae_title or "").strip()
-        return f"{ascii(title)[1:-1]}@{address}" if title else address
-
-    def send_raw(self, data: bytes) -> None:
-        """Send bytes on the connection (Evt17 if it is gone)."""
-        assert self.socket is not None
-        self.socket.send(data)
-
-    def to_pynetdicom(self, pdu: bytes) -> None:
-        """Hand a PDU to pynetdicom's normal decoding and state machine."""
-        self._standard(pdu)
-
-    def protocol_abort(self, why: str) -> None:
-        """The peer broke the protocol: A-ABORT (Evt19), then close the connection."""
-        LOG.warning("%s sent %s: aborting the association", self.peer(), why)
-        if self.bad_pdu is None:
-            self.bad_pdu = why
-        self._drop_transport = True
-        self.event_queue.put("Evt19")
-
-    # -- reactor
+    def _ended(self) -> None:
+        """Close the wake-up socket pair."""
+        self._wake_r.close()
+        self._wake_w.close()
 
     def _wait(self) -> None:
         """Block until the socket is readable, a primitive is queued, or _WAIT_MAX."""
@@ -180,24 +98,9 @@ class FastDUL(DULServiceProvider):
             except OSError:
                 pass
 
-    def run_reactor(self) -> None:
+    def _loop(self) -> None:
         """The DUL loop of pynetdicom, waiting in select() instead of sleeping."""
-        try:
-            self._run()
-        finally:
-            self._router.close(discard=True)
-            self._wake_r.close()
-            self._wake_w.close()
-            if self.assoc.is_acceptor and not self._got_request:
-                # the association thread waits for the request: no need to wait longer
-                self.to_user_queue.put(None)  # type: ignore[arg-type]
-
-    def _run(self) -> None:
-        """Loop until killed: send queued primitives, read PDUs, run the state machine."""
         self._idle_timer.start()
-        self._advertised = self._max_pdu()
-        if self.assoc.is_acceptor and self._fast.request_timeout is not None:
-            self._request_deadline = time.monotonic() + self._fast.request_timeout
         idle = False
         while True:
             if not self.assoc._dul_ready.is_set():
@@ -208,14 +111,11 @@ class FastDUL(DULServiceProvider):
                 break
             if self.artim_timer.expired:
                 self.event_queue.put("Evt18")
-            elif self._request_deadline is not None:
-                self._check_request_deadline()
             try:
                 if self._process_recv_primitive():
                     pass
                 elif self._is_transport_event():
                     self._idle_timer.restart()
-                    self._fast.last_activity = time.monotonic()
             except Exception as exc:  # noqa: BLE001 - same policy as pynetdicom
                 self._fail(exc)
                 return
@@ -225,154 +125,9 @@ class FastDUL(DULServiceProvider):
                 idle = True
                 continue
             self.state_machine.do_action(event)
-            if self._drop_transport and self.event_queue.empty():
-                # the A-ABORT is sent: close now (Evt17, back to Sta1) rather than wait for
-                # the ARTIM timer or more bytes from a peer we no longer understand
-                self._drop_transport = False
-                if self.socket is not None:
-                    self.socket.close()
             idle = False
 
-    def _check_request_deadline(self) -> None:
-        """Close a connection that has not sent its whole A-ASSOCIATE-RQ in time (Evt18)."""
-        if self._got_request:
-            self._request_deadline = None
-            return
-        assert self._request_deadline is not None
-        if time.monotonic() < self._request_deadline or self.state_machine.current_state != "Sta2":
-            return
-        self._request_deadline = None
-        LOG.info(
-            "%s sent no complete association request within %.0f s: closing",
-            self.peer(),
-            self._fast.request_timeout or 0,
-        )
-        self.event_queue.put("Evt18")  # as if ARTIM expired: close, back to Sta1
 
-    def _fail(self, exc: Exception) -> None:
-        """Abort hard after an exception in the reactor (as pynetdicom does)."""
-        LOG.error("exception in the DUL reactor, aborting the association: %s", exc)
-        LOG.debug("DUL reactor exception", exc_info=exc)
-        try:
-            abort = A_ABORT_RQ()
-            abort.source = 0x02
-            abort.reason_diagnostic = 0x00
-            if self.socket is not None and self.socket.socket is not None:
-                self.socket.send(abort.encode())
-        except Exception:  # noqa: BLE001 - best effort
-            pass
-        self.assoc.is_aborted = True
-        self.assoc.is_established = False
-        self.assoc._kill = True
-        self._kill_thread = True
-        self.assoc.dimse.msg_queue.put((None, None))  # wake a thread waiting for a message
-
-    # -- PDU reading
-
-    def _max_pdu(self) -> int:
-        """The Maximum Length we advertised for P-DATA-TF (0: unlimited)."""
-        assoc = self.assoc
-        local = assoc.acceptor if assoc.is_acceptor else assoc.requestor
-        return int(local.maximum_length or 0)
-
-    def _read_pdu_data(self) -> None:
-        """Read what has arrived; act on a PDU once it is complete."""
-        raw = getattr(self.socket, "socket", None)
-        if raw is None:
-            self._transport_closed()
-            return
-        try:
-            result = self._reader.read(raw, self._advertised)
-        except (OSError, ValueError):
-            self._transport_closed()
-            return
-        if result.outcome == "wait":
-            return
-        if result.outcome == "closed":
-            self._transport_closed()
-        elif result.outcome == "not_dicom":
-            self._not_dicom(result.header)
-        elif result.outcome == "too_long":
-            self._too_long(result)
-        else:
-            assert result.body is not None
-            try:
-                self._pdu(result.header, result.body)
-            finally:
-                result.body.release()
-
-    def _pdu(self, header: bytes, body: memoryview) -> None:
-        """A complete PDU: P-DATA-TF in Sta6 to the router, everything else to pynetdicom."""
-        pdu_type = header[0]
-        state = self.state_machine.current_state
-        if pdu_type == _P_DATA_TF and state == "Sta6":
-            self._router.route(header, body)
-            return
-        if pdu_type == _A_ABORT and state != "Sta13":
-            self.peer_aborted = True  # in Sta13 it answers our own abort
-        self._standard(header + bytes(body))
-
-    def _too_long(self, result: ReadResult) -> None:
-        """A PDU declares more bytes than we accept: A-ABORT and close, nothing read."""
-        name = PDU_NAMES.get(result.pdu_type, f"type 0x{result.pdu_type:02X}")
-        article = "an" if name.startswith("A-") else "a"
-        self.protocol_abort(
-            f"{article} {name} PDU of {result.length} bytes (our limit: {result.limit} bytes)"
-        )
-
-    def _transport_closed(self) -> None:
-        """The peer closed the connection (or it broke) during a read: Evt17.
-
-        In Sta13 we aborted first and wait for exactly this, so it is not noted.
-        """
-        if self.state_machine.current_state != "Sta13":
-            self.peer_closed = True
-        self.event_queue.put("Evt17")
-
-    def _not_dicom(self, head: bytes) -> None:
-        """The peer sent bytes that are no PDU: note them, abort (Evt19) and then close.
-
-        The byte stream cannot be resynchronised, so the connection is closed right after
-        the state machine has handled the invalid PDU (see ``_run``).
-        """
-        if self.non_dicom is None:
-            self.non_dicom = head + self._available(NON_DICOM_KEEP - len(head))
-        LOG.info("the peer sent data that is not DICOM (first byte 0x%02X): closing", head[0])
-        self._drop_transport = True
-        self.event_queue.put("Evt19")
-
-    def _available(self, limit: int) -> bytes:
-        """Up to `limit` bytes already received on the socket, without waiting."""
-        raw = getattr(self.socket, "socket", None)
-        if raw is None or limit <= 0:
-            return b""
-        try:
-            ready, _, _ = select.select([raw], [], [], 0)
-            return bytes(raw.recv(limit)) if ready else b""
-        except (OSError, ValueError):
-            return b""
-
-    def _standard(self, pdu_bytes: bytes) -> None:
-        """Hand a PDU to pynetdicom's normal decoding and state machine."""
-        try:
-            pdu, event = self._decode_pdu(bytearray(pdu_bytes))
-        except Exception as exc:  # noqa: BLE001 - as pynetdicom: invalid PDU
-            # reported through the failed operation; the log keeps the detail
-            LOG.info("unable to decode a received PDU (type 0x%02X): %s", pdu_bytes[0], exc)
-            if self.bad_pdu is None:
-                self.bad_pdu = f"a malformed PDU of type 0x{pdu_bytes[0]:02X}"
-            self.event_queue.put("Evt19")
-            return
-        if pdu_bytes[0] == _A_ASSOCIATE_RQ:
-            self._got_request = True
-        self.event_queue.put(event)
-        self._recv_pdu.put(pdu)
-
-
-def install(dul: DULServiceProvider, options: FastOptions) -> None:
+def install(dul: Any, options: LinkOptions) -> None:
     """Switch a not-yet-started DUL to FastDUL with these options."""
-    dul.__class__ = FastDUL
-    assert isinstance(dul, FastDUL)
-    dul._install(options)
-    # Thread.__init__ bound the target to the base class's reactor: point it at ours.
-    dul._target = make_target(dul.run_reactor)  # type: ignore[attr-defined]
+    install_safe(dul, options, FastDUL)

@@ -1,26 +1,17 @@
-"""Transport tuning for pynetdicom: our sockets, AE and request handler.
+"""Our AE, the tuning of each association, and servers (see the package docstring).
 
-pynetdicom 3 leaves Nagle's algorithm on, reads PDUs 4 KB at a time, polls its DUL
-reactor with a 1 ms sleep and logs every PDU through default handlers. For the
-associations tuipacs opens or accepts we:
-
-* set TCP_NODELAY on every socket (requestor: after connect; acceptor: on accept),
-* replace the DUL reactor by one waiting in ``select()`` (tuipacs.dicom.transport.fast_dul) that
-  never waits in a read (5 ms at most), within the bounds of tuipacs.dicom.transport.wire,
-  with fast paths for C-STORE, pending C-GET/C-MOVE and pending C-FIND responses
-  (``DUL_LOOP_DELAY`` still bounds pynetdicom's own waits on the DUL),
-* end every wait for a DIMSE message when the association is gone or after
-  ``dimse_timeout`` of silence (tuipacs.dicom.transport.waits); :func:`abort` wakes such a wait,
-* unbind pynetdicom's per-PDU logging handlers unless its logger wants DEBUG,
-* receive C-STORE datasets in chunks straight to a Part-10 temporary file
-  (``_config.STORE_RECV_CHUNKED_DATASET``), in a spool folder we choose per
-  association so that partially received files can be cleaned up.
+:func:`tune_association` runs on every association tuipacs opens (:class:`TunedAE`) or
+accepts (:class:`TunedRequestHandler`), before it starts. Both transports get the safety
+layer (bounded PDU reading and DIMSE messages in SafeDUL, bounded DIMSE waits, the reactor
+pause fix, spool files for pynetdicom's chunked receive) and the tuning a careful user of
+pynetdicom applies (TCP_NODELAY, chunked receive and send, quiet per-PDU log handlers, a
+short DUL loop delay); the fast transport replaces the DUL by FastDUL and streams archived
+files on associations that send them.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 import ssl
 import threading
 from contextlib import suppress
@@ -28,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pynetdicom import _config, dimse_messages, evt
+from pynetdicom import _config, evt
 from pynetdicom._handlers import (
     standard_dimse_recv_handler,
     standard_dimse_sent_handler,
@@ -37,122 +28,47 @@ from pynetdicom._handlers import (
 )
 from pynetdicom.ae import ApplicationEntity
 from pynetdicom.association import Association
-from pynetdicom.dul import DULServiceProvider
-from pynetdicom.transport import (
-    T_CONNECT,
-    AddressInformation,
-    AssociationSocket,
-    RequestHandler,
-    ThreadedAssociationServer,
-)
+from pynetdicom.presentation import PresentationContext
+from pynetdicom.transport import AddressInformation, AssociationSocket, RequestHandler
 
 from tuipacs.dicom import tls
-from tuipacs.dicom.transport import assoc_reactor
-from tuipacs.dicom.transport.fast_dul import (
-    FastDUL,
-    FastOptions,
-    FindCallback,
-    PendingCallback,
-    StoreCallback,
-    install,
-)
+from tuipacs.dicom.transport import assoc_reactor, chunked, fast_dul, safe_dul
+from tuipacs.dicom.transport.contexts import SharedContexts
+from tuipacs.dicom.transport.mode import selected
+from tuipacs.dicom.transport.options import FindCallback, LinkOptions, PendingCallback
+from tuipacs.dicom.transport.sockets import ConnectHook, TunedServer, TunedSocket, set_nodelay
+from tuipacs.dicom.transport.spool import StoreCallback
+from tuipacs.dicom.transport.stored_send import enable_stored_sending
 from tuipacs.dicom.transport.waits import bounded_get_msg
 
 LOG = logging.getLogger(__name__)
 
-#: Idle sleep of the DUL reactor of our associations (pynetdicom's default: 1 ms).
-DUL_LOOP_DELAY = 0.00005
-_SPOOL_ATTR = "_tuipacs_spool"
+#: Idle sleep of pynetdicom's DUL loop on the stock transport (pynetdicom's default: 1 ms):
+#: each request and response may wait up to this long for the reactor's next turn.
+STOCK_LOOP_DELAY = 0.0002
+#: The same on the fast transport, whose reactor waits in select(): it only bounds
+#: pynetdicom's own waits on the DUL (stopping it).
+FAST_LOOP_DELAY = 0.00005
 _configured = False
 _configure_lock = threading.Lock()
-_real_named_temporary_file = dimse_messages.NamedTemporaryFile
-
-
-def set_nodelay(sock: socket.socket | None) -> None:
-    """Turn Nagle's algorithm off on a TCP socket (no-op for other sockets)."""
-    if sock is None:
-        return
-    with suppress(OSError):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-def _spool_temporary_file(*args: Any, **kwargs: Any) -> Any:
-    """NamedTemporaryFile in the spool folder of the current association, if it has one.
-
-    pynetdicom calls this from the DUL thread of the association receiving a C-STORE.
-    """
-    thread = threading.current_thread()
-    if isinstance(thread, DULServiceProvider):
-        spool = getattr(thread.assoc, _SPOOL_ATTR, None)
-        if spool is not None:
-            kwargs["dir"] = str(spool)
-            kwargs.setdefault("prefix", "recv-")
-    return _real_named_temporary_file(*args, **kwargs)
 
 
 def configure() -> None:
     """Process-wide pynetdicom settings tuipacs relies on (idempotent).
 
-    Received C-STORE datasets are written to a temporary Part-10 file (preamble, file
-    meta with the accepted transfer syntax, then the dataset bytes as received) and
-    the handler gets ``event.dataset_path``; pynetdicom deletes the file after the
-    handler returns unless the handler moved it away.
+    Received C-STORE datasets are written to a spool file (chunked receive, see chunked);
+    files are sent from disk by path (chunked send); identifiers are never logged.
     """
     global _configured
     with _configure_lock:
         if _configured:
             return
         _config.STORE_RECV_CHUNKED_DATASET = True
-        dimse_messages.NamedTemporaryFile = _spool_temporary_file
+        _config.STORE_SEND_CHUNKED_DATASET = True
+        _config.LOG_REQUEST_IDENTIFIERS = False
+        _config.LOG_RESPONSE_IDENTIFIERS = False
+        chunked.install()
         _configured = True
-
-
-class TunedSocket(AssociationSocket):
-    """AssociationSocket with TCP_NODELAY and a record of connect errors.
-
-    Its (pynetdicom) recv() is not used: our DUL reads with tuipacs.dicom.transport.wire.PduReader.
-    """
-
-    connect_error: OSError | None = None
-
-    def __init__(
-        self,
-        assoc: Association,
-        client_socket: socket.socket | None = None,
-        address: AddressInformation | None = None,
-    ) -> None:
-        """Wrap or create the socket; accepted sockets get TCP_NODELAY at once."""
-        super().__init__(assoc, client_socket=client_socket, address=address)
-        set_nodelay(self.socket)
-
-    def connect(self, primitive: T_CONNECT) -> None:
-        """Connect like pynetdicom does, set TCP_NODELAY and keep the OSError if any."""
-        if self.socket is None:
-            raise ValueError("A socket must be created before calling connect()")
-        try:
-            if self.tls_args:
-                context, server_hostname = self.tls_args
-                self.socket = context.wrap_socket(
-                    self.socket, server_side=False, server_hostname=server_hostname
-                )
-            self.socket.settimeout(self.assoc.connection_timeout)
-            self.socket.connect(primitive.address_info.as_tuple)
-            self.socket.settimeout(None)
-            set_nodelay(self.socket)
-            local = self.socket.getsockname()
-            self.assoc.requestor.address_info = AddressInformation.from_tuple(local)
-            self._is_connected = True
-            evt.trigger(self.assoc, evt.EVT_CONN_OPEN, {"address": primitive.address_info.as_tuple})
-            primitive.result = "Evt2"
-        except OSError as exc:
-            self.connect_error = exc
-            if self.socket is not None:
-                self._shutdown_socket()
-                self.socket = None
-            primitive.result = "Evt17"
-        finally:
-            self.provider_queue.put(primitive)
-            self._ready.set()
 
 
 def _quiet_handlers(assoc: Association) -> None:
@@ -169,28 +85,29 @@ def _quiet_handlers(assoc: Association) -> None:
             assoc.unbind(event, handler)
 
 
-def tune_association(assoc: Association, options: FastOptions) -> None:
-    """Apply our speed settings and bounded waits to a new (not yet started) association."""
-    assoc.dul._run_loop_delay = DUL_LOOP_DELAY
-    setattr(assoc, _SPOOL_ATTR, options.spool)
-    install(assoc.dul, options)
+def tune_association(assoc: Association, options: LinkOptions) -> None:
+    """Give a new (not yet started) association the selected transport (see the package)."""
+    chunked.set_spool(assoc, options.spool)
     _quiet_handlers(assoc)
+    if selected() == "fast":
+        assoc.dul._run_loop_delay = FAST_LOOP_DELAY
+        fast_dul.install(assoc.dul, options)
+        if options.send_stored:
+            enable_stored_sending(assoc)
+    else:
+        assoc.dul._run_loop_delay = STOCK_LOOP_DELAY
+        safe_dul.install(assoc.dul, options)
     assoc.dimse.get_msg = partial(bounded_get_msg, assoc)  # type: ignore[method-assign]
     assoc_reactor.install(assoc)
 
 
-def fast_options(assoc: Association) -> FastOptions | None:
-    """The fast-path options of one of our associations (None for others)."""
-    dul = assoc.dul
-    return dul._fast if isinstance(dul, FastDUL) else None
-
-
 class TunedAE(ApplicationEntity):
-    """ApplicationEntity whose associations use TunedSocket and the fast DUL.
+    """ApplicationEntity whose associations (requested or accepted) get our transport.
 
-    `store` (if given) receives every C-STORE of its associations on the fast path;
-    `pending` receives the counts of pending C-GET/C-MOVE responses; `find` the raw
-    identifiers of pending C-FIND responses.
+    On the fast transport `store` (if given) receives every C-STORE of its associations;
+    `pending` the counts of pending C-GET/C-MOVE responses; `find` the raw identifiers of
+    pending C-FIND responses. `send_stored`: its associations send archived files as
+    stored (see stored_send.sendable).
     """
 
     def __init__(
@@ -200,6 +117,7 @@ class TunedAE(ApplicationEntity):
         store: StoreCallback | None = None,
         pending: PendingCallback | None = None,
         find: FindCallback | None = None,
+        send_stored: bool = False,
     ) -> None:
         """Create the AE; received datasets of its associations go to `spool`."""
         configure()
@@ -208,16 +126,18 @@ class TunedAE(ApplicationEntity):
         self.fast_store = store
         self.fast_pending = pending
         self.fast_find = find
+        self.send_stored = send_stored
         #: Seconds an accepted connection has to send its A-ASSOCIATE-RQ (None: ARTIM only).
         self.request_timeout: float | None = None
 
-    def options(self) -> FastOptions:
-        """Fresh fast-path options for a new association."""
-        return FastOptions(
+    def options(self) -> LinkOptions:
+        """Fresh options for a new association."""
+        return LinkOptions(
             spool=self.spool,
             store=self.fast_store,
             pending=self.fast_pending,
             find=self.fast_find,
+            send_stored=self.send_stored,
             request_timeout=self.request_timeout,
         )
 
@@ -232,10 +152,12 @@ class TunedAE(ApplicationEntity):
 
 
 class TunedRequestHandler(RequestHandler):
-    """Server-side request handler: accepted associations get our socket settings.
+    """Server-side request handler: TLS handshake here, then our socket and tuning.
 
-    A TLS connection completes its handshake here, on its own thread and within
-    tls.HANDSHAKE_TIMEOUT, before anything is read from it (see TunedServer.get_request).
+    A TLS connection completes its handshake on its own thread, within
+    tls.HANDSHAKE_TIMEOUT and at most tls.MAX_HANDSHAKES at once, before anything is read
+    from it (see TunedServer.get_request). The server's ``on_connect`` hook then hears of
+    the new association.
     """
 
     def handle(self) -> None:
@@ -263,32 +185,39 @@ class TunedRequestHandler(RequestHandler):
             sock.__class__ = TunedSocket
             set_nodelay(sock.socket)
         ae = self.server.ae
-        options = ae.options() if isinstance(ae, TunedAE) else FastOptions()
-        tune_association(assoc, options)
+        tune_association(assoc, ae.options() if isinstance(ae, TunedAE) else LinkOptions())
+        hook = getattr(self.server, "on_connect", None)
+        if hook is not None:
+            hook(assoc, str(self.client_address[0]))
         return assoc
 
 
-class TunedServer(ThreadedAssociationServer):
-    """pynetdicom's threaded server with a listen backlog for bursts of connections.
+def make_server(
+    ae: TunedAE,
+    address: tuple[str, int],
+    contexts: list[PresentationContext],
+    handlers: list[Any],
+    ssl_context: ssl.SSLContext | None = None,
+    on_connect: ConnectHook | None = None,
+) -> TunedServer:
+    """A (not yet serving) TunedServer of `ae` on `address` (OSError if it cannot bind).
 
-    socketserver listens with a backlog of 5: connections beyond it wait for the
-    client's SYN retries (1 s, then 3 s...), so a burst of callers (or of silent
-    connections, see scp_limits) would delay everyone.
+    Its associations get our transport; `on_connect` hears of each new connection. Call
+    ``serve_forever`` on a thread; ``shutdown`` stops it.
     """
-
-    request_queue_size = 128
-
-    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
-        """Accept a connection; with TLS, wrap it without handshaking here.
-
-        pynetdicom handshakes inside the accept loop, so one silent client would stall every
-        new connection: the handshake runs on the connection's own thread instead, with a
-        deadline (see TunedRequestHandler.handle).
-        """
-        assert self.socket is not None
-        client, address = self.socket.accept()
-        if self.ssl_context:
-            client = self.ssl_context.wrap_socket(
-                client, server_side=True, do_handshake_on_connect=False
-            )
-        return client, address
+    server = ae.make_server(  # pynetdicom makes it of server_class
+        address,
+        ae_title=ae.ae_title,
+        contexts=contexts,
+        evt_handlers=handlers,
+        server_class=TunedServer,
+        request_handler=TunedRequestHandler,
+        ssl_context=ssl_context,
+    )
+    assert isinstance(server, TunedServer)
+    server.on_connect = on_connect
+    server.daemon_threads = True
+    if selected() == "fast":
+        server.contexts = SharedContexts(server.contexts)
+    ae._servers.append(server)  # as AE.start_server does: server.shutdown() expects it
+    return server
