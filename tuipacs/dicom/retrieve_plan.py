@@ -119,7 +119,7 @@ def list_instances(
     watchdog = threading.Thread(target=_watch_find, args=(assoc, node, done), daemon=True)
     watchdog.start()
     try:
-        # the wait for each response ends after node.timeout of silence (see net._get_msg)
+        # the wait for each response ends after node.timeout of silence (see transport.waits)
         for series_uid in list(series_uids) if series_uids else [None]:
             target[0] = series_uid
             for row in iter_find(assoc, node, image_query(study_uid, series_uid), model):

@@ -157,7 +157,7 @@ class Retrieval:
         msg_id = next(self.msg_ids) % 65536 or 1
         context = context_id(assoc, self.model)
         identifier = job_identifier(self.study_uid, job)
-        # a DIMSE wait ends after node.timeout of silence (net._get_msg); the monitor also
+        # a DIMSE wait ends after node.timeout of silence (transport.waits); the monitor also
         # aborts then, and its abort wakes the waiting thread
         assoc.dimse_timeout = self.node.timeout
         key = id(assoc)

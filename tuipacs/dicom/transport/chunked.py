@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import struct
 import threading
+import uuid
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
@@ -56,12 +57,13 @@ _HEAD_READ = 65536 + 4096
 class SpoolFile:
     """The file pynetdicom writes a received dataset to; it remembers a write error."""
 
-    def __init__(self, handle: Any) -> None:
-        """Wrap an open NamedTemporaryFile (pynetdicom only writes, flushes and closes)."""
+    def __init__(self, handle: Any, name: str = "", error: OSError | None = None) -> None:
+        """Wrap an open NamedTemporaryFile (pynetdicom only writes, flushes and closes), or
+        stand for one that could not be created (`error`, and the `name` it would have)."""
         self._handle = handle
-        self.name: str = handle.name
+        self.name: str = handle.name if handle is not None else name
         #: The OSError that stopped writing (the file is gone then), else None.
-        self.error: OSError | None = None
+        self.error: OSError | None = error
 
     @property
     def file(self) -> SpoolFile:
@@ -87,6 +89,8 @@ class SpoolFile:
 
     def close(self) -> None:
         """Close the file (an error is noted, never raised)."""
+        if self._handle is None:
+            return
         try:
             self._handle.close()
         except OSError as exc:
@@ -95,8 +99,7 @@ class SpoolFile:
 
     def discard(self) -> None:
         """Close and remove the file (a dataset that will never be complete)."""
-        with suppress(OSError):
-            self._handle.close()
+        self.close()
         unlink_quietly(Path(self.name))
 
     def _failed(self, exc: OSError) -> None:
@@ -105,8 +108,9 @@ class SpoolFile:
         what = "the disk is full" if disk_full(exc) else (exc.strerror or str(exc))
         # INFO: the store handler is told (StoreRequest.error) and reports it its way
         LOG.info("cannot write a received C-STORE to %s (%s): discarding it", self.name, what)
-        with suppress(OSError):
-            self._handle.close()  # flushing what is buffered may fail once more
+        if self._handle is not None:
+            with suppress(OSError):
+                self._handle.close()  # flushing what is buffered may fail once more
         unlink_quietly(Path(self.name))
 
 
@@ -123,7 +127,13 @@ def _spool_temporary_file(*args: Any, **kwargs: Any) -> Any:
     if spool is not None:
         kwargs["dir"] = str(spool)
         kwargs.setdefault("prefix", "recv-")
-    return SpoolFile(_real_named_temporary_file(*args, **kwargs))
+    try:
+        return SpoolFile(_real_named_temporary_file(*args, **kwargs))
+    except OSError as exc:  # the dataset is discarded and answered 0xA700, as a full disk
+        name = str(Path(str(spool or ".")) / f"recv-unwritable-{uuid.uuid4().hex}.dcm")
+        what = "the disk is full" if disk_full(exc) else (exc.strerror or str(exc))
+        LOG.info("cannot create a file for a received C-STORE in %s (%s)", spool, what)
+        return SpoolFile(None, name, exc)
 
 
 def install() -> None:

@@ -45,6 +45,9 @@ _P_DATA_TF = 4
 _A_ABORT = 7
 #: Most bytes of a non-DICOM answer kept to explain it (they are never logged).
 NON_DICOM_KEEP = 64
+#: pynetdicom's loop delay while an accepted connection has not sent its request: a
+#: connection that stays silent costs little CPU (a real caller sends at once).
+WAITING_LOOP_DELAY = 0.005
 
 
 class SafeDUL(DULServiceProvider):
@@ -61,6 +64,7 @@ class SafeDUL(DULServiceProvider):
     _got_request: bool
     _request_deadline: float | None
     _advertised: int
+    _loop_delay: float
     #: The first bytes received if the peer sent data that is not DICOM, else None.
     non_dicom: bytes | None
     #: A description of a PDU received that could not be decoded, else None.
@@ -122,8 +126,11 @@ class SafeDUL(DULServiceProvider):
     def run_reactor(self) -> None:
         """The reactor (see _loop); what is half received is dropped when it ends."""
         self._advertised = self._max_pdu()
-        if self.assoc.is_acceptor and self.options.request_timeout is not None:
-            self._request_deadline = time.monotonic() + self.options.request_timeout
+        self._loop_delay = self._run_loop_delay
+        if self.assoc.is_acceptor:
+            self._run_loop_delay = max(self._loop_delay, WAITING_LOOP_DELAY)
+            if self.options.request_timeout is not None:
+                self._request_deadline = time.monotonic() + self.options.request_timeout
         try:
             self._loop()
         except Exception as exc:  # noqa: BLE001 - never a traceback from a DUL thread
@@ -294,6 +301,7 @@ class SafeDUL(DULServiceProvider):
             return
         if pdu_bytes[0] == _A_ASSOCIATE_RQ:
             self._got_request = True
+            self._run_loop_delay = self._loop_delay
         self.event_queue.put(event)
         self._recv_pdu.put(pdu)
 
