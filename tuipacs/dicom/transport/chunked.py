@@ -37,6 +37,7 @@ from tuipacs.dicom.transport.codec import header_uids
 from tuipacs.dicom.transport.spool import (
     StoreCallback,
     StoreRequest,
+    detached,
     disk_full,
     unlink_quietly,
 )
@@ -104,7 +105,7 @@ class SpoolFile:
 
     def _failed(self, exc: OSError) -> None:
         """Note the error, close and remove the file: the rest of the dataset is dropped."""
-        self.error = exc
+        self.error = detached(exc)
         what = "the disk is full" if disk_full(exc) else (exc.strerror or str(exc))
         # INFO: the store handler is told (StoreRequest.error) and reports it its way
         LOG.info("cannot write a received C-STORE to %s (%s): discarding it", self.name, what)
@@ -133,7 +134,7 @@ def _spool_temporary_file(*args: Any, **kwargs: Any) -> Any:
         name = str(Path(str(spool or ".")) / f"recv-unwritable-{uuid.uuid4().hex}.dcm")
         what = "the disk is full" if disk_full(exc) else (exc.strerror or str(exc))
         LOG.info("cannot create a file for a received C-STORE in %s (%s)", spool, what)
-        return SpoolFile(None, name, exc)
+        return SpoolFile(None, name, detached(exc))
 
 
 def install() -> None:

@@ -57,6 +57,17 @@ class StoreRequest:
 StoreCallback = Callable[[StoreRequest], int]
 
 
+def detached(exc: OSError) -> OSError:
+    """`exc` without its traceback, to be kept after the handler that caught it.
+
+    A traceback keeps the frames of the reactor alive, and with them views of the PDU
+    reader's receive buffer, which then cannot grow for the next PDU (BufferError).
+    """
+    exc.__traceback__ = None
+    exc.__context__ = None
+    return exc
+
+
 def disk_full(exc: BaseException | None) -> bool:
     """True if `exc` (or what caused it) says the disk or the quota is full."""
     seen = 0
@@ -141,7 +152,7 @@ class Incoming:
         self.drop_spool()
         self.kind = "refused"
         self.status = status
-        self.error = error
+        self.error = detached(error) if error is not None else None
         self.head = None
 
     def request(self, assoc: Association) -> StoreRequest:
