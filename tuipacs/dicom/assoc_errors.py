@@ -112,11 +112,13 @@ def association_error(assoc: Association, node: Node, local: LocalAE) -> DicomNe
         return connect_error(node, notes.connect_error)
     if notes.non_dicom is not None:
         return not_dicom_error(node, notes.non_dicom)
-    if assoc.is_rejected:
+    if assoc.is_rejected or notes.rejection is not None:
         rsp = assoc.acceptor.primitive
         result = int(getattr(rsp, "result", 0) or 0)
         source = int(getattr(rsp, "result_source", 0) or 0)
         reason = int(getattr(rsp, "diagnostic", 0) or 0)
+        if rsp is None and notes.rejection is not None:  # pynetdicom missed it, we did not
+            result, source, reason = notes.rejection
         message = rejection_error(node, local, result, source, reason)
         return AssociationRejected(message, result, source, reason)
     if assoc.acceptor.primitive is None:

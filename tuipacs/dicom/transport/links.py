@@ -17,7 +17,10 @@ class PeerNotes:
 
     `connect_error`: why the TCP connection (or TLS handshake) failed; `non_dicom`: the
     first bytes of an answer that is not DICOM; `bad_pdu`: a PDU that could not be
-    decoded; `peer_aborted`: it sent A-ABORT; `peer_closed`: it closed the connection.
+    decoded; `peer_aborted`: it sent A-ABORT; `peer_closed`: it closed the connection;
+    `rejection`: (result, source, reason) of an A-ASSOCIATE-RJ it sent. pynetdicom can miss
+    a rejection: when the peer rejects and closes before the requesting thread looks, it
+    sees the connection closed and gives up without reading the answer.
     """
 
     connect_error: OSError | None = None
@@ -25,6 +28,7 @@ class PeerNotes:
     bad_pdu: str | None = None
     peer_aborted: bool = False
     peer_closed: bool = False
+    rejection: tuple[int, int, int] | None = None
 
 
 def options_of(assoc: Association) -> LinkOptions | None:
@@ -40,7 +44,9 @@ def peer_notes(assoc: Association) -> PeerNotes:
     dul = assoc.dul
     if not isinstance(dul, SafeDUL):
         return PeerNotes(connect_error=error)
-    return PeerNotes(error, dul.non_dicom, dul.bad_pdu, dul.peer_aborted, dul.peer_closed)
+    return PeerNotes(
+        error, dul.non_dicom, dul.bad_pdu, dul.peer_aborted, dul.peer_closed, dul.rejection
+    )
 
 
 def context_id(assoc: Association, abstract_syntax: str) -> int:

@@ -41,6 +41,7 @@ from tuipacs.dicom.transport.wire import PDU_NAMES, PduReader, ReadResult
 LOG = logging.getLogger(__name__)
 
 _A_ASSOCIATE_RQ = 1
+_A_ASSOCIATE_RJ = 3
 _P_DATA_TF = 4
 _A_ABORT = 7
 #: Most bytes of a non-DICOM answer kept to explain it (they are never logged).
@@ -73,6 +74,8 @@ class SafeDUL(DULServiceProvider):
     peer_aborted: bool
     #: True once the peer closed the connection (or it broke) while we were reading.
     peer_closed: bool
+    #: (result, source, reason) of an A-ASSOCIATE-RJ received, else None.
+    rejection: tuple[int, int, int] | None
 
     # -- setup
 
@@ -89,6 +92,7 @@ class SafeDUL(DULServiceProvider):
         self.bad_pdu = None
         self.peer_aborted = False
         self.peer_closed = False
+        self.rejection = None
 
     def _make_router(self, options: LinkOptions) -> MessageGuard:
         """What checks (and routes) received P-DATA-TF PDUs: the guard alone here."""
@@ -302,6 +306,8 @@ class SafeDUL(DULServiceProvider):
         if pdu_bytes[0] == _A_ASSOCIATE_RQ:
             self._got_request = True
             self._run_loop_delay = self._loop_delay
+        elif pdu_bytes[0] == _A_ASSOCIATE_RJ and len(pdu_bytes) >= 10:
+            self.rejection = (pdu_bytes[7], pdu_bytes[8], pdu_bytes[9])
         self.event_queue.put(event)
         self._recv_pdu.put(pdu)
 
