@@ -6,6 +6,15 @@ plain pynetdicom C-GET (default settings), and tuipacs' retrieve by C-GET and by
 C-MOVE (a first retrieve, and one that lists instances first as when part of the
 study is stored), with MB/s, the ratio to getscu and tuipacs' time to the first image.
 
+Then each transport (TUIPACS_TRANSPORT=stock: pynetdicom's own DUL, DIMSE layer and
+sending with the same tuning and safety bounds; fast: tuipacs' fast transport) side by
+side on the user's path: the transfer itself in an already running process (retrieve()
+into a folder, and into the archive as `tuipacs retrieve` stores it; the archive is
+created before the clock starts; with nothing local, and listed first as when part of
+the study is stored), the whole `tuipacs retrieve` command (a new process and archive
+each run), and the other way round: DCMTK getscu from `tuipacs serve` holding the study
+(the server's C-GET sending).
+
     python scripts/bench_retrieve.py [--slices 300] [--runs 5]
 
 Needs Orthanc, DCMTK (getscu, movescu, storescp, dcmsend) and a C compiler (for the
@@ -15,6 +24,7 @@ loopback shim).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -23,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +54,8 @@ from pydicom import dcmread  # noqa: E402
 from tuipacs.dicom.nodes import LocalAE, Node  # noqa: E402
 from tuipacs.dicom.retrieve import retrieve  # noqa: E402
 from tuipacs.dicom.storage import ReceivedInstance  # noqa: E402
+from tuipacs.dicom.transport import MODES, VARIABLE  # noqa: E402
+from tuipacs.store.archive import Archive  # noqa: E402
 
 
 def free_port() -> int:
@@ -74,7 +87,9 @@ def ct_files(out: Path, slices: int) -> tuple[str, list[Path]]:
 
 
 STORESCP_AET = "STORESCP"
-Client = tuple[str, Callable[[], object], list[float] | None]
+#: (label, run once: returns the seconds to count or None for the whole call, first-image
+#: seconds list or None)
+Client = tuple[str, Callable[[], float | None], list[float] | None]
 
 
 @contextmanager
@@ -111,10 +126,11 @@ def storescp_move(
 
 
 def timed(clients: Sequence[Client], runs: int) -> list[list[float]]:
-    """Wall seconds of each client's runs, interleaved (one round = every client once)
+    """Seconds of each client's runs, interleaved (one round = every client once)
 
     so that load from elsewhere on the machine hits every client alike. Each client
-    runs once untimed first (warm-up).
+    runs once untimed first (warm-up). A client that returns seconds is counted by them
+    (its set-up excluded), else by the wall time of the call.
     """
     times: list[list[float]] = [[] for _ in clients]
     for _, fn, firsts in clients:
@@ -124,9 +140,24 @@ def timed(clients: Sequence[Client], runs: int) -> list[list[float]]:
     for _ in range(runs):
         for index, (_, fn, _) in enumerate(clients):
             start = time.perf_counter()
-            fn()
-            times[index].append(time.perf_counter() - start)
+            counted = fn()
+            wall = time.perf_counter() - start
+            times[index].append(wall if counted is None else counted)
     return times
+
+
+@contextmanager
+def transport(mode: str) -> Iterator[None]:
+    """Run with TUIPACS_TRANSPORT=mode (read by each new association)."""
+    before = os.environ.get(VARIABLE)
+    os.environ[VARIABLE] = mode
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(VARIABLE, None)
+        else:
+            os.environ[VARIABLE] = before
 
 
 def main() -> None:
@@ -162,14 +193,18 @@ def main() -> None:
                 clients = make_clients(peer, getscu, study_uid, len(files), local, work)
                 if move is not None:
                     clients.insert(1, move)
-                times = timed(clients, args.runs)
+                paths = transport_clients(peer, study_uid, len(files), local, work)
+                with serving(files, study_uid, work) as served:
+                    paths += served
+                    times = timed([*clients, *paths], args.runs)
             rows = [
                 (label, wall, statistics.median(firsts) if firsts else None)
-                for (label, _, firsts), wall in zip(clients, times, strict=True)
+                for (label, _, firsts), wall in zip([*clients, *paths], times, strict=True)
             ]
         finally:
             peer.stop()
-        report(rows, size, len(files))
+        report(rows[: len(clients)], size, len(files))
+        report_transports(rows[len(clients) :], size, len(files), args.runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -219,6 +254,131 @@ def make_clients(
         how = f"listed, {node.parallel} assoc." if listed else "nothing local"
         clients.append((f"tuipacs C-{method.upper()} ({how})", ours, firsts))
     return clients
+
+
+def transport_clients(
+    peer: OrthancPeer, study_uid: str, count: int, local: LocalAE, work: Path
+) -> list[Client]:
+    """The user's path on each transport: (label "path [transport]", run once, firsts)."""
+    clients: list[Client] = []
+    cases = (("get", "folder", False), ("get", "folder", True), ("get", "archive", False))
+    for mode in MODES:
+        for method, into, listed in (*cases, ("move", "archive", False)):
+            node = Node("bench", peer.aet, "127.0.0.1", peer.dicom_port, method=method)  # type: ignore[arg-type]
+            run = partial(
+                _in_process, node, local, study_uid, count, work / "runs", into, listed, mode
+            )
+            how = ", listed" if listed else ""
+            label = f"C-{method.upper()} into the {into}{how}, in process [{mode}]"
+            clients.append((label, run, None))
+        command = partial(_command, peer, study_uid, local, work / "commands", mode)
+        clients.append((f"`tuipacs retrieve` C-GET, whole command [{mode}]", command, None))
+    return clients
+
+
+@contextmanager
+def serving(files: Sequence[Path], study_uid: str, work: Path) -> Iterator[list[Client]]:
+    """`tuipacs serve` holding the study, on each transport: getscu clients."""
+    getscu = find_dcmtk("getscu")
+    home = work / "serve-home"
+    home.mkdir(parents=True)
+    (home / "config.toml").write_text('ae_title = "TUIPACS"\n', encoding="utf-8")
+    base = dict(os.environ, TUIPACS_HOME=str(home), PYTHONPATH=str(ROOT))
+    folder = work / "serve-files"
+    folder.mkdir()
+    for path in files:
+        shutil.copy(path, folder / path.name)
+    subprocess.run(
+        [sys.executable, "-m", "tuipacs", "import", str(folder)], env=base, check=True,
+        capture_output=True,
+    )  # fmt: skip
+    servers: list[subprocess.Popen[bytes]] = []
+    clients: list[Client] = []
+    try:
+        for mode in MODES:
+            port = free_port()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "tuipacs", "serve", "--port", str(port), "--bind",
+                 "127.0.0.1"], env={**base, VARIABLE: mode}, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            servers.append(proc)
+            wait_for_port(port, proc)
+            run = partial(_getscu, getscu, port, study_uid, len(files), work / f"got-{mode}")
+            clients.append((f"DCMTK getscu from `tuipacs serve` [{mode}]", run, None))
+        yield clients if getscu is not None else []
+    finally:
+        for proc in servers:
+            stop_process(proc)
+
+
+def _getscu(getscu: str | None, port: int, study_uid: str, count: int, out: Path) -> None:
+    """getscu of the whole study from tuipacs serve on `port` (the files counted)."""
+    assert getscu is not None
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    args = [getscu, "-S", "-aec", "TUIPACS", "-od", str(out)]
+    args += ["-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study_uid}"]
+    subprocess.run([*args, "127.0.0.1", str(port)], env=peer_env(None), check=True)
+    got = sum(1 for _ in out.iterdir())
+    assert got == count, f"getscu received {got} of {count} files"
+
+
+def _in_process(
+    node: Node,
+    local: LocalAE,
+    study_uid: str,
+    count: int,
+    work: Path,
+    into: str,
+    listed: bool,
+    mode: str,
+) -> float:
+    """One retrieve() in this process, the archive empty; the seconds of the transfer.
+
+    `listed`: the instances are listed first (IMAGE-level C-FIND, the path taken when part
+    of the study is stored), else whole series are asked for at once.
+    """
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    archive = Archive.open(work / "archive") if into == "archive" else None
+    folder = work / "folder"
+    folder.mkdir()
+
+    def sink(path: Path, inst: ReceivedInstance) -> None:
+        if archive is not None:
+            archive.add_file(path, move=True, source="retrieve from bench")
+        else:
+            path.rename(folder / inst.sop_instance_uid)
+
+    try:
+        with transport(mode):
+            start = time.perf_counter()
+            if archive is not None:  # as `tuipacs retrieve` does
+                have, have_any = archive.has_instance, archive.has_study
+            else:
+                have, have_any = ((lambda uid: False), None) if listed else (None, None)
+            summary = retrieve(node, local, study_uid, sink, have=have, have_any=have_any)
+            seconds = time.perf_counter() - start
+    finally:
+        if archive is not None:
+            archive.close()
+    assert summary.ok and summary.completed == count, summary.errors
+    return seconds
+
+
+def _command(peer: OrthancPeer, study_uid: str, local: LocalAE, work: Path, mode: str) -> None:
+    """`python -m tuipacs retrieve` into a new archive (the whole command is timed)."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    (work / "config.toml").write_text(
+        f'ae_title = "{local.ae_title}"\nport = {local.port}\n[nodes.bench]\n'
+        f'ae_title = "{peer.aet}"\nhost = "127.0.0.1"\nport = {peer.dicom_port}\n',
+        encoding="utf-8",
+    )
+    env = dict(os.environ, TUIPACS_HOME=str(work), PYTHONPATH=str(ROOT), **{VARIABLE: mode})
+    args = [sys.executable, "-m", "tuipacs", "retrieve", "bench", "--study", study_uid]
+    subprocess.run([*args, "--method", "get"], env=env, check=True, capture_output=True)
 
 
 def plain_get(peer: OrthancPeer, study_uid: str, out: Path) -> None:
@@ -273,6 +433,25 @@ def report(rows: list[tuple[str, list[float], float | None]], size: int, count: 
             f"{label:<40} {wall:7.3f} {size / 1e6 / wall:7.0f} {wall / reference:9.2f} "
             f"{first_text:>10}"
         )
+
+
+
+def report_transports(
+    rows: list[tuple[str, list[float], float | None]], size: int, count: int, runs: int
+) -> None:
+    """Print the stock and fast transports side by side: medians and the gain."""
+    by_path: dict[str, dict[str, float]] = {}
+    for label, times, _ in rows:
+        path, _, mode = label.rpartition(" [")
+        by_path.setdefault(path, {})[mode.rstrip("]")] = statistics.median(times)
+    print(
+        f"\nTransports ({VARIABLE}), {count} images, {size / 1e6:.1f} MB, median of {runs} "
+        "interleaved runs"
+    )
+    print(f"{'path':<50} {'stock s':>8} {'fast s':>8} {'stock/fast':>11}")
+    for path, medians in by_path.items():
+        stock, fast = medians["stock"], medians["fast"]
+        print(f"{path:<50} {stock:8.3f} {fast:8.3f} {stock / fast:10.2f}x")
 
 
 if __name__ == "__main__":

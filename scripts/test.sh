@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
-# The project's test command: lint, type-check, then the whole test suite.
-# Run it from anywhere after `pip install -e '.[test]'`; extra arguments go to pytest.
+# The project's test command: lint, type-check, the whole test suite on the default (fast)
+# transport, then the retrieve, server and send tests again on pynetdicom's own (stock)
+# transport (TUIPACS_TRANSPORT=stock, see tuipacs/dicom/transport).
+# Run it from anywhere after `pip install -e '.[test]'`; extra arguments go to pytest (both
+# passes; test paths given replace the directories of the second pass).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ruff check .
 mypy
-python -m pytest "$@"
+TUIPACS_TRANSPORT=fast python -m pytest "$@"
+paths=(tests/net tests/serve tests/send tests/unit/test_dicom_transport.py)
+for arg in "$@"; do
+    if [[ "$arg" != -* && -e "${arg%%::*}" ]]; then
+        paths=()
+        break
+    fi
+done
+echo "--- again on the stock transport (TUIPACS_TRANSPORT=stock)"
+TUIPACS_TRANSPORT=stock python -m pytest "${paths[@]}" "$@"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,9 +14,12 @@ from peers import SyntheticArchive
 
 from tuipacs.dicom.nodes import LocalAE
 
+#: The transport under test goes to the command too (see scripts/test.sh).
+TRANSPORT = {k: v for k, v in os.environ.items() if k == "TUIPACS_TRANSPORT"}
+
 
 def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"TUIPACS_HOME": str(home), "PATH": "/usr/bin:/bin"}
+    env = {"TUIPACS_HOME": str(home), "PATH": "/usr/bin:/bin", **TRANSPORT}
     return subprocess.run(
         [sys.executable, "-m", "tuipacs", *args],
         capture_output=True,

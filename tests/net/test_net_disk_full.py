@@ -8,6 +8,7 @@ for a 12 MB study, by C-GET and by C-MOVE.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -17,6 +18,9 @@ from pathlib import Path
 import pytest
 from helpers import free_port, require_binary
 from peers import OrthancPeer, find_orthanc, make_ct_study, start_orthanc, tmpfs_prefix
+
+#: The transport under test goes to the command too (see scripts/test.sh).
+TRANSPORT = {k: v for k, v in os.environ.items() if k == "TUIPACS_TRANSPORT"}
 
 #: The node's timeout (seconds): every wait of the retrieve ends within it.
 NODE_TIMEOUT = 10
@@ -88,7 +92,7 @@ def test_retrieve_into_a_full_disk_ends_with_one_line(
         "--method",
         method,
     ]
-    env = {"TUIPACS_HOME": str(home), "PATH": "/usr/bin:/bin"}
+    env = {"TUIPACS_HOME": str(home), "PATH": "/usr/bin:/bin", **TRANSPORT}
     start = time.monotonic()
     try:
         result = subprocess.run(

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from helpers import free_port
 from peers import RemoteArchive as Archive
+from pynetdicom import evt
+from pynetdicom.presentation import build_context
 
+from tuipacs.dicom import net
 from tuipacs.dicom.doctor import check_node
+from tuipacs.dicom.errors import AssociationRejected
 from tuipacs.dicom.nodes import LocalAE, Node
+from tuipacs.dicom.scu import VERIFICATION
 
 pytestmark = pytest.mark.net
 
@@ -37,3 +44,30 @@ def test_move_destination_unknown(dcmqrscp: object, local_ae: LocalAE) -> None:
     steps = check_node(node, LocalAE("STRANGER", port=local_ae.port))
     assert [s.ok for s in steps] == [True, True, False]
     assert "0xA801" in steps[2].detail and "list of modalities" in steps[2].detail
+
+
+def test_a_rejection_pynetdicom_misses_is_still_reported(
+    dcmqrscp: object, local_ae: LocalAE
+) -> None:
+    """dcmqrscp rejects a wrong called AE and closes at once. When the requesting thread
+    looks after that (a loaded machine), pynetdicom sees a closed connection and gives up
+    without reading the A-ASSOCIATE-RJ: this was reported as "did not answer within 30 s"
+    (1 run in 4 of the stock transport's test pass). The handler below holds that thread
+    until the DUL has closed the connection, so the interleaving happens every time."""
+    node = Node("n", "WRONG", "127.0.0.1", dcmqrscp.port)  # type: ignore[attr-defined]
+
+    def after_the_close(event: evt.Event) -> None:
+        dul = event.assoc.dul
+        deadline = time.monotonic() + 10
+        # the answer is waiting for this thread and the DUL has closed the connection
+        while dul.to_user_queue.empty() or dul.socket._is_connected:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.005)
+
+    with pytest.raises(AssociationRejected) as caught:
+        net.associate(
+            node, local_ae, [build_context(VERIFICATION)],
+            handlers=[(evt.EVT_REQUESTED, after_the_close)],
+        )  # fmt: skip
+    assert "called AE title 'WRONG' is wrong; check the node's ae_title" in str(caught.value)

@@ -1,8 +1,9 @@
 """Many queries on one association against a real Orthanc: no response is ever lost.
 
 pynetdicom's reactor could take the pending response of a C-FIND that follows another on
-the same association (see tuipacs.dicom.assoc_reactor): about 1 round in 100 came back
-empty on loopback, and a retrieve then said the study "lists no instances".
+the same association (see tuipacs.dicom.transport.assoc_reactor): about 1 round in 100 came
+back empty on loopback, and a retrieve then said the study "lists no instances". Runs on
+both transports (scripts/test.sh): the fix is part of the safety layer.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The bounded PDU reader (tuipacs.dicom.wire) on real sockets: lengths are checked
+"""The bounded PDU reader (tuipacs.dicom.transport.wire) on real sockets: lengths are checked
 before anything is allocated, memory grows only as bytes arrive, and a read never waits
 (a plain socket, and a TLS socket holding half a record).
 """
@@ -17,8 +17,14 @@ from pathlib import Path
 import pytest
 from helpers import require_binary
 
-from tuipacs.dicom.dimse_codec import CommandCollector, failure_response, parse_command_prefix
-from tuipacs.dicom.wire import BODY_WAIT, MAX_COMMAND, MAX_CONTROL_PDU, PduReader, ReadResult
+from tuipacs.dicom.transport.codec import CommandCollector, failure_response, parse_command_prefix
+from tuipacs.dicom.transport.wire import (
+    BODY_WAIT,
+    MAX_COMMAND,
+    MAX_CONTROL_PDU,
+    PduReader,
+    ReadResult,
+)
 
 LIMIT = 64 * 1024
 

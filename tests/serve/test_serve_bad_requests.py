@@ -9,13 +9,16 @@ succeed.
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from peers import tmpfs_prefix
 from pydicom.uid import generate_uid
 from servekit import (
+    LOOPBACK,
     RawStore,
     ServerProcess,
     command_element,
@@ -23,6 +26,11 @@ from servekit import (
     store_command,
     wait_indexed,
 )
+
+from tuipacs.config import Config
+from tuipacs.dicom.transport import chunked, spool
+from tuipacs.server import ArchiveServer
+from tuipacs.store.archive import Archive
 
 CANNOT_UNDERSTAND = 0xC000
 OUT_OF_RESOURCES = 0xA700
@@ -101,3 +109,47 @@ def test_full_disk_while_receiving_gets_out_of_resources(tmp_path: Path) -> None
         assert "aborting" not in server.log and "Traceback" not in server.log
     finally:
         server.stop()
+
+
+def test_spool_file_that_cannot_be_created_gets_out_of_resources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating the file a C-STORE is received into fails (an injected ENOSPC, on either
+    transport's receive): 0xA700, and the association goes on.
+
+    Before, on pynetdicom's own receive (the stock transport) the error escaped into its
+    state machine, which stopped the association without an answer; on the fast path the
+    error kept (with its traceback) views of the receive buffer, which then could not grow
+    for the rest of the dataset (BufferError): the association was aborted."""
+    failing = [True]
+    real_temporary = chunked._real_named_temporary_file
+
+    def no_space(*args: Any, **kwargs: Any) -> Any:
+        if failing[0]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_temporary(*args, **kwargs)
+
+    def no_space_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if failing[0] and "x" in mode:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(chunked, "_real_named_temporary_file", no_space)
+    monkeypatch.setattr(spool, "open", no_space_open, raising=False)
+    archive = Archive.open(tmp_path / "archive")
+    try:
+        with ArchiveServer(archive, Config(), port=0, bind=LOOPBACK) as server:
+            raw = RawStore(server.port)
+            try:
+                big = generate_uid()
+                status = raw.store(store_command(big.encode(), 1), ct_dataset(big, 300_000))
+                assert status == OUT_OF_RESOURCES
+                assert raw.established
+                failing[0] = False
+                store_ok(raw, 2)
+            finally:
+                raw.close()
+            server.inbox.flush()
+        assert archive.usage().instances == 1
+    finally:
+        archive.close()

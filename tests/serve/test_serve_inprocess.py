@@ -159,11 +159,9 @@ def test_stored_file_is_the_received_dataset(
 def test_store_through_pynetdicoms_own_path(
     archive: Archive, serve_data: SyntheticArchive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without the fast path (e.g. a fragmented command set) pynetdicom's chunked receive
+    """On the stock transport (and the fast one's fallback) pynetdicom's chunked receive
     hands over the file: the same outcome."""
-    import tuipacs.dicom.scp as scp
-
-    monkeypatch.setattr(scp, "fast_options", lambda assoc: None)
+    monkeypatch.setenv("TUIPACS_TRANSPORT", "stock")
     files = _ct_files(serve_data)
     with ArchiveServer(archive, Config(), port=0, bind=LOOPBACK) as server:
         for path in files:

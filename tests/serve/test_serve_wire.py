@@ -21,7 +21,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 from pynetdicom import AE
 from servekit import AET, LOOPBACK, ServerProcess, dcmtk, run
 
-from tuipacs.dicom.wire import DEFAULT_MAX_PDU, REQUEST_TIMEOUT
+from tuipacs.dicom.transport.wire import DEFAULT_MAX_PDU, REQUEST_TIMEOUT
 
 #: Most seconds after the request timeout for a silent connection to be closed (the
 #: reactor checks its timers every few ms; a loaded machine needs the slack).

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from pynetdicom.association import Association
 
-from tuipacs.dicom import assoc_reactor
+from tuipacs.dicom.transport import assoc_reactor
 
 
 class _PausedJustAfter(threading.Event):

@@ -12,17 +12,17 @@ from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_dataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from tuipacs.dicom import retrieve as retrieve_module
-from tuipacs.dicom.fastdul import (
-    _parse_command,
-    _us,
+from tuipacs.dicom import retrieve_plan
+from tuipacs.dicom.retrieve_plan import Instance, parse_row, plan_jobs
+from tuipacs.dicom.storage import MAX_CONTEXTS, storage_contexts
+from tuipacs.dicom.transport.codec import (
     file_preamble,
     header_uids,
+    parse_command,
     scan_elements,
     store_response,
+    us,
 )
-from tuipacs.dicom.retrieve import _Instance, _parse_row, plan_jobs
-from tuipacs.dicom.storage import MAX_CONTEXTS, storage_contexts
 
 
 def test_store_response_decodes_with_pydicom() -> None:
@@ -31,8 +31,8 @@ def test_store_response_decodes_with_pydicom() -> None:
     assert ds.CommandField == 0x8001 and ds.MessageIDBeingRespondedTo == 7
     assert ds.Status == 0xA700 and ds.AffectedSOPInstanceUID == "1.2.3.4"
     assert ds.CommandGroupLength == len(raw) - 12
-    parsed = _parse_command(memoryview(raw))
-    assert _us(parsed, 0x0900) == 0xA700
+    parsed = parse_command(memoryview(raw))
+    assert us(parsed, 0x0900) == 0xA700
 
 
 def test_file_preamble_is_valid_part10(tmp_path: object) -> None:
@@ -54,7 +54,7 @@ def test_storage_contexts_respect_the_budget() -> None:
 
 
 def test_plan_jobs_splits_a_big_series_and_keeps_partial_ones_as_uid_lists() -> None:
-    big = [_Instance(f"1.{i}", CTImageStorage, "S1") for i in range(100)]
+    big = [Instance(f"1.{i}", CTImageStorage, "S1") for i in range(100)]
     jobs = plan_jobs(big, parallel=2, complete={"S1"})
     assert len(jobs) == 2 and sum(j.expected for j in jobs) == 100
     assert not any(j.whole for j in jobs)
@@ -115,17 +115,17 @@ def test_header_uids_from_the_first_bytes_only() -> None:
 def test_parse_row_reads_identifiers_and_falls_back_on_pydicom(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert _parse_row(_encoded(True), True, None) == _Instance(
+    assert parse_row(_encoded(True), True, None) == Instance(
         "1.2.3.4.5", CTImageStorage, "1.2.3.4"
     )
-    assert _parse_row(_encoded(False), False, None) == _Instance(
+    assert parse_row(_encoded(False), False, None) == Instance(
         "1.2.3.4.5", CTImageStorage, "1.2.3.4"
     )
 
     def unwalkable(*_args: object) -> None:
         raise ValueError("not a sequence item")
 
-    monkeypatch.setattr(retrieve_module, "scan_elements", unwalkable)
-    assert _parse_row(_encoded(False), False, None) == _Instance(
+    monkeypatch.setattr(retrieve_plan, "scan_elements", unwalkable)
+    assert parse_row(_encoded(False), False, None) == Instance(
         "1.2.3.4.5", CTImageStorage, "1.2.3.4"
     )

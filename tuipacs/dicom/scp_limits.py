@@ -4,7 +4,7 @@ Two kinds of connection are counted apart:
 
 * *waiting* connections have not yet sent a complete A-ASSOCIATE-RQ. A real caller sends
   its request within milliseconds; one that does not is closed by the request timeout
-  (see FastOptions.request_timeout). Their number is bounded too (overall and per
+  (see transport.LinkOptions.request_timeout). Their number is bounded too (overall and per
   address): a new connection over the bound closes the oldest waiting one (of that
   address first), so silent connections can never lock real callers out;
 * *associations* sent their request and were admitted. Over ``max_associations`` (or
@@ -24,7 +24,6 @@ import time
 from dataclasses import dataclass, field
 
 from pynetdicom.association import Association
-from pynetdicom.transport import ThreadedAssociationServer
 
 LOG = logging.getLogger(__name__)
 
@@ -153,29 +152,3 @@ class Admission:
         """Forget connections whose association has ended (under the lock)."""
         self._waiting = [e for e in self._waiting if not _gone(e.assoc)]
         self._admitted = [e for e in self._admitted if not _gone(e.assoc)]
-
-
-class TunedServer(ThreadedAssociationServer):
-    """pynetdicom's threaded server with a listen backlog for bursts of connections.
-
-    socketserver listens with a backlog of 5: connections beyond it wait for the
-    client's SYN retries (1 s, then 3 s...), so a burst of callers (or of silent
-    connections, see scp_limits) would delay everyone.
-    """
-
-    request_queue_size = 128
-
-    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
-        """Accept a connection; with TLS, wrap it without handshaking here.
-
-        pynetdicom handshakes inside the accept loop, so one silent client would stall every
-        new connection: the handshake runs on the connection's own thread instead, with a
-        deadline (see net.TunedRequestHandler.handle).
-        """
-        assert self.socket is not None
-        client, address = self.socket.accept()
-        if self.ssl_context:
-            client = self.ssl_context.wrap_socket(
-                client, server_side=True, do_handshake_on_connect=False
-            )
-        return client, address

@@ -16,6 +16,7 @@ from tuipacs.dicom import net
 from tuipacs.dicom.errors import AssociationAborted, NetTimeout, QueryError, ServiceFailed
 from tuipacs.dicom.nodes import LocalAE, Node
 from tuipacs.dicom.status import CANCEL, FAILURE, PENDING, describe
+from tuipacs.dicom.transport import context_id
 
 VERIFICATION = "1.2.840.10008.1.1"
 PATIENT_ROOT_FIND = "1.2.840.10008.5.1.4.1.2.1.1"
@@ -183,8 +184,7 @@ def iter_find(
             yield as_row(identifier)
             count += 1
             if limit is not None and count >= limit:
-                cx = assoc._get_valid_context(model, "", "scu")
-                assoc.send_c_cancel(1, cx.context_id)
+                assoc.send_c_cancel(1, context_id(assoc, model))
         elif info.category in (FAILURE,):
             raise ServiceFailed(f"{node.name}: query failed: {info.line()}", info.code)
         elif info.category == CANCEL:

@@ -1,4 +1,8 @@
-"""C-STORE SCU: send files to a node as they are stored (no decode, no transcoding)."""
+"""C-STORE SCU: send files to a node as they are stored (no decode, no transcoding).
+
+Files go by path through pynetdicom's send_c_store with chunked sending (set by
+transport.configure), on either transport.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pydicom
-from pynetdicom import _config
 from pynetdicom.presentation import PresentationContext, build_context
 from pynetdicom.status import code_to_category
 
@@ -101,7 +104,6 @@ def send(
 ) -> SendSummary:
     """Send ``paths`` to ``node`` over one association. Raises DicomNetError if it cannot
     associate; per-file failures are counted in the summary."""
-    _config.STORE_SEND_CHUNKED_DATASET = True
     start = time.perf_counter()
     summary = SendSummary()
     items = _scan(paths, summary)

@@ -1,16 +1,16 @@
 """Storage receive machinery shared by C-GET, the C-MOVE receiver and a Storage SCP.
 
-Received datasets are never decoded: pynetdicom writes each one to a temporary
-Part-10 file (128-byte preamble, ``DICM``, File Meta with the transfer syntax of the
-accepted presentation context, then the dataset bytes exactly as sent). The
-:class:`StoreHandler` hands that path and a :class:`ReceivedInstance` to a *sink*.
-The sink may move the file away (e.g. ``Archive.add_file(path, move=True)``); if it
-leaves it, pynetdicom deletes it once the handler returns.
+Received datasets are never decoded: the transport writes each one to a Part-10 spool
+file (128-byte preamble, ``DICM``, File Meta with the transfer syntax of the accepted
+presentation context, then the dataset bytes exactly as sent) and hands a
+:class:`~tuipacs.dicom.transport.StoreRequest` to :meth:`StoreHandler.store`, which hands
+the path and a :class:`ReceivedInstance` to a *sink*. The sink may move the file away
+(e.g. ``Archive.add_file(path, move=True)``); if it leaves it, the file is deleted once
+the handler returns.
 """
 
 from __future__ import annotations
 
-import copy
 import functools
 import logging
 import socket
@@ -39,18 +39,29 @@ from pydicom.uid import (
     JPEGLSNearLossless,
     RLELossless,
 )
-from pynetdicom import evt
+from pynetdicom import evt, sop_class
 from pynetdicom.pdu_primitives import SCP_SCU_RoleSelectionNegotiation
-from pynetdicom.presentation import PresentationContext, build_context, build_role
-from pynetdicom.sop_class import _STORAGE_CLASSES
-from pynetdicom.transport import ThreadedAssociationServer
+from pynetdicom.presentation import (
+    AllStoragePresentationContexts,
+    PresentationContext,
+    build_context,
+    build_role,
+)
 
 from tuipacs.dicom.errors import ReceiverError
-from tuipacs.dicom.fastspool import StoreRequest, disk_full
-from tuipacs.dicom.net import TunedAE, TunedRequestHandler, spool_folder
+from tuipacs.dicom.net import spool_folder
 from tuipacs.dicom.nodes import LocalAE
-from tuipacs.dicom.scp_limits import TunedServer
-from tuipacs.dicom.wire import DEFAULT_MAX_PDU, REQUEST_TIMEOUT
+from tuipacs.dicom.transport import (
+    DEFAULT_MAX_PDU,
+    REQUEST_TIMEOUT,
+    StoreRequest,
+    TunedAE,
+    TunedServer,
+    copy_context,
+    disk_full,
+    make_server,
+    store_handler,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -80,7 +91,7 @@ MAX_CONTEXTS = 128
 
 #: Storage SOP classes proposed when a study's classes are unknown (most common first).
 COMMON_STORAGE_CLASSES = [
-    _STORAGE_CLASSES[name]
+    str(getattr(sop_class, name))
     for name in (
         "CTImageStorage",
         "EnhancedCTImageStorage",
@@ -118,8 +129,10 @@ COMMON_STORAGE_CLASSES = [
         "XRay3DAngiographicImageStorage",
         "BreastTomosynthesisImageStorage",
     )
-    if name in _STORAGE_CLASSES
+    if hasattr(sop_class, name)
 ]
+#: Every storage SOP class pynetdicom knows.
+ALL_STORAGE_CLASSES = [str(cx.abstract_syntax) for cx in AllStoragePresentationContexts]
 
 
 @dataclass(frozen=True)
@@ -164,9 +177,9 @@ def read_study_series(path: Path) -> tuple[str | None, str | None]:
 class StoreHandler:
     """Hands each received file to a sink and answers a C-STORE status.
 
-    Call :meth:`store` with a fast-path :class:`StoreRequest`, or use the instance as
-    pynetdicom's EVT_C_STORE handler (``event.dataset_path`` must be set, see
-    net.configure()). Thread-safe as long as the sink and callbacks are: C-MOVE
+    Call :meth:`store` with a :class:`~tuipacs.dicom.transport.StoreRequest` (the
+    transport's store callback; transport.store_handler adapts it to pynetdicom's
+    EVT_C_STORE). Thread-safe as long as the sink and callbacks are: C-MOVE
     receivers call it from several association threads at once. `on_stored(instance)`
     runs after the sink succeeded, `on_failed(sop_uid, message)` after it failed, and
     `on_disk_full(folder)` when the reason was a full disk (writing the received file or
@@ -225,22 +238,6 @@ class StoreHandler:
             self.on_stored(instance)
         return STORE_SUCCESS
 
-    def __call__(self, event: Any) -> int:
-        """pynetdicom EVT_C_STORE handler (chunked receive): see store()."""
-        request = event.request
-        path = Path(event.dataset_path)
-        store_request = StoreRequest(
-            path=path,
-            size=path.stat().st_size,
-            sop_class_uid=str(request.AffectedSOPClassUID),
-            sop_instance_uid=str(request.AffectedSOPInstanceUID),
-            transfer_syntax_uid=str(event.context.transfer_syntax),
-            calling_ae=str(event.assoc.requestor.ae_title).strip(),
-            move_originator_ae=str(request.MoveOriginatorApplicationEntityTitle or "").strip(),
-            move_originator_id=request.MoveOriginatorMessageID,
-        )
-        return self.store(store_request)
-
     def _failed(self, request: StoreRequest, message: str, status: int, exc: BaseException) -> int:
         """Log and report a failure; return the status to answer.
 
@@ -293,34 +290,14 @@ def acceptor_storage_contexts() -> list[PresentationContext]:
     Built once per process (~40 ms); each call returns fresh copies (the caller may
     change them).
     """
-    return [_copy_context(context) for context in _acceptor_storage_contexts()]
-
-
-def _copy_context(context: PresentationContext) -> PresentationContext:
-    """A copy of a context that shares nothing mutable with it (no UID re-validation)."""
-    clone = copy.copy(context)
-    clone._transfer_syntax = list(context._transfer_syntax)
-    return clone
+    return [copy_context(context) for context in _acceptor_storage_contexts()]
 
 
 @functools.cache
 def _acceptor_storage_contexts() -> tuple[PresentationContext, ...]:
     """The contexts of acceptor_storage_contexts(), built once."""
     syntaxes: list[Any] = list(dict.fromkeys([*UNCOMPRESSED, *COMPRESSED, *AllTransferSyntaxes]))
-    return tuple(build_context(uid, syntaxes) for uid in _STORAGE_CLASSES.values())
-
-
-class _SharedContexts(list[PresentationContext]):
-    """A server's supported contexts, copied cheaply for each accepted association.
-
-    pynetdicom deep-copies the server's contexts for every association it accepts
-    (~40 ms for all storage classes with all syntaxes); copying the attributes
-    directly takes well under 1 ms.
-    """
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> list[PresentationContext]:
-        """Copies of the contexts, without pydicom's UID re-validation."""
-        return [_copy_context(context) for context in self]
+    return tuple(build_context(uid, syntaxes) for uid in ALL_STORAGE_CLASSES)
 
 
 def _wake(address: tuple[Any, ...]) -> None:
@@ -335,11 +312,11 @@ def _wake(address: tuple[Any, ...]) -> None:
 
 
 class StorageServer:
-    """A Storage SCP (used as our C-MOVE receiver) with tuned sockets.
+    """A Storage SCP (used as our C-MOVE receiver) on our transport.
 
-    Each received file goes to ``handler.store`` on the fast path (or to ``handler`` as
-    pynetdicom's EVT_C_STORE handler when a peer fragments its command sets).
-    Temporary files live in a private spool folder removed by stop().
+    Each received file goes to ``handler.store``, from the fast path or from pynetdicom's
+    own C-STORE receive (stock transport). Temporary files live in a private spool folder
+    removed by stop().
     """
 
     def __init__(
@@ -356,7 +333,7 @@ class StorageServer:
         self.extra_contexts = list(extra_contexts)
         self.ssl_context = ssl_context
         self.spool: Path | None = None
-        self._server: ThreadedAssociationServer | None = None
+        self._server: TunedServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -376,14 +353,14 @@ class StorageServer:
         ae.network_timeout = 120
         ae.request_timeout = REQUEST_TIMEOUT
         contexts = acceptor_storage_contexts() + self.extra_contexts
+        on_store = store_handler(lambda request: self.handler.store(request))
+        handlers = [(evt.EVT_C_STORE, on_store)]
         try:
-            server = ae.make_server(
+            server = make_server(
+                ae,
                 (self.local.bind_host, self.local.port),
-                ae_title=self.local.ae_title,
-                contexts=contexts,
-                evt_handlers=[(evt.EVT_C_STORE, self.handler)],
-                server_class=TunedServer,
-                request_handler=TunedRequestHandler,
+                contexts,
+                handlers,
                 ssl_context=self.ssl_context,
             )
         except OSError as exc:
@@ -392,16 +369,12 @@ class StorageServer:
                 f"cannot listen on {self.local.bind_host}:{self.local.port} for C-MOVE "
                 f"({exc.strerror or exc}): choose another local port or use C-GET"
             ) from None
-        server.spool = self.spool  # type: ignore[attr-defined]
-        server.contexts = _SharedContexts(server.contexts)
-        server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.name = "tuipacs-storage-scp"
         self._thread.start()
-        ae._servers.append(server)
         return self
 
     def stop(self) -> None:

@@ -19,9 +19,8 @@ only when ``select()`` says so always gets back to its timers (ARTIM, network ti
 kill) even when a peer sends half a PDU and falls silent. The buffer of a PDU grows as
 its bytes arrive (at most twice what arrived) and is reused for the next PDU.
 
-The bounds live here (not in the reactor) so that any transport can apply them: our
-select()-driven DUL (:mod:`tuipacs.dicom.fastdul`) uses this reader, and a plain
-pynetdicom DUL can call :func:`pdu_limit` before it reads a PDU body.
+Both transports read with it (:class:`~tuipacs.dicom.transport.safe_dul.SafeDUL`, the
+stock transport's DUL, and FastDUL on top of it): these bounds are part of the safety layer.
 """
 
 from __future__ import annotations
@@ -98,7 +97,7 @@ def recv_some(sock: socket.socket, view: memoryview, wait: bool = False) -> int 
     may say its descriptor is readable while only part of a TLS record has arrived (a
     blocking read would then wait for the rest), and SSLWantReadError means "nothing to
     return yet". (Bytes already decrypted wait in the SSL buffer where select() does not
-    see them: callers check ``sock.pending()`` before waiting, see FastDUL._wait.)
+    see them: callers check ``sock.pending()`` before waiting, see fast_dul.FastDUL._wait.)
     """
     if isinstance(sock, ssl.SSLSocket) or sock.gettimeout() is not None or not _DONTWAIT:
         timeout = sock.gettimeout()

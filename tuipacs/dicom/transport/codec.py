@@ -1,6 +1,6 @@
 """Encoding and decoding of DIMSE command sets and Part-10 headers, without pydicom.
 
-Used by the fast path of our DUL (:mod:`tuipacs.dicom.fastdul`): command sets are parsed
+Used by the fast path of our DUL (:mod:`tuipacs.dicom.transport.fast_dul`): command sets are parsed
 into {element: raw value}, C-STORE responses and failure responses are encoded directly,
 received datasets get a Part-10 preamble and File Meta, and the Study/Series UIDs of a
 dataset are found in its first bytes. Every value comes from a peer: parsers raise
@@ -14,14 +14,14 @@ import struct
 
 from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
 
-from tuipacs.dicom.wire import MAX_COMMAND, MAX_MESSAGE_DATASET
+from tuipacs.dicom.transport.wire import MAX_COMMAND, MAX_MESSAGE_DATASET
 
-_NO_DATASET = 0x0101
+NO_DATASET = 0x0101
 #: What a valid UID is made of (PS3.5 9.1), padding removed.
 _UID_RE = re.compile(r"[0-9.]{1,64}")
 
 
-def _parse_command(data: memoryview | bytes | bytearray) -> dict[int, bytes]:
+def parse_command(data: memoryview | bytes | bytearray) -> dict[int, bytes]:
     """Parse an Implicit VR Little Endian command set into {element number: raw value}."""
     out, end = parse_command_prefix(data)
     if end != len(data):
@@ -47,19 +47,19 @@ def parse_command_prefix(data: memoryview | bytes | bytearray) -> tuple[dict[int
     return out, pos
 
 
-def _us(cmd: dict[int, bytes], elem: int) -> int | None:
+def us(cmd: dict[int, bytes], elem: int) -> int | None:
     """An US value of a parsed command set, or None."""
     raw = cmd.get(elem)
     return struct.unpack("<H", raw[:2])[0] if raw is not None and len(raw) >= 2 else None
 
 
-def _ul(cmd: dict[int, bytes], elem: int) -> int | None:
+def ul(cmd: dict[int, bytes], elem: int) -> int | None:
     """An UL value of a parsed command set, or None."""
     raw = cmd.get(elem)
     return struct.unpack("<L", raw[:4])[0] if raw is not None and len(raw) >= 4 else None
 
 
-def _text(cmd: dict[int, bytes], elem: int) -> str:
+def text_value(cmd: dict[int, bytes], elem: int) -> str:
     """A UI/AE value of a parsed command set, without padding."""
     return cmd.get(elem, b"").decode("ascii", "replace").rstrip("\x00 ")
 
@@ -85,8 +85,8 @@ _LONG_VRS = frozenset(
 )
 _STUDY_UID = 0x0020000D
 _SERIES_UID = 0x0020000E
-_EXPLICIT_LE = "1.2.840.10008.1.2.1"
-_IMPLICIT_LE = "1.2.840.10008.1.2"
+EXPLICIT_LE = "1.2.840.10008.1.2.1"
+IMPLICIT_LE = "1.2.840.10008.1.2"
 
 
 def _header(data: memoryview | bytes | bytearray, pos: int, explicit: bool) -> tuple[int, int, int]:
@@ -154,11 +154,11 @@ def scan_elements(
 
 def header_uids(data: memoryview | bytes | bytearray, syntax: str) -> tuple[str, str] | None:
     """Study and Series Instance UIDs from the first bytes of a dataset, or None."""
-    if syntax not in (_EXPLICIT_LE, _IMPLICIT_LE) and not _encapsulated_le(syntax):
+    if syntax not in (EXPLICIT_LE, IMPLICIT_LE) and not _encapsulated_le(syntax):
         return None
     try:
         values, _ = scan_elements(
-            data, syntax != _IMPLICIT_LE, frozenset({_STUDY_UID, _SERIES_UID}), _SERIES_UID
+            data, syntax != IMPLICIT_LE, frozenset({_STUDY_UID, _SERIES_UID}), _SERIES_UID
         )
     except (ValueError, struct.error):
         return None
@@ -210,7 +210,7 @@ def _response(
     parts += [
         _implicit(0x0100, struct.pack("<H", field)),
         _implicit(0x0120, struct.pack("<H", message_id)),
-        _implicit(0x0800, struct.pack("<H", _NO_DATASET)),
+        _implicit(0x0800, struct.pack("<H", NO_DATASET)),
         _implicit(0x0900, struct.pack("<H", status)),
     ]
     if sop_instance is not None:
@@ -231,7 +231,7 @@ def failure_response(cmd: dict[int, bytes], status: int) -> bytes | None:
     Only C-STORE, C-FIND, C-GET and C-MOVE requests whose command field and message ID
     are known get an answer; their SOP UIDs are echoed if short enough.
     """
-    field, message_id = _us(cmd, 0x0100), _us(cmd, 0x0110)
+    field, message_id = us(cmd, 0x0100), us(cmd, 0x0110)
     if field not in _ANSWERABLE or message_id is None:
         return None
     sop_class, sop_instance = cmd.get(0x0002), cmd.get(0x1000)
@@ -259,7 +259,7 @@ class CommandCollector:
         DCMTK-based archives put the Failed SOP Instance UID List of a C-GET response in
         its command set, a few KiB per hundred failures.
         """
-        field = _us(cmd, 0x0100)
+        field = us(cmd, 0x0100)
         limit = self.keep if field is not None and field & 0x8000 else MAX_COMMAND
         return limit if self.size > min(limit, self.keep) else None
 
@@ -307,7 +307,7 @@ def file_preamble(sop_class: str, sop_instance: str, syntax: str, source_ae: str
     return b"\x00" * 128 + b"DICM" + group + body
 
 
-def _pdata_pdu(context_id: int, control: int, payload: bytes) -> bytes:
+def pdata_pdu(context_id: int, control: int, payload: bytes) -> bytes:
     """A P-DATA-TF PDU with one PDV."""
     item = struct.pack(">LBB", len(payload) + 2, context_id, control) + payload
     return struct.pack(">BBL", 0x04, 0x00, len(item)) + item

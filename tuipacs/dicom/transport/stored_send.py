@@ -1,17 +1,24 @@
-"""Sending archived files for C-GET and C-MOVE sub-operations, as stored when possible.
+"""Sending archived files for C-GET and C-MOVE sub-operations.
 
 pynetdicom's Q/R service classes only accept ``Dataset`` objects from our handlers and send
-them with ``Association.send_c_store``. The handlers yield a :class:`StoredRef` (a Dataset
-that only names an archived file) and :func:`enable_stored_sending` makes the association's
-``send_c_store`` stream that file unchanged when the peer accepted its SOP class in its
-transfer syntax. Otherwise the file is decoded and sent uncompressed (pynetdicom converts
-between the little endian syntaxes); if that is impossible the sub-operation fails.
+them with ``Association.send_c_store``, which encodes them again. The handlers yield
+:func:`sendable` for each archived file:
+
+* fast transport (speed): a :class:`StoredRef` (a Dataset that only names the file), and
+  :func:`enable_stored_sending` makes the association's ``send_c_store`` stream that file
+  unchanged (pynetdicom's chunked send) when the peer accepted its SOP class in its
+  transfer syntax;
+* stock transport: the decoded dataset, as a user of pynetdicom would yield it.
+
+When the peer accepts the SOP class only uncompressed, the file is decoded and sent
+uncompressed (pynetdicom converts between the little endian syntaxes); if that is
+impossible, or the file cannot be read, the sub-operation fails.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from pydicom import dcmread
@@ -23,16 +30,15 @@ from pydicom.uid import (
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
 )
-from pynetdicom import _config
 from pynetdicom.association import Association
-from pynetdicom.presentation import PresentationContext, build_context
 
 from tuipacs.dicom.scp_types import StoredInstance
+from tuipacs.dicom.transport.mode import selected
 
 LOG = logging.getLogger(__name__)
 
 UNCOMPRESSED: list[str | UID] = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
-MAX_CONTEXTS = 128
+_STREAMS_ATTR = "_tuipacs_streams_files"
 _REENCODE = {DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian}
 
 SendCStore = Callable[..., Dataset]
@@ -49,11 +55,6 @@ class StoredRef(Dataset):
         self.SOPClassUID = instance.sop_class_uid
         self.SOPInstanceUID = instance.sop_instance_uid
         object.__setattr__(self, "stored", instance)
-
-
-def configure() -> None:
-    """Files given by path are streamed, not decoded (pynetdicom's chunked send)."""
-    _config.STORE_SEND_CHUNKED_DATASET = True
 
 
 def _accepts(assoc: Association, sop_class: str, syntax: str) -> bool:
@@ -122,26 +123,28 @@ def enable_stored_sending(assoc: Association) -> None:
         )
 
     assoc.send_c_store = send_c_store  # type: ignore[method-assign]
+    setattr(assoc, _STREAMS_ATTR, True)
 
 
-def move_contexts(instances: Sequence[StoredInstance]) -> list[PresentationContext]:
-    """Contexts to propose to a C-MOVE destination for these instances.
+def sendable(instance: StoredInstance, assoc: Association | None = None) -> Dataset:
+    """What a C-GET/C-MOVE handler yields to send an archived file over `assoc`.
 
-    Each SOP class gets an uncompressed context; each stored compressed (or otherwise
-    special) syntax gets its own context, as far as the 128-context limit allows.
+    A StoredRef where the association streams files (fast transport; for a C-MOVE, whose
+    association pynetdicom opens later, `assoc` is None and the transport decides), else
+    the decoded dataset: uncompressed if `assoc` accepts its SOP class only so. A file
+    that cannot be read gives a StoredRef all the same: pynetdicom cannot send it and
+    counts a failed sub-operation.
     """
-    classes: dict[str, list[str]] = {}
-    for instance in instances:
-        syntaxes = classes.setdefault(instance.sop_class_uid, [])
-        if instance.transfer_syntax_uid not in syntaxes:
-            syntaxes.append(instance.transfer_syntax_uid)
-    contexts = [build_context(sop_class, UNCOMPRESSED) for sop_class in classes]
-    for sop_class, syntaxes in classes.items():
-        for syntax in syntaxes:
-            if syntax in UNCOMPRESSED:
-                continue
-            if len(contexts) >= MAX_CONTEXTS:
-                LOG.warning("too many SOP class/syntax pairs: %s will be sent decompressed", syntax)
-                break
-            contexts.append(build_context(sop_class, [syntax]))
-    return contexts[:MAX_CONTEXTS]
+    ref = StoredRef(instance)
+    streams = selected() == "fast" if assoc is None else hasattr(assoc, _STREAMS_ATTR)
+    if streams:
+        return ref
+    try:
+        if assoc is not None and not _accepts(
+            assoc, instance.sop_class_uid, instance.transfer_syntax_uid
+        ):
+            return _uncompressed(instance)
+        return dcmread(instance.path)
+    except Exception as exc:  # noqa: BLE001 - hostile or vanished files fail one sub-operation
+        LOG.warning("cannot read archived instance %s: %s", instance.sop_instance_uid, exc)
+        return ref

@@ -1,105 +1,71 @@
-"""A faster, bounded DUL reactor for pynetdicom associations.
+"""pynetdicom's DUL with bounded reading (safety): the DUL of the stock transport.
 
-pynetdicom decodes every command set with pydicom, copies each PDU several times, polls
-its reactor with sleeps and reads a PDU with blocking calls sized by the length the peer
-declares. This subclass of :class:`~pynetdicom.dul.DULServiceProvider` (installed on our
-own associations by :func:`tuipacs.dicom.net.tune_association`) changes that:
+pynetdicom reads a PDU with two blocking reads sized by the length the peer declares: a
+peer that declares 4 GiB makes it collect up to 4 GiB, and one that sends half a PDU and
+falls silent blocks the reactor in a read, so that ARTIM, the network timeout, a request
+timeout and kill never fire. :class:`SafeDUL` keeps pynetdicom's reactor loop, state
+machine and PDU decoding, and changes how a PDU is read and what happens to it:
 
-* the reactor waits in ``select()`` on the socket and on a wake-up socket written by
-  every outgoing primitive, instead of sleeping and polling;
-* PDUs are assembled by :class:`~tuipacs.dicom.wire.PduReader` from what the socket has,
-  never waiting in a read longer than wire.BODY_WAIT (5 ms): ARTIM, the network timeout,
-  a request timeout and kill always fire, whatever a peer sends (half a PDU, then
-  silence). A declared length over our
-  limits (:mod:`tuipacs.dicom.wire`) is answered with A-ABORT and the connection closed,
-  before anything is allocated for it;
-* P-DATA-TF PDUs in state Sta6 go through :class:`~tuipacs.dicom.fastpath.PDataRouter`:
-  C-STOREs are written straight to a spool file and answered here, pending C-GET/C-MOVE
-  and C-FIND responses go to callbacks, bad requests get failure statuses, and the rest
-  is handed to pynetdicom (see that module).
+* PDUs are assembled by :class:`~tuipacs.dicom.transport.wire.PduReader` from what the
+  socket has, never waiting in a read longer than wire.BODY_WAIT (5 ms); a declared length
+  over our limits (:mod:`~tuipacs.dicom.transport.wire`) is answered with A-ABORT and the
+  connection closed, before anything is allocated for it;
+* P-DATA-TF PDUs in state Sta6 go through a
+  :class:`~tuipacs.dicom.transport.guard.MessageGuard` (bounded DIMSE messages, failure
+  statuses for requests we cannot serve) before pynetdicom's DIMSE layer;
+* an accepted connection that has not sent its whole A-ASSOCIATE-RQ within
+  ``LinkOptions.request_timeout`` is closed; so is one whose first byte is no PDU type
+  (an HTTP or TLS server, say) at once, instead of waiting for the ARTIM timer.
 
-It also notes what the peer did (:attr:`FastDUL.non_dicom`, ``peer_aborted``,
-``peer_closed``, ``bad_pdu``) so that a failed association can be explained. A byte
-stream that is not DICOM at all (an HTTP or TLS server, say) is recognised by its first
-byte and the connection is closed at once instead of waiting for the ARTIM timer.
+It notes what the peer did (:attr:`SafeDUL.non_dicom`, ``peer_aborted``, ``peer_closed``,
+``bad_pdu``) so that a failed association can be explained, and when bytes last came
+(``LinkOptions.last_activity``). The fast transport's
+:class:`~tuipacs.dicom.transport.fast_dul.FastDUL` replaces the reactor loop on top.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import select
-import socket
-import ssl
 import time
-from typing import Any
 
 from pynetdicom.dul import DULServiceProvider
 from pynetdicom.pdu import A_ABORT_RQ
 from pynetdicom.utils import make_target
 
-# re-exported: the fast path's types and codec are used through this module
-from tuipacs.dicom.dimse_codec import (  # noqa: F401
-    _parse_command,
-    _us,
-    file_preamble,
-    header_uids,
-    scan_elements,
-    store_response,
-)
-from tuipacs.dicom.fastpath import (  # noqa: F401
-    FastOptions,
-    FindCallback,
-    PDataRouter,
-    PendingCallback,
-    StoreCallback,
-    StoreRequest,
-)
-from tuipacs.dicom.wire import PDU_NAMES, PduReader, ReadResult
+from tuipacs.dicom.transport import chunked
+from tuipacs.dicom.transport.guard import MessageGuard
+from tuipacs.dicom.transport.options import LinkOptions
+from tuipacs.dicom.transport.wire import PDU_NAMES, PduReader, ReadResult
 
 LOG = logging.getLogger(__name__)
 
-_WAIT_MAX = 0.005  # longest select() wait, bounds timer and kill latency
 _A_ASSOCIATE_RQ = 1
+_A_ASSOCIATE_RJ = 3
 _P_DATA_TF = 4
 _A_ABORT = 7
 #: Most bytes of a non-DICOM answer kept to explain it (they are never logged).
 NON_DICOM_KEEP = 64
+#: pynetdicom's loop delay while an accepted connection has not sent its request: a
+#: connection that stays silent costs little CPU (a real caller sends at once).
+WAITING_LOOP_DELAY = 0.005
 
 
-class _WakingQueue(queue.Queue):
-    """The DUL's to_provider_queue: every put() wakes the reactor's select()."""
+class SafeDUL(DULServiceProvider):
+    """DULServiceProvider that reads PDUs within bounds and never waits in a read.
 
-    def __init__(self, waker: socket.socket) -> None:
-        """Wrap a queue around the writing end of the reactor's wake-up socket pair."""
-        super().__init__()
-        self._waker = waker
-
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        """Queue the primitive and wake the reactor."""
-        super().put(item, block, timeout)
-        try:
-            self._waker.send(b"\x00")
-        except OSError:
-            pass  # full (already awake) or closed (reactor gone)
-
-
-class FastDUL(DULServiceProvider):
-    """DULServiceProvider with a select()-driven, bounded reactor that never waits in a read.
-
-    Never instantiated directly: :func:`install` switches an existing (not started)
-    DUL to this class.
+    Never instantiated directly: :func:`install` switches an existing (not started) DUL
+    to this class.
     """
 
-    _fast: FastOptions
-    _router: PDataRouter
+    options: LinkOptions
+    _router: MessageGuard
     _reader: PduReader
-    _wake_r: socket.socket
-    _wake_w: socket.socket
     _drop_transport: bool
     _got_request: bool
     _request_deadline: float | None
     _advertised: int
+    _loop_delay: float
     #: The first bytes received if the peer sent data that is not DICOM, else None.
     non_dicom: bytes | None
     #: A description of a PDU received that could not be decoded, else None.
@@ -108,18 +74,16 @@ class FastDUL(DULServiceProvider):
     peer_aborted: bool
     #: True once the peer closed the connection (or it broke) while we were reading.
     peer_closed: bool
+    #: (result, source, reason) of an A-ASSOCIATE-RJ received, else None.
+    rejection: tuple[int, int, int] | None
 
     # -- setup
 
-    def _install(self, options: FastOptions) -> None:
+    def _install(self, options: LinkOptions) -> None:
         """Add our state to an existing DUL instance (called before it starts)."""
-        self._fast = options
-        self._router = PDataRouter(self, options)
+        self.options = options
+        self._router = self._make_router(options)
         self._reader = PduReader()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        self.to_provider_queue = _WakingQueue(self._wake_w)
         self._drop_transport = False
         self._got_request = False
         self._request_deadline = None
@@ -128,8 +92,13 @@ class FastDUL(DULServiceProvider):
         self.bad_pdu = None
         self.peer_aborted = False
         self.peer_closed = False
+        self.rejection = None
 
-    # -- what the router needs (tuipacs.dicom.fastpath.Link)
+    def _make_router(self, options: LinkOptions) -> MessageGuard:
+        """What checks (and routes) received P-DATA-TF PDUs: the guard alone here."""
+        return MessageGuard(self)
+
+    # -- what the guard needs (tuipacs.dicom.transport.guard.Link)
 
     def peer(self) -> str:
         """The remote AE title (once known) and address, for log lines."""
@@ -158,80 +127,51 @@ class FastDUL(DULServiceProvider):
 
     # -- reactor
 
-    def _wait(self) -> None:
-        """Block until the socket is readable, a primitive is queued, or _WAIT_MAX."""
-        readers: list[Any] = [self._wake_r]
-        sock = getattr(self.socket, "socket", None)
-        if sock is not None and sock.fileno() >= 0:
-            # TLS: bytes already decrypted wait in the SSL buffer, where select() on the
-            # descriptor cannot see them; read them before waiting for more.
-            if isinstance(sock, ssl.SSLSocket) and sock.pending():
-                return
-            readers.append(sock)
-        try:
-            ready, _, _ = select.select(readers, [], [], _WAIT_MAX)
-        except (OSError, ValueError):
-            time.sleep(0.0005)
-            return
-        if self._wake_r in ready:
-            try:
-                while self._wake_r.recv(4096):
-                    pass
-            except OSError:
-                pass
-
     def run_reactor(self) -> None:
-        """The DUL loop of pynetdicom, waiting in select() instead of sleeping."""
+        """The reactor (see _loop); what is half received is dropped when it ends."""
+        self._advertised = self._max_pdu()
+        self._loop_delay = self._run_loop_delay
+        if self.assoc.is_acceptor:
+            self._run_loop_delay = max(self._loop_delay, WAITING_LOOP_DELAY)
+            if self.options.request_timeout is not None:
+                self._request_deadline = time.monotonic() + self.options.request_timeout
         try:
-            self._run()
+            self._loop()
+        except Exception as exc:  # noqa: BLE001 - never a traceback from a DUL thread
+            self._fail(exc)
         finally:
             self._router.close(discard=True)
-            self._wake_r.close()
-            self._wake_w.close()
+            chunked.discard(self.assoc)  # a C-STORE pynetdicom was receiving
+            self._ended()
             if self.assoc.is_acceptor and not self._got_request:
                 # the association thread waits for the request: no need to wait longer
                 self.to_user_queue.put(None)  # type: ignore[arg-type]
 
-    def _run(self) -> None:
-        """Loop until killed: send queued primitives, read PDUs, run the state machine."""
-        self._idle_timer.start()
-        self._advertised = self._max_pdu()
-        if self.assoc.is_acceptor and self._fast.request_timeout is not None:
-            self._request_deadline = time.monotonic() + self._fast.request_timeout
-        idle = False
-        while True:
-            if not self.assoc._dul_ready.is_set():
-                self.assoc._dul_ready.set()
-            if idle:
-                self._wait()
-            if self._kill_thread:
-                break
-            if self.artim_timer.expired:
-                self.event_queue.put("Evt18")
-            elif self._request_deadline is not None:
-                self._check_request_deadline()
-            try:
-                if self._process_recv_primitive():
-                    pass
-                elif self._is_transport_event():
-                    self._idle_timer.restart()
-                    self._fast.last_activity = time.monotonic()
-            except Exception as exc:  # noqa: BLE001 - same policy as pynetdicom
-                self._fail(exc)
-                return
-            try:
-                event = self.event_queue.get(block=False)
-            except queue.Empty:
-                idle = True
-                continue
-            self.state_machine.do_action(event)
-            if self._drop_transport and self.event_queue.empty():
-                # the A-ABORT is sent: close now (Evt17, back to Sta1) rather than wait for
-                # the ARTIM timer or more bytes from a peer we no longer understand
-                self._drop_transport = False
-                if self.socket is not None:
-                    self.socket.close()
-            idle = False
+    def _loop(self) -> None:
+        """pynetdicom's own reactor loop (it sleeps _run_loop_delay when idle)."""
+        DULServiceProvider.run_reactor(self)
+
+    def _ended(self) -> None:
+        """The reactor has stopped (subclasses release what they hold)."""
+
+    def _is_transport_event(self) -> bool:
+        """Close after an abort or at the request deadline, then read (pynetdicom's check).
+
+        True if something happened on the connection (the idle timer restarts).
+        """
+        if self._drop_transport and self.event_queue.empty():
+            # the A-ABORT is sent: close now (Evt17, back to Sta1) rather than wait for
+            # the ARTIM timer or more bytes from a peer we no longer understand
+            self._drop_transport = False
+            if self.socket is not None:
+                self.socket.close()
+            return True
+        if self._request_deadline is not None:
+            self._check_request_deadline()
+        busy = super()._is_transport_event()
+        if busy:
+            self.options.last_activity = time.monotonic()
+        return busy
 
     def _check_request_deadline(self) -> None:
         """Close a connection that has not sent its whole A-ASSOCIATE-RQ in time (Evt18)."""
@@ -245,7 +185,7 @@ class FastDUL(DULServiceProvider):
         LOG.info(
             "%s sent no complete association request within %.0f s: closing",
             self.peer(),
-            self._fast.request_timeout or 0,
+            self.options.request_timeout or 0,
         )
         self.event_queue.put("Evt18")  # as if ARTIM expired: close, back to Sta1
 
@@ -302,7 +242,7 @@ class FastDUL(DULServiceProvider):
                 result.body.release()
 
     def _pdu(self, header: bytes, body: memoryview) -> None:
-        """A complete PDU: P-DATA-TF in Sta6 to the router, everything else to pynetdicom."""
+        """A complete PDU: P-DATA-TF in Sta6 to the guard, everything else to pynetdicom."""
         pdu_type = header[0]
         state = self.state_machine.current_state
         if pdu_type == _P_DATA_TF and state == "Sta6":
@@ -333,7 +273,7 @@ class FastDUL(DULServiceProvider):
         """The peer sent bytes that are no PDU: note them, abort (Evt19) and then close.
 
         The byte stream cannot be resynchronised, so the connection is closed right after
-        the state machine has handled the invalid PDU (see ``_run``).
+        the state machine has handled the invalid PDU.
         """
         if self.non_dicom is None:
             self.non_dicom = head + self._available(NON_DICOM_KEEP - len(head))
@@ -365,14 +305,17 @@ class FastDUL(DULServiceProvider):
             return
         if pdu_bytes[0] == _A_ASSOCIATE_RQ:
             self._got_request = True
+            self._run_loop_delay = self._loop_delay
+        elif pdu_bytes[0] == _A_ASSOCIATE_RJ and len(pdu_bytes) >= 10:
+            self.rejection = (pdu_bytes[7], pdu_bytes[8], pdu_bytes[9])
         self.event_queue.put(event)
         self._recv_pdu.put(pdu)
 
 
-def install(dul: DULServiceProvider, options: FastOptions) -> None:
-    """Switch a not-yet-started DUL to FastDUL with these options."""
-    dul.__class__ = FastDUL
-    assert isinstance(dul, FastDUL)
+def install(dul: DULServiceProvider, options: LinkOptions, cls: type[SafeDUL] = SafeDUL) -> None:
+    """Switch a not-yet-started DUL to `cls` (SafeDUL or a subclass) with these options."""
+    dul.__class__ = cls
+    assert isinstance(dul, SafeDUL)
     dul._install(options)
     # Thread.__init__ bound the target to the base class's reactor: point it at ours.
     dul._target = make_target(dul.run_reactor)  # type: ignore[attr-defined]

@@ -1,10 +1,11 @@
-"""A message received on the fast path, and the spool file a C-STORE is written to.
+"""A message being received by the guard or the fast path, and a C-STORE's spool file.
 
-The dataset of a C-STORE is written undecoded, as it arrives, after a Part-10 preamble and
-File Meta, to a file in the association's spool folder; the store callback then gets a
-:class:`StoreRequest`. Writing may fail (a full disk): the file is removed, the rest of the
-dataset discarded and the callback told (``StoreRequest.error``) so that it answers a
-failure status (0xA700) and the association goes on.
+On the fast path the dataset of a C-STORE is written undecoded, as it arrives, after a
+Part-10 preamble and File Meta, to a file in the association's spool folder; the store
+callback then gets a :class:`StoreRequest` (so does pynetdicom's own receive, see
+chunked). Writing may fail (a full disk): the file is removed, the rest of the dataset
+discarded and the callback told (``StoreRequest.error``) so that it answers a failure
+status (0xA700) and the association goes on.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, Literal
 
 from pynetdicom.association import Association
 
-from tuipacs.dicom.dimse_codec import _text, _us, file_preamble, header_uids
+from tuipacs.dicom.transport.codec import file_preamble, header_uids, text_value, us
 
 LOG = logging.getLogger(__name__)
 
@@ -56,6 +57,17 @@ class StoreRequest:
 StoreCallback = Callable[[StoreRequest], int]
 
 
+def detached(exc: OSError) -> OSError:
+    """`exc` without its traceback, to be kept after the handler that caught it.
+
+    A traceback keeps the frames of the reactor alive, and with them views of the PDU
+    reader's receive buffer, which then cannot grow for the next PDU (BufferError).
+    """
+    exc.__traceback__ = None
+    exc.__context__ = None
+    return exc
+
+
 def disk_full(exc: BaseException | None) -> bool:
     """True if `exc` (or what caused it) says the disk or the quota is full."""
     seen = 0
@@ -68,7 +80,7 @@ def disk_full(exc: BaseException | None) -> bool:
 
 
 class Incoming:
-    """A message being received on the fast path.
+    """A message being received by the guard (``refused``, ``foreign``) or the fast path.
 
     ``store``: a C-STORE with an open spool file (`handle`, `path`), keeping its first
     dataset bytes in `head` until the Study/Series UIDs are found; ``find``: a C-FIND
@@ -140,7 +152,7 @@ class Incoming:
         self.drop_spool()
         self.kind = "refused"
         self.status = status
-        self.error = error
+        self.error = detached(error) if error is not None else None
         self.head = None
 
     def request(self, assoc: Association) -> StoreRequest:
@@ -150,12 +162,12 @@ class Incoming:
         return StoreRequest(
             path=self.path,
             size=self.size,
-            sop_class_uid=_text(cmd, 0x0002),
-            sop_instance_uid=_text(cmd, 0x1000),
+            sop_class_uid=text_value(cmd, 0x0002),
+            sop_instance_uid=text_value(cmd, 0x1000),
             transfer_syntax_uid=self.syntax,
             calling_ae=str(assoc.requestor.ae_title or "").strip(),
-            move_originator_ae=_text(cmd, 0x1030),
-            move_originator_id=_us(cmd, 0x1031),
+            move_originator_ae=text_value(cmd, 0x1030),
+            move_originator_id=us(cmd, 0x1031),
             study_uid=self.uids[0] if self.uids else None,
             series_uid=self.uids[1] if self.uids else None,
             error=self.error,

@@ -1,9 +1,9 @@
-"""Bounded waits on our associations: no thread waits for a DIMSE message forever.
+"""Bounded waits on our associations (safety): no thread waits for a DIMSE message forever.
 
 pynetdicom waits for the next DIMSE message up to ``dimse_timeout`` (or forever when it
 is None), even after the association was aborted or its connection closed, and
 ``Association.abort()`` does not wake a thread that waits. :func:`bounded_get_msg`
-(installed as ``assoc.dimse.get_msg`` by tuipacs.dicom.net.tune_association) and
+(installed as ``assoc.dimse.get_msg`` by tuning.tune_association, both transports) and
 :func:`abort` fix both.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 from pynetdicom.association import Association
 
-from tuipacs.dicom.fastdul import FastDUL
+from tuipacs.dicom.transport.safe_dul import SafeDUL
 
 LOG = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ def bounded_get_msg(assoc: Association, block: bool = False) -> tuple[Any, Any]:
 
     The wait ends with (None, None) as soon as the DUL has stopped or lost its connection, or
     when nothing arrived for ``dimse_timeout`` seconds: silence, not the time since the
-    request, so a long C-GET streaming images never times out while data flows (images
-    received on the fast path and, with ``FastOptions.activity``, elsewhere count).
+    request, so a long C-GET streaming images never times out while data flows (bytes
+    received on the association and, with ``LinkOptions.activity``, elsewhere count).
     """
     dimse = assoc.dimse
     if not block:
@@ -39,7 +39,7 @@ def bounded_get_msg(assoc: Association, block: bool = False) -> tuple[Any, Any]:
         except queue.Empty:
             return None, None
     dul = assoc.dul
-    options = dul._fast if isinstance(dul, FastDUL) else None
+    options = dul.options if isinstance(dul, SafeDUL) else None
     start = time.monotonic()
     while True:
         try:
