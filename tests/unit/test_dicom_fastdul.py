@@ -19,10 +19,10 @@ from tuipacs.dicom.transport.codec import (
     file_preamble,
     header_uids,
     parse_command,
-    scan_elements,
     store_response,
     us,
 )
+from tuipacs.elements import scan_elements
 
 
 def test_store_response_decodes_with_pydicom() -> None:

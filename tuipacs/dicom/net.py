@@ -35,6 +35,7 @@ __all__ = ["abort"]  # re-exported: callers abort through net
 
 LOG = logging.getLogger(__name__)
 
+
 def make_ae(
     local: LocalAE,
     node: Node,

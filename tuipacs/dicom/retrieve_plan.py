@@ -24,7 +24,8 @@ from pynetdicom.presentation import build_context
 from tuipacs.dicom import net
 from tuipacs.dicom.nodes import LocalAE, Node
 from tuipacs.dicom.scu import STUDY_ROOT_FIND, iter_find
-from tuipacs.dicom.transport import options_of, scan_elements
+from tuipacs.dicom.transport import options_of
+from tuipacs.elements import scan_elements
 
 LOG = logging.getLogger(__name__)
 

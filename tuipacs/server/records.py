@@ -16,18 +16,16 @@ from pathlib import Path
 
 from pydicom.charset import python_encoding
 
+from tuipacs import elements
 from tuipacs.imaging.limits import PixelLayout, frame_count, pixel_problem
 from tuipacs.store.instance import uid_problem
 from tuipacs.store.records import MEDIA_STORAGE_DIRECTORY, InstanceRecord, read_record
 
 _HEAD = 1 << 17
-_UNDEFINED = 0xFFFFFFFF
+_UNDEFINED = elements.UNDEFINED
 _PIXEL_DATA = 0x7FE00010
 _IMPLICIT_LE = "1.2.840.10008.1.2"
 _EXPLICIT_LE = "1.2.840.10008.1.2.1"
-_LONG_VRS = frozenset(
-    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
-)
 
 #: InstanceRecord field -> tag of the text attributes read_record takes.
 _TEXT = {
@@ -74,51 +72,25 @@ _WANTED = frozenset(
 _PIXEL_SIZE = -1
 
 
-#: The value representations of PS3.5 (explicit VR files); anything else is not DICOM.
-_KNOWN_VRS = frozenset(
-    v.encode()
-    for v in "AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV "
-    "TM UC UI UL UN UR US UT UV".split()
-)
-
-
 class _Unsure(Exception):
     """Leave this file to read_record."""
 
 
 def _element(data: bytes, pos: int, explicit: bool) -> tuple[int, int, int, bytes]:
-    """(tag, value length, value position, VR) of the element at pos."""
-    if pos + 8 > len(data):
-        raise _Unsure
-    group, elem = struct.unpack_from("<HH", data, pos)
-    if explicit and group != 0xFFFE:
-        vr = data[pos + 4 : pos + 6]
-        if vr not in _KNOWN_VRS:
-            raise _Unsure  # pydicom cannot read it back: read_record decides (and refuses)
-        if vr in _LONG_VRS:
-            if pos + 12 > len(data):
-                raise _Unsure
-            return (group << 16) | elem, struct.unpack_from("<L", data, pos + 8)[0], pos + 12, vr
-        return (group << 16) | elem, struct.unpack_from("<H", data, pos + 6)[0], pos + 8, vr
-    return (group << 16) | elem, struct.unpack_from("<L", data, pos + 4)[0], pos + 8, b""
+    """(tag, value length, value position, VR) at pos; _Unsure where the shared scanner
+    fails (short data, or a VR pydicom could not read back: read_record decides)."""
+    try:
+        return elements.header(data, pos, explicit, strict=True)
+    except elements.ElementError:
+        raise _Unsure from None
 
 
 def _skip_sequence(data: bytes, pos: int, explicit: bool) -> int:
     """Position after an undefined-length sequence whose items start at pos."""
-    while True:
-        tag, length, pos, _ = _element(data, pos, False)
-        if tag == 0xFFFEE0DD:
-            return pos
-        if tag != 0xFFFEE000:
-            raise _Unsure
-        if length != _UNDEFINED:
-            pos += length
-            continue
-        while True:  # an undefined-length item: elements up to the item delimiter
-            tag, length, pos, _ = _element(data, pos, explicit)
-            if tag == 0xFFFEE00D:
-                break
-            pos = _skip_sequence(data, pos, explicit) if length == _UNDEFINED else pos + length
+    try:
+        return elements.skip_sequence(data, pos, explicit, strict=True)
+    except elements.ElementError:
+        raise _Unsure from None
 
 
 def _check_fragments(path: Path, pos: int, size: int) -> int:

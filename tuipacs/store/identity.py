@@ -26,11 +26,11 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from tuipacs import elements
 from tuipacs.store.instance import InstanceRecord
 
 Kind = Literal["series", "study", "instance"]
@@ -140,34 +140,12 @@ def refusal(kind: Kind, record: InstanceRecord, other: str) -> Refusal:
 # --------------------------------------------------------------------------- same object
 
 
-def dataset_offset(head: bytes, size: int) -> int:
-    """Where the dataset starts in a file beginning with ``head`` (after the File Meta
-    Information; 0 for a file without the ``DICM`` prefix)."""
-    if len(head) < 132 or head[128:132] != b"DICM":
-        return 0
-    pos = 132
-    while pos + 8 <= min(len(head), size):
-        group = struct.unpack_from("<H", head, pos)[0]
-        if group != 0x0002:
-            return pos
-        vr = head[pos + 4 : pos + 6]
-        if vr in _LONG_VRS:
-            if pos + 12 > len(head):
-                break
-            length = struct.unpack_from("<L", head, pos + 8)[0]
-            pos += 12 + length
-        else:
-            length = struct.unpack_from("<H", head, pos + 6)[0]
-            pos += 8 + length
-    return min(pos, size)
-
-
 def _dataset_start(path: Path) -> tuple[int, int]:
     """(offset of the dataset, file size) of a Part-10 file."""
     with open(path, "rb") as fh:
         head = fh.read(_MAX_META)
         size = fh.seek(0, 2)
-    return dataset_offset(head, size), size
+    return elements.dataset_offset(head, size), size
 
 
 def same_dataset(a: Path, b: Path) -> bool:

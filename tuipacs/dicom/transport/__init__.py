@@ -90,7 +90,6 @@ decoded: whether to keep it is an open decision.
 from __future__ import annotations
 
 from tuipacs.dicom.transport.chunked import store_handler, store_request
-from tuipacs.dicom.transport.codec import scan_elements
 from tuipacs.dicom.transport.contexts import copy_context
 from tuipacs.dicom.transport.links import (
     PeerNotes,
@@ -140,7 +139,6 @@ __all__ = [
     "make_server",
     "options_of",
     "peer_notes",
-    "scan_elements",
     "selected",
     "sendable",
     "store_handler",

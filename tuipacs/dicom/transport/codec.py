@@ -15,6 +15,7 @@ import struct
 from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
 
 from tuipacs.dicom.transport.wire import MAX_COMMAND, MAX_MESSAGE_DATASET
+from tuipacs.elements import scan_elements
 
 NO_DATASET = 0x0101
 #: What a valid UID is made of (PS3.5 9.1), padding removed.
@@ -79,77 +80,10 @@ def shown(raw: bytes, limit: int = 40) -> str:
     return text + (f" (+{len(raw) - limit} bytes)" if len(raw) > limit else "")
 
 
-_UNDEFINED = 0xFFFFFFFF
-_LONG_VRS = frozenset(
-    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
-)
 _STUDY_UID = 0x0020000D
 _SERIES_UID = 0x0020000E
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 IMPLICIT_LE = "1.2.840.10008.1.2"
-
-
-def _header(data: memoryview | bytes | bytearray, pos: int, explicit: bool) -> tuple[int, int, int]:
-    """(tag, value length, value position) of the element at pos (struct.error if short)."""
-    group, elem = struct.unpack_from("<HH", data, pos)
-    if explicit and group != 0xFFFE:
-        vr = bytes(data[pos + 4 : pos + 6])
-        if vr in _LONG_VRS:
-            return (group << 16) | elem, struct.unpack_from("<L", data, pos + 8)[0], pos + 12
-        return (group << 16) | elem, struct.unpack_from("<H", data, pos + 6)[0], pos + 8
-    return (group << 16) | elem, struct.unpack_from("<L", data, pos + 4)[0], pos + 8
-
-
-def _skip_sequence(data: memoryview | bytes | bytearray, pos: int, explicit: bool) -> int:
-    """Position after an undefined-length sequence whose items start at pos."""
-    while True:
-        tag, length, pos = _header(data, pos, False)
-        if tag == 0xFFFEE0DD:
-            return pos
-        if tag != 0xFFFEE000:
-            raise ValueError("not a sequence item")
-        if length != _UNDEFINED:
-            pos += length
-            continue
-        while True:  # an undefined-length item: elements until the item delimiter
-            tag, length, pos = _header(data, pos, explicit)
-            if tag == 0xFFFEE00D:
-                break
-            pos = _skip_sequence(data, pos, explicit) if length == _UNDEFINED else pos + length
-
-
-def scan_elements(
-    data: memoryview | bytes | bytearray,
-    explicit: bool,
-    wanted: frozenset[int],
-    stop_after: int | None = None,
-) -> tuple[dict[int, bytes], bool]:
-    """Raw values of the wanted top-level tags of a Little Endian dataset, without pydicom.
-
-    Returns (values, done): done is True when the scan reached the end of `data` exactly
-    or passed `stop_after`; False when `data` ends inside an element (more bytes may
-    follow). Raises ValueError for data it cannot walk.
-    """
-    out: dict[int, bytes] = {}
-    pos, end = 0, len(data)
-    try:
-        while pos < end:
-            tag, length, start = _header(data, pos, explicit)
-            if stop_after is not None and tag > stop_after:
-                return out, True
-            if length == _UNDEFINED:
-                if tag == 0x7FE00010:  # encapsulated pixel data: nothing of ours follows
-                    return out, True
-                pos = _skip_sequence(data, start, explicit)
-                continue
-            if start + length > end:
-                return out, False
-            if tag in wanted:
-                out[tag] = bytes(data[start : start + length])
-            pos = start + length
-    except struct.error:
-        return out, False
-    return out, True
 
 
 def header_uids(data: memoryview | bytes | bytearray, syntax: str) -> tuple[str, str] | None:
@@ -160,7 +94,7 @@ def header_uids(data: memoryview | bytes | bytearray, syntax: str) -> tuple[str,
         values, _ = scan_elements(
             data, syntax != IMPLICIT_LE, frozenset({_STUDY_UID, _SERIES_UID}), _SERIES_UID
         )
-    except (ValueError, struct.error):
+    except ValueError:
         return None
     study, series = values.get(_STUDY_UID), values.get(_SERIES_UID)
     if not study or not series:
