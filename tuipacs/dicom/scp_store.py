@@ -19,7 +19,7 @@ from tuipacs.dicom.scp_types import (
     STORE_NOT_AUTHORISED,
     STORE_OUT_OF_RESOURCES,
     Backend,
-    ReceivedFile,
+    ReceivedInstance,
 )
 from tuipacs.dicom.transport import StoreRequest, disk_full, store_request
 
@@ -47,17 +47,18 @@ class StorageService:
                 full,
             )
             return STORE_OUT_OF_RESOURCES
-        received = ReceivedFile(
+        received = ReceivedInstance(
             sop_class_uid=request.sop_class_uid,
             sop_instance_uid=request.sop_instance_uid,
             transfer_syntax_uid=request.transfer_syntax_uid,
             calling_ae=session.calling_ae,
             size=request.size,
-            study_uid=request.study_uid or "",
+            study_uid=request.study_uid,
+            series_uid=request.series_uid,
         )
         return self.store(session, request.path, received)
 
-    def store(self, session: Session, path: Path, received: ReceivedFile) -> int:
+    def store(self, session: Session, path: Path, received: ReceivedInstance) -> int:
         """Give a complete received file to the backend; its status is the answer."""
         if STORE not in session.allowed:
             LOG.warning("C-STORE from %s refused: not allowed to store", session.peer)
@@ -68,7 +69,7 @@ class StorageService:
             LOG.exception("storing %s failed", received.sop_instance_uid)
             status = STORE_CANNOT_UNDERSTAND
         session.count(status, received.size)
-        session.tally.count(received.study_uid, status, received.size)
+        session.tally.count(received.study_uid or "", status, received.size)
         if status:
             LOG.warning(
                 "C-STORE %s (%s) from %s: status 0x%04X",

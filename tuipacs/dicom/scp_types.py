@@ -32,20 +32,23 @@ class IdentifierError(DicomError):
 
 
 @dataclass(frozen=True, slots=True)
-class ReceivedFile:
-    """A C-STORE received completely into a Part-10 file (not decoded).
+class ReceivedInstance:
+    """A received instance, complete in a Part-10 file, described without decoding it.
 
-    The UIDs are those of the C-STORE request; ``transfer_syntax_uid`` is the one of the
-    presentation context, i.e. the encoding of the dataset in the file.
+    The one description of a received instance, for the Storage SCP's backend and for the
+    retrieve sinks. The SOP UIDs are the C-STORE request's; ``transfer_syntax_uid`` is the
+    presentation context's, i.e. the encoding of the dataset in the file. study_uid and
+    series_uid come from the retrieve's query when known, else from the dataset's first
+    bytes (None when neither says); ``size`` is the file's size in bytes.
     """
 
     sop_class_uid: str
     sop_instance_uid: str
     transfer_syntax_uid: str
-    calling_ae: str
-    size: int
-    study_uid: str = ""
-    """From the dataset's first bytes when the fast path found it ("" otherwise)."""
+    study_uid: str | None = None
+    series_uid: str | None = None
+    size: int = 0
+    calling_ae: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +65,7 @@ class StoredInstance:
 class Backend(Protocol):
     """Storage behind the SCP. Methods are called from many association threads at once."""
 
-    def store(self, path: Path, info: ReceivedFile) -> int:
+    def store(self, path: Path, info: ReceivedInstance) -> int:
         """Keep the Part-10 file at ``path`` (the backend may move it away).
 
         Returns 0x0000 only once the instance is durable, 0xC000 if the dataset does not

@@ -18,7 +18,6 @@ import ssl
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +50,7 @@ from pynetdicom.presentation import (
 from tuipacs.dicom.errors import ReceiverError
 from tuipacs.dicom.net import spool_folder
 from tuipacs.dicom.nodes import LocalAE
+from tuipacs.dicom.scp_types import ReceivedInstance
 from tuipacs.dicom.transport import (
     DEFAULT_MAX_PDU,
     REQUEST_TIMEOUT,
@@ -133,24 +133,6 @@ COMMON_STORAGE_CLASSES = [
 ]
 #: Every storage SOP class pynetdicom knows.
 ALL_STORAGE_CLASSES = [str(cx.abstract_syntax) for cx in AllStoragePresentationContexts]
-
-
-@dataclass(frozen=True)
-class ReceivedInstance:
-    """What we know about a received instance without decoding it.
-
-    study_uid/series_uid come from the retrieve's IMAGE-level query when known, else
-    from the dataset header (read on the fly by the fast path, or from the file);
-    `size` is the size of the Part-10 file in bytes.
-    """
-
-    sop_class_uid: str
-    sop_instance_uid: str
-    transfer_syntax_uid: str
-    study_uid: str | None = None
-    series_uid: str | None = None
-    size: int = 0
-    calling_ae: str = ""
 
 
 #: A sink takes a complete Part-10 file (it may move it away) and its description.

@@ -48,7 +48,7 @@ from tuipacs.dicom.scp_types import (
     STORE_OUT_OF_RESOURCES,
     STORE_SUCCESS,
     Level,
-    ReceivedFile,
+    ReceivedInstance,
     Root,
     StoredInstance,
 )
@@ -87,7 +87,7 @@ class ArchiveBackend:
             return True
         return free - size >= self.min_free
 
-    def store(self, path: Path, info: ReceivedFile) -> int:
+    def store(self, path: Path, info: ReceivedInstance) -> int:
         """Parse the header, check it, make the file durable in the inbox, answer (see the
         module doc for the statuses)."""
         if not self._space_left(info.size):
