@@ -121,14 +121,14 @@ def test_plain_caller_is_refused(tls_server: ServerProcess, tmp_path: Path) -> N
     assert ours.returncode == 1
     lines = ours.stderr.strip().splitlines()
     assert len(lines) == 1 and "set tls = true" in lines[0]
-    assert "TLS handshake failed" in tls_server.log
+    assert tls_server.wait_log("TLS handshake failed"), tls_server.log[-2000:]
 
 
 def test_certificate_from_another_ca_is_refused(tls_server: ServerProcess, pki: Pki) -> None:
     options = dcmtk_tls(pki, pki.other_cert, pki.other_key)
     done = _echoscu(*options, "-aec", "TUIPACS", "127.0.0.1", str(tls_server.port))
     assert done.returncode != 0
-    assert "unable to get local issuer certificate" in tls_server.log
+    assert tls_server.wait_log("unable to get local issuer certificate"), tls_server.log[-2000:]
 
 
 def test_silent_connection_does_not_hold_up_others(tls_server: ServerProcess, pki: Pki) -> None:

@@ -86,6 +86,19 @@ class ServerProcess:
         """Everything logged so far."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def wait_log(self, text: str, timeout: float = 15.0) -> bool:
+        """Whether TEXT shows up in the log within TIMEOUT seconds.
+
+        The server logs from its own threads, often after the peer's tool has exited, so a
+        test that reads the log at once races the line it wants.
+        """
+        deadline = time.monotonic() + timeout
+        while text not in self.log:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     @property
     def archive_root(self) -> Path:
         """The archive of this server."""

@@ -64,7 +64,7 @@ def test_non_ascii_sop_instance_uid_gets_a_failure_status(server: ServerProcess)
     finally:
         raw.close()
     assert uid in wait_indexed(server.archive_root, 1)
-    assert "invalid SOP Instance UID '1.2.3.4.\\xe9'" in server.log
+    assert server.wait_log("invalid SOP Instance UID '1.2.3.4.\\xe9'"), server.log[-2000:]
     assert "aborting" not in server.log
 
 
@@ -88,7 +88,7 @@ def test_command_set_over_65535_bytes_gets_a_failure_status(
     finally:
         raw.close()
     assert uid in wait_indexed(server.archive_root, 1)
-    assert "sent a command set of" in server.log
+    assert server.wait_log("sent a command set of"), server.log[-2000:]
 
 
 def test_full_disk_while_receiving_gets_out_of_resources(tmp_path: Path) -> None:
@@ -105,7 +105,7 @@ def test_full_disk_while_receiving_gets_out_of_resources(tmp_path: Path) -> None
             store_ok(raw, 2)  # the space of the failed one is free again
         finally:
             raw.close()
-        assert "the disk is full" in server.log
+        assert server.wait_log("the disk is full"), server.log[-2000:]
         assert "aborting" not in server.log and "Traceback" not in server.log
     finally:
         server.stop()

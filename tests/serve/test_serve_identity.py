@@ -106,7 +106,7 @@ def test_series_of_another_patient_is_refused_and_nothing_is_mixed(
         ("series", dcmread(reuse).SOPInstanceUID, S1)
     ]
     assert str(entries[0]["source"]).startswith("C-STORE from DCMSEND")
-    assert f"series {X} already belongs to study {S1}" in server.log
+    assert server.wait_log(f"series {X} already belongs to study {S1}"), server.log[-2000:]
     assert "P2" not in server.log and "TEST^PATIENT" not in server.log
 
     for study, expected in ((S1, 2), (S2, 1)):
@@ -141,7 +141,7 @@ def test_study_of_another_patient_is_refused(server: ServerProcess, tmp_path: Pa
     other = write_image(tmp_path / "2.dcm", patient_id="P8", study=S1 + ".7", series=Z + ".8")
     result = dcmsend(server.port, [first, other], "-d")
     assert statuses(result) == [0x0000, 0xC001], result.stdout
-    assert f"study {S1}.7 already belongs to another patient" in server.log
+    assert server.wait_log(f"study {S1}.7 already belongs to another patient"), server.log[-2000:]
     assert "P8" not in server.log
     rows = index_rows(
         server.archive_root,
@@ -165,7 +165,9 @@ def test_different_object_with_an_archived_sop_uid_gets_a_warning(
     result = dcmsend(server.port, [other], "-d")
     assert statuses(result) == [0xB001], result.stdout
     assert "with status WARNING  : 1" in result.stdout + result.stderr
-    assert f"a different object with SOP Instance UID {sop} is already archived" in server.log
+    assert server.wait_log(f"a different object with SOP Instance UID {sop} is already archived"), (
+        server.log[-2000:]
+    )
     # the same object again is a plain success, not a warning, and nothing more is kept
     assert statuses(dcmsend(server.port, [first], "-d")) == [0x0000]
     assert statuses(dcmsend(server.port, [other], "-d")) == [0xB001]

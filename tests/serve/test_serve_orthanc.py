@@ -36,7 +36,7 @@ def test_orthanc_moves_a_study_to_us(tmp_path: Path, serve_data: SyntheticArchiv
         assert result.returncode == 0, result.stderr
         expected = {u for s in chest.series for u in s.instance_uids}
         assert wait_indexed(server.archive_root, len(expected)) == expected
-        assert "ORTHANC@127.0.0.1" in server.log
+        assert server.wait_log("ORTHANC@127.0.0.1"), server.log[-2000:]
     finally:
         orthanc.stop()
         server.stop()

@@ -148,7 +148,7 @@ def test_concurrent_senders_then_sigterm(
         server.stop()
     expected = {dcmread(p, stop_before_pixels=True).SOPInstanceUID for p in files}
     _verify(server.archive_root, expected)
-    assert "shutting down" in server.log
+    assert server.wait_log("shutting down"), server.log[-2000:]
     assert "MÜLLER" not in server.log and "TP00" not in server.log  # no names or IDs
 
 
@@ -209,7 +209,7 @@ def test_sigkill_then_restart_loses_nothing_acknowledged(tmp_path: Path) -> None
     try:
         stored = wait_indexed(restarted.archive_root, acknowledged)
         assert len(stored) >= acknowledged > 0
-        assert "received before the last shutdown" in restarted.log
+        assert restarted.wait_log("received before the last shutdown"), restarted.log[-2000:]
     finally:
         restarted.stop()
     sent = {dcmread(p, stop_before_pixels=True).SOPInstanceUID for p in files}

@@ -110,7 +110,9 @@ def test_half_open_connections_never_lock_callers_out(server: ServerProcess) -> 
     finally:
         for sock in silent:
             sock.close()
-    assert f"sent no complete association request within {REQUEST_TIMEOUT:.0f} s" in server.log
+    assert server.wait_log(
+        f"sent no complete association request within {REQUEST_TIMEOUT:.0f} s"
+    ), server.log[-2000:]
     ok, _ = echoscu(server.port)
     assert ok
 
@@ -130,7 +132,9 @@ def test_pdata_over_the_advertised_maximum_is_aborted(server: ServerProcess) -> 
         time.sleep(0.05)
     assert assoc.is_aborted and not assoc.is_established
     assert server.rss_mb() < 300
-    assert "P-DATA-TF PDU of 4294967280 bytes (our limit: 4194304 bytes)" in server.log
+    assert server.wait_log("P-DATA-TF PDU of 4294967280 bytes (our limit: 4194304 bytes)"), (
+        server.log[-2000:]
+    )
     ok, _ = echoscu(server.port)
     assert ok
 
@@ -156,4 +160,4 @@ def test_association_limit_per_calling_address(server: ServerProcess) -> None:
     finally:
         for assoc in held:
             assoc.release()
-    assert "local limit exceeded" in server.log
+    assert server.wait_log("local limit exceeded"), server.log[-2000:]

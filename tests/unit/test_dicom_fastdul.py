@@ -115,9 +115,7 @@ def test_header_uids_from_the_first_bytes_only() -> None:
 def test_parse_row_reads_identifiers_and_falls_back_on_pydicom(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert parse_row(_encoded(True), True, None) == Instance(
-        "1.2.3.4.5", CTImageStorage, "1.2.3.4"
-    )
+    assert parse_row(_encoded(True), True, None) == Instance("1.2.3.4.5", CTImageStorage, "1.2.3.4")
     assert parse_row(_encoded(False), False, None) == Instance(
         "1.2.3.4.5", CTImageStorage, "1.2.3.4"
     )

@@ -212,4 +212,3 @@ def test_the_check_sees_what_it_forbids(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert violations(public) == []
-
