@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pydicom
 import pytest
@@ -282,24 +283,25 @@ def test_moving_synced_files_fsyncs_only_their_folders(
     archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synced: bool
 ) -> None:
     """The server's inbox files are fsynced before the answer: the archive moves them into
-    place without a second fsync of the data (folders are still fsynced); files that are
-    not known to be synced are fsynced as before."""
-    import stat
+    place without a second flush of the data (folders are still flushed); files that are
+    not known to be synced are flushed as before (one syncfs or an fsync each)."""
+    from tuipacs.store import adding, files
 
     sources = [make_file(tmp_path / "inbox", number=n) for n in range(3)]
     contents = [src.read_bytes() for src in sources]
-    synced_kinds: list[str] = []
-    real_fsync = os.fsync
+    flushed: list[tuple[int, int]] = []  # (files, folders) of each flush
+    real_flush = files.flush_files
 
-    def recording_fsync(fd: int) -> None:
-        synced_kinds.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
-        real_fsync(fd)
+    def recording_flush(paths: Any, folder: Path, pool: Any = None, dirs: Any = ()) -> None:
+        dirs = list(dirs)
+        flushed.append((len(paths), len(dirs)))
+        real_flush(paths, folder, pool, dirs)
 
-    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(adding, "flush_files", recording_flush)
     results = archive.add_files([(src, None) for src in sources], move=True, synced=synced)
     assert [r.status for r in results] == ["added"] * 3
-    assert synced_kinds.count("file") == (0 if synced else 3)
-    assert synced_kinds.count("dir") >= 1
+    assert sum(n for n, _ in flushed) == (0 if synced else 3)
+    assert sum(d for _, d in flushed) >= 1
     assert not any(src.exists() for src in sources)
     for result, content in zip(results, contents, strict=True):
         stored = archive.instance_path(result.sop_uid)

@@ -1,8 +1,9 @@
 """The DIMSE client: :class:`~tuipacs.remote.client.PacsClient` over tuipacs.dicom.
 
 C-ECHO, C-FIND, C-GET or C-MOVE, C-STORE and the node check, with the archive callbacks
-bound once: received files are added to the archive (moved, with ``retrieve from NODE`` as
-their source; refusals by the identity rules are reported in the result), instances the
+bound once: received files are added to the archive in batches (moved, with ``retrieve from
+NODE`` as their source; see :mod:`tuipacs.remote.archive_sink`; refusals by the identity
+rules are reported in the result), instances the
 archive has are skipped, and a study the archive has nothing of is fetched whole series at
 a time. Each retrieve and send writes one audit line (:mod:`tuipacs.audit`).
 
@@ -120,33 +121,28 @@ class DimseClient:
     ) -> RetrieveResult:
         """C-GET or C-MOVE (the node's method) into the archive; errors in the result."""
         from tuipacs.dicom.retrieve import retrieve
-        from tuipacs.store.identity import RefusedError
+        from tuipacs.remote.archive_sink import ArchiveSink
 
         archive = self.archive
         if archive is None:
             raise RemoteError("no local archive to retrieve into")
-        source = f"retrieve from {self.node.name}"
-        refused: list[str] = []
-
-        def sink(path: Path, _info: object) -> None:
-            try:
-                archive.add_file(path, move=True, source=source)
-            except RefusedError as exc:  # answered as a failure; reported in the result
-                refused.append(str(exc))
-                raise
-
-        summary = retrieve(
-            self.node,
-            self.local,
-            study_uid,
-            sink=sink,
-            series_uids=list(series_uids or []) or None,
-            have=archive.has_instance,
-            have_any=archive.has_study,
-            progress=_progress(progress),
-            cancel=cancel,
-        )
-        result = _result(self.node.name, summary, list(series_uids or []), refused)
+        sink = ArchiveSink(archive, f"retrieve from {self.node.name}")
+        try:
+            summary = retrieve(
+                self.node,
+                self.local,
+                study_uid,
+                sink=sink,
+                series_uids=list(series_uids or []) or None,
+                have=archive.has_instance,
+                have_any=archive.has_study,
+                progress=_progress(progress),
+                cancel=cancel,
+            )
+        finally:  # the received files are committed even on an interrupt
+            report = sink.ingest.close()
+        result = sink.finish(_result(self.node.name, summary, list(series_uids or [])), report)
+        refused = result.refused
         if self.audit is not None:
             self.audit.record(
                 "retrieve", node=self.node.name, address=self.node.address,
@@ -215,7 +211,7 @@ def _progress(
 
 
 def _result(
-    node: str, summary: dicom_retrieve.RetrieveSummary, series: list[str], refused: list[str]
+    node: str, summary: dicom_retrieve.RetrieveSummary, series: list[str]
 ) -> RetrieveResult:
     """The seam's result of a DIMSE retrieve."""
     return RetrieveResult(
@@ -233,5 +229,4 @@ def _result(
         first_image_seconds=summary.first_image_seconds,
         cancelled=summary.cancelled,
         errors=list(summary.errors),
-        refused=list(refused),
     )

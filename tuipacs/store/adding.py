@@ -5,14 +5,17 @@ For a batch of files (``add_files``):
 1. Outside any lock, obvious outcomes are settled without copying anything: a SOP
    Instance UID already archived (same dataset bytes: *duplicate*; different: *conflict*)
    and identity refusals against the index as it stands (see :mod:`tuipacs.store.identity`).
-2. The others are staged: copied (or moved) into this process's private ``tmp/`` folder and
-   fsynced, several at once.
+2. The others are staged: copied (or moved) into this process's private ``tmp/`` folder,
+   several at once, then made durable together: one ``syncfs`` of the file system for the
+   whole batch where Linux offers it, else an fsync each (:func:`~tuipacs.store.files.
+   flush_files`).
 3. Under the archive lock (a thread lock plus ``flock`` on ``archive.lock``, held by every
    writer of this and other processes), the staged paths are announced in ``pending`` (one
    committed transaction), then ONE write transaction checks each instance again (SOP UID
    and identity rules, seeing the rows this batch inserted), places the accepted files at
    their final path with a hard link that fails if the path exists (an indexed file is never
-   replaced), fsyncs their folders, inserts the rows and clears ``pending``.
+   replaced), flushes their folders (one syncfs, or an fsync each), inserts the rows and
+   clears ``pending``.
 4. Refused and conflicting files are moved to the quarantine (see
    :mod:`tuipacs.store.quarantine`) unless the caller asks otherwise.
 
@@ -22,6 +25,7 @@ lock) indexes the files that reached their final path, with the same checks.
 
 from __future__ import annotations
 
+import errno
 import os
 import uuid
 from collections.abc import Iterable
@@ -35,7 +39,7 @@ from tuipacs.store import identity
 from tuipacs.store.files import (
     PRIVATE_FILE,
     copy_synced,
-    fsync_dir,
+    flush_files,
     make_private_dirs,
     place_exclusive,
 )
@@ -66,6 +70,7 @@ class AddResult:
     series_uid: str
     refusal: Refusal | None = None
     quarantine_id: int | None = None
+    file_size: int = 0
 
     @property
     def message(self) -> str:
@@ -77,7 +82,9 @@ class AddResult:
 
 
 def _result(status: Status, rec: InstanceRecord, refusal: Refusal | None = None) -> AddResult:
-    return AddResult(status, rec.sop_uid, rec.study_uid, rec.series_uid, refusal)
+    return AddResult(
+        status, rec.sop_uid, rec.study_uid, rec.series_uid, refusal, file_size=rec.file_size
+    )
 
 
 def same_or_conflict(rec: InstanceRecord, new: Path, old: Path) -> AddResult:
@@ -180,43 +187,61 @@ def _settle(
 
 
 def _stage_all(archive: Archive, sources: list[Path], move: bool, synced: bool) -> list[Path]:
-    """Stage several files in parallel (copy and fsync overlap); all or nothing."""
-    if len(sources) <= 1:
-        return [_stage(archive, src, move, synced) for src in sources]
-    pool = archive.stage_pool()
-    futures = [pool.submit(_stage, archive, src, move, synced) for src in sources]
-    wait(futures)
-    failures = [f.exception() for f in futures if f.exception() is not None]
-    if failures:
-        for future in futures:
-            if future.exception() is None:
-                future.result().unlink(missing_ok=True)
-        raise failures[0]  # type: ignore[misc]
-    return [f.result() for f in futures]
+    """Stage several files (copies overlap on the staging threads), then make them all
+    durable at once (flush_files: one syncfs, or an fsync each); all or nothing.
 
-
-def _stage(archive: Archive, src: Path, move: bool, synced: bool = False) -> Path:
-    """Put a complete, fsynced, private copy of ``src`` in the temporary folder.
-
-    A ``synced`` source moved within the file system keeps its inode, whose data is on
-    disk already: no second fsync.
+    A ``synced`` source renamed within the file system keeps its inode, whose data is on
+    disk already: it is not flushed again (the placement flushes its new folder).
     """
+    staged: list[tuple[Path, bool]]
+    if len(sources) <= 1:
+        staged = [_stage(archive, src, move) for src in sources]
+    else:
+        pool = archive.stage_pool()
+        futures = [pool.submit(_stage, archive, src, move) for src in sources]
+        wait(futures)
+        failures = [f.exception() for f in futures if f.exception() is not None]
+        if failures:
+            for future in futures:
+                if future.exception() is None:
+                    future.result()[0].unlink(missing_ok=True)
+            raise failures[0]  # type: ignore[misc]
+        staged = [f.result() for f in futures]
+    tmps = [tmp for tmp, _ in staged]
+    try:
+        flush_files(
+            [tmp for tmp, renamed in staged if not (synced and renamed)],
+            archive.tmp_dir(),
+            archive.stage_pool(),
+        )
+    except OSError as exc:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+        raise archive.error(exc) from exc
+    return tmps
+
+
+def _stage(archive: Archive, src: Path, move: bool) -> tuple[Path, bool]:
+    """Put a complete private copy of ``src`` in the temporary folder (not yet flushed);
+    returns it and whether it is ``src`` renamed (else a copy)."""
     tmp = archive.tmp_dir() / f"{uuid.uuid4().hex}.part"
     try:
-        if move and os.stat(src).st_dev == os.stat(tmp.parent).st_dev:
-            os.replace(src, tmp)
-            os.chmod(tmp, PRIVATE_FILE)
-            if not synced:
-                with open(tmp, "rb+") as fh:
-                    os.fsync(fh.fileno())
-        else:
-            copy_synced(src, tmp)
-            if move:
-                src.unlink(missing_ok=True)
+        if move:
+            try:
+                os.rename(src, tmp)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+            else:
+                os.chmod(tmp, PRIVATE_FILE)
+                return tmp, True
+        copy_synced(src, tmp, sync=False)
+        if move:
+            src.unlink(missing_ok=True)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise archive.error(exc) from exc
-    return tmp
+    return tmp, False
 
 
 # --------------------------------------------------------------------------- committing
@@ -258,8 +283,7 @@ def _commit(archive: Archive, staged: list[_Staged], link: bool) -> list[AddResu
                     if outcome.status == "added":
                         insert_instance(conn, rec, rel, linked=link)
                     outcomes.append(outcome)
-                for folder in dirs:
-                    fsync_dir(folder)
+                flush_files([], archive.root, dirs=dirs)
                 if not link:
                     conn.executemany(
                         "DELETE FROM pending WHERE path = ?", [(r,) for _, _, r, _ in staged]

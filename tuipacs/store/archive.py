@@ -138,10 +138,7 @@ class Archive:
 
     def close(self) -> None:
         """Close this thread's connection and release the temporary folder."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self.close_connection()
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
@@ -153,6 +150,13 @@ class Archive:
         if self._lock_fd is not None and self._lock_depth == 0:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+    def close_connection(self) -> None:
+        """Close this thread's connection to the index (a worker thread that is done)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

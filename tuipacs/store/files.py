@@ -10,7 +10,10 @@ import errno
 import fcntl
 import os
 import shutil
+import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 
 PRIVATE_DIR = 0o700
@@ -60,13 +63,90 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def copy_synced(src: Path, dst: Path) -> None:
-    """Copy src to dst (created private) and fsync it."""
+def copy_synced(src: Path, dst: Path, sync: bool = True) -> None:
+    """Copy src to dst (created private) and fsync it (unless ``sync`` is False: the
+    caller flushes later, see flush_files)."""
     fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
     with open(src, "rb") as fin, open(fd, "wb") as fout:
         shutil.copyfileobj(fin, fout, 1 << 20)
         fout.flush()
-        os.fsync(fout.fileno())
+        if sync:
+            os.fsync(fout.fileno())
+
+
+def fsync_file(path: Path) -> None:
+    """fsync a file by path."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_syncfs: Callable[[int], int] | None | bool = False  # False: not looked up yet
+
+
+def _find_syncfs() -> Callable[[int], int] | None:
+    """libc's syncfs(2) (Linux), or None."""
+    global _syncfs
+    if _syncfs is False:
+        _syncfs = None
+        if sys.platform.startswith("linux") and not os.environ.get("TUIPACS_NO_SYNCFS"):
+            try:
+                import ctypes
+
+                libc = ctypes.CDLL(None, use_errno=True)
+                function = libc.syncfs
+                function.argtypes = [ctypes.c_int]
+                function.restype = ctypes.c_int
+                _syncfs = function
+            except (OSError, AttributeError):
+                _syncfs = None
+    return _syncfs  # type: ignore[return-value]
+
+
+def sync_filesystem(folder: Path) -> bool:
+    """Make everything written on the file system of ``folder`` durable at once (syncfs:
+    one journal commit and one cache flush for any number of files, their data and their
+    directory entries). False where syncfs is not available; OSError if it fails."""
+    function = _find_syncfs()
+    if function is None:
+        return False
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if function(fd) != 0:
+            import ctypes
+
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code), str(folder))
+    finally:
+        os.close(fd)
+    return True
+
+
+#: Files flushed with one fsync each (in parallel) rather than one syncfs: a syncfs also
+#: writes out what other programs left dirty on the file system.
+FSYNC_AT_MOST = 2
+
+
+def flush_files(
+    paths: Sequence[Path], folder: Path, pool: Executor | None = None, dirs: Iterable[Path] = ()
+) -> None:
+    """Make ``paths`` (files on the file system of ``folder``) and the folders ``dirs``
+    durable: one syncfs for many, else an fsync each (on ``pool`` when given)."""
+    folders = list(dirs)
+    if not paths and not folders:
+        return
+    if len(paths) + len(folders) > FSYNC_AT_MOST and sync_filesystem(folder):
+        return
+    if pool is not None and len(paths) > 1:
+        for future in [pool.submit(fsync_file, path) for path in paths]:
+            future.result()
+    else:
+        for path in paths:
+            fsync_file(path)
+    for path in folders:
+        fsync_dir(path)
 
 
 _NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
