@@ -96,3 +96,30 @@ def test_a_failing_archive_stops_the_ingest(
         ingest.put(make_file(tmp_path / "in", number=2))
     staged = [p for p in archive.tmp_dir().iterdir() if p.name != ".lock"]
     assert staged == []
+
+
+def test_import_copies_through_the_batched_path(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`import` hands files to an Ingest: at most one flush for the first batch (closed at
+    once: it holds the files read before the committer took it, maybe all) and one for the
+    rest, never an fsync per file; the sources stay in place."""
+    from tuipacs.server.records import fast_record
+    from tuipacs.store import adding, importer
+
+    flushes: list[int] = []
+    real = store_files.flush_files
+
+    def counting(paths, folder, pool=None, dirs=()):  # type: ignore[no-untyped-def]
+        if paths:
+            flushes.append(len(paths))
+        real(paths, folder, pool, dirs)
+
+    monkeypatch.setattr(adding, "flush_files", counting)
+    monkeypatch.setattr(importer, "BATCH_DELAY", 60.0)
+    sources = [make_file(tmp_path / "in", pid="P7", number=n) for n in range(30)]
+    summary = importer.import_paths(archive, [tmp_path / "in"], reader=fast_record)
+    assert (summary.added, summary.errors) == (30, [])
+    assert len(flushes) in (1, 2) and sum(flushes) == 30, flushes
+    assert all(src.exists() for src in sources)
+    assert archive.usage().instances == 30 and archive.verify().ok

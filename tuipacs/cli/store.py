@@ -95,6 +95,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     DICOMDIRs inside folders are skipped, and files already in the archive (the same
     object) count as present; neither makes the import fail.
     """
+    from tuipacs.server.records import fast_record  # the headers without pydicom, if safe
     from tuipacs.store.archive import ArchiveError
     from tuipacs.store.importer import import_paths
 
@@ -104,7 +105,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     archive = open_archive()
     try:
         summary = import_paths(
-            archive, paths, link=args.link, progress=ProgressBar("importing", None)
+            archive,
+            paths,
+            link=args.link,
+            progress=ProgressBar("importing", None),
+            reader=fast_record,
         )
     except ArchiveError as exc:
         raise CliError(f"{exc} (nothing half-written was kept; free space and re-run)") from exc

@@ -146,7 +146,8 @@ def add_files(
         if link:
             staged = [(i, rec, str(src.resolve()), None) for i, rec, src in wanted]
         else:
-            tmps = _stage_all(archive, [src for _, _, src in wanted], move, synced)
+            size = sum(rec.file_size for _, rec, _ in wanted)
+            tmps = _stage_all(archive, [src for _, _, src in wanted], move, synced, size)
             staged = [
                 (i, rec, archive.relative_path(rec), tmp)
                 for (i, rec, _), tmp in zip(wanted, tmps, strict=True)
@@ -186,16 +187,30 @@ def _settle(
 # --------------------------------------------------------------------------- staging
 
 
-def _stage_all(archive: Archive, sources: list[Path], move: bool, synced: bool) -> list[Path]:
-    """Stage several files (copies overlap on the staging threads), then make them all
+#: Average file size from which a batch's copies are spread over the staging threads (the
+#: copies of smaller files cost less than handing them to threads).
+PARALLEL_COPY_SIZE = 256 * 1024
+
+
+def _stage_all(
+    archive: Archive, sources: list[Path], move: bool, synced: bool, size: int = 0
+) -> list[Path]:
+    """Stage several files (copies of big files overlap on the staging threads; moves are
+    renames), then make them all
     durable at once (flush_files: one syncfs, or an fsync each); all or nothing.
 
     A ``synced`` source renamed within the file system keeps its inode, whose data is on
     disk already: it is not flushed again (the placement flushes its new folder).
     """
-    staged: list[tuple[Path, bool]]
-    if len(sources) <= 1:
-        staged = [_stage(archive, src, move) for src in sources]
+    staged: list[tuple[Path, bool]] = []
+    if move or len(sources) <= 1 or size < PARALLEL_COPY_SIZE * len(sources):
+        try:
+            for src in sources:
+                staged.append(_stage(archive, src, move))
+        except BaseException:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+            raise
     else:
         pool = archive.stage_pool()
         futures = [pool.submit(_stage, archive, src, move) for src in sources]

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pydicom
-
+from tuipacs.store.adding import AddResult
 from tuipacs.store.archive import Archive
+from tuipacs.store.batch import Ingest, Reader
 from tuipacs.store.records import (
     MEDIA_STORAGE_DIRECTORY,
     BadDicomError,
@@ -20,7 +20,9 @@ from tuipacs.store.records import (
     read_record,
 )
 
-BATCH = 64
+#: Files per batch of an import, and the longest a file read waits for its batch to close.
+BATCH = 500
+BATCH_DELAY = 0.5
 
 Progress = Callable[[int, int], None]
 
@@ -78,6 +80,8 @@ def _is_dicomdir(path: Path) -> bool:
 
 def _dicomdir_files(path: Path) -> list[Path]:
     """Files referenced by a DICOMDIR, resolved against its folder."""
+    import pydicom  # only for a DICOMDIR: `send` lists files without loading pydicom
+
     try:
         ds = pydicom.dcmread(path)
     except Exception as exc:
@@ -113,9 +117,14 @@ def import_paths(
     *,
     link: bool = False,
     progress: Progress | None = None,
+    reader: Reader = read_record,
 ) -> ImportSummary:
     """Import every DICOM file under ``paths``; per-file errors are collected, not raised.
 
+    Headers are read here (by ``reader``, e.g. the server's fast header scan; pydicom's by
+    default) while a thread copies and commits the files read so far in batches
+    (:class:`~tuipacs.store.batch.Ingest`: one flush, one placement sweep and one
+    transaction per batch). ``link`` indexes the files where they are, a batch at a time.
     Raises ArchiveError only when the archive itself cannot be written (e.g. a full disk).
     """
     start = time.perf_counter()
@@ -126,24 +135,55 @@ def import_paths(
         summary.errors.append(("DICOMDIR", str(exc)))
         files = []
     total = len(files)
-    batch: list[tuple[Path, InstanceRecord | None]] = []
-    for done, path in enumerate(files, 1):
-        summary.files += 1
-        record = _read(path, summary)
-        if record is not None:
-            batch.append((path, record))
-        if len(batch) >= BATCH:
-            _flush(archive, batch, link, summary)
-        if progress is not None:
-            progress(done, total)
-    _flush(archive, batch, link, summary)
+    if link:
+        _import_linked(archive, files, reader, summary, progress)
+    else:
+        ingest = Ingest(
+            archive, source="import", move=False, max_files=BATCH, max_delay=BATCH_DELAY
+        )
+        try:
+            for done, path in enumerate(files, 1):
+                summary.files += 1
+                record = _read(path, summary, reader)
+                if record is not None:
+                    ingest.put(path, record, label=str(path))
+                if progress is not None:
+                    progress(done, total)
+        finally:
+            report = ingest.close()
+        _count(summary, report.results)
+        summary.errors.extend(report.errors)
+        if ingest.failure is not None:
+            raise ingest.failure
     summary.seconds = time.perf_counter() - start
     return summary
 
 
-def _read(path: Path, summary: ImportSummary) -> InstanceRecord | None:
+def _import_linked(
+    archive: Archive,
+    files: list[Path],
+    reader: Reader,
+    summary: ImportSummary,
+    progress: Progress | None,
+) -> None:
+    """Index files where they are (``import --link``), a batch at a time."""
+    batch: list[tuple[Path, InstanceRecord | None]] = []
+    for done, path in enumerate(files, 1):
+        summary.files += 1
+        record = _read(path, summary, reader)
+        if record is not None:
+            batch.append((path, record))
+        if len(batch) >= BATCH or (done == len(files) and batch):
+            results = archive.add_files(batch, link=True, source="import")
+            _count(summary, [(str(p), r) for (p, _), r in zip(batch, results, strict=True)])
+            batch.clear()
+        if progress is not None:
+            progress(done, len(files))
+
+
+def _read(path: Path, summary: ImportSummary, reader: Reader) -> InstanceRecord | None:
     try:
-        return read_record(path)
+        return reader(path)
     except NotDicomError:
         summary.not_dicom += 1
     except BadDicomError as exc:
@@ -153,24 +193,16 @@ def _read(path: Path, summary: ImportSummary) -> InstanceRecord | None:
     return None
 
 
-def _flush(
-    archive: Archive,
-    batch: list[tuple[Path, InstanceRecord | None]],
-    link: bool,
-    summary: ImportSummary,
-) -> None:
-    if not batch:
-        return
-    results = archive.add_files(batch, link=link, source="import")
-    for (path, record), result in zip(batch, results, strict=True):
+def _count(summary: ImportSummary, results: list[tuple[str, AddResult]]) -> None:
+    """Add the outcomes of files to the summary."""
+    for label, result in results:
         if result.status == "added":
             summary.added += 1
-            summary.bytes_added += record.file_size if record else 0
+            summary.bytes_added += result.file_size
             summary.studies.add(result.study_uid)
         elif result.status == "refused":
-            summary.refused.append((str(path), result.message))
+            summary.refused.append((label, result.message))
         elif result.status == "conflict":
-            summary.conflicts.append((str(path), result.message))
+            summary.conflicts.append((label, result.message))
         else:
             summary.duplicates += 1
-    batch.clear()
