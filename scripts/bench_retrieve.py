@@ -1,5 +1,10 @@
 """Benchmark: retrieve a 300-slice 512x512 CT from a private Orthanc on 127.0.0.1.
 
+First the user's path (scripts/retrieve_user_path.py), for the CT and for a 3,000-instance
+study of 64x64 images: DCMTK getscu and movescu -> storescp beside the whole `tuipacs
+retrieve` process into a fresh archive and the in-process retrieve of a running TUI, with
+ratios and the first image. Then (unless --user-path-only) the detailed CT tables:
+
 Prints, from one run, the median wall time of: DCMTK getscu (the reference), DCMTK
 movescu -> storescp (the C-MOVE reference; storescp runs for the whole session), a
 plain pynetdicom C-GET (default settings), and tuipacs' retrieve by C-GET and by
@@ -15,7 +20,8 @@ the study is stored), the whole `tuipacs retrieve` command (a new process and ar
 each run), and the other way round: DCMTK getscu from `tuipacs serve` holding the study
 (the server's C-GET sending).
 
-    python scripts/bench_retrieve.py [--slices 300] [--runs 5]
+    python scripts/bench_retrieve.py [--slices 300] [--runs 5] [--small 3000]
+                                     [--user-path-only]
 
 Needs Orthanc, DCMTK (getscu, movescu, storescp, dcmsend) and a C compiler (for the
 loopback shim).
@@ -55,7 +61,11 @@ from tuipacs.dicom.nodes import LocalAE, Node  # noqa: E402
 from tuipacs.dicom.retrieve import retrieve  # noqa: E402
 from tuipacs.dicom.storage import ReceivedInstance  # noqa: E402
 from tuipacs.dicom.transport import MODES, VARIABLE  # noqa: E402
+from tuipacs.remote.archive_sink import ArchiveSink  # noqa: E402
 from tuipacs.store.archive import Archive  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import retrieve_user_path as user_path  # noqa: E402
 
 
 def free_port() -> int:
@@ -161,10 +171,16 @@ def transport(mode: str) -> Iterator[None]:
 
 
 def main() -> None:
-    """Run the benchmark and print the table."""
+    """Run the benchmark and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slices", type=int, default=300)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--small", type=int, default=3000, help="instances of the 64x64 study (0: none)"
+    )
+    parser.add_argument(
+        "--user-path-only", action="store_true", help="only the user-path tables (faster)"
+    )
     args = parser.parse_args()
     orthanc, getscu = find_orthanc(), find_dcmtk("getscu")
     if orthanc is None or getscu is None or shutil.which("cc") is None:
@@ -173,6 +189,10 @@ def main() -> None:
     try:
         shim = build_bindshim(work)
         study_uid, files = ct_files(work, args.slices)
+        studies = [(f"{len(files)}-slice 512x512 CT", study_uid, files)]
+        if args.small:
+            small_uid, small = make_ct_study(work / "small", args.small, size=64)
+            studies.append((f"{len(small)}-instance 64x64 study", small_uid, small))
         size = sum(p.stat().st_size for p in files)
         local = LocalAE("BENCH", port=free_port(), spool_dir=work / "spool")
         scp_port = free_port()
@@ -188,25 +208,56 @@ def main() -> None:
             binary=orthanc,
         ).start()
         try:
-            peer.load(files)
-            with storescp_move(peer, study_uid, len(files), scp_port, shim, work) as move:
-                clients = make_clients(peer, getscu, study_uid, len(files), local, work)
-                if move is not None:
-                    clients.insert(1, move)
-                paths = transport_clients(peer, study_uid, len(files), local, work)
-                with serving(files, study_uid, work) as served:
-                    paths += served
-                    times = timed([*clients, *paths], args.runs)
-            rows = [
-                (label, wall, statistics.median(firsts) if firsts else None)
-                for (label, _, firsts), wall in zip([*clients, *paths], times, strict=True)
-            ]
+            for _, _, study_files in studies:
+                peer.load(study_files)
+            tables = []
+            for n, (title, uid, study_files) in enumerate(studies):
+                place = work / f"user-{n}"
+                place.mkdir()
+                count = len(study_files)
+                with storescp_move(peer, uid, count, scp_port, shim, place) as move:
+                    mover = move[1] if move is not None else None
+                    cases = user_path.cases(peer, getscu, mover, uid, count, local, place)  # type: ignore[arg-type]
+                    tables.append((title, cases, user_path.timed(cases, args.runs)))
+            if not args.user_path_only:
+                rows, n_clients = other_tables(peer, getscu, study_uid, files, local, work, shim,
+                                               scp_port, args.runs)  # fmt: skip
         finally:
             peer.stop()
-        report(rows[: len(clients)], size, len(files))
-        report_transports(rows[len(clients) :], size, len(files), args.runs)
+        for title, cases, times in tables:
+            user_path.report(f"The user's path: {title}, Orthanc on 127.0.0.1", cases, times)
+        if not args.user_path_only:
+            report(rows[:n_clients], size, len(files))
+            report_transports(rows[n_clients:], size, len(files), args.runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def other_tables(
+    peer: OrthancPeer,
+    getscu: str,
+    study_uid: str,
+    files: list[Path],
+    local: LocalAE,
+    work: Path,
+    shim: Path,
+    scp_port: int,
+    runs: int,
+) -> tuple[list[tuple[str, list[float], float | None]], int]:
+    """The clients of the CT's detailed tables, timed: (rows, how many are clients)."""
+    with storescp_move(peer, study_uid, len(files), scp_port, shim, work) as move:
+        clients = make_clients(peer, getscu, study_uid, len(files), local, work)
+        if move is not None:
+            clients.insert(1, move)
+        paths = transport_clients(peer, study_uid, len(files), local, work)
+        with serving(files, study_uid, work) as served:
+            paths += served
+            times = timed([*clients, *paths], runs)
+    rows = [
+        (label, wall, statistics.median(firsts) if firsts else None)
+        for (label, _, firsts), wall in zip([*clients, *paths], times, strict=True)
+    ]
+    return rows, len(clients)
 
 
 def make_clients(
@@ -344,10 +395,11 @@ def _in_process(
     archive = Archive.open(work / "archive") if into == "archive" else None
     folder = work / "folder"
     folder.mkdir()
+    batched = ArchiveSink(archive, "retrieve from bench") if archive is not None else None
 
     def sink(path: Path, inst: ReceivedInstance) -> None:
-        if archive is not None:
-            archive.add_file(path, move=True, source="retrieve from bench")
+        if batched is not None:  # as `tuipacs retrieve` stores: in batches
+            batched(path, inst)
         else:
             path.rename(folder / inst.sop_instance_uid)
 
@@ -359,6 +411,8 @@ def _in_process(
             else:
                 have, have_any = ((lambda uid: False), None) if listed else (None, None)
             summary = retrieve(node, local, study_uid, sink, have=have, have_any=have_any)
+            if batched is not None:
+                batched.ingest.close()  # the last batch durable and indexed
             seconds = time.perf_counter() - start
     finally:
         if archive is not None:
@@ -433,7 +487,6 @@ def report(rows: list[tuple[str, list[float], float | None]], size: int, count: 
             f"{label:<40} {wall:7.3f} {size / 1e6 / wall:7.0f} {wall / reference:9.2f} "
             f"{first_text:>10}"
         )
-
 
 
 def report_transports(

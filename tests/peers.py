@@ -244,7 +244,8 @@ def _image(
     ds.HighBit = 11
     ds.PixelRepresentation = 0
     ramp = np.add.outer(np.arange(size), np.arange(size)).astype(np.uint16)
-    ds.PixelData = ((ramp * 7 + index * 31) % 4096).astype(np.uint16).tobytes()
+    shift = (index * 31) % 4096  # the same values for any index (no uint16 overflow)
+    ds.PixelData = ((ramp * 7 + shift) % 4096).astype(np.uint16).tobytes()
     series.instance_uids.append(sop_uid)
     return ds
 
