@@ -88,7 +88,22 @@ class DimseClient:
         return self.node.address
 
     def echo(self) -> EchoResult:
-        """C-ECHO the node."""
+        """C-ECHO the node: first without pydicom (tuipacs.remote.quick_echo), and with
+        tuipacs.dicom, whose errors carry the advice, unless that answered success."""
+        from tuipacs.remote import quick_echo as quick
+
+        if quick.usable(self.node):
+            try:
+                fast = quick.quick_echo(self.node, self.local)
+            except quick.Unsure:
+                pass
+            else:
+                from tuipacs.dicom.status import describe
+
+                line = describe(fast.status).line()
+                return EchoResult(
+                    self.node.name, self.node.address, True, fast.ms, fast.total_ms, line
+                )
         from tuipacs.dicom import scu
 
         with _remote_errors():
