@@ -146,3 +146,23 @@ def test_a_batch_is_flushed_by_syncfs_unless_others_left_much_dirty(
     monkeypatch.setattr(store_files, "dirty_bytes", lambda: dirty)
     store_files.flush_files(paths, tmp_path, size=5000)
     assert calls == (["fsync"] * 5 if others_dirty else ["syncfs"])
+
+
+def test_an_unexpected_error_in_a_batch_is_reported_not_swallowed(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in the archive's code (here a ValueError) fails its batch like a full disk:
+    the files are counted as lost and the next put raises, never a silent loss."""
+    from tuipacs.store import adding
+
+    def buggy(*args: object, **kwargs: object) -> None:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(adding, "flush_files", buggy)
+    ingest = Ingest(archive, source="test", move=True, max_delay=0.01)
+    ingest.put(make_file(tmp_path / "in", number=1))
+    report = ingest.close()
+    assert (report.lost, report.added) == (1, 0)
+    assert isinstance(ingest.failure, ArchiveError) and "a bug" in str(ingest.failure)
+    with pytest.raises(ArchiveError):
+        ingest.put(make_file(tmp_path / "in", number=2))

@@ -211,7 +211,11 @@ class Ingest:
         """Commit batches until closed."""
         try:
             while (batch := self._next_batch()) is not None:
-                self._commit(batch)
+                try:
+                    self._commit(batch)
+                except Exception as exc:  # noqa: BLE001 - never lose files silently
+                    LOG.exception("a batch of %d files failed", len(batch))
+                    self._fail(batch, exc)
                 self._committed_once = True
         finally:
             self.archive.close_connection()
@@ -238,15 +242,8 @@ class Ingest:
         try:
             results = self.archive.add_files(items, move=self.move, source=self.source)
         except (ArchiveError, OSError, sqlite3.Error) as exc:
-            failure = exc if isinstance(exc, ArchiveError) else self.archive.error(exc)
-            if failure is not exc:
-                failure.__cause__ = exc  # a full disk stays recognisable
-            self.failure = failure
-            LOG.error("%d files not archived: %s", len(kept), failure)
-            self.report.lost += len(kept)
-            for item in kept:
-                if item.owned:
-                    item.path.unlink(missing_ok=True)
+            LOG.error("%d files not archived: %s", len(kept), exc)
+            self._fail(kept, exc)
             return
         report = self.report
         for item, (_, record), result in zip(kept, items, results, strict=True):
@@ -264,6 +261,20 @@ class Ingest:
                 self.on_commit(report)
             except Exception:  # noqa: BLE001 - a listener bug must not stop the ingest
                 LOG.exception("on_commit callback failed")
+
+    def _fail(self, items: list[_Item], exc: Exception) -> None:
+        """A batch that could not be added: counted as lost, our files removed, and every
+        later ``put`` raises the error (an ArchiveError; a full disk stays recognisable)."""
+        from tuipacs.store.archive import ArchiveError
+
+        failure = exc if isinstance(exc, ArchiveError) else self.archive.error(exc)
+        if failure is not exc:
+            failure.__cause__ = exc
+        self.failure = failure
+        self.report.lost += len(items)
+        for item in items:
+            if item.owned:
+                item.path.unlink(missing_ok=True)
 
     def _read(self, path: Path) -> InstanceRecord:
         """The record of a file handed over without one."""
