@@ -292,12 +292,10 @@ def test_moving_synced_files_fsyncs_only_their_folders(
     flushed: list[tuple[int, int]] = []  # (files, folders) of each flush
     real_flush = files.flush_files
 
-    def recording_flush(
-        paths: Any, folder: Path, pool: Any = None, dirs: Any = (), size: int = 0
-    ) -> None:
+    def recording_flush(paths: Any, folder: Path, pool: Any = None, dirs: Any = ()) -> None:
         dirs = list(dirs)
         flushed.append((len(paths), len(dirs)))
-        real_flush(paths, folder, pool, dirs, size)
+        real_flush(paths, folder, pool, dirs)
 
     monkeypatch.setattr(adding, "flush_files", recording_flush)
     results = archive.add_files([(src, None) for src in sources], move=True, synced=synced)

@@ -32,10 +32,10 @@ def test_files_are_committed_in_batches_with_one_flush_each(
     flushes: list[int] = []
     real = store_files.flush_files
 
-    def counting(paths, folder, pool=None, dirs=(), size=0):  # type: ignore[no-untyped-def]
+    def counting(paths, folder, pool=None, dirs=()):  # type: ignore[no-untyped-def]
         if paths:
             flushes.append(len(paths))
-        real(paths, folder, pool, dirs, size)
+        real(paths, folder, pool, dirs)
 
     monkeypatch.setattr(adding, "flush_files", counting)
     study, series = "1.2.3.4", "1.2.3.4.5"
@@ -110,10 +110,10 @@ def test_import_copies_through_the_batched_path(
     flushes: list[int] = []
     real = store_files.flush_files
 
-    def counting(paths, folder, pool=None, dirs=(), size=0):  # type: ignore[no-untyped-def]
+    def counting(paths, folder, pool=None, dirs=()):  # type: ignore[no-untyped-def]
         if paths:
             flushes.append(len(paths))
-        real(paths, folder, pool, dirs, size)
+        real(paths, folder, pool, dirs)
 
     monkeypatch.setattr(adding, "flush_files", counting)
     monkeypatch.setattr(importer, "BATCH_DELAY", 60.0)
@@ -123,29 +123,6 @@ def test_import_copies_through_the_batched_path(
     assert len(flushes) in (1, 2) and sum(flushes) == 30, flushes
     assert all(src.exists() for src in sources)
     assert archive.usage().instances == 30 and archive.verify().ok
-
-
-@pytest.mark.parametrize("others_dirty", [False, True])
-def test_a_batch_is_flushed_by_syncfs_unless_others_left_much_dirty(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, others_dirty: bool
-) -> None:
-    """One syncfs for a batch while the machine holds little else dirty; an fsync per
-    file when other programs left much dirty (a syncfs would write all of it out too)."""
-    paths = []
-    for n in range(5):
-        path = tmp_path / f"f{n}"
-        path.write_bytes(b"x" * 1000)
-        paths.append(path)
-    calls: list[str] = []
-    monkeypatch.setattr(store_files, "_find_syncfs", lambda: lambda fd: calls.append("syncfs") or 0)
-    real_fsync = store_files.fsync_file
-    monkeypatch.setattr(
-        store_files, "fsync_file", lambda path: calls.append("fsync") or real_fsync(path)
-    )
-    dirty = store_files.OTHERS_DIRTY_MAX * 4 if others_dirty else 1000
-    monkeypatch.setattr(store_files, "dirty_bytes", lambda: dirty)
-    store_files.flush_files(paths, tmp_path, size=5000)
-    assert calls == (["fsync"] * 5 if others_dirty else ["syncfs"])
 
 
 def test_an_unexpected_error_in_a_batch_is_reported_not_swallowed(

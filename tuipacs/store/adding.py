@@ -228,7 +228,6 @@ def _stage_all(
             [tmp for tmp, renamed in staged if not (synced and renamed)],
             archive.tmp_dir(),
             archive.stage_pool(),
-            size=0 if synced else size,
         )
     except OSError as exc:
         for tmp in tmps:

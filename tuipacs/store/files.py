@@ -136,45 +136,17 @@ def sync_filesystem(folder: Path) -> bool:
 #: Files flushed with one fsync each (in parallel) rather than one syncfs: a syncfs also
 #: writes out what other programs left dirty on the file system.
 FSYNC_AT_MOST = 2
-#: Dirty data beyond ours from which one fsync per file (in parallel) beats a syncfs, which
-#: would write out everything other programs left dirty too (measured: 150 MB dirty made a
-#: syncfs of a 30 MB batch 4x slower than its parallel fsyncs; with nothing else dirty a
-#: syncfs is the faster, above all for many small files).
-OTHERS_DIRTY_MAX = 32 * 1024 * 1024
-
-
-def dirty_bytes() -> int | None:
-    """The machine's dirty page-cache bytes (Linux /proc/meminfo), None if unknown."""
-    try:
-        with open("/proc/meminfo", "rb") as handle:
-            for line in handle:
-                if line.startswith(b"Dirty:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def _syncfs_pays(ours: int) -> bool:
-    """Whether one syncfs is the cheaper flush for ``ours`` bytes just written."""
-    dirty = dirty_bytes()
-    return dirty is None or dirty <= ours + OTHERS_DIRTY_MAX
 
 
 def flush_files(
-    paths: Sequence[Path],
-    folder: Path,
-    pool: Executor | None = None,
-    dirs: Iterable[Path] = (),
-    size: int = 0,
+    paths: Sequence[Path], folder: Path, pool: Executor | None = None, dirs: Iterable[Path] = ()
 ) -> None:
-    """Make ``paths`` (files on the file system of ``folder``, ``size`` bytes in all) and
-    the folders ``dirs`` durable: one syncfs for many, unless other programs left much
-    dirty on the machine, else an fsync each (in parallel on ``pool`` when given)."""
+    """Make ``paths`` (files on the file system of ``folder``) and the folders ``dirs``
+    durable: one syncfs for many, else an fsync each (on ``pool`` when given)."""
     folders = list(dirs)
     if not paths and not folders:
         return
-    if len(paths) + len(folders) > FSYNC_AT_MOST and _syncfs_pays(size) and sync_filesystem(folder):
+    if len(paths) + len(folders) > FSYNC_AT_MOST and sync_filesystem(folder):
         return
     if pool is not None and len(paths) > 1:
         for future in [pool.submit(fsync_file, path) for path in paths]:
