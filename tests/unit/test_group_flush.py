@@ -130,3 +130,20 @@ def test_the_server_inbox_shares_flushes_between_associations(
     box.stop()
     assert archive.usage().instances == 6
     archive.close()
+
+
+def test_a_bug_in_the_flush_leaves_no_caller_waiting() -> None:
+    """An exception other than OSError still ends the flush: the next caller leads a new
+    one instead of waiting for ever."""
+    calls: list[list[Path]] = []
+
+    def flush(paths: list[Path]) -> None:
+        calls.append(paths)
+        if len(calls) == 1:
+            raise ValueError("a bug")
+
+    group = GroupFlush(flush)
+    with pytest.raises(ValueError):
+        group.wait(Path("a"))
+    group.wait(Path("b"))  # returns: the group is not stuck
+    assert calls == [[Path("a")], [Path("b")]]

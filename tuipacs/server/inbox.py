@@ -154,8 +154,7 @@ class Inbox:
     def _flush(self, paths: list[Path]) -> None:
         """Make received files and their directory entries durable: one file as before (an
         fsync of it, then of the folder); several at once (associations storing at the same
-        time) with one flush for all (store.files.flush_files: one syncfs, or an fsync
-        each)."""
+        time) fsynced in parallel, then the folder once (store.files.flush_files)."""
         assert self._folder_fd is not None, "Inbox.open() first"
         if len(paths) == 1:
             _fsync_path(paths[0])

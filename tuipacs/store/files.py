@@ -133,9 +133,11 @@ def sync_filesystem(folder: Path) -> bool:
     return True
 
 
-#: Files flushed with one fsync each (in parallel) rather than one syncfs: a syncfs also
-#: writes out what other programs left dirty on the file system.
-FSYNC_AT_MOST = 2
+#: Files (and folders) flushed with one fsync each (in parallel) rather than one syncfs: a
+#: syncfs also writes out what other programs left dirty on the file system, and waits for
+#: it, so it is kept for batches where it saves many flushes (a retrieve's, an import's);
+#: the few files of a group commit, or the folders of a batch, are fsynced.
+FSYNC_AT_MOST = 16
 
 
 def flush_files(

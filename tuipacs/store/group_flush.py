@@ -12,6 +12,7 @@ A failed flush raises its OSError in every caller whose file it held.
 
 from __future__ import annotations
 
+import errno
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -59,10 +60,14 @@ class GroupFlush:
     def _lead(self, number: int, batch: list[Path]) -> None:
         """Flush ``batch`` (flush number ``number``) and wake its waiters."""
         failure: OSError | None = None
+        unexpected: BaseException | None = None
         try:
             self._flush(batch)
         except OSError as exc:
             failure = exc
+        except BaseException as exc:  # a bug: its waiters fail too, none waits for ever
+            unexpected = exc
+            failure = OSError(errno.EIO, f"flush failed: {exc!r}")
         with self._cond:
             self._flushing = False
             self._done = number
@@ -73,5 +78,7 @@ class GroupFlush:
                 for old in [n for n in self._failed if n < number - 64]:
                     del self._failed[old]
             self._cond.notify_all()
+        if unexpected is not None:
+            raise unexpected
         if failure is not None:
             raise failure
