@@ -224,10 +224,12 @@ class Archive:
             return self._tmp
 
     def stage_pool(self) -> ThreadPoolExecutor:
-        """Threads that stage files in parallel."""
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive-stage")
-        return self._pool
+        """Threads that stage (and fsync) files in parallel; made once, whichever thread asks
+        first (the server's associations may ask at once)."""
+        with self._tmp_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive-stage")
+            return self._pool
 
     def recover(self) -> int:
         """Finish or discard what crashed writers left. Returns the number of files indexed."""
