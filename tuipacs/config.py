@@ -178,6 +178,11 @@ def load(path: Path | None = None) -> Config:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text") from exc
+    return parse_text(path, text)
+
+
+def parse_text(path: Path, text: str) -> Config:
+    """The config in ``text`` (read from ``path``), checked as :func:`load` checks a file."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -282,38 +287,3 @@ def _port(reader: _Reader, key: str, default: int) -> int:
     if key in reader.table and not 0 < value < 65536:
         raise reader.fail(key, "a port is a number from 1 to 65535")
     return value
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
-
-
-def save_nodes(nodes: dict[str, dict[str, Any]], path: Path | None = None) -> Path:
-    """Rewrite the [nodes.*] tables of config.toml, keeping everything else as written."""
-    path = path or locations.config_file()
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    kept: list[str] = []
-    skipping = False
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("[") and stripped.endswith("]"):
-            skipping = stripped.strip("[] ").startswith("nodes.")
-        if not skipping:
-            kept.append(line)
-    while kept and not kept[-1].strip():
-        kept.pop()
-    for name, table in sorted(nodes.items()):
-        kept += ["", f"[nodes.{name}]"]
-        kept += [f"{key} = {_toml_value(val)}" for key, val in table.items()]
-    locations.make_private_dir(path.parent)
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text("\n".join(kept).lstrip("\n") + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
