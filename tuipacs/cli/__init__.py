@@ -2,8 +2,9 @@
 
 One module per command group, each adding its commands (``register``) beside their handlers:
 ``store`` (import, ls, cache, pin, quarantine), ``net`` (echo, find, retrieve, send),
-``node``, ``serve``, ``render``, ``demo`` and ``tui`` (no command). ``output`` prints (every
-value sanitised), ``common`` holds the one-line error, the config and the archive.
+``node``, ``config_cmd`` (config check/show), ``serve``, ``render``, ``demo`` and ``tui``
+(no command). ``output`` prints (every value sanitised), ``common`` holds the one-line
+error, the config and the archive.
 
 Heavy modules (pydicom, pynetdicom, textual) are imported inside the commands that need them,
 so ``tuipacs --help`` and simple commands start fast.
@@ -20,7 +21,7 @@ import warnings
 from collections.abc import Sequence
 
 from tuipacs import __version__, config, safe_text
-from tuipacs.cli import demo, net, node, render, serve, store, tui
+from tuipacs.cli import config_cmd, demo, net, node, render, serve, store, tui
 from tuipacs.cli.common import CliError
 from tuipacs.cli.output import say
 from tuipacs.dicom.errors import DicomError
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tuipacs {__version__}")
     tui.register(parser)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for group in (store, render, node, net, serve, demo):
+    for group in (store, render, node, config_cmd, net, serve, demo):
         group.register(sub)
     return parser
 
