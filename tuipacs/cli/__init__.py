@@ -17,12 +17,13 @@ import logging
 import os
 import stat
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 
 from tuipacs import __version__, config, safe_text
 from tuipacs.cli import config_cmd, demo, net, node, render, serve, store, tui
-from tuipacs.cli.common import CliError
+from tuipacs.cli.common import CliError, Interrupted, close_archives
 from tuipacs.cli.output import say
 from tuipacs.dicom.errors import DicomError
 from tuipacs.remote.results import RemoteError
@@ -90,11 +91,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, DicomError, RemoteError, config.ConfigError) as exc:
         say(f"tuipacs: error: {exc}", err=True)
         return 1
+    except Interrupted as exc:
+        say(f"tuipacs: interrupted: {exc}", err=True)
+        return 130
     except KeyboardInterrupt:
+        threading.excepthook = _quiet_thread  # workers stopped mid-step may still raise
         say("tuipacs: interrupted", err=True)
         return 130
     except Exception as exc:  # last resort: never show a traceback
         return _unexpected(exc)
+    finally:
+        close_archives()
+
+
+def _quiet_thread(args: threading.ExceptHookArgs) -> None:
+    """After Ctrl-C, a worker thread's error is the interruption's echo: not shown."""
+    if os.environ.get("TUIPACS_DEBUG"):
+        threading.__excepthook__(args)
 
 
 def _unexpected(exc: Exception) -> int:

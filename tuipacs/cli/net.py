@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 
 from tuipacs.cli.common import (
     CliError,
+    Interrupted,
     add_command,
     client,
+    ctrl_c_cancels,
     load_config,
     missing_paths,
     open_archive,
@@ -131,11 +133,13 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         bar(p.completed + p.failed + p.skipped + p.warning, max(p.total, 1))
 
     cancel = threading.Event()
-    try:
+    with ctrl_c_cancels(cancel, bar.stop):
         result = remote.retrieve(args.study, args.series, progress=progress, cancel=cancel)
-    except KeyboardInterrupt:
-        cancel.set()
-        raise
+    if cancel.is_set():
+        raise Interrupted(
+            f"{result.completed} images kept, the others not fetched; "
+            "run the same command again to fetch the rest"
+        )
     if args.json:
         print_json(result)
     else:

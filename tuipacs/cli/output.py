@@ -76,6 +76,15 @@ class ProgressBar:
         self.label = label
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self._last = -1
+        self._open = False  # a line drawn and not ended yet
+
+    def stop(self) -> None:
+        """Draw no more (after Ctrl-C) and end a line left open."""
+        if self.enabled and self._open:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+        self.enabled = False
+        self._open = False
 
     def __call__(self, done: int, total: int) -> None:
         """Draw ``done`` of ``total`` (again only when the percentage changed)."""
@@ -89,6 +98,7 @@ class ProgressBar:
         filled = bar_width * done // total
         bar = "#" * filled + "-" * (bar_width - filled)
         sys.stderr.write(f"\r{self.label} [{bar}] {done}/{total} {percent:3d}%")
+        self._open = done < total
         if done >= total:
             sys.stderr.write("\n")
         sys.stderr.flush()
