@@ -20,20 +20,30 @@ import sys
 import threading
 import warnings
 from collections.abc import Sequence
+from typing import NoReturn
 
 from tuipacs import __version__, config, safe_text
 from tuipacs.cli import config_cmd, demo, net, node, render, serve, store, tui
 from tuipacs.cli.common import CliError, Interrupted, close_archives
-from tuipacs.cli.output import say
+from tuipacs.cli.output import Failure, print_json, say, tidy
 from tuipacs.dicom.errors import DicomError
 from tuipacs.remote.results import RemoteError
 
 __all__ = ["EXIT_CLOSED_PIPE", "CliError", "build_parser", "main"]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the one-line error of every other failure (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        """``tuipacs: error: ...`` and where to look, then exit status 2."""
+        say(f"tuipacs: error: {message} (see '{self.prog} --help')", err=True)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="tuipacs",
         description="A PACS workstation in the terminal. With no command, opens the viewer.",
     )
@@ -87,19 +97,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError as exc:
         if _stdout_is_pipe():
             return _closed_pipe()
-        return _unexpected(exc)
+        return _failed(args, _unexpected(exc), 2)
     except (CliError, DicomError, RemoteError, config.ConfigError) as exc:
-        say(f"tuipacs: error: {exc}", err=True)
-        return 1
+        return _failed(args, f"error: {exc}", 1)
     except Interrupted as exc:
-        say(f"tuipacs: interrupted: {exc}", err=True)
-        return 130
+        return _failed(args, f"interrupted: {exc}", 130)
     except KeyboardInterrupt:
         threading.excepthook = _quiet_thread  # workers stopped mid-step may still raise
-        say("tuipacs: interrupted", err=True)
-        return 130
+        return _failed(args, "interrupted", 130)
     except Exception as exc:  # last resort: never show a traceback
-        return _unexpected(exc)
+        return _failed(args, _unexpected(exc), 2)
     finally:
         close_archives()
 
@@ -110,12 +117,18 @@ def _quiet_thread(args: threading.ExceptHookArgs) -> None:
         threading.__excepthook__(args)
 
 
-def _unexpected(exc: Exception) -> int:
-    """Report an unexpected exception in one line (re-raised with TUIPACS_DEBUG set)."""
+def _failed(args: argparse.Namespace, message: str, code: int) -> int:
+    """One ``tuipacs:`` line on stderr (and ``{"ok": false, "error": ...}`` on stdout for
+    ``--json``); returns the exit status ``code``."""
+    text = tidy(message)
+    say(f"tuipacs: {text}", err=True)
+    if getattr(args, "json", False):
+        print_json(Failure(text.removeprefix("error: ")))
+    return code
+
+
+def _unexpected(exc: Exception) -> str:
+    """The one-line report of an unexpected exception (re-raised with TUIPACS_DEBUG set)."""
     if os.environ.get("TUIPACS_DEBUG"):
         raise exc
-    say(
-        f"tuipacs: error: unexpected {type(exc).__name__}: {exc} (set TUIPACS_DEBUG=1 for details)",
-        err=True,
-    )
-    return 2
+    return f"error: unexpected {type(exc).__name__}: {exc} (set TUIPACS_DEBUG=1 for details)"

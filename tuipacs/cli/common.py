@@ -79,6 +79,8 @@ def audit_log(cfg: config.Config) -> AuditLog:
     """The archive's audit log (tuipacs.audit); disabled by ``audit = false``."""
     from tuipacs.audit import AuditLog
 
+    if cfg.audit:  # send, echo and find may come before any archive: its folder holds the log
+        locations.make_private_dir(locations.archive_dir())
     return AuditLog.for_archive(locations.archive_dir(), cfg.audit)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tuipacs.cli.common import (
     CliError,
@@ -16,10 +18,11 @@ from tuipacs.cli.common import (
     missing_paths,
     open_archive,
 )
-from tuipacs.cli.output import ProgressBar, human, print_json, say, table
+from tuipacs.cli.output import ProgressBar, count, error_line, human, print_json, say, table, tidy
 
 if TYPE_CHECKING:
     from tuipacs.cli.common import Subparsers
+    from tuipacs.remote import RetrieveResult, SendResult
 
 
 def register(sub: Subparsers) -> None:
@@ -45,8 +48,10 @@ def register(sub: Subparsers) -> None:
 
     ret = add_command(sub, "retrieve", cmd_retrieve, "retrieve a study or series into the archive")
     ret.add_argument("node", metavar="NODE")
-    ret.add_argument("--study", required=True, metavar="UID")
-    ret.add_argument("--series", action="append", metavar="UID", help="only these series")
+    ret.add_argument("--study", required=True, metavar="UID", type=uid_arg)
+    ret.add_argument(
+        "--series", action="append", metavar="UID", type=uid_arg, help="only these series"
+    )
     ret.add_argument("--method", choices=("get", "move"), help="default: the node's method")
     ret.add_argument("--json", action="store_true")
 
@@ -113,8 +118,23 @@ def cmd_find(args: argparse.Namespace) -> int:
         return 0
     columns = _FIND_COLUMNS[args.level]
     table([[r.get(c, "") for c in columns] for r in rows], columns)
-    say(f"{len(rows)} matches", err=True)
+    say(count(len(rows), "match", "matches"), err=True)
     return 0
+
+
+_UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+
+def uid_arg(text: str) -> str:
+    """An argparse type for a DICOM UID (digits and dots, at most 64 characters), checked
+    here rather than by the node (which would answer "no instances")."""
+    text = text.strip()
+    if not (_UID_RE.match(text) and len(text) <= 64):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a DICOM UID (digits and dots, e.g. 1.2.840.113619.2.1); "
+            "see 'tuipacs find NODE' for the UIDs"
+        )
+    return text
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
@@ -140,23 +160,52 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
             f"{result.completed} images kept, the others not fetched; "
             "run the same command again to fetch the rest"
         )
+    errors = list(result.errors)
+    if args.series and result.total == 0 and not result.completed + result.skipped:
+        # the node's answer names only the study; the series asked for is what is missing
+        which = ", ".join(args.series)
+        errors = [
+            f"{node.name} lists no instances for series {which} of study {args.study}: "
+            f"check the UIDs (tuipacs find {args.node} --level series "
+            f"-k StudyInstanceUID={args.study})"
+        ]
+    if not result.ok and not result.completed + result.skipped and errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        if args.json:
+            print_json(RetrieveFailure(result, errors[0] + more))
+            say(f"tuipacs: error: {tidy(errors[0])}{more}", err=True)
+            return 1
+        raise CliError(errors[0] + more)
     if args.json:
-        print_json(result)
+        print_json(RetrieveFailure(result, errors[0]) if errors else result)
     else:
-        for message in result.errors:
-            say(f"error: {message}", err=True)
+        for message in errors:
+            error_line(message)
         for message in result.refused:
-            say(f"refused: {message}", err=True)
+            error_line(message, "refused")
         say(
-            f"{result.completed} received, {result.skipped} already here, "
-            f"{result.failed} failed, {result.warning} warnings "
+            f"{count(result.completed, 'image')} received, {result.skipped} already here, "
+            f"{result.failed} failed, {count(result.warning, 'warning')} "
             f"({human(result.bytes)} in {result.seconds:.1f} s, {result.mb_per_s:.0f} MB/s)"
         )
     return 0 if result.ok else 1
 
 
+@dataclass(frozen=True)
+class RetrieveFailure:
+    """``retrieve --json`` after a failure: the result with ``ok: false`` and ``error``."""
+
+    result: RetrieveResult
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The result's object plus the first error."""
+        return {**self.result.to_json(), "ok": False, "error": self.error}
+
+
 def cmd_send(args: argparse.Namespace) -> int:
-    """Send files (or folders) to a node with C-STORE, as stored."""
+    """Send files (or folders) to a node with C-STORE, as stored; exit status 1 if a file
+    failed or nothing was sent (files that are not DICOM are skipped, as by import)."""
     from tuipacs.remote import RemoteNetError
     from tuipacs.store.importer import collect_files
 
@@ -168,13 +217,42 @@ def cmd_send(args: argparse.Namespace) -> int:
         result = remote.send(files, progress=ProgressBar("sending"))
     except RemoteNetError as exc:
         raise CliError(f"{exc} (nothing was sent)") from exc
+    # a file the node refused or that could not be read fails the send; a file that is not
+    # DICOM is skipped (as by import), but a send that sent nothing at all has failed
+    failed = bool(result.failed or (not result.sent and (result.skipped or result.errors)))
+    if failed and not result.sent and len(result.errors) == 1:
+        path, message = result.errors[0]
+        raise CliError(_with_path(path, message) + " (nothing was sent)")
     if args.json:
-        print_json(result)
+        if failed:
+            error = _with_path(*result.errors[0]) if result.errors else "not every file was sent"
+            print_json(SendFailure(result, tidy(error)))
+        else:
+            print_json(result)
     else:
-        for _path, message in result.errors:
-            say(f"error: {message}", err=True)
+        for path, message in result.errors:
+            error_line(_with_path(path, message))
         say(
             f"{result.sent} sent ({result.warnings} with warnings), {result.failed} failed, "
             f"{result.skipped} skipped, {human(result.bytes)} in {result.seconds:.1f} s"
         )
-    return 0 if not result.failed else 1
+    return 1 if failed else 0
+
+
+def _with_path(path: str, message: str) -> str:
+    """``message`` naming the file by its full path (messages name only the file)."""
+    if message.startswith(path):
+        return message
+    return f"{path}: {message.removeprefix(Path(path).name + ': ')}"
+
+
+@dataclass(frozen=True)
+class SendFailure:
+    """``send --json`` after a failure: the result with ``ok: false`` and ``error``."""
+
+    result: SendResult
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The result's object plus ``ok`` and the first error."""
+        return {**self.result.to_json(), "ok": False, "error": self.error}

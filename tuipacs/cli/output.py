@@ -9,9 +9,11 @@ report of a list: no command assembles its own dicts.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tuipacs import safe_text
@@ -36,6 +38,43 @@ def print_json(report: Report | Sequence[Report]) -> None:
     sys.stdout.write("\n")
 
 
+@dataclass(frozen=True)
+class Failure:
+    """What ``--json`` prints when a command fails: ``{"ok": false, "error": "..."}``."""
+
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The failure object."""
+        return {"ok": False, "error": self.error}
+
+
+_UID_RE = re.compile(r"\b1\.2\.840\.10008\.[0-9.]*[0-9]\b")
+_FORCE_ADVICE = re.compile(
+    r"\s*\(File is missing DICOM File Meta Information[^)]*\)|\s*Use force=True[^.]*\."
+)
+
+
+def tidy(message: str) -> str:
+    """An error message for people: DICOM's standard UIDs (transfer syntaxes, SOP classes)
+    named, pydicom's advice to read with ``force=True`` (not ours to give) left out."""
+    message = _FORCE_ADVICE.sub("", message)
+    if "1.2.840.10008." not in message:
+        return message
+    from pydicom.uid import UID
+
+    def name(match: re.Match[str]) -> str:
+        uid = UID(match.group())
+        return uid.name if uid.is_valid and uid.name != str(uid) else match.group()
+
+    return _UID_RE.sub(name, message)
+
+
+def error_line(message: str, kind: str = "error") -> None:
+    """``tuipacs: error: ...`` on stderr (one of several problems; the command goes on)."""
+    say(f"tuipacs: {kind}: {tidy(message)}", err=True)
+
+
 def say(text: str, err: bool = False) -> None:
     """Print one line (on stderr with ``err``), every control or bidi character in it
     replaced (:func:`tuipacs.safe_text.clean`): values from files and peers, file names
@@ -57,6 +96,16 @@ def table(rows: list[list[str]], headers: list[str]) -> None:
     for row in [headers, *rows]:
         cells = (c + " " * (w - width(c)) for c, w in zip(row, widths, strict=True))
         print("  ".join(cells).rstrip())
+
+
+def count(n: int, noun: str, plural: str = "") -> str:
+    """``1 study``, ``2 studies``, ``0 images``: a number and its noun, agreeing."""
+    if n == 1:
+        return f"1 {noun}"
+    if not plural:
+        consonant_y = noun.endswith("y") and noun[-2:-1] not in "aeiou"
+        plural = noun[:-1] + "ies" if consonant_y else noun + "s"
+    return f"{n} {plural}"
 
 
 def human(size: float) -> str:

@@ -24,7 +24,7 @@ from tuipacs.cli.common import (
     open_archive,
     size_arg,
 )
-from tuipacs.cli.output import ProgressBar, human, print_json, say, table
+from tuipacs.cli.output import ProgressBar, count, error_line, human, print_json, say, table
 
 if TYPE_CHECKING:
     from tuipacs.cli.common import Subparsers
@@ -116,22 +116,27 @@ def cmd_import(args: argparse.Namespace) -> int:
         print_json(summary)
     else:
         for path, message in summary.errors:
-            say(f"error: {_file_error(path, message)}", err=True)
+            error_line(_file_error(path, message))
         for path, message in summary.refused:
-            say(f"refused: {path}: {message}", err=True)
+            error_line(f"{path}: {message}", "refused")
         for path, message in summary.conflicts:
-            say(f"conflict: {path}: {message}", err=True)
+            error_line(f"{path}: {message}", "conflict")
         held = len(summary.refused) + len(summary.conflicts)
+        present = (
+            f"{summary.duplicates} already present (same SOP Instance UID)"
+            if summary.duplicates
+            else "0 already present"
+        )
         say(
-            f"{summary.added} added, {summary.duplicates} already present, "
+            f"{summary.added} added, {present}, "
             f"{summary.not_dicom} not DICOM skipped, {len(summary.errors)} failed"
             + (
                 f", {held} quarantined ({len(summary.refused)} refused, "
-                f"{len(summary.conflicts)} conflicts: see 'tuipacs quarantine')"
+                f"{count(len(summary.conflicts), 'conflict')}: see 'tuipacs quarantine')"
                 if held
                 else ""
             )
-            + f" ({len(summary.studies)} studies, {human(summary.bytes_added)}, "
+            + f" ({count(len(summary.studies), 'study')}, {human(summary.bytes_added)}, "
             f"{summary.seconds:.1f} s)"
         )
     # as for send: any file that could not be imported makes the exit status 1; files
@@ -248,10 +253,13 @@ def cmd_cache(args: argparse.Namespace) -> int:
     say(f"archive   {archive.root}")
     limit_text = f"of {human(limit)} limit" if limit else "(no limit)"
     say(f"usage     {human(usage.bytes)} {limit_text}")
-    say(f"holds     {usage.studies} studies, {usage.series} series, {usage.instances} images")
-    say(f"pinned    {usage.pinned_studies} studies")
+    say(
+        f"holds     {count(usage.studies, 'study')}, {usage.series} series, "
+        f"{count(usage.instances, 'image')}"
+    )
+    say(f"pinned    {count(usage.pinned_studies, 'study')}")
     if evicted is not None:
-        say(f"evicted   {evicted.studies} studies, {human(evicted.bytes_freed)} freed")
+        say(f"evicted   {count(evicted.studies, 'study')}, {human(evicted.bytes_freed)} freed")
     return 0
 
 
@@ -280,7 +288,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         audit(load_config(), "delete", reason="quarantine", entries=list(args.delete))
         for entry_id in args.delete:
             if not quarantine.delete(archive, entry_id):
-                say(f"error: no quarantine entry #{entry_id}", err=True)
+                error_line(f"no quarantine entry #{entry_id}")
                 status = 1
         return status
     if args.release:
@@ -288,10 +296,10 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
             try:
                 result = quarantine.release(archive, entry_id)
             except KeyError:
-                say(f"error: no quarantine entry #{entry_id}", err=True)
+                error_line(f"no quarantine entry #{entry_id}")
                 status = 1
             except RefusedError as exc:
-                say(f"error: #{entry_id} stays: {exc.refusal.message}", err=True)
+                error_line(f"#{entry_id} stays: {exc.refusal.message}")
                 status = 1
             else:
                 what = "added" if result.status == "added" else "already archived"

@@ -1,0 +1,87 @@
+"""Every failure of a network command is one `tuipacs:` line and a non-zero exit; `--json`
+prints {"ok": false, "error": ...} on failure too (against a real Orthanc)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import free_port
+from peers import OrthancPeer, SyntheticArchive
+
+pytestmark = pytest.mark.net
+
+TRANSPORT = {k: v for k, v in os.environ.items() if k == "TUIPACS_TRANSPORT"}
+
+
+def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"TUIPACS_HOME": str(home), "PATH": "/usr/bin:/bin", **TRANSPORT}
+    return subprocess.run(
+        [sys.executable, "-m", "tuipacs", *args],
+        capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single stderr line of a failed command."""
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tuipacs: "), result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def pacs(tuipacs_home: Path, orthanc: OrthancPeer) -> str:
+    return f"{orthanc.aet}@127.0.0.1:{orthanc.dicom_port}"
+
+
+def test_retrieve_of_a_missing_series_names_the_series(
+    tuipacs_home: Path, pacs: str, test_data: SyntheticArchive
+) -> None:
+    study = test_data.studies[0]
+    missing = "1.2.3.4.5.6.7.8.9"
+    result = run_cli(tuipacs_home, "retrieve", pacs, "--study", study.uid, "--series", missing)
+    line = one_line(result)
+    print(line)
+    assert "series" in line and missing in line
+    assert result.stdout == ""
+    as_json = run_cli(
+        tuipacs_home, "retrieve", pacs, "--study", study.uid, "--series", missing, "--json"
+    )
+    data = json.loads(as_json.stdout)
+    assert data["ok"] is False and missing in data["error"]
+
+
+def test_a_bad_uid_is_refused_before_any_connection(tuipacs_home: Path) -> None:
+    port = free_port()  # nothing listens: the check must come first
+    result = run_cli(tuipacs_home, "retrieve", f"X@127.0.0.1:{port}", "--study", "not-a-uid")
+    line = one_line(result)
+    assert "not-a-uid" in line and "UID" in line and "connection" not in line
+
+
+def test_echo_json_reports_a_failure(tuipacs_home: Path) -> None:
+    result = run_cli(tuipacs_home, "echo", f"X@127.0.0.1:{free_port()}", "--json")
+    one_line(result)
+    data = json.loads(result.stdout)
+    assert data["ok"] is False and "connection refused" in data["error"]
+
+
+def test_find_json_reports_a_failure(tuipacs_home: Path) -> None:
+    result = run_cli(tuipacs_home, "find", f"X@127.0.0.1:{free_port()}", "--json")
+    one_line(result)
+    assert json.loads(result.stdout)["ok"] is False
+
+
+def test_send_of_a_file_that_is_not_dicom_fails_in_one_line(
+    tuipacs_home: Path, pacs: str, tmp_path: Path
+) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image\n", encoding="utf-8")
+    result = run_cli(tuipacs_home, "send", pacs, str(text))
+    line = one_line(result)
+    print(line)
+    assert "notes.txt" in line and "not a DICOM" in line and "force=True" not in line
