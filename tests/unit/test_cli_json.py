@@ -26,7 +26,7 @@ def test_cache_json(tuipacs_home: Path, tmp_path: Path, capsys: pytest.CaptureFi
         "archive", "bytes", "limit", "studies", "series", "instances", "pinned_studies",
     ]  # fmt: skip
     assert (usage["studies"], usage["instances"], usage["limit"]) == (1, 1, 0)  # 0: none
-    assert main(["cache", "--evict", "--limit", "1", "--json"]) == 0
+    assert main(["cache", "--evict", "--limit", "1", "--yes", "--include-imported", "--json"]) == 0
     evicted = json.loads(capsys.readouterr().out)
     assert list(evicted)[-2:] == ["evicted_studies", "bytes_freed"]
     assert (evicted["evicted_studies"], evicted["studies"], evicted["limit"]) == (1, 0, 1)

@@ -79,7 +79,7 @@ def test_cache_evict_and_pin(
     assert main(["ls", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert main(["pin", rows[0]["study_uid"]]) == 0
-    assert main(["cache", "--evict", "--limit", "1", "--json"]) == 0
+    assert main(["cache", "--evict", "--limit", "1", "--yes", "--include-imported", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["evicted_studies"] == 2 and data["studies"] == 1
     assert data["pinned_studies"] == 1

@@ -1,4 +1,5 @@
-"""The local archive's commands: ``import``, ``ls``, ``cache``, ``pin`` and ``quarantine``.
+"""The local archive's commands: ``import``, ``ls``, ``pin`` and ``quarantine`` (``cache`` is
+in :mod:`tuipacs.cli.cache`).
 
 ``quarantine`` lists, releases or deletes the instances the archive refused (see
 :mod:`tuipacs.store.quarantine` for what is kept and why). Its listing shows UIDs and
@@ -10,9 +11,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tuipacs.audit import uid_list
 from tuipacs.cli.common import (
@@ -22,7 +22,6 @@ from tuipacs.cli.common import (
     load_config,
     missing_paths,
     open_archive,
-    size_arg,
 )
 from tuipacs.cli.output import ProgressBar, count, error_line, human, print_json, say, table
 
@@ -48,13 +47,6 @@ def register(sub: Subparsers) -> None:
     ls.add_argument("--study", metavar="UID", help="list the series of this study")
     ls.add_argument("--limit", type=int, default=0, help="at most this many studies")
     ls.add_argument("--json", action="store_true", help="machine-readable rows with UIDs")
-
-    cache = add_command(
-        sub, "cache", cmd_cache, "show archive usage; --evict applies the size limit"
-    )
-    cache.add_argument("--evict", action="store_true", help="evict least recently opened studies")
-    cache.add_argument("--limit", type=size_arg, help="size limit, e.g. 500M or '20 GB'")
-    cache.add_argument("--json", action="store_true")
 
     pin = add_command(sub, "pin", cmd_pin, "pin a study so it is never evicted")
     pin.add_argument("study", metavar="STUDY_UID")
@@ -190,76 +182,6 @@ def cmd_ls(args: argparse.Namespace) -> int:
         for s in studies
     ]
     table(rows, ["PATIENT", "ID", "DATE", "MOD", "DESCRIPTION", "ACCESSION", "IMAGES", "UID"])
-    return 0
-
-
-@dataclass(frozen=True)
-class CacheReport:
-    """Archive usage and, after ``--evict``, what was evicted (None: nothing was asked)."""
-
-    archive: str
-    bytes: int
-    limit: int
-    studies: int
-    series: int
-    instances: int
-    pinned_studies: int
-    evicted_studies: int | None = None
-    bytes_freed: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``cache --json`` object (the eviction keys only after ``--evict``)."""
-        data: dict[str, Any] = {
-            "archive": self.archive,
-            "bytes": self.bytes,
-            "limit": self.limit,
-            "studies": self.studies,
-            "series": self.series,
-            "instances": self.instances,
-            "pinned_studies": self.pinned_studies,
-        }
-        if self.evicted_studies is not None:
-            data["evicted_studies"] = self.evicted_studies
-            data["bytes_freed"] = self.bytes_freed
-        return data
-
-
-def cmd_cache(args: argparse.Namespace) -> int:
-    """Show archive usage; ``--evict`` applies the size limit now."""
-    cfg = load_config()
-    archive = open_archive()
-    limit = args.limit if args.limit is not None else cfg.archive_limit
-    evicted = None
-    if args.evict:
-        if not limit:
-            raise CliError('no archive limit set: put archive_limit = "20 GB" in config.toml')
-        evicted = archive.evict(limit)
-        audit(cfg, "delete", reason="evict", **uid_list(evicted.study_uids))
-    usage = archive.usage()
-    report = CacheReport(
-        archive=str(archive.root),
-        bytes=usage.bytes,
-        limit=limit,
-        studies=usage.studies,
-        series=usage.series,
-        instances=usage.instances,
-        pinned_studies=usage.pinned_studies,
-        evicted_studies=evicted.studies if evicted is not None else None,
-        bytes_freed=evicted.bytes_freed if evicted is not None else None,
-    )
-    if args.json:
-        print_json(report)
-        return 0
-    say(f"archive   {archive.root}")
-    limit_text = f"of {human(limit)} limit" if limit else "(no limit)"
-    say(f"usage     {human(usage.bytes)} {limit_text}")
-    say(
-        f"holds     {count(usage.studies, 'study')}, {usage.series} series, "
-        f"{count(usage.instances, 'image')}"
-    )
-    say(f"pinned    {count(usage.pinned_studies, 'study')}")
-    if evicted is not None:
-        say(f"evicted   {count(evicted.studies, 'study')}, {human(evicted.bytes_freed)} freed")
     return 0
 
 
