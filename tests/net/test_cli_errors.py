@@ -85,3 +85,40 @@ def test_send_of_a_file_that_is_not_dicom_fails_in_one_line(
     line = one_line(result)
     print(line)
     assert "notes.txt" in line and "not a DICOM" in line and "force=True" not in line
+
+
+def test_find_takes_keys_as_findscu_does(
+    tuipacs_home: Path, pacs: str, test_data: SyntheticArchive
+) -> None:
+    study = test_data.studies[0]
+    by_tag = run_cli(
+        tuipacs_home, "find", pacs, "-k", f"0010,0020={study.patient_id}", "-k", "StudyTime"
+    )
+    assert by_tag.returncode == 0, by_tag.stderr
+    header = by_tag.stdout.splitlines()[0].split()
+    assert header[-1] == "StudyTime"  # a return key asked for is shown
+    assert study.uid in by_tag.stdout
+    matches = sum(1 for s in test_data.studies if s.patient_id == study.patient_id)
+    assert by_tag.stderr.strip() == ("1 match" if matches == 1 else f"{matches} matches")
+
+    patients = run_cli(
+        tuipacs_home, "find", pacs, "--level", "patient", "-k", f"PatientID={study.patient_id}",
+        "--json",
+    )  # fmt: skip
+    assert patients.returncode == 0, patients.stderr
+    assert [r["PatientID"] for r in json.loads(patients.stdout)] == [study.patient_id]
+
+    series = run_cli(
+        tuipacs_home, "find", pacs, "--level", "series", "-k", f"StudyInstanceUID={study.uid}"
+    )
+    assert series.returncode == 0, series.stderr
+    assert "StudyInstanceUID" in series.stdout.splitlines()[0]
+    assert all(study.uid in line for line in series.stdout.splitlines()[1:])
+
+
+def test_find_checks_dates_before_asking(tuipacs_home: Path) -> None:
+    port = free_port()  # nothing listens: the check comes first
+    line = one_line(run_cli(tuipacs_home, "find", f"X@127.0.0.1:{port}", "-k", "StudyDate=2022"))
+    assert "YYYYMMDD" in line and "20220101-20221231" in line
+    bad_tag = run_cli(tuipacs_home, "find", f"X@127.0.0.1:{port}", "-k", "7777,0001=x")
+    assert "not a tag" in one_line(bad_tag)

@@ -1,4 +1,5 @@
-"""The commands that talk to a remote node: ``echo``, ``find``, ``retrieve`` and ``send``."""
+"""The commands that talk to a remote node: ``echo``, ``retrieve`` and ``send`` (``find`` is
+in :mod:`tuipacs.cli.find`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tuipacs.cli.common import (
     missing_paths,
     open_archive,
 )
-from tuipacs.cli.output import ProgressBar, count, error_line, human, print_json, say, table, tidy
+from tuipacs.cli.output import ProgressBar, count, error_line, human, print_json, say, tidy
 
 if TYPE_CHECKING:
     from tuipacs.cli.common import Subparsers
@@ -30,21 +31,6 @@ def register(sub: Subparsers) -> None:
     echo = add_command(sub, "echo", cmd_echo, "C-ECHO a node (name or AE@host:port)")
     echo.add_argument("node", metavar="NODE")
     echo.add_argument("--json", action="store_true")
-
-    find = add_command(sub, "find", cmd_find, "C-FIND on a node")
-    find.add_argument("node", metavar="NODE")
-    find.add_argument("--level", choices=("patient", "study", "series", "image"), default="study")
-    find.add_argument("--root", choices=("study", "patient"), default="study")
-    find.add_argument(
-        "-k",
-        "--key",
-        action="append",
-        default=[],
-        metavar="Keyword=Value",
-        help="matching key, e.g. PatientName='DOE*' StudyDate=20240101-20241231",
-    )
-    find.add_argument("--limit", type=int, default=0, help="stop after this many matches")
-    find.add_argument("--json", action="store_true")
 
     ret = add_command(sub, "retrieve", cmd_retrieve, "retrieve a study or series into the archive")
     ret.add_argument("node", metavar="NODE")
@@ -71,55 +57,6 @@ def cmd_echo(args: argparse.Namespace) -> int:
         state = "ok" if result.ok else "FAILED"
         say(f"{result.address}: echo {state} in {result.ms:.1f} ms ({result.status})")
     return 0 if result.ok else 1
-
-
-def _parse_keys(pairs: list[str]) -> dict[str, str]:
-    """``Keyword=Value`` pairs of ``-k`` as a dict (CliError for a pair without ``=``)."""
-    keys = {}
-    for pair in pairs:
-        keyword, sep, value = pair.partition("=")
-        if not sep or not keyword:
-            raise CliError(f"bad -k {pair!r}: use Keyword=Value, e.g. -k PatientName='DOE*'")
-        keys[keyword.strip()] = value
-    return keys
-
-
-_FIND_COLUMNS = {
-    "patient": ["PatientName", "PatientID", "PatientBirthDate", "PatientSex"],
-    "study": [
-        "PatientName",
-        "PatientID",
-        "StudyDate",
-        "ModalitiesInStudy",
-        "StudyDescription",
-        "AccessionNumber",
-        "NumberOfStudyRelatedInstances",
-        "StudyInstanceUID",
-    ],
-    "series": [
-        "SeriesNumber",
-        "Modality",
-        "SeriesDescription",
-        "NumberOfSeriesRelatedInstances",
-        "SeriesInstanceUID",
-    ],
-    "image": ["InstanceNumber", "SOPClassUID", "SOPInstanceUID"],
-}
-
-
-def cmd_find(args: argparse.Namespace) -> int:
-    """Query a node (C-FIND)."""
-    cfg = load_config()
-    rows = client(cfg, cfg.node(args.node)).find(
-        level=args.level, root=args.root, keys=_parse_keys(args.key), limit=args.limit or None
-    )
-    if args.json:
-        print_json(rows)
-        return 0
-    columns = _FIND_COLUMNS[args.level]
-    table([[r.get(c, "") for c in columns] for r in rows], columns)
-    say(count(len(rows), "match", "matches"), err=True)
-    return 0
 
 
 _UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
