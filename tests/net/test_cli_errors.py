@@ -106,7 +106,7 @@ def test_find_takes_keys_as_findscu_does(
         "--json",
     )  # fmt: skip
     assert patients.returncode == 0, patients.stderr
-    assert [r["PatientID"] for r in json.loads(patients.stdout)] == [study.patient_id]
+    assert [r["dicom"]["PatientID"] for r in json.loads(patients.stdout)] == [study.patient_id]
 
     series = run_cli(
         tuipacs_home, "find", pacs, "--level", "series", "-k", f"StudyInstanceUID={study.uid}"

@@ -55,7 +55,7 @@ def test_skipped_and_duplicate_files_are_not_failures(
     assert (summary["added"], summary["not_dicom"], summary["failed"]) == (2, 1, 0)
     assert main(["import", str(folder), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert (summary["added"], summary["duplicates"], summary["failed"]) == (0, 2, 0)
+    assert (summary["added"], summary["already_present"], summary["failed"]) == (0, 2, 0)
 
 
 def test_a_file_that_is_only_broken_fails(

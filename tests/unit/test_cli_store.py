@@ -126,8 +126,8 @@ def test_sigkill_during_import_leaves_a_consistent_archive(
     result = run_cli("import", str(source), "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["added"] + summary["duplicates"] == 600
-    assert summary["duplicates"] >= indexed
+    assert summary["added"] + summary["already_present"] == 600
+    assert summary["already_present"] >= indexed
     archive = Archive.open(tuipacs_home / "archive")
     assert archive.usage().instances == 600
     assert archive.verify().ok

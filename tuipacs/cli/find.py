@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from tuipacs.cli.common import CliError, add_command, client, load_config
 from tuipacs.cli.output import count, print_json, say, table
+from tuipacs.cli.shapes import FindRow
 
 if TYPE_CHECKING:
     from tuipacs.cli.common import Subparsers
@@ -126,7 +127,7 @@ def cmd_find(args: argparse.Namespace) -> int:
         level=args.level, root=root, keys=keys, limit=args.limit or None
     )
     if args.json:
-        print_json(rows)
+        print_json([FindRow(args.level, row) for row in rows])
         return 0
     columns = COLUMNS[args.level] + [k for k in keys if k not in COLUMNS[args.level]]
     table([[r.get(c, "") for c in columns] for r in rows], columns)

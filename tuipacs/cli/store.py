@@ -24,6 +24,7 @@ from tuipacs.cli.common import (
     open_archive,
 )
 from tuipacs.cli.output import ProgressBar, count, error_line, human, print_json, say, table
+from tuipacs.cli.shapes import ImportReport
 
 if TYPE_CHECKING:
     from tuipacs.cli.common import Subparsers
@@ -105,7 +106,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         refused=len(summary.refused) + len(summary.conflicts), **uid_list(summary.studies),
     )  # fmt: skip
     if args.json:
-        print_json(summary)
+        print_json(ImportReport(summary))
     else:
         for path, message in summary.errors:
             error_line(_file_error(path, message))
