@@ -1,10 +1,11 @@
 """Headless commands. ``tuipacs`` with no command opens the TUI.
 
 One module per command group, each adding its commands (``register``) beside their handlers:
-``store`` (import, ls, pin, quarantine), ``cache``, ``find``, ``net`` (echo, retrieve, send),
-``node``, ``config_cmd`` (config check/show), ``serve``, ``render``, ``demo`` and ``tui``
-(no command). ``output`` prints (every value sanitised), ``common`` holds the one-line
-error, the config and the archive.
+``store`` (import, ls, pin, quarantine), ``cache``, ``admin`` (delete, verify), ``find``,
+``net`` (echo, retrieve, send), ``node``, ``config_cmd`` (config check/show), ``serve``,
+``render``, ``demo`` and ``tui`` (no command). ``output`` prints (every value sanitised),
+``shapes`` holds the JSON convention, ``common`` the one-line error, the config and the
+archive.
 
 Heavy modules (pydicom, pynetdicom, textual) are imported inside the commands that need them,
 so ``tuipacs --help`` and simple commands start fast.
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from tuipacs import __version__, config, safe_text
-from tuipacs.cli import cache, config_cmd, demo, find, net, node, render, serve, store, tui
+from tuipacs.cli import admin, cache, config_cmd, demo, find, net, node, render, serve, store, tui
 from tuipacs.cli.common import CliError, Interrupted, close_archives
 from tuipacs.cli.output import Failure, print_json, say, tidy
 from tuipacs.dicom.errors import DicomError
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tuipacs {__version__}")
     tui.register(parser)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for group in (store, cache, render, node, config_cmd, find, net, serve, demo):
+    for group in (store, cache, admin, render, node, config_cmd, find, net, serve, demo):
         group.register(sub)
     return parser
 

@@ -46,6 +46,7 @@ def register(sub: Subparsers) -> None:
     ls.add_argument("--modality", help="modality in study, e.g. CT")
     ls.add_argument("--accession", help="accession number")
     ls.add_argument("--study", metavar="UID", help="list the series of this study")
+    ls.add_argument("--series", metavar="UID", help="list the instances (and files) of a series")
     ls.add_argument("--limit", type=int, default=0, help="at most this many studies")
     ls.add_argument("--json", action="store_true", help="machine-readable rows with UIDs")
 
@@ -142,6 +143,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
     from tuipacs.store.query import FilterError, StudyFilter, list_series, list_studies
 
     archive = open_archive()
+    if args.series:
+        from tuipacs.cli.admin import list_series_instances
+
+        return list_series_instances(archive, args.series, args.json)
     if args.study:
         series = list_series(archive, args.study)
         if not series:
