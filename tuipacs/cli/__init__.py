@@ -24,7 +24,20 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from tuipacs import __version__, config, safe_text
-from tuipacs.cli import admin, cache, config_cmd, demo, find, net, node, render, serve, store, tui
+from tuipacs.cli import (
+    admin,
+    cache,
+    config_cmd,
+    demo,
+    find,
+    logs,
+    net,
+    node,
+    render,
+    serve,
+    store,
+    tui,
+)
 from tuipacs.cli.common import CliError, Interrupted, close_archives
 from tuipacs.cli.output import Failure, print_json, say, tidy
 from tuipacs.dicom.errors import DicomError
@@ -49,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A PACS workstation in the terminal. With no command, opens the viewer.",
     )
     parser.add_argument("--version", action="version", version=f"tuipacs {__version__}")
+    logs.add_options(parser)
     tui.register(parser)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for group in (store, cache, admin, render, node, config_cmd, find, net, serve, demo):
@@ -92,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # pydicom also logs its warnings, quoting the odd values (names, IDs)
         logging.getLogger("pydicom").setLevel(logging.ERROR)
     try:
+        logs.setup(args, serve=args.func is serve.cmd_serve)
         code = int(args.func(args))
         sys.stdout.flush()  # short outputs meet a closed pipe only here
         return code

@@ -58,8 +58,11 @@ def ctrl_c_cancels(cancel: threading.Event, on_cancel: Callable[[], None]) -> It
 
 def add_command(sub: Subparsers, name: str, func: Handler, help_: str) -> argparse.ArgumentParser:
     """Add the command ``name`` run by ``func``, described by ``help_``."""
+    from tuipacs.cli import logs
+
     cmd = sub.add_parser(name, help=help_, description=help_)
     cmd.set_defaults(func=func)
+    logs.add_options(cmd, suppress=True)  # -v, -q, --log-file also after the command
     return cmd
 
 

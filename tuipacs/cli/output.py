@@ -14,7 +14,7 @@ import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from tuipacs import safe_text
 
@@ -120,10 +120,14 @@ def human(size: float) -> str:
 class ProgressBar:
     """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
 
+    #: No bar at all (``--quiet``).
+    quiet: ClassVar[bool] = False
+
     def __init__(self, label: str, enabled: bool | None = None) -> None:
         """A bar titled ``label``; ``enabled`` None: only if stderr is a terminal."""
         self.label = label
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.enabled = self.enabled and not self.quiet
         self._last = -1
         self._open = False  # a line drawn and not ended yet
 
