@@ -3,9 +3,9 @@
 One module per command group, each adding its commands (``register``) beside their handlers:
 ``store`` (import, ls, pin, quarantine), ``cache``, ``admin`` (delete, verify), ``find``,
 ``net`` (echo, retrieve, send), ``node``, ``config_cmd`` (config check/show), ``serve``,
-``render``, ``demo`` and ``tui`` (no command). ``output`` prints (every value sanitised),
-``shapes`` holds the JSON convention, ``common`` the one-line error, the config and the
-archive.
+``render``, ``demo``, ``docs`` (completion, man) and ``tui`` (no command). ``output``
+prints (every value sanitised), ``shapes`` holds the JSON convention, ``common`` the
+one-line error, the config and the archive; ``logs`` the -v/-q/--log-file options.
 
 Heavy modules (pydicom, pynetdicom, textual) are imported inside the commands that need them,
 so ``tuipacs --help`` and simple commands start fast.
@@ -29,6 +29,7 @@ from tuipacs.cli import (
     cache,
     config_cmd,
     demo,
+    docs,
     find,
     logs,
     net,
@@ -65,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_options(parser)
     tui.register(parser)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for group in (store, cache, admin, render, node, config_cmd, find, net, serve, demo):
+    groups = (store, cache, admin, render, node, config_cmd, find, net, serve, demo, docs)
+    for group in groups:
         group.register(sub)
     return parser
 
