@@ -31,7 +31,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         say(
             f"demo archive ready: {summary.files} files "
-            f"({summary.added} added, {summary.already_present} already present)"
+            f"({summary.added} added, {summary.already_present} already present"
+            + (" (same SOP Instance UID)" if summary.already_present else "")
+            + ")"
         )
     return 0
 

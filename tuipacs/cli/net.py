@@ -23,7 +23,7 @@ from tuipacs.cli.output import ProgressBar, count, error_line, human, print_json
 
 if TYPE_CHECKING:
     from tuipacs.cli.common import Subparsers
-    from tuipacs.remote import RetrieveResult, SendResult
+    from tuipacs.remote import EchoResult, RetrieveResult, SendResult
 
 
 def register(sub: Subparsers) -> None:
@@ -51,12 +51,30 @@ def cmd_echo(args: argparse.Namespace) -> int:
     """Verify a node (C-ECHO)."""
     cfg = load_config()
     result = client(cfg, cfg.node(args.node)).echo()
+    if not result.ok:
+        message = f"{result.address}: echo answered {result.status}"
+        if args.json:
+            print_json(EchoFailure(result, message))
+            say(f"tuipacs: error: {message}", err=True)
+            return 1
+        raise CliError(message)
     if args.json:
         print_json(result)
     else:
-        state = "ok" if result.ok else "FAILED"
-        say(f"{result.address}: echo {state} in {result.ms:.1f} ms ({result.status})")
-    return 0 if result.ok else 1
+        say(f"{result.address}: echo ok in {result.ms:.1f} ms ({result.status})")
+    return 0
+
+
+@dataclass(frozen=True)
+class EchoFailure:
+    """``echo --json`` when the node answered with a failure status."""
+
+    result: EchoResult
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The echo's object with ``ok: false`` and ``error``."""
+        return {**self.result.to_json(), "ok": False, "error": self.error}
 
 
 _UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
