@@ -1,5 +1,6 @@
 """Ctrl-C (SIGINT) during `tuipacs retrieve` of 300 images from a real Orthanc: one line,
-exit 130, no traceback, the archive's index and files agree, a second retrieve finishes."""
+exit 130, no traceback, the archive's index and files agree, `ls` shows the study as
+incomplete (n of 300), a second retrieve finishes it."""
 
 from __future__ import annotations
 
@@ -102,9 +103,22 @@ def test_sigint_during_cget_stops_cleanly_and_a_second_retrieve_finishes(
     finally:
         archive.close()
 
+    # the study is shown as incomplete: the count here of the count the node gave
+    listing = _cli(tuipacs_home, "ls")
+    out, _ = listing.communicate(timeout=60)
+    assert f"{indexed} of {SLICES}" in out
+    listing = _cli(tuipacs_home, "ls", "--json")
+    (row,) = json.loads(listing.communicate(timeout=60)[0])
+    assert (row["known_instances"], row["complete"]) == (SLICES, False)
+
     again = _cli(tuipacs_home, "retrieve", "ct", "--study", study_uid, "--json")
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err
     summary = json.loads(out)
     assert summary["completed"] + summary["skipped"] == SLICES
     assert summary["skipped"] == indexed
+    listing = _cli(tuipacs_home, "ls", "--json")
+    (row,) = json.loads(listing.communicate(timeout=60)[0])
+    assert (row["num_instances"], row["known_instances"], row["complete"]) == (
+        SLICES, SLICES, True,
+    )  # fmt: skip

@@ -171,8 +171,12 @@ def cmd_ls(args: argparse.Namespace) -> int:
         studies = list_studies(archive, flt, limit=args.limit)
     except FilterError as exc:
         raise CliError(str(exc)) from exc
+    from tuipacs.cli.cache import known_totals
+    from tuipacs.cli.shapes import StudyListing
+
+    totals = known_totals(archive.root)
     if args.json:
-        print_json(studies)
+        print_json([StudyListing(s, totals.get(s.study_uid)) for s in studies])
         return 0
     rows = [
         [
@@ -182,7 +186,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
             s.modalities.replace("\\", ","),
             s.description,
             s.accession,
-            str(s.num_instances),
+            StudyListing(s, totals.get(s.study_uid)).images,
             s.study_uid,
         ]
         for s in studies
