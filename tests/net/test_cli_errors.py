@@ -122,3 +122,11 @@ def test_find_checks_dates_before_asking(tuipacs_home: Path) -> None:
     assert "YYYYMMDD" in line and "20220101-20221231" in line
     bad_tag = run_cli(tuipacs_home, "find", f"X@127.0.0.1:{port}", "-k", "7777,0001=x")
     assert "not a tag" in one_line(bad_tag)
+
+
+def test_a_failed_node_check_ends_with_one_error_line(tuipacs_home: Path) -> None:
+    added = run_cli(tuipacs_home, "node", "add", "dead", f"X@127.0.0.1:{free_port()}")
+    assert added.returncode == 0, added.stderr
+    check = run_cli(tuipacs_home, "node", "check", "dead")
+    assert check.returncode == 1 and "FAIL  echo" in check.stdout
+    assert check.stderr == "tuipacs: error: node dead: echo failed\n"

@@ -81,6 +81,9 @@ def _check(args: argparse.Namespace) -> int:
         for step in steps:
             mark = "skip" if step.skipped else ("ok" if step.ok else "FAIL")
             say(f"{mark:>4}  {step.name:<16} {step.detail}")
+    failed = [s for s in steps if not s.ok and not s.skipped]
+    if failed:
+        say(f"tuipacs: error: node {args.name}: {failed[0].name} failed", err=True)
     return 0 if all(s.ok for s in steps) else 1
 
 
