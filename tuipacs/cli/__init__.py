@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # pydicom also logs its warnings, quoting the odd values (names, IDs)
         logging.getLogger("pydicom").setLevel(logging.ERROR)
     try:
-        logs.setup(args, serve=args.func is serve.cmd_serve)
+        logs.setup(args, serve=args.func is serve.cmd_serve, screen=args.func is tui.cmd_tui)
         code = int(args.func(args))
         sys.stdout.flush()  # short outputs meet a closed pipe only here
         return code

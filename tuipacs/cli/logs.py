@@ -49,8 +49,10 @@ def add_options(parser: argparse.ArgumentParser, suppress: bool = False) -> None
     )
 
 
-def setup(args: argparse.Namespace, serve: bool = False) -> None:
-    """Set up logging as the options ask (nothing when none is given)."""
+def setup(args: argparse.Namespace, serve: bool = False, screen: bool = False) -> None:
+    """Set up logging as the options ask (nothing when none is given). ``serve``: the
+    server's log format on stderr; ``screen``: the viewer owns the terminal, so log lines
+    go only to ``--log-file``."""
     verbose = int(getattr(args, "verbose", 0) or 0)
     quiet = bool(getattr(args, "quiet", False))
     log_file = getattr(args, "log_file", None)
@@ -75,7 +77,8 @@ def setup(args: argparse.Namespace, serve: bool = False) -> None:
     else:  # only --log-file: stderr shows what it showed before
         stderr.setLevel(logging.WARNING)
         stderr.setFormatter(logging.Formatter("%(message)s"))
-    handlers.append(stderr)
+    if not screen:
+        handlers.append(stderr)
     if log_file:
         path = Path(log_file).expanduser()
         try:
@@ -86,6 +89,8 @@ def setup(args: argparse.Namespace, serve: bool = False) -> None:
         file_handler.setLevel(level)
         file_handler.setFormatter(logging.Formatter(LONG_FORMAT))
         handlers.append(file_handler)
+    if not handlers:
+        return
     for handler in handlers:
         safe_text.protect_handler(handler)
         root.addHandler(handler)
