@@ -4,6 +4,7 @@ and how a command registers its parser."""
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -144,3 +145,18 @@ def missing_paths(paths: list[str]) -> None:
     missing = [str(path) for path in map(Path, paths) if not path.exists()]
     if missing:
         raise CliError(f"no such file or folder: {', '.join(missing)}")
+
+
+_UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+
+def uid_arg(text: str) -> str:
+    """An argparse type for a DICOM UID (digits and dots, at most 64 characters), checked
+    here rather than by the node (which would answer "no instances")."""
+    text = text.strip()
+    if not (_UID_RE.match(text) and len(text) <= 64):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a DICOM UID (digits and dots, e.g. 1.2.840.113619.2.1); "
+            "see 'tuipacs find NODE' for the UIDs"
+        )
+    return text

@@ -4,7 +4,6 @@ in :mod:`tuipacs.cli.find`)."""
 from __future__ import annotations
 
 import argparse
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from tuipacs.cli.common import (
     load_config,
     missing_paths,
     open_archive,
+    uid_arg,
 )
 from tuipacs.cli.output import ProgressBar, count, error_line, human, print_json, say, tidy
 
@@ -76,21 +76,6 @@ class EchoFailure:
     def to_json(self) -> dict[str, Any]:
         """The echo's object with ``ok: false`` and ``error``."""
         return {**self.result.to_json(), "ok": False, "error": self.error}
-
-
-_UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
-
-
-def uid_arg(text: str) -> str:
-    """An argparse type for a DICOM UID (digits and dots, at most 64 characters), checked
-    here rather than by the node (which would answer "no instances")."""
-    text = text.strip()
-    if not (_UID_RE.match(text) and len(text) <= 64):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a DICOM UID (digits and dots, e.g. 1.2.840.113619.2.1); "
-            "see 'tuipacs find NODE' for the UIDs"
-        )
-    return text
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:

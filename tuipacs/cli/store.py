@@ -45,6 +45,7 @@ def register(sub: Subparsers) -> None:
     ls.add_argument("--date", help="study date YYYYMMDD or range FROM-TO (either side optional)")
     ls.add_argument("--modality", help="modality in study, e.g. CT")
     ls.add_argument("--accession", help="accession number")
+    # local UIDs are not checked: an archive may hold studies with odd ones (imported files)
     ls.add_argument("--study", metavar="UID", help="list the series of this study")
     ls.add_argument("--series", metavar="UID", help="list the instances (and files) of a series")
     ls.add_argument("--limit", type=int, default=0, help="at most this many studies")
