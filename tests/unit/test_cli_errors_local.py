@@ -84,3 +84,12 @@ def test_import_summary_says_what_already_present_means(
     assert "(1 study," in capsys.readouterr().out
     assert main(["import", str(ct_file)]) == 0
     assert "1 already present (same SOP Instance UID)" in capsys.readouterr().out
+
+
+def test_a_bad_demo_size_is_one_line(
+    tuipacs_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--ct-slices", "3000"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("tuipacs: error: ct_slices must be between 1 and 1000")
+    assert "unexpected" not in err
