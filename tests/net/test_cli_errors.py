@@ -130,3 +130,14 @@ def test_a_failed_node_check_ends_with_one_error_line(tuipacs_home: Path) -> Non
     check = run_cli(tuipacs_home, "node", "check", "dead")
     assert check.returncode == 1 and "FAIL  echo" in check.stdout
     assert check.stderr == "tuipacs: error: node dead: echo failed\n"
+
+
+def test_find_names_sop_classes_in_the_table(
+    tuipacs_home: Path, pacs: str, test_data: SyntheticArchive
+) -> None:
+    series = test_data.studies[0].series[0]
+    found = run_cli(
+        tuipacs_home, "find", pacs, "--level", "image", "-k", f"SeriesInstanceUID={series.uid}"
+    )
+    assert found.returncode == 0, found.stderr
+    assert "Image Storage" in found.stdout and "1.2.840.10008.5.1.4" not in found.stdout

@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING
 
 from tuipacs.cli.common import CliError, add_command, client, load_config
-from tuipacs.cli.output import count, print_json, say, table
+from tuipacs.cli.output import count, print_json, say, table, tidy
 from tuipacs.cli.shapes import FindRow
 
 if TYPE_CHECKING:
@@ -118,6 +118,15 @@ def parse_keys(pairs: list[str]) -> dict[str, str]:
     return keys
 
 
+#: Attributes whose values are standard UIDs, shown by name in the table.
+_NAMED_UIDS = frozenset({"SOPClassUID", "SOPClassesInStudy", "TransferSyntaxUID"})
+
+
+def _cell(keyword: str, value: str) -> str:
+    """A table cell: SOP classes and transfer syntaxes by name (``--json`` keeps UIDs)."""
+    return tidy(value) if keyword in _NAMED_UIDS else value
+
+
 def cmd_find(args: argparse.Namespace) -> int:
     """Query a node (C-FIND)."""
     keys = parse_keys(args.key)
@@ -130,6 +139,6 @@ def cmd_find(args: argparse.Namespace) -> int:
         print_json([FindRow(args.level, row) for row in rows])
         return 0
     columns = COLUMNS[args.level] + [k for k in keys if k not in COLUMNS[args.level]]
-    table([[r.get(c, "") for c in columns] for r in rows], columns)
+    table([[_cell(c, r.get(c, "")) for c in columns] for r in rows], columns)
     say(count(len(rows), "match", "matches"), err=True)
     return 0
