@@ -36,9 +36,11 @@ Example::
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -50,16 +52,6 @@ from tuipacs.dicom.tls import SERVER_MODES, TlsFiles
 GRAPHICS = ("auto", "kitty", "sixel", "halfcell")
 #: Listen address of `tuipacs serve` unless configured: loopback only.
 DEFAULT_BIND = "127.0.0.1"
-_TOP_KEYS = frozenset(
-    {"ae_title", "port", "archive_limit", "graphics", "theme", "thumbnails", "audit"}
-    | {"decode_limit"}
-    | {"serve", "tls", "nodes"}
-)
-_SERVE_KEYS = frozenset(
-    {"allow", "allow_store", "allow_query", "allow_retrieve", "bind", "allow_any", "sync", "tls"}
-    | {"max_associations", "max_associations_per_address"}
-)
-_TLS_KEYS = frozenset({"certificate", "private_key", "ca"})
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 
 
@@ -88,7 +80,9 @@ class Config:
     serve_sync: bool = True
     serve_tls: str = "off"
     serve_max_associations: int = 32
-    serve_max_per_address: int = 16
+    serve_max_per_address: int = field(
+        default=16, metadata={"key": "max_associations_per_address"}
+    )
     tls: TlsFiles = field(default_factory=TlsFiles)
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
@@ -115,6 +109,42 @@ class Config:
         )
 
 
+#: The tables of config.toml besides the top level: [serve] settings are the Config fields
+#: named ``serve_*``, [tls] those of TlsFiles, [nodes.NAME] those of Node.
+SECTIONS = ("serve", "tls", "nodes")
+#: Config fields that are not keys of the file.
+_NOT_KEYS = frozenset({"path"})
+
+
+def config_key(name: str) -> tuple[str, str]:
+    """(section, key) in the file of the Config field ``name`` ("" is the top level)."""
+    meta: Mapping[str, Any] = {f.name: f.metadata for f in fields(Config)}.get(name, {})
+    for section in SECTIONS:
+        if name.startswith(section + "_"):
+            return section, meta.get("key", name.removeprefix(section + "_"))
+    return "", meta.get("key", name)
+
+
+def known_keys(section: str = "") -> frozenset[str]:
+    """The keys the file may hold at the top level ("") or in ``section``, taken from the
+    dataclasses, so a setting added to Config is known here without a second list."""
+    if section == "tls":
+        return frozenset(f.name for f in fields(TlsFiles))
+    if section == "nodes":
+        return frozenset(f.name for f in fields(Node)) - {"name"}
+    keys = {config_key(f.name) for f in fields(Config) if f.name not in _NOT_KEYS}
+    found = {key for sec, key in keys if sec == section}
+    return frozenset(found | set(SECTIONS)) if not section else frozenset(found)
+
+
+def did_you_mean(word: str, known: frozenset[str] | set[str]) -> str:
+    """`` (did you mean 'allow'?)`` for the nearest of ``known``, or a list of them."""
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (known: {', '.join(sorted(known))})"
+
+
 def parse_size(text: str | int) -> int:
     """``"20 GB"``, ``"500M"``, ``"1.5GiB"`` or an int to bytes."""
     if isinstance(text, int) and not isinstance(text, bool):
@@ -128,14 +158,31 @@ def parse_size(text: str | int) -> int:
     return int(float(match.group(1)) * base**power)
 
 
+_HEADER_RE = re.compile(r"^\s*\[\[?\s*(?P<name>[^\]#]*?)\s*\]\]?\s*(#.*)?$")
+
+
+def _header(line: str) -> str | None:
+    """The table named by a header line (``[nodes.main]  # comment`` gives nodes.main)."""
+    match = _HEADER_RE.match(line)
+    if not match:
+        return None
+    parts = [p.strip().strip("\"'") for p in match["name"].split(".")]
+    return ".".join(parts)
+
+
 def _key_line(text: str, section: str, key: str) -> int:
-    """Best-effort line number of ``key`` inside ``[section]`` (0 if not found)."""
+    """Line of ``key`` inside ``[section]``, or of the header of a table ``[section.key...]``
+    (0 if not found)."""
     current = ""
+    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*[.=]")
+    table = f"{section}.{key}" if section else key
     for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if stripped.startswith("[") and stripped.endswith("]"):
-            current = stripped.strip("[] ")
-        elif current == section and re.match(rf"^{re.escape(key)}\s*=", stripped):
+        name = _header(line)
+        if name is not None:
+            current = name
+            if name == table or name.startswith(table + "."):
+                return number
+        elif current == section and pattern.match(line):
             return number
     return 0
 
@@ -152,11 +199,12 @@ class _Reader:
         return ConfigError(f"{self.path}:{line}: key '{name}': {problem}")
 
     def check_keys(self, known: frozenset[str]) -> None:
-        """Fail on the first key this table does not know (a typo must not pass silently)."""
+        """Fail on the first key this table does not know (a typo must not pass silently):
+        the error names the key's own line and the nearest known key."""
         for key in self.table:
             if key not in known:
                 where = f"[{self.section}]" if self.section else "the top level"
-                raise self.fail(key, f"unknown key in {where} (known: {', '.join(sorted(known))})")
+                raise self.fail(key, f"unknown key in {where}{did_you_mean(key, known)}")
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any) -> Any:
         value = self.table.get(key, default)
@@ -178,6 +226,11 @@ def load(path: Path | None = None) -> Config:
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text") from exc
+    return parse_text(path, text)
+
+
+def parse_text(path: Path, text: str) -> Config:
+    """The config in ``text`` (read from ``path``), checked as :func:`load` checks a file."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -187,7 +240,7 @@ def load(path: Path | None = None) -> Config:
 
 def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
     top = _Reader(path, text, data)
-    top.check_keys(_TOP_KEYS)
+    top.check_keys(known_keys())
     cfg = Config(path=path)
     cfg.ae_title = _ae_title(top, "ae_title", cfg.ae_title)
     cfg.port = _port(top, "port", cfg.port)
@@ -209,7 +262,7 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
         raise top.fail("decode_limit", "must be at least 1 MiB (e.g. '1 GiB')")
     cfg.tls = _tls_files(_Reader(path, text, top.get("tls", dict, {}), "tls"))
     serve = _Reader(path, text, top.get("serve", dict, {}), "serve")
-    serve.check_keys(_SERVE_KEYS)
+    serve.check_keys(known_keys("serve"))
     for key in ("allow", "allow_store", "allow_query", "allow_retrieve"):
         allow = serve.get(key, list, [])
         if not all(isinstance(a, str) for a in allow):
@@ -234,6 +287,7 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
         if not isinstance(table, dict):
             raise top.fail("nodes", f"[nodes.{name}] must be a table")
         reader = _Reader(path, text, table, f"nodes.{name}")
+        reader.check_keys(known_keys("nodes"))
         _ae_title(reader, "ae_title", "")
         reader.get("host", str, "")
         _port(reader, "port", 0)
@@ -243,7 +297,7 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
         try:
             Node.from_mapping(name, table)
         except NodeError as exc:
-            line = _key_line(text, "nodes", name) or _section_line(text, f"nodes.{name}")
+            line = _key_line(text, "nodes", name)
             raise ConfigError(f"{path}:{line}: [nodes.{name}]: {exc}") from exc
     cfg.nodes = {name: dict(table) for name, table in nodes.items()}
     return cfg
@@ -251,9 +305,9 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
 
 def _tls_files(reader: _Reader) -> TlsFiles:
     """The [tls] table: paths relative to the config file's folder, ~ expanded."""
-    reader.check_keys(_TLS_KEYS)
+    reader.check_keys(known_keys("tls"))
     paths: dict[str, Path | None] = {}
-    for key in sorted(_TLS_KEYS):
+    for key in sorted(known_keys("tls")):
         value = reader.get(key, str, "")
         path = Path(value).expanduser() if value else None
         paths[key] = reader.path.parent / path if path and not path.is_absolute() else path
@@ -261,13 +315,6 @@ def _tls_files(reader: _Reader) -> TlsFiles:
         return TlsFiles(**paths)
     except NodeError as exc:
         raise reader.fail("certificate", str(exc)) from None
-
-
-def _section_line(text: str, section: str) -> int:
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip().strip("[] ") == section and line.strip().startswith("["):
-            return number
-    return 0
 
 
 def _ae_title(reader: _Reader, key: str, default: str) -> str:
@@ -282,38 +329,3 @@ def _port(reader: _Reader, key: str, default: int) -> int:
     if key in reader.table and not 0 < value < 65536:
         raise reader.fail(key, "a port is a number from 1 to 65535")
     return value
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
-
-
-def save_nodes(nodes: dict[str, dict[str, Any]], path: Path | None = None) -> Path:
-    """Rewrite the [nodes.*] tables of config.toml, keeping everything else as written."""
-    path = path or locations.config_file()
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    kept: list[str] = []
-    skipping = False
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("[") and stripped.endswith("]"):
-            skipping = stripped.strip("[] ").startswith("nodes.")
-        if not skipping:
-            kept.append(line)
-    while kept and not kept[-1].strip():
-        kept.pop()
-    for name, table in sorted(nodes.items()):
-        kept += ["", f"[nodes.{name}]"]
-        kept += [f"{key} = {_toml_value(val)}" for key, val in table.items()]
-    locations.make_private_dir(path.parent)
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text("\n".join(kept).lstrip("\n") + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path

@@ -52,13 +52,13 @@ def test_node_echo_find_retrieve_resume(
     study = test_data.studies[0]
     found = run_cli(home, "find", "pacs", "-k", f"PatientID={study.patient_id}", "--json")
     assert found.returncode == 0, found.stderr
-    rows = json.loads(found.stdout)
+    rows = [r["dicom"] for r in json.loads(found.stdout)]
     assert {r["StudyInstanceUID"] for r in rows} >= {study.uid}
 
     series = run_cli(
         home, "find", "pacs", "--level", "series", "-k", f"StudyInstanceUID={study.uid}", "--json"
     )
-    assert {r["SeriesInstanceUID"] for r in json.loads(series.stdout)} == {
+    assert {r["dicom"]["SeriesInstanceUID"] for r in json.loads(series.stdout)} == {
         s.uid for s in study.series
     }
 

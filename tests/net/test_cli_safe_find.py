@@ -71,7 +71,7 @@ def test_find_prints_no_control_from_the_peer(
     # the peer does answer with the raw values (else this test would prove nothing)
     answer = find(tuipacs_home, hostile_orthanc, "--json")
     assert answer.returncode == 0, answer.stderr.decode(errors="replace")
-    rows = json.loads(answer.stdout)
+    rows = [r["dicom"] for r in json.loads(answer.stdout)]
     assert [r["StudyInstanceUID"] for r in rows] == [hostile_study.study_uid]
     assert rows[0]["StudyDescription"] == hostile_study.values["StudyDescription"]
     assert rows[0]["PatientID"] == hostile_study.values["PatientID"]

@@ -103,6 +103,8 @@ def test_retrieve_into_a_full_disk_ends_with_one_line(
     seconds = time.monotonic() - start
     assert result.returncode == 1, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: the archive's disk is full ("), lines
+    assert len(lines) == 1 and lines[0].startswith(
+        "tuipacs: error: the archive's disk is full ("
+    ), lines
     assert "free space there, then retrieve again" in lines[0]
     assert seconds < 2 * NODE_TIMEOUT + 10, f"took {seconds:.1f} s"

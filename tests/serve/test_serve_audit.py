@@ -96,7 +96,8 @@ def test_command_line_actions_are_audited(serve_data: SyntheticArchive, tmp_path
         assert cli("import", *map(str, files)).returncode == 0
         sent = cli("send", f"{AET}@{LOOPBACK}:{server.port}", *map(str, files))
         assert sent.returncode == 0, sent.stderr
-        assert cli("cache", "--evict", "--limit", "1").returncode == 0
+        evict = cli("cache", "--evict", "--limit", "1", "--yes", "--include-imported")
+        assert evict.returncode == 0, evict.stderr
     finally:
         server.stop()
     lines = read(client / "archive" / "audit.jsonl")

@@ -38,8 +38,10 @@ def test_import_fails_when_a_file_cannot_be_read(
     # again, as text: the good files are now present, the broken one still fails
     assert main(["import", str(folder)]) == 1
     captured = capsys.readouterr()
-    assert "0 added, 2 already present, 1 not DICOM skipped, 1 failed" in captured.out
-    assert captured.err.startswith(f"error: {bad}: truncated (pixel data ends")
+    assert "0 added, 2 already present (same SOP Instance UID), 1 not DICOM skipped, 1 failed" in (
+        captured.out
+    )
+    assert captured.err.startswith(f"tuipacs: error: {bad}: truncated (pixel data ends")
     assert len(captured.err.splitlines()) == 1
 
 
@@ -53,7 +55,7 @@ def test_skipped_and_duplicate_files_are_not_failures(
     assert (summary["added"], summary["not_dicom"], summary["failed"]) == (2, 1, 0)
     assert main(["import", str(folder), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert (summary["added"], summary["duplicates"], summary["failed"]) == (0, 2, 0)
+    assert (summary["added"], summary["already_present"], summary["failed"]) == (0, 2, 0)
 
 
 def test_a_file_that_is_only_broken_fails(

@@ -26,7 +26,7 @@ def test_cache_json(tuipacs_home: Path, tmp_path: Path, capsys: pytest.CaptureFi
         "archive", "bytes", "limit", "studies", "series", "instances", "pinned_studies",
     ]  # fmt: skip
     assert (usage["studies"], usage["instances"], usage["limit"]) == (1, 1, 0)  # 0: none
-    assert main(["cache", "--evict", "--limit", "1", "--json"]) == 0
+    assert main(["cache", "--evict", "--limit", "1", "--yes", "--include-imported", "--json"]) == 0
     evicted = json.loads(capsys.readouterr().out)
     assert list(evicted)[-2:] == ["evicted_studies", "bytes_freed"]
     assert (evicted["evicted_studies"], evicted["studies"], evicted["limit"]) == (1, 0, 1)
@@ -78,3 +78,33 @@ def test_no_command_assembles_json() -> None:
             if isinstance(arg, ast.Dict | ast.DictComp) or "to_json" in ast.unparse(arg):
                 offenders.append(f"{path.name}:{node.lineno}: {ast.unparse(arg)}")
     assert offenders == []
+
+
+def test_one_json_convention() -> None:
+    """snake_case keys, numbers as numbers, DICOM attributes under "dicom" by keyword, and
+    "already_present" where demo says it too (import once said "duplicates")."""
+    from tuipacs.cli.shapes import FindRow, ImportReport
+    from tuipacs.store.importer import ImportSummary
+
+    row = QueryRow(
+        {
+            "StudyInstanceUID": "1.2.3",
+            "NumberOfStudyRelatedInstances": "12",
+            "ModalitiesInStudy": "CT\\MR",
+            "PatientName": "DOE^JANE",
+            "NumberOfStudyRelatedSeries": "",
+        }
+    )
+    assert FindRow("study", row).to_json() == {
+        "level": "study",
+        "dicom": {
+            "StudyInstanceUID": "1.2.3",
+            "NumberOfStudyRelatedInstances": 12,
+            "ModalitiesInStudy": ["CT", "MR"],
+            "PatientName": "DOE^JANE",
+            "NumberOfStudyRelatedSeries": None,
+        },
+    }
+    report = ImportReport(ImportSummary(files=2, added=1, duplicates=1)).to_json()
+    assert report["already_present"] == 1 and "duplicates" not in report
+    assert all(key == key.lower() and " " not in key for key in report)

@@ -127,7 +127,9 @@ def test_import_error_naming_a_hostile_file_is_one_clean_line(
     result = run_cli(tuipacs_home, "import", str(folder))
     assert result.returncode == 1
     assert terminal_controls(result.stdout + result.stderr) == []
-    errors = [line for line in result.stderr.decode().splitlines() if line.startswith("error")]
+    errors = [
+        line for line in result.stderr.decode().splitlines() if line.startswith("tuipacs: error")
+    ]
     assert len(errors) == 1 and "scan" in errors[0]
 
 

@@ -79,7 +79,7 @@ def test_cache_evict_and_pin(
     assert main(["ls", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert main(["pin", rows[0]["study_uid"]]) == 0
-    assert main(["cache", "--evict", "--limit", "1", "--json"]) == 0
+    assert main(["cache", "--evict", "--limit", "1", "--yes", "--include-imported", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["evicted_studies"] == 2 and data["studies"] == 1
     assert data["pinned_studies"] == 1
@@ -126,8 +126,8 @@ def test_sigkill_during_import_leaves_a_consistent_archive(
     result = run_cli("import", str(source), "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["added"] + summary["duplicates"] == 600
-    assert summary["duplicates"] >= indexed
+    assert summary["added"] + summary["already_present"] == 600
+    assert summary["already_present"] >= indexed
     archive = Archive.open(tuipacs_home / "archive")
     assert archive.usage().instances == 600
     assert archive.verify().ok

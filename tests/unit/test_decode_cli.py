@@ -82,7 +82,7 @@ def test_import_refuses_an_impossible_image(
     home = tmp_path / "home"
     run = tuipacs(home, "import", str(path))
     line = assert_one_error_line(run, str(path), RENDER_REASONS[name])
-    assert line.startswith("error: ")
+    assert line.startswith("tuipacs: error: ")
     assert "0 added" in run.stdout and "1 failed" in run.stdout
     archive = Archive.open(home / "archive")
     try:

@@ -52,7 +52,7 @@ def test_series_reused_by_another_patient_is_refused_on_import(
     assert run_cli("import", str(tmp_path / "a")).returncode == 0
     result = run_cli("import", str(s2_own), str(s2_reuse))
     assert result.returncode == 1
-    refused = [line for line in result.stderr.splitlines() if line.startswith("refused:")]
+    refused = [line for line in result.stderr.splitlines() if line.startswith("tuipacs: refused:")]
     assert len(refused) == 1
     assert f"series {X} already belongs to study {S1}" in refused[0]
     assert str(s2_reuse) in refused[0]
@@ -134,11 +134,11 @@ def test_conflict_is_not_a_duplicate(tuipacs_home: Path, tmp_path: Path) -> None
     )
     assert run_cli("import", str(first)).returncode == 0
     same = json.loads(run_cli("import", "--json", str(again)).stdout)
-    assert (same["added"], same["duplicates"], same["conflicts"]) == (0, 1, 0)
+    assert (same["added"], same["already_present"], same["conflicts"]) == (0, 1, 0)
     result = run_cli("import", str(other))
     assert result.returncode == 1
     assert f"conflict: {other}: a different object with SOP Instance UID {sop}" in result.stderr
-    assert "1 quarantined (0 refused, 1 conflicts" in result.stdout
+    assert "1 quarantined (0 refused, 1 conflict" in result.stdout
     archive = Archive.open(tuipacs_home / "archive")
     try:
         kept = archive.instance_path(sop)

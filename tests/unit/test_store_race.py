@@ -90,4 +90,4 @@ def test_concurrent_imports_of_conflicting_objects(
     # every file was either added or reported (as a conflict: never a silent duplicate)
     assert sum(s["added"] for s in summaries) == COUNT
     assert sum(s["conflicts"] + s["refused"] for s in summaries) == COUNT
-    assert all(s["failed"] == 0 and s["duplicates"] == 0 for s in summaries)
+    assert all(s["failed"] == 0 and s["already_present"] == 0 for s in summaries)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from tuipacs.cli.common import add_command, open_archive
+from tuipacs.cli.common import CliError, add_command, open_archive
 from tuipacs.cli.output import ProgressBar, print_json, say
 
 if TYPE_CHECKING:
@@ -25,13 +25,20 @@ def register(sub: Subparsers) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Generate the synthetic demo studies into the archive."""
-    summary = load_demo(open_archive(), ct_slices=args.ct_slices, show_progress=True)
+    from tuipacs.demo import DemoError
+
+    try:
+        summary = load_demo(open_archive(), ct_slices=args.ct_slices, show_progress=True)
+    except DemoError as exc:
+        raise CliError(str(exc)) from None
     if args.json:
         print_json(summary)
     else:
         say(
             f"demo archive ready: {summary.files} files "
-            f"({summary.added} added, {summary.already_present} already present)"
+            f"({summary.added} added, {summary.already_present} already present"
+            + (" (same SOP Instance UID)" if summary.already_present else "")
+            + ")"
         )
     return 0
 

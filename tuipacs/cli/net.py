@@ -1,23 +1,30 @@
-"""The commands that talk to a remote node: ``echo``, ``find``, ``retrieve`` and ``send``."""
+"""The commands that talk to a remote node: ``echo``, ``retrieve`` and ``send`` (``find`` is
+in :mod:`tuipacs.cli.find`)."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tuipacs.cli.common import (
     CliError,
+    Interrupted,
     add_command,
+    audit,
     client,
+    ctrl_c_cancels,
     load_config,
     missing_paths,
     open_archive,
+    uid_arg,
 )
-from tuipacs.cli.output import ProgressBar, human, print_json, say, table
+from tuipacs.cli.output import ProgressBar, count, error_line, human, print_json, say, tidy
 
 if TYPE_CHECKING:
     from tuipacs.cli.common import Subparsers
+    from tuipacs.remote import EchoResult, RetrieveResult, SendResult
 
 
 def register(sub: Subparsers) -> None:
@@ -26,25 +33,12 @@ def register(sub: Subparsers) -> None:
     echo.add_argument("node", metavar="NODE")
     echo.add_argument("--json", action="store_true")
 
-    find = add_command(sub, "find", cmd_find, "C-FIND on a node")
-    find.add_argument("node", metavar="NODE")
-    find.add_argument("--level", choices=("patient", "study", "series", "image"), default="study")
-    find.add_argument("--root", choices=("study", "patient"), default="study")
-    find.add_argument(
-        "-k",
-        "--key",
-        action="append",
-        default=[],
-        metavar="Keyword=Value",
-        help="matching key, e.g. PatientName='DOE*' StudyDate=20240101-20241231",
-    )
-    find.add_argument("--limit", type=int, default=0, help="stop after this many matches")
-    find.add_argument("--json", action="store_true")
-
     ret = add_command(sub, "retrieve", cmd_retrieve, "retrieve a study or series into the archive")
     ret.add_argument("node", metavar="NODE")
-    ret.add_argument("--study", required=True, metavar="UID")
-    ret.add_argument("--series", action="append", metavar="UID", help="only these series")
+    ret.add_argument("--study", required=True, metavar="UID", type=uid_arg)
+    ret.add_argument(
+        "--series", action="append", metavar="UID", type=uid_arg, help="only these series"
+    )
     ret.add_argument("--method", choices=("get", "move"), help="default: the node's method")
     ret.add_argument("--json", action="store_true")
 
@@ -58,61 +52,30 @@ def cmd_echo(args: argparse.Namespace) -> int:
     """Verify a node (C-ECHO)."""
     cfg = load_config()
     result = client(cfg, cfg.node(args.node)).echo()
+    if not result.ok:
+        message = f"{result.address}: echo answered {result.status}"
+        if args.json:
+            print_json(EchoFailure(result, message))
+            say(f"tuipacs: error: {message}", err=True)
+            return 1
+        raise CliError(message)
     if args.json:
         print_json(result)
     else:
-        state = "ok" if result.ok else "FAILED"
-        say(f"{result.address}: echo {state} in {result.ms:.1f} ms ({result.status})")
-    return 0 if result.ok else 1
-
-
-def _parse_keys(pairs: list[str]) -> dict[str, str]:
-    """``Keyword=Value`` pairs of ``-k`` as a dict (CliError for a pair without ``=``)."""
-    keys = {}
-    for pair in pairs:
-        keyword, sep, value = pair.partition("=")
-        if not sep or not keyword:
-            raise CliError(f"bad -k {pair!r}: use Keyword=Value, e.g. -k PatientName='DOE*'")
-        keys[keyword.strip()] = value
-    return keys
-
-
-_FIND_COLUMNS = {
-    "patient": ["PatientName", "PatientID", "PatientBirthDate", "PatientSex"],
-    "study": [
-        "PatientName",
-        "PatientID",
-        "StudyDate",
-        "ModalitiesInStudy",
-        "StudyDescription",
-        "AccessionNumber",
-        "NumberOfStudyRelatedInstances",
-        "StudyInstanceUID",
-    ],
-    "series": [
-        "SeriesNumber",
-        "Modality",
-        "SeriesDescription",
-        "NumberOfSeriesRelatedInstances",
-        "SeriesInstanceUID",
-    ],
-    "image": ["InstanceNumber", "SOPClassUID", "SOPInstanceUID"],
-}
-
-
-def cmd_find(args: argparse.Namespace) -> int:
-    """Query a node (C-FIND)."""
-    cfg = load_config()
-    rows = client(cfg, cfg.node(args.node)).find(
-        level=args.level, root=args.root, keys=_parse_keys(args.key), limit=args.limit or None
-    )
-    if args.json:
-        print_json(rows)
-        return 0
-    columns = _FIND_COLUMNS[args.level]
-    table([[r.get(c, "") for c in columns] for r in rows], columns)
-    say(f"{len(rows)} matches", err=True)
+        say(f"{result.address}: echo ok in {result.ms:.1f} ms ({result.status})")
     return 0
+
+
+@dataclass(frozen=True)
+class EchoFailure:
+    """``echo --json`` when the node answered with a failure status."""
+
+    result: EchoResult
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The echo's object with ``ok: false`` and ``error``."""
+        return {**self.result.to_json(), "ok": False, "error": self.error}
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
@@ -131,28 +94,62 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
         bar(p.completed + p.failed + p.skipped + p.warning, max(p.total, 1))
 
     cancel = threading.Event()
-    try:
+    with ctrl_c_cancels(cancel, bar.stop):
         result = remote.retrieve(args.study, args.series, progress=progress, cancel=cancel)
-    except KeyboardInterrupt:
-        cancel.set()
-        raise
+    known = max(result.total, result.completed + result.skipped)
+    if not args.series and known:  # what `ls` compares the archive's count with
+        audit(cfg, "retrieve_total", node=node.name, study_uid=args.study, total=known)
+    if cancel.is_set():
+        raise Interrupted(
+            f"{result.completed} images kept, the others not fetched; "
+            "run the same command again to fetch the rest"
+        )
+    errors = list(result.errors)
+    if args.series and result.total == 0 and not result.completed + result.skipped:
+        # the node's answer names only the study; the series asked for is what is missing
+        which = ", ".join(args.series)
+        errors = [
+            f"{node.name} lists no instances for series {which} of study {args.study}: "
+            f"check the UIDs (tuipacs find {args.node} --level series "
+            f"-k StudyInstanceUID={args.study})"
+        ]
+    if not result.ok and not result.completed + result.skipped and errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        if args.json:
+            print_json(RetrieveFailure(result, errors[0] + more))
+            say(f"tuipacs: error: {tidy(errors[0])}{more}", err=True)
+            return 1
+        raise CliError(errors[0] + more)
     if args.json:
-        print_json(result)
+        print_json(RetrieveFailure(result, errors[0]) if errors else result)
     else:
-        for message in result.errors:
-            say(f"error: {message}", err=True)
+        for message in errors:
+            error_line(message)
         for message in result.refused:
-            say(f"refused: {message}", err=True)
+            error_line(message, "refused")
         say(
-            f"{result.completed} received, {result.skipped} already here, "
-            f"{result.failed} failed, {result.warning} warnings "
+            f"{count(result.completed, 'image')} received, {result.skipped} already here, "
+            f"{result.failed} failed, {count(result.warning, 'warning')} "
             f"({human(result.bytes)} in {result.seconds:.1f} s, {result.mb_per_s:.0f} MB/s)"
         )
     return 0 if result.ok else 1
 
 
+@dataclass(frozen=True)
+class RetrieveFailure:
+    """``retrieve --json`` after a failure: the result with ``ok: false`` and ``error``."""
+
+    result: RetrieveResult
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The result's object plus the first error."""
+        return {**self.result.to_json(), "ok": False, "error": self.error}
+
+
 def cmd_send(args: argparse.Namespace) -> int:
-    """Send files (or folders) to a node with C-STORE, as stored."""
+    """Send files (or folders) to a node with C-STORE, as stored; exit status 1 if a file
+    failed or nothing was sent (files that are not DICOM are skipped, as by import)."""
     from tuipacs.remote import RemoteNetError
     from tuipacs.store.importer import collect_files
 
@@ -164,13 +161,42 @@ def cmd_send(args: argparse.Namespace) -> int:
         result = remote.send(files, progress=ProgressBar("sending"))
     except RemoteNetError as exc:
         raise CliError(f"{exc} (nothing was sent)") from exc
+    # a file the node refused or that could not be read fails the send; a file that is not
+    # DICOM is skipped (as by import), but a send that sent nothing at all has failed
+    failed = bool(result.failed or (not result.sent and (result.skipped or result.errors)))
+    if failed and not result.sent and len(result.errors) == 1:
+        path, message = result.errors[0]
+        raise CliError(_with_path(path, message) + " (nothing was sent)")
     if args.json:
-        print_json(result)
+        if failed:
+            error = _with_path(*result.errors[0]) if result.errors else "not every file was sent"
+            print_json(SendFailure(result, tidy(error)))
+        else:
+            print_json(result)
     else:
-        for _path, message in result.errors:
-            say(f"error: {message}", err=True)
+        for path, message in result.errors:
+            error_line(_with_path(path, message))
         say(
             f"{result.sent} sent ({result.warnings} with warnings), {result.failed} failed, "
             f"{result.skipped} skipped, {human(result.bytes)} in {result.seconds:.1f} s"
         )
-    return 0 if not result.failed else 1
+    return 1 if failed else 0
+
+
+def _with_path(path: str, message: str) -> str:
+    """``message`` naming the file by its full path (messages name only the file)."""
+    if message.startswith(path):
+        return message
+    return f"{path}: {message.removeprefix(Path(path).name + ': ')}"
+
+
+@dataclass(frozen=True)
+class SendFailure:
+    """``send --json`` after a failure: the result with ``ok: false`` and ``error``."""
+
+    result: SendResult
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The result's object plus ``ok`` and the first error."""
+        return {**self.result.to_json(), "ok": False, "error": self.error}

@@ -6,8 +6,7 @@ import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tuipacs import config
-from tuipacs.cli.common import CliError, add_command, client, load_config
+from tuipacs.cli.common import add_command, client, load_config
 from tuipacs.cli.output import print_json, say, table
 
 if TYPE_CHECKING:
@@ -57,19 +56,17 @@ def cmd_node(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    """Save a node (after validating it) in config.toml."""
-    from tuipacs.dicom.nodes import Node, parse_node_spec
+    """Save a node (name, address and settings checked first) in config.toml."""
+    from tuipacs import config_edit
 
-    cfg = load_config()
-    nodes = dict(cfg.nodes)
-    spec = parse_node_spec(args.spec, name=args.name, method=args.method)
+    config_edit.check_node_name(args.name)
+    spec = config_edit.parse_address(args.spec, args.name, args.method)
     table_ = spec.to_mapping()
     table_.update({"parallel": args.parallel, "timeout": args.timeout})
-    Node.from_mapping(args.name, table_)  # validate before writing
-    nodes[args.name] = {
+    settings = {
         k: table_[k] for k in ("ae_title", "host", "port", "method", "parallel", "timeout")
     }
-    path = config.save_nodes(nodes)
+    path = config_edit.add_node(args.name, settings)
     say(f"node {args.name} = {spec.address} saved in {path}", err=True)
     return 0
 
@@ -84,17 +81,18 @@ def _check(args: argparse.Namespace) -> int:
         for step in steps:
             mark = "skip" if step.skipped else ("ok" if step.ok else "FAIL")
             say(f"{mark:>4}  {step.name:<16} {step.detail}")
+    failed = [s for s in steps if not s.ok and not s.skipped]
+    if failed:
+        say(f"tuipacs: error: node {args.name}: {failed[0].name} failed", err=True)
     return 0 if all(s.ok for s in steps) else 1
 
 
 def _remove(args: argparse.Namespace) -> int:
-    """Remove a node from config.toml."""
-    cfg = load_config()
-    nodes = dict(cfg.nodes)
-    if args.name not in nodes:
-        raise CliError(f"no node {args.name!r} (see 'tuipacs node list')")
-    del nodes[args.name]
-    config.save_nodes(nodes)
+    """Remove a node from config.toml (its comments go with it, the rest stays as written)."""
+    from tuipacs import config_edit
+
+    path = config_edit.remove_node(args.name)
+    say(f"node {args.name} removed from {path}", err=True)
     return 0
 
 

@@ -9,10 +9,12 @@ report of a list: no command assembles its own dicts.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import unicodedata
 from collections.abc import Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 from tuipacs import safe_text
 
@@ -34,6 +36,43 @@ def print_json(report: Report | Sequence[Report]) -> None:
         data = report.to_json()
     sys.stdout.write(safe_text.escape_json(json.dumps(data, indent=2, ensure_ascii=False)))
     sys.stdout.write("\n")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What ``--json`` prints when a command fails: ``{"ok": false, "error": "..."}``."""
+
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The failure object."""
+        return {"ok": False, "error": self.error}
+
+
+_UID_RE = re.compile(r"\b1\.2\.840\.10008\.[0-9.]*[0-9]\b")
+_FORCE_ADVICE = re.compile(
+    r"\s*\(File is missing DICOM File Meta Information[^)]*\)|\s*Use force=True[^.]*\."
+)
+
+
+def tidy(message: str) -> str:
+    """An error message for people: DICOM's standard UIDs (transfer syntaxes, SOP classes)
+    named, pydicom's advice to read with ``force=True`` (not ours to give) left out."""
+    message = _FORCE_ADVICE.sub("", message)
+    if "1.2.840.10008." not in message:
+        return message
+    from pydicom.uid import UID
+
+    def name(match: re.Match[str]) -> str:
+        uid = UID(match.group())
+        return uid.name if uid.is_valid and uid.name != str(uid) else match.group()
+
+    return _UID_RE.sub(name, message)
+
+
+def error_line(message: str, kind: str = "error") -> None:
+    """``tuipacs: error: ...`` on stderr (one of several problems; the command goes on)."""
+    say(f"tuipacs: {kind}: {tidy(message)}", err=True)
 
 
 def say(text: str, err: bool = False) -> None:
@@ -59,6 +98,16 @@ def table(rows: list[list[str]], headers: list[str]) -> None:
         print("  ".join(cells).rstrip())
 
 
+def count(n: int, noun: str, plural: str = "") -> str:
+    """``1 study``, ``2 studies``, ``0 images``: a number and its noun, agreeing."""
+    if n == 1:
+        return f"1 {noun}"
+    if not plural:
+        consonant_y = noun.endswith("y") and noun[-2:-1] not in "aeiou"
+        plural = noun[:-1] + "ies" if consonant_y else noun + "s"
+    return f"{n} {plural}"
+
+
 def human(size: float) -> str:
     """A byte count for people: ``512 B``, ``1.5 MB`` (powers of 1000)."""
     for unit in ("B", "KB", "MB", "GB"):
@@ -71,11 +120,24 @@ def human(size: float) -> str:
 class ProgressBar:
     """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
 
+    #: No bar at all (``--quiet``).
+    quiet: ClassVar[bool] = False
+
     def __init__(self, label: str, enabled: bool | None = None) -> None:
         """A bar titled ``label``; ``enabled`` None: only if stderr is a terminal."""
         self.label = label
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self.enabled = self.enabled and not self.quiet
         self._last = -1
+        self._open = False  # a line drawn and not ended yet
+
+    def stop(self) -> None:
+        """Draw no more (after Ctrl-C) and end a line left open."""
+        if self.enabled and self._open:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+        self.enabled = False
+        self._open = False
 
     def __call__(self, done: int, total: int) -> None:
         """Draw ``done`` of ``total`` (again only when the percentage changed)."""
@@ -89,6 +151,7 @@ class ProgressBar:
         filled = bar_width * done // total
         bar = "#" * filled + "-" * (bar_width - filled)
         sys.stderr.write(f"\r{self.label} [{bar}] {done}/{total} {percent:3d}%")
+        self._open = done < total
         if done >= total:
             sys.stderr.write("\n")
         sys.stderr.flush()

@@ -1,24 +1,36 @@
-"""``tuipacs render``: one frame of a DICOM file to PNG, through the viewer's render path."""
+"""``tuipacs render``: one frame of a DICOM file to PNG, JPEG or TIFF (by the output's suffix),
+through the viewer's render path."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tuipacs.cli.common import CliError, add_command, load_config
 
 if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
     from tuipacs.cli.common import Subparsers
 
 
 def register(sub: Subparsers) -> None:
     """Add ``render``."""
     render = add_command(
-        sub, "render", cmd_render, "render one frame of a DICOM file to PNG, as the viewer"
+        sub,
+        "render",
+        cmd_render,
+        "render one frame of a DICOM file to PNG, JPEG or TIFF, as the viewer",
     )
     render.add_argument("file", metavar="FILE")
-    render.add_argument("-o", "--output", required=True, metavar="OUT.png")
+    render.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT.png",
+        help="the suffix picks the format: .png, .jpg, .tif",
+    )
     render.add_argument("--frame", type=int, default=1, help="frame number, 1-based")
     group = render.add_mutually_exclusive_group()
     group.add_argument("--window", nargs=2, type=float, metavar=("CENTER", "WIDTH"))
@@ -38,6 +50,27 @@ def register(sub: Subparsers) -> None:
     render.add_argument("--no-overlays", action="store_true", help="do not draw overlay planes")
 
 
+#: The formats ``render`` writes, by the output's suffix.
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
+
+
+def _save(image: NDArray[Any], out: Path, fmt: str) -> None:
+    """Write an 8-bit grey or RGB array as JPEG (quality 95) or TIFF."""
+    import numpy as np
+    from PIL import Image
+
+    from tuipacs.imaging.errors import ImagingError
+
+    mode = "RGB" if image.ndim == 3 else "L"
+    options = {"quality": 95} if fmt == "JPEG" else {}
+    try:
+        Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), mode).save(
+            out, format=fmt, **options
+        )
+    except OSError as exc:
+        raise ImagingError(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
 def _pixels_arg(text: str | None, option: str) -> tuple[int, int] | None:
     """WIDTHxHEIGHT of a render option, or None when not given."""
     if not text:
@@ -50,10 +83,15 @@ def _pixels_arg(text: str | None, option: str) -> tuple[int, int] | None:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    """Render one frame of a DICOM file to PNG through the viewer's render path."""
+    """Render one frame of a DICOM file (PNG, JPEG or TIFF by suffix) as the viewer does."""
     from tuipacs.imaging.errors import ImagingError, is_fatal, short_reason
-    from tuipacs.view.export import render_to_file, view_options
+    from tuipacs.view.export import render_image, save_png, view_options
 
+    out = Path(args.output)
+    fmt = FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(FORMATS))
+        raise CliError(f"cannot tell the image format of {out.name!r}: name it {known}")
     load_config()
     try:
         view = view_options(
@@ -65,15 +103,18 @@ def cmd_render(args: argparse.Namespace) -> int:
             flip_v="v" in args.flip,
             zoom=args.zoom,
         )
-        render_to_file(
+        image = render_image(
             Path(args.file),
-            Path(args.output),
             frame=args.frame,
             window=tuple(args.window) if args.window else None,
             preset=args.preset,
             overlays=not args.no_overlays,
             view=view,
         )
+        if fmt == "PNG":
+            save_png(image, out)
+        else:
+            _save(image, out, fmt)
     except ImagingError as exc:
         raise CliError(str(exc)) from exc
     except BaseException as exc:  # a decoder's panic (pyo3 PanicException) is no Exception

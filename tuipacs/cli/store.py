@@ -1,4 +1,5 @@
-"""The local archive's commands: ``import``, ``ls``, ``cache``, ``pin`` and ``quarantine``.
+"""The local archive's commands: ``import``, ``ls``, ``pin`` and ``quarantine`` (``cache`` is
+in :mod:`tuipacs.cli.cache`).
 
 ``quarantine`` lists, releases or deletes the instances the archive refused (see
 :mod:`tuipacs.store.quarantine` for what is kept and why). Its listing shows UIDs and
@@ -10,9 +11,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tuipacs.audit import uid_list
 from tuipacs.cli.common import (
@@ -22,9 +22,9 @@ from tuipacs.cli.common import (
     load_config,
     missing_paths,
     open_archive,
-    size_arg,
 )
-from tuipacs.cli.output import ProgressBar, human, print_json, say, table
+from tuipacs.cli.output import ProgressBar, count, error_line, human, print_json, say, table
+from tuipacs.cli.shapes import ImportReport
 
 if TYPE_CHECKING:
     from tuipacs.cli.common import Subparsers
@@ -45,16 +45,11 @@ def register(sub: Subparsers) -> None:
     ls.add_argument("--date", help="study date YYYYMMDD or range FROM-TO (either side optional)")
     ls.add_argument("--modality", help="modality in study, e.g. CT")
     ls.add_argument("--accession", help="accession number")
+    # local UIDs are not checked: an archive may hold studies with odd ones (imported files)
     ls.add_argument("--study", metavar="UID", help="list the series of this study")
+    ls.add_argument("--series", metavar="UID", help="list the instances (and files) of a series")
     ls.add_argument("--limit", type=int, default=0, help="at most this many studies")
     ls.add_argument("--json", action="store_true", help="machine-readable rows with UIDs")
-
-    cache = add_command(
-        sub, "cache", cmd_cache, "show archive usage; --evict applies the size limit"
-    )
-    cache.add_argument("--evict", action="store_true", help="evict least recently opened studies")
-    cache.add_argument("--limit", type=size_arg, help="size limit, e.g. 500M or '20 GB'")
-    cache.add_argument("--json", action="store_true")
 
     pin = add_command(sub, "pin", cmd_pin, "pin a study so it is never evicted")
     pin.add_argument("study", metavar="STUDY_UID")
@@ -118,25 +113,30 @@ def cmd_import(args: argparse.Namespace) -> int:
         refused=len(summary.refused) + len(summary.conflicts), **uid_list(summary.studies),
     )  # fmt: skip
     if args.json:
-        print_json(summary)
+        print_json(ImportReport(summary))
     else:
         for path, message in summary.errors:
-            say(f"error: {_file_error(path, message)}", err=True)
+            error_line(_file_error(path, message))
         for path, message in summary.refused:
-            say(f"refused: {path}: {message}", err=True)
+            error_line(f"{path}: {message}", "refused")
         for path, message in summary.conflicts:
-            say(f"conflict: {path}: {message}", err=True)
+            error_line(f"{path}: {message}", "conflict")
         held = len(summary.refused) + len(summary.conflicts)
+        present = (
+            f"{summary.duplicates} already present (same SOP Instance UID)"
+            if summary.duplicates
+            else "0 already present"
+        )
         say(
-            f"{summary.added} added, {summary.duplicates} already present, "
+            f"{summary.added} added, {present}, "
             f"{summary.not_dicom} not DICOM skipped, {len(summary.errors)} failed"
             + (
                 f", {held} quarantined ({len(summary.refused)} refused, "
-                f"{len(summary.conflicts)} conflicts: see 'tuipacs quarantine')"
+                f"{count(len(summary.conflicts), 'conflict')}: see 'tuipacs quarantine')"
                 if held
                 else ""
             )
-            + f" ({len(summary.studies)} studies, {human(summary.bytes_added)}, "
+            + f" ({count(len(summary.studies), 'study')}, {human(summary.bytes_added)}, "
             f"{summary.seconds:.1f} s)"
         )
     # as for send: any file that could not be imported makes the exit status 1; files
@@ -149,6 +149,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
     from tuipacs.store.query import FilterError, StudyFilter, list_series, list_studies
 
     archive = open_archive()
+    if args.series:
+        from tuipacs.cli.admin import list_series_instances
+
+        return list_series_instances(archive, args.series, args.json)
     if args.study:
         series = list_series(archive, args.study)
         if not series:
@@ -173,8 +177,12 @@ def cmd_ls(args: argparse.Namespace) -> int:
         studies = list_studies(archive, flt, limit=args.limit)
     except FilterError as exc:
         raise CliError(str(exc)) from exc
+    from tuipacs.cli.cache import known_totals
+    from tuipacs.cli.shapes import StudyListing
+
+    totals = known_totals(archive.root)
     if args.json:
-        print_json(studies)
+        print_json([StudyListing(s, totals.get(s.study_uid)) for s in studies])
         return 0
     rows = [
         [
@@ -184,79 +192,12 @@ def cmd_ls(args: argparse.Namespace) -> int:
             s.modalities.replace("\\", ","),
             s.description,
             s.accession,
-            str(s.num_instances),
+            StudyListing(s, totals.get(s.study_uid)).images,
             s.study_uid,
         ]
         for s in studies
     ]
     table(rows, ["PATIENT", "ID", "DATE", "MOD", "DESCRIPTION", "ACCESSION", "IMAGES", "UID"])
-    return 0
-
-
-@dataclass(frozen=True)
-class CacheReport:
-    """Archive usage and, after ``--evict``, what was evicted (None: nothing was asked)."""
-
-    archive: str
-    bytes: int
-    limit: int
-    studies: int
-    series: int
-    instances: int
-    pinned_studies: int
-    evicted_studies: int | None = None
-    bytes_freed: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``cache --json`` object (the eviction keys only after ``--evict``)."""
-        data: dict[str, Any] = {
-            "archive": self.archive,
-            "bytes": self.bytes,
-            "limit": self.limit,
-            "studies": self.studies,
-            "series": self.series,
-            "instances": self.instances,
-            "pinned_studies": self.pinned_studies,
-        }
-        if self.evicted_studies is not None:
-            data["evicted_studies"] = self.evicted_studies
-            data["bytes_freed"] = self.bytes_freed
-        return data
-
-
-def cmd_cache(args: argparse.Namespace) -> int:
-    """Show archive usage; ``--evict`` applies the size limit now."""
-    cfg = load_config()
-    archive = open_archive()
-    limit = args.limit if args.limit is not None else cfg.archive_limit
-    evicted = None
-    if args.evict:
-        if not limit:
-            raise CliError('no archive limit set: put archive_limit = "20 GB" in config.toml')
-        evicted = archive.evict(limit)
-        audit(cfg, "delete", reason="evict", **uid_list(evicted.study_uids))
-    usage = archive.usage()
-    report = CacheReport(
-        archive=str(archive.root),
-        bytes=usage.bytes,
-        limit=limit,
-        studies=usage.studies,
-        series=usage.series,
-        instances=usage.instances,
-        pinned_studies=usage.pinned_studies,
-        evicted_studies=evicted.studies if evicted is not None else None,
-        bytes_freed=evicted.bytes_freed if evicted is not None else None,
-    )
-    if args.json:
-        print_json(report)
-        return 0
-    say(f"archive   {archive.root}")
-    limit_text = f"of {human(limit)} limit" if limit else "(no limit)"
-    say(f"usage     {human(usage.bytes)} {limit_text}")
-    say(f"holds     {usage.studies} studies, {usage.series} series, {usage.instances} images")
-    say(f"pinned    {usage.pinned_studies} studies")
-    if evicted is not None:
-        say(f"evicted   {evicted.studies} studies, {human(evicted.bytes_freed)} freed")
     return 0
 
 
@@ -285,7 +226,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         audit(load_config(), "delete", reason="quarantine", entries=list(args.delete))
         for entry_id in args.delete:
             if not quarantine.delete(archive, entry_id):
-                say(f"error: no quarantine entry #{entry_id}", err=True)
+                error_line(f"no quarantine entry #{entry_id}")
                 status = 1
         return status
     if args.release:
@@ -293,10 +234,10 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
             try:
                 result = quarantine.release(archive, entry_id)
             except KeyError:
-                say(f"error: no quarantine entry #{entry_id}", err=True)
+                error_line(f"no quarantine entry #{entry_id}")
                 status = 1
             except RefusedError as exc:
-                say(f"error: #{entry_id} stays: {exc.refusal.message}", err=True)
+                error_line(f"#{entry_id} stays: {exc.refusal.message}")
                 status = 1
             else:
                 what = "added" if result.status == "added" else "already archived"
