@@ -214,3 +214,21 @@ def test_retrieve_refuses_a_series_of_another_local_study(
     for study, expected in ((s3, 2), (s4, 1)):
         listed = json.loads(cli(home, "ls", "--study", study, "--json").stdout)
         assert sum(s["num_instances"] for s in listed) == expected
+
+
+def test_the_same_object_again_is_not_logged_as_stored(tmp_path: Path) -> None:
+    """A duplicate is answered 0x0000 but the log says it was already archived (it said
+    "stored", though nothing new was kept)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    write_config(home, 'ae_title = "TUIPACS"\n')
+    image = write_image(tmp_path / "d.dcm", patient_id="P10", study=S2 + ".10", series=Z + ".10")
+    process = ServerProcess.start(home)
+    try:
+        assert statuses(dcmsend(process.port, [image], "-d")) == [0x0000]
+        assert process.wait_log(": 1 stored, 0 already archived, 0 failed"), process.log[-2000:]
+        assert statuses(dcmsend(process.port, [image], "-d")) == [0x0000]
+        assert process.wait_log(": 0 stored, 1 already archived, 0 failed"), process.log[-2000:]
+        assert len(wait_indexed(process.archive_root, 1)) == 1
+    finally:
+        process.stop()

@@ -324,12 +324,13 @@ class ArchiveSCP:
         how = "released" if event.event == evt.EVT_RELEASED else "aborted"
         self._audit.stored(info.calling_ae, info.address, info.tally)
         seconds = time.monotonic() - info.started
-        if info.stored or info.failed:
+        if info.stored or info.failed or info.duplicates:
             LOG.info(
-                "%s %s: %d stored, %d failed, %.1f MB in %.2f s",
+                "%s %s: %d stored, %d already archived, %d failed, %.1f MB in %.2f s",
                 info.peer,
                 how,
                 info.stored,
+                info.duplicates,
                 info.failed,
                 info.bytes / 1e6,
                 seconds,

@@ -22,6 +22,7 @@ class Session:
     allowed: frozenset[str]
     started: float = field(default_factory=time.monotonic)
     stored: int = 0
+    duplicates: int = 0
     failed: int = 0
     bytes: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -33,10 +34,12 @@ class Session:
         """AE@host for log lines."""
         return f"{self.calling_ae}@{self.address}"
 
-    def count(self, status: int, size: int) -> None:
-        """Record one C-STORE outcome."""
+    def count(self, status: int, size: int, duplicate: bool = False) -> None:
+        """Record one C-STORE outcome (a duplicate: answered 0x0000, nothing new kept)."""
         with self.lock:
-            if status == 0:
+            if duplicate:
+                self.duplicates += 1
+            elif status == 0:
                 self.stored += 1
                 self.bytes += size
             else:

@@ -16,8 +16,10 @@ from tuipacs.dicom.scp_access import STORE
 from tuipacs.dicom.scp_session import Session, session_of
 from tuipacs.dicom.scp_types import (
     STORE_CANNOT_UNDERSTAND,
+    STORE_DUPLICATE,
     STORE_NOT_AUTHORISED,
     STORE_OUT_OF_RESOURCES,
+    STORE_SUCCESS,
     Backend,
     ReceivedInstance,
 )
@@ -68,7 +70,10 @@ class StorageService:
         except Exception:  # noqa: BLE001 - the peer gets a failure status instead
             LOG.exception("storing %s failed", received.sop_instance_uid)
             status = STORE_CANNOT_UNDERSTAND
-        session.count(status, received.size)
+        duplicate = status == STORE_DUPLICATE
+        if duplicate:  # the same object is archived already: success for the peer
+            status = STORE_SUCCESS
+        session.count(status, received.size, duplicate=duplicate)
         session.tally.count(received.study_uid or "", status, received.size)
         if status:
             LOG.warning(

@@ -25,6 +25,9 @@ STORE_SUCCESS = 0x0000
 STORE_OUT_OF_RESOURCES = 0xA700
 STORE_CANNOT_UNDERSTAND = 0xC000
 STORE_NOT_AUTHORISED = 0x0124
+#: Not a DIMSE status: the backend already holds this very object (same dataset bytes) and
+#: dropped the copy. The peer is answered 0x0000; the server counts it apart from "stored".
+STORE_DUPLICATE = 0x10000
 
 
 class IdentifierError(DicomError):
@@ -68,8 +71,9 @@ class Backend(Protocol):
     def store(self, path: Path, info: ReceivedInstance) -> int:
         """Keep the Part-10 file at ``path`` (the backend may move it away).
 
-        Returns 0x0000 only once the instance is durable, 0xC000 if the dataset does not
-        parse (nothing is kept) and 0xA700 when out of resources (disk full).
+        Returns 0x0000 only once the instance is durable, STORE_DUPLICATE when the same object
+        is already archived (answered 0x0000), 0xC000 if the dataset does not parse (nothing
+        is kept) and 0xA700 when out of resources (disk full).
         """
         ...
 

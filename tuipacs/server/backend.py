@@ -45,6 +45,7 @@ from pydicom.dataset import Dataset
 
 from tuipacs.dicom.scp_types import (
     STORE_CANNOT_UNDERSTAND,
+    STORE_DUPLICATE,
     STORE_OUT_OF_RESOURCES,
     STORE_SUCCESS,
     Level,
@@ -110,7 +111,7 @@ class ArchiveBackend:
             )
             return STORE_UID_MISMATCH
         try:
-            self.inbox.put(path, record, source=f"C-STORE from {caller}")
+            outcome = self.inbox.put(path, record, source=f"C-STORE from {caller}")
         except RefusedError as exc:
             conflict = exc.refusal.kind == "instance"
             LOG.warning(
@@ -123,7 +124,7 @@ class ArchiveBackend:
         except (OSError, ArchiveError) as exc:
             LOG.error("cannot store %s: %s", shown(info.sop_instance_uid), exc)
             return STORE_OUT_OF_RESOURCES
-        return STORE_SUCCESS
+        return STORE_DUPLICATE if outcome == "duplicate" else STORE_SUCCESS
 
     def find(self, level: Level, root: Root, identifier: Dataset) -> Iterator[Dataset]:
         """C-FIND over the index as it stands (never waits for the inbox)."""
