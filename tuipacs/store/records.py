@@ -75,10 +75,49 @@ def _int(ds: Dataset, keyword: str) -> int | None:
         return None
 
 
+def _cut_element(ds: Dataset, size: int) -> str | None:
+    """The keyword (or tag) of the last element if its value runs past the end of a file of
+    ``size`` bytes, else None. pydicom reads such a value short without a word, so a file cut
+    inside its header would otherwise be refused for a strange UID or a missing attribute."""
+    keys = list(ds.keys())
+    if not keys:
+        return None
+    last = ds.get_item(max(keys), keep_deferred=True)
+    tell = getattr(last, "value_tell", None)
+    length = getattr(last, "length", None)
+    if tell is None or length is None or length == 0xFFFFFFFF or tell + length <= size:
+        return None
+    tag = pydicom.tag.Tag(last.tag)
+    return pydicom.datadict.keyword_for_tag(tag) or str(tag)
+
+
+def _leftover(ds: Dataset, size: int) -> bool:
+    """Whether bytes follow the last element pydicom could read (a cut element header)."""
+    keys = list(ds.keys())
+    if not keys:
+        return size > 132  # past the preamble, yet not one element could be read
+    last = ds.get_item(max(keys), keep_deferred=True)
+    tell = getattr(last, "value_tell", None)
+    length = getattr(last, "length", None)
+    if tell is None or length is None or length == 0xFFFFFFFF:
+        return False
+    return tell + length < size
+
+
 def _check_complete(ds: Dataset, path: Path, size: int, limit: int | None = None) -> None:
-    """Raise if a deferred (large) element, such as PixelData, runs past the end of the file,
-    or if the pixel description is impossible (see :func:`check_pixels`)."""
+    """Raise if the file ends inside an element (such as PixelData), or if the pixel
+    description is impossible (see :func:`check_pixels`)."""
     limit = decode_limit() if limit is None else limit
+    meta = getattr(ds, "file_meta", None)
+    syntax = str(meta.get("TransferSyntaxUID", "") or "") if meta is not None else ""
+    if syntax != DEFLATED:  # a deflated file's offsets count inflated bytes
+        cut = _cut_element(ds, size)
+        if cut == "PixelData":
+            raise BadDicomError(
+                f"{path.name}: truncated (pixel data ends past the end of the file)"
+            )
+        if cut is not None:
+            raise BadDicomError(f"{path.name}: truncated (the file ends inside {cut})")
     raw = ds.get_item(0x7FE00010, keep_deferred=True) if 0x7FE00010 in ds else None
     if raw is None:
         return
@@ -155,6 +194,9 @@ def record_from_dataset(
         series_uid = _text(ds, "SeriesInstanceUID")
         problem = uid_problem(sop_uid, study_uid, series_uid)
         if problem is not None:
+            meta_syntax = _text(meta, "TransferSyntaxUID") if meta is not None else ""
+            if meta_syntax != DEFLATED and _leftover(ds, size):
+                problem = "truncated (the file ends before its study, series or SOP instance UID)"
             raise BadDicomError(f"{path.name}: {problem}")
         sop_class = _text(ds, "SOPClassUID") or (
             _text(meta, "MediaStorageSOPClassUID") if meta is not None else ""
