@@ -41,6 +41,9 @@ def test_parse_node_spec() -> None:
     assert parse_node_spec("X@[::1]:104").host == "::1"
     with pytest.raises(NodeError, match="AE@host:port"):
         parse_node_spec("ORTHANC:4242")
+    for bad in ("X@@h:1", "X@h@h:1", "X@h st:1", "X@[::1@]:1"):  # "X@@h:1" was host "@h"
+        with pytest.raises(NodeError, match="AE@host:port"):
+            parse_node_spec(bad)
 
 
 def test_local_ae() -> None:

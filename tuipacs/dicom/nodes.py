@@ -16,7 +16,7 @@ METHODS: tuple[Method, ...] = ("get", "move")
 DEFAULT_MAX_PDU = 4 * 1024 * 1024
 _MAX_PDU_LIMIT = 0xFFFFFFFF
 _AE_RE = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # printable ASCII without backslash
-_SPEC_RE = re.compile(r"^(?P<ae>[^@]+)@(?P<host>\[[^\]]+\]|[^:]+):(?P<port>\d+)$")
+_SPEC_RE = re.compile(r"^(?P<ae>[^@]+)@(?P<host>\[[^\]@\s]+\]|[^:@\s]+):(?P<port>\d+)$")
 
 
 def check_ae_title(value: object, what: str) -> str:
