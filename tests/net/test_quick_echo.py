@@ -108,3 +108,14 @@ def test_the_response_parser_checks_what_it_reads() -> None:
         quick_echo.echo_status(pdv(element(0x0100, b"\x30\x80") + element(0x0120, b"\x02\x00")))
     with pytest.raises(Unsure):
         quick_echo.echo_status(b"\x00\x00")
+
+
+def test_the_quick_echo_announces_itself_as_the_full_echo_does() -> None:
+    """The implementation UID and version are written out to avoid importing pynetdicom: they
+    must follow pynetdicom when it is upgraded."""
+    import pynetdicom
+
+    assert quick_echo.IMPLEMENTATION_UID.decode() == pynetdicom.PYNETDICOM_IMPLEMENTATION_UID
+    assert (
+        quick_echo.IMPLEMENTATION_VERSION.decode() == pynetdicom.PYNETDICOM_IMPLEMENTATION_VERSION
+    )
