@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
@@ -244,8 +245,31 @@ def send_all(paths: Sequence[Path], port: int, ae_title: str = "TUIPACS") -> Sen
     """
     from pydicom.filereader import read_file_meta_info
     from pynetdicom import AE, _config, evt
+    from pynetdicom.association import Association
+
+    from tuipacs.dicom.transport import assoc_reactor
 
     _config.STORE_SEND_CHUNKED_DATASET = True  # send the file's bytes, never re-encode them
+    # This sender is plain pynetdicom, whose association reactor can take a C-STORE response
+    # meant for send_c_store (then "Received unexpected C-STORE service message" and a 30 s
+    # DIMSE timeout, counted as an abort of the server's): it gets the closed race too.
+    stock_reactor = Association._run_reactor
+    Association._run_reactor = assoc_reactor._run_reactor  # type: ignore[method-assign]
+    try:
+        return _send_all(paths, port, ae_title, AE, evt, read_file_meta_info)
+    finally:
+        Association._run_reactor = stock_reactor  # type: ignore[method-assign]
+
+
+def _send_all(
+    paths: Sequence[Path],
+    port: int,
+    ae_title: str,
+    AE: Any,  # noqa: N803 - pynetdicom's class, imported late
+    evt: Any,
+    read_file_meta_info: Any,
+) -> SendReport:
+    """send_all's work (see there)."""
 
     ae = AE("FUZZER")
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 30
