@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuipacs.audit import FILE_NAME, uid_list
@@ -103,36 +101,23 @@ class CacheReport:
         return data
 
 
-def audit_events(archive_root: Path, name: str) -> Iterator[dict[str, Any]]:
-    """The audit log's events called ``name``, oldest first (none if there is no log)."""
+def retrieved_studies(archive: Archive) -> set[str]:
+    """Study UIDs the audit log records as retrieved from a node (re-fetchable)."""
+    found: set[str] = set()
     try:
-        with (archive_root / FILE_NAME).open(encoding="utf-8", errors="replace") as fh:
+        with (archive.root / FILE_NAME).open(encoding="utf-8", errors="replace") as fh:
             for line in fh:
                 try:
                     event = json.loads(line)
                 except ValueError:
                     continue
-                if isinstance(event, dict) and event.get("event") == name:
-                    yield event
+                if isinstance(event, dict) and event.get("event") == "retrieve":
+                    uid = event.get("study_uid")
+                    if isinstance(uid, str):
+                        found.add(uid)
     except OSError:
-        return
-
-
-def retrieved_studies(archive: Archive) -> set[str]:
-    """Study UIDs the audit log records as retrieved from a node (re-fetchable)."""
-    found = (e.get("study_uid") for e in audit_events(archive.root, "retrieve"))
-    return {uid for uid in found if isinstance(uid, str)}
-
-
-def known_totals(archive_root: Path) -> dict[str, int]:
-    """Instances the node last said each retrieved study has (``retrieve_total`` events:
-    written by ``tuipacs retrieve`` of a whole study, interrupted or not)."""
-    totals: dict[str, int] = {}
-    for event in audit_events(archive_root, "retrieve_total"):
-        uid, total = event.get("study_uid"), event.get("total")
-        if isinstance(uid, str) and isinstance(total, int) and total > 0:
-            totals[uid] = total
-    return totals
+        pass
+    return found
 
 
 def plan(archive: Archive, limit: int, include_imported: bool) -> tuple[list[Candidate], int]:

@@ -12,7 +12,6 @@ from tuipacs.cli.common import (
     CliError,
     Interrupted,
     add_command,
-    audit,
     client,
     ctrl_c_cancels,
     load_config,
@@ -96,9 +95,6 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     with ctrl_c_cancels(cancel, bar.stop):
         result = remote.retrieve(args.study, args.series, progress=progress, cancel=cancel)
-    known = max(result.total, result.completed + result.skipped)
-    if not args.series and known:  # what `ls` compares the archive's count with
-        audit(cfg, "retrieve_total", node=node.name, study_uid=args.study, total=known)
     if cancel.is_set():
         raise Interrupted(
             f"{result.completed} images kept, the others not fetched; "

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tuipacs.remote import QueryRow
     from tuipacs.store.importer import ImportSummary
-    from tuipacs.store.query import StudyRow
 
 _INTEGER_VRS = frozenset({"IS", "US", "UL", "SS", "SL", "UV", "SV"})
 _FLOAT_VRS = frozenset({"DS", "FL", "FD"})
@@ -76,29 +75,3 @@ class ImportReport:
             ("already_present" if key == "duplicates" else key): value
             for key, value in self.summary.to_json().items()
         }
-
-
-@dataclass(frozen=True)
-class StudyListing:
-    """A study of ``ls``, with the count a node gave for it when it was retrieved
-    (``known_instances``, None if never retrieved whole) and whether the archive has them all
-    (``complete``: None when unknown)."""
-
-    study: StudyRow
-    known: int | None
-
-    @property
-    def complete(self) -> bool | None:
-        """False when fewer images are here than the node said it has."""
-        return None if self.known is None else self.study.num_instances >= self.known
-
-    @property
-    def images(self) -> str:
-        """The IMAGES cell: ``300``, or ``69 of 300`` for an incomplete study."""
-        if self.complete is False:
-            return f"{self.study.num_instances} of {self.known}"
-        return str(self.study.num_instances)
-
-    def to_json(self) -> dict[str, Any]:
-        """The study's row plus ``known_instances`` and ``complete``."""
-        return {**self.study.to_json(), "known_instances": self.known, "complete": self.complete}

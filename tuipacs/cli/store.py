@@ -28,6 +28,7 @@ from tuipacs.cli.shapes import ImportReport
 
 if TYPE_CHECKING:
     from tuipacs.cli.common import Subparsers
+    from tuipacs.store.query import StudyRow
 
 
 def register(sub: Subparsers) -> None:
@@ -177,12 +178,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
         studies = list_studies(archive, flt, limit=args.limit)
     except FilterError as exc:
         raise CliError(str(exc)) from exc
-    from tuipacs.cli.cache import known_totals
-    from tuipacs.cli.shapes import StudyListing
-
-    totals = known_totals(archive.root)
     if args.json:
-        print_json([StudyListing(s, totals.get(s.study_uid)) for s in studies])
+        print_json(studies)
         return 0
     rows = [
         [
@@ -192,13 +189,21 @@ def cmd_ls(args: argparse.Namespace) -> int:
             s.modalities.replace("\\", ","),
             s.description,
             s.accession,
-            StudyListing(s, totals.get(s.study_uid)).images,
+            images_cell(s),
             s.study_uid,
         ]
         for s in studies
     ]
     table(rows, ["PATIENT", "ID", "DATE", "MOD", "DESCRIPTION", "ACCESSION", "IMAGES", "UID"])
     return 0
+
+
+def images_cell(study: StudyRow) -> str:
+    """The IMAGES cell of ``ls``: ``300``, or ``69 of 300`` for a study retrieved only in
+    part (fewer here than the node said when it was retrieved)."""
+    if study.complete is False:
+        return f"{study.num_instances} of {study.known_instances}"
+    return str(study.num_instances)
 
 
 def cmd_pin(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ unreadable ones were answered as stored, so they move from ``completed`` to ``fa
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +35,7 @@ class ArchiveSink:
         from tuipacs.server.records import fast_record  # pydicom only for unusual files
 
         self.started = time.monotonic()
+        self.archive = archive
         self.ingest = Ingest(archive, source=source, move=True, reader=fast_record)
 
     def __call__(self, path: Path, instance: ReceivedInstance) -> None:
@@ -62,6 +64,22 @@ class ArchiveSink:
         if report.first_commit is not None:
             result.first_image_seconds = round(report.first_commit - self.started, 3)
         return result
+
+    def record_expected(self, result: RetrieveResult, node: str) -> None:
+        """Record in the archive how many instances ``node`` gave for the whole study
+        (its count, or what is here and came if more), once the received files are indexed,
+        interrupted or not: a study retrieved only in part is then shown as such. Nothing is
+        recorded when the node gave no count (the query failed); a failure to write is one
+        more error of the result."""
+        from tuipacs.store.archive import ArchiveError
+
+        known = max(result.total, result.completed + result.skipped)
+        if known <= 0:
+            return
+        try:
+            self.archive.record_expected(result.study_uid, known, node)
+        except (ArchiveError, OSError, sqlite3.Error) as exc:
+            result.errors.append(f"cannot record the study's image count: {exc}")
 
 
 def _said(errors: list[str], failure: Exception) -> bool:

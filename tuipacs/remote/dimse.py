@@ -157,6 +157,8 @@ class DimseClient:
         finally:  # the received files are committed even on an interrupt
             report = sink.ingest.close()
         result = sink.finish(_result(self.node.name, summary, list(series_uids or [])), report)
+        if not series_uids:  # the count `ls` and the browser compare the archive's with
+            sink.record_expected(result, self.node.name)
         refused = result.refused
         if self.audit is not None:
             self.audit.record(

@@ -32,7 +32,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from tuipacs.store import adding, removal
+from tuipacs.store import adding, expected, removal
 from tuipacs.store.adding import AddResult
 from tuipacs.store.files import (
     PRIVATE_DIR,
@@ -355,6 +355,15 @@ class Archive:
                 "UPDATE study SET pinned = ? WHERE study_uid = ?", (int(pinned), study_uid)
             )
             return cur.rowcount == 1
+
+    def record_expected(self, study_uid: str, instances: int, node: str) -> bool:
+        """Record what ``node`` said the study holds (see :mod:`tuipacs.store.expected`)."""
+        return expected.record_expected(self, study_uid, instances, node)
+
+    def expected_instances(self, study_uid: str) -> int | None:
+        """How many instances the node said the study holds when retrieved (None: unknown)."""
+        found = expected.get_expected(self, study_uid)
+        return None if found is None else found.instances
 
     # -- deleting and checking (see tuipacs.store.removal) ---------------------------------
 

@@ -50,10 +50,25 @@ class StudyRow:
     size_bytes: int
     pinned: bool
     last_opened: float | None
+    known_instances: int | None = None
+    """How many instances the node said the study holds when it was retrieved (None: never
+    retrieved whole; see :mod:`tuipacs.store.expected`)."""
+    known_node: str = ""
+    """The node that said so (a configured name or ``AE@host:port``)."""
+
+    @property
+    def complete(self) -> bool | None:
+        """False when fewer instances are here than the node said (None: not known)."""
+        if self.known_instances is None:
+            return None
+        return self.num_instances >= self.known_instances
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return asdict(self)
+        """A JSON-ready dict (with ``complete``; the node's name is left out)."""
+        data = asdict(self)
+        del data["known_node"]
+        data["complete"] = self.complete
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +127,10 @@ def parse_date_range(text: str) -> tuple[str, str]:
 _STUDY_COLUMNS = (
     "s.study_uid, p.patient_name, s.patient_id, p.birth_date, p.sex, s.study_date, "
     "s.study_time, s.accession, s.description, s.modalities, s.referring, s.num_series, "
-    "s.num_instances, s.size_bytes, s.pinned, s.last_opened"
+    "s.num_instances, s.size_bytes, s.pinned, s.last_opened, e.instances, e.node"
+)
+_STUDY_TABLES = (
+    "study s JOIN patient p ON s.patient_fk = p.id LEFT JOIN study_expected e ON e.study_fk = s.id"
 )
 
 
@@ -167,7 +185,7 @@ def list_studies(
     """Studies matching ``flt``, newest first; ``limit`` 0 means all."""
     where, params = _where(archive, flt or StudyFilter())
     sql = (
-        f"SELECT {_STUDY_COLUMNS} FROM study s JOIN patient p ON s.patient_fk = p.id{where} "
+        f"SELECT {_STUDY_COLUMNS} FROM {_STUDY_TABLES}{where} "
         "ORDER BY s.study_date DESC, s.study_time DESC"
     )
     if limit:
@@ -199,6 +217,8 @@ def _study_row(r: Any) -> StudyRow:
         int(r[13]),
         bool(r[14]),
         r[15],
+        None if r[16] is None else int(r[16]),
+        r[17] or "",
     )
 
 

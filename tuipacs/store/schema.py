@@ -103,6 +103,15 @@ MIGRATIONS: list[str] = [
         UNIQUE (sop_uid, digest)
     );
     """,
+    # 4: how many instances the node said a study holds when it was retrieved (store.expected)
+    """
+    CREATE TABLE study_expected (
+        study_fk INTEGER PRIMARY KEY REFERENCES study(id) ON DELETE CASCADE,
+        instances INTEGER NOT NULL,
+        node TEXT NOT NULL DEFAULT '',
+        recorded REAL NOT NULL
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

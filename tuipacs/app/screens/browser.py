@@ -9,7 +9,7 @@ retrieve). The screen lists the archive, routes the highlighted study and opens 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual import on, work
 from textual.actions import SkipAction
@@ -106,7 +106,20 @@ def _bindings() -> list[BindingType]:
     ]  # fmt: skip
 
 
-class BrowserScreen(Screen[None]):
+class BrowserResume:
+    """The browser's part in completing a study retrieved only in part: ``c`` on it in the
+    study table (:class:`StudyTable.Resume`) retrieves the missing images from the node it
+    came from, through the remote panel (status line, x cancels); the archive is listed
+    again when it ends, and the study's Images cell loses its mark once all are here."""
+
+    def on_study_table_resume(self, message: StudyTable.Resume) -> None:
+        """Start the retrieve of the study's missing images."""
+        message.stop()
+        screen = cast(Screen[None], self)
+        screen.query_one(RemotePanel).start_retrieve(message.node, message.study_uid)
+
+
+class BrowserScreen(BrowserResume, Screen[None]):
     """Studies (filter as you type, sortable) above the series of the highlighted study."""
 
     BINDINGS = _bindings()

@@ -267,16 +267,20 @@ class RemotePanel(Vertical):
         if not row.study_uid:
             self.notify("the node did not return a Study Instance UID", severity="error")
             return
+        self.start_retrieve(self.node, row.study_uid)
+
+    def start_retrieve(self, node: str, study_uid: str) -> None:
+        """Retrieve ``study_uid`` from ``node`` (the highlighted remote study, or the rest of a
+        local study retrieved only in part: what is here is skipped); one at a time."""
         if self.retrieving:
             self.notify("a retrieve is running; x cancels it", severity="warning")
             return
-        self.retrieving = row.study_uid
+        self.retrieving = study_uid
         self.cancel_event = cancel = threading.Event()
         self.total, self.done = None, 0.0
         self.query_one("#retrieve-progress").display = True
         self.screen.refresh_bindings()
         self.post_message(self.Status("retrieving… x cancels"))
-        node, study_uid = self.node, row.study_uid
 
         def progress(state: RetrieveProgress) -> None:
             self.post_message(RetrieveProgressed(study_uid, state))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual.message import Message
 from textual.widgets import DataTable, Input
 from textual.widgets.data_table import ColumnKey
 
@@ -53,6 +54,22 @@ STUDY_COLUMNS = (
 
 #: the arrows marking the sort column's header: ascending, descending
 SORT_ARROWS = ("▲", "▼")
+
+INCOMPLETE_MARK = "!"
+"""Before the Images cell (``!69/300``) of a study with fewer images here than its node
+said when it was retrieved."""
+
+
+def images_cell(row: StudyRow) -> str:
+    """The Images cell: ``300``, or ``!69/300`` for a study retrieved only in part."""
+    if row.complete is False:
+        return f"{INCOMPLETE_MARK}{row.num_instances}/{row.known_instances}"
+    return str(row.num_instances)
+
+
+def resumable(row: StudyRow | None) -> bool:
+    """Is ``row`` a study retrieved only in part, from a node it names?"""
+    return row is not None and row.complete is False and bool(row.known_node)
 
 
 def sort_value(row: StudyRow, column: str) -> tuple[object, ...]:
@@ -121,7 +138,7 @@ def study_cells(row: StudyRow) -> tuple[str, ...]:
         row.description,
         row.accession,
         str(row.num_series),
-        str(row.num_instances),
+        images_cell(row),
         "*" if row.pinned else "",
     )
 
@@ -207,7 +224,22 @@ class FilterInput(Input):
 
 class StudyTable(BrowserTable):
     """Every study of the archive through the filter, in the chosen order; the cursor
-    follows a study by its UID when the list changes."""
+    follows a study by its UID when the list changes. ``c`` on a study retrieved only in
+    part asks (:class:`StudyTable.Resume`) for the rest from the node it came from."""
+
+    BINDINGS = [
+        Key("c", "resume", "Complete", section="Remote node",
+            tooltip="on a study retrieved only in part (Images !n/N): retrieve the missing "
+            "images from the node it came from"),
+    ]  # fmt: skip
+
+    class Resume(Message):
+        """Retrieve the images of ``study_uid`` that are not here from ``node``."""
+
+        def __init__(self, study_uid: str, node: str) -> None:
+            super().__init__()
+            self.study_uid = study_uid
+            self.node = node
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
@@ -258,6 +290,7 @@ class StudyTable(BrowserTable):
         uids = [row.study_uid for row in rows]
         if previous is not None and previous.study_uid in uids:
             self.move_cursor(row=uids.index(previous.study_uid))
+        self.refresh_bindings()  # c is shown for an incomplete study only
 
     def cycle_sort(self) -> None:
         """Sort by the next column."""
@@ -277,6 +310,23 @@ class StudyTable(BrowserTable):
             column = self.columns[ColumnKey(key)]
             column.label = Text(f"{label} {arrow}" if key == sort.column else label)
         self.refresh()
+
+    def on_data_table_row_highlighted(self) -> None:
+        """Show c in the footer when the highlighted study is incomplete (the message goes
+        on to the browser)."""
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """c only on a study retrieved only in part."""
+        if action == "resume":
+            return resumable(self.current_study())
+        return super().check_action(action, parameters)
+
+    def action_resume(self) -> None:
+        """Ask for the missing images of the highlighted study."""
+        study = self.current_study()
+        if study is not None and resumable(study):
+            self.post_message(self.Resume(study.study_uid, study.known_node))
 
     def current_study(self) -> StudyRow | None:
         """The study under the cursor."""
