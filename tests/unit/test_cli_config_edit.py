@@ -75,7 +75,7 @@ def test_replacing_a_node_after_a_commented_header_writes_no_second_table(
         ("my pacs", "A@h:1", "bad node name"),
         ("a.b", "A@h:1", "bad node name"),
         ("", "A@h:1", "bad node name"),
-        ("x", "X@@h:1", "bad address"),
+        ("x", "X@@h:1", "AE@host:port"),
         ("x", "X@h", "AE@host:port"),
         ("x", "X@h:99999", "port"),
     ],
