@@ -13,6 +13,7 @@ from test_store import make_file
 
 from tuipacs.audit import AuditLog
 from tuipacs.cli import main
+from tuipacs.store.archive import Archive
 
 
 def _studies(capsys: pytest.CaptureFixture[str]) -> list[str]:
@@ -21,19 +22,29 @@ def _studies(capsys: pytest.CaptureFixture[str]) -> list[str]:
     return sorted(row["study_uid"] for row in json.loads(capsys.readouterr().out))
 
 
-@pytest.fixture
+@pytest.fixture(params=["index", "audit"])
 def two_studies(
-    tuipacs_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tuipacs_home: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> tuple[str, str]:
-    """Two imported studies; the audit log says the first was also retrieved from a node."""
+    """Two imported studies; the first was also retrieved from a node, as the index records
+    it (the node's count, audit off) or as an older archive's audit log says."""
     make_file(tmp_path / "in", pid="P1", study="1.2.826.0.1.3680043.8.498.11")
     make_file(tmp_path / "in", pid="P2", study="1.2.826.0.1.3680043.8.498.22")
     assert main(["import", str(tmp_path / "in")]) == 0
     retrieved, imported = _studies(capsys)
-    # the line a retrieve writes (tuipacs.remote's client records it the same way)
-    AuditLog.for_archive(tuipacs_home / "archive").record(
-        "retrieve", node="pacs", study_uid=retrieved, received=1
-    )
+    if request.param == "index":  # what tuipacs.remote's client records after a retrieve
+        archive = Archive.open(tuipacs_home / "archive")
+        try:
+            assert archive.record_expected(retrieved, 1, "pacs")
+        finally:
+            archive.close()
+    else:  # the line a retrieve writes in the audit log
+        AuditLog.for_archive(tuipacs_home / "archive").record(
+            "retrieve", node="pacs", study_uid=retrieved, received=1
+        )
     return retrieved, imported
 
 

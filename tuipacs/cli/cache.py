@@ -2,7 +2,8 @@
 
 Eviction deletes files, so it shows what it would delete first and asks (``--yes`` answers
 for scripts, ``--dry-run`` only shows). A study is evicted only if it was retrieved from a
-node (the archive's audit log says so), since the node can send it again; a study that came
+node (the index keeps what the node said it holds, see tuipacs.store.expected; the audit
+log of older archives counts too), since the node can send it again; a study that came
 in any other way (imported from files, sent to ``tuipacs serve``, the demo) may be the only
 copy and stays unless ``--include-imported`` is given. Pinned studies always stay.
 """
@@ -102,8 +103,14 @@ class CacheReport:
 
 
 def retrieved_studies(archive: Archive) -> set[str]:
-    """Study UIDs the audit log records as retrieved from a node (re-fetchable)."""
-    found: set[str] = set()
+    """Study UIDs retrieved from a node (re-fetchable): those the index has a node's count
+    for, and those the audit log records as retrieved (archives from before that record)."""
+    found = {
+        str(row[0])
+        for row in archive.execute(
+            "SELECT s.study_uid FROM study_expected e JOIN study s ON s.id = e.study_fk"
+        )
+    }
     try:
         with (archive.root / FILE_NAME).open(encoding="utf-8", errors="replace") as fh:
             for line in fh:
@@ -231,4 +238,3 @@ def _show_plan(candidates: list[Candidate], kept: int, dry_run: bool) -> None:
             "--include-imported evicts them too)",
             err=True,
         )
-
