@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from textual.app import App
 
 from tuipacs.app import themes
+from tuipacs.app.graphics.flow import FlowApp
 from tuipacs.app.keymap import Key
 from tuipacs.app.messages import StudyArrived
 from tuipacs.app.screens.browser import BrowserScreen
@@ -32,7 +33,7 @@ class ServeSettings:
     bind: str | None = None
 
 
-class TuipacsApp(App[int]):
+class TuipacsApp(FlowApp, App[int]):
     """tuipacs: a study browser and an image viewer over one local archive."""
 
     CSS_PATH = "app.tcss"
@@ -146,20 +147,24 @@ class TuipacsApp(App[int]):
             server.stop()
 
 
-def graphics_config(setting: str | GraphicsConfig | None, cfg: Config) -> GraphicsConfig:
+def graphics_config(
+    setting: str | GraphicsConfig | None, cfg: Config, quality: str | None = None
+) -> GraphicsConfig:
     """The display settings for ``setting`` without probing the terminal.
 
-    A GraphicsConfig passes through (``run_app`` probes and builds one); a backend name is
-    used as is; ``auto`` (or None with ``graphics = "auto"`` in the config) takes the settings
-    configured by a probe, else half-cell blocks (or ``$TUIPACS_GRAPHICS``).
+    A GraphicsConfig keeps its backend and cell size (``run_app`` probes and builds one); a
+    backend name is used as is; ``auto`` (or None with ``graphics = "auto"`` in the config)
+    takes the settings configured by a probe, else half-cell blocks (or
+    ``$TUIPACS_GRAPHICS``). The quality (``quality``, else the config's) and the frames in
+    flight come from the config.
     """
     if isinstance(setting, GraphicsConfig):
-        return setting
-    value = normalise_setting(setting or cfg.graphics)
-    base = current_config()
-    if value == "auto":
-        return base
-    return GraphicsConfig(value, base.cell_size, base.in_tmux, base.cell_size_source)
+        chosen = setting
+    else:
+        value = normalise_setting(setting or cfg.graphics)
+        base = current_config()
+        chosen = base if value == "auto" else replace(base, backend=value)
+    return replace(chosen, quality=quality or cfg.quality, frames_in_flight=cfg.frames_in_flight)
 
 
 def build_app(
@@ -171,8 +176,10 @@ def build_app(
     theme_set: themes.ThemeSet | None = None,
     serve: bool | ServeSettings = False,
     clients: ClientFactory | None = None,
+    quality: str | None = None,
 ) -> TuipacsApp:
-    """The app for ``archive``; ``graphics``/``theme`` None mean "from the config".
+    """The app for ``archive``; ``graphics``/``theme``/``quality`` None mean "from the
+    config".
 
     ``serve`` True (or a ServeSettings with overrides) also runs the archive server (AE title,
     port and bind from the config, like ``tuipacs serve``); arrivals refresh the browser.
@@ -183,7 +190,7 @@ def build_app(
     return TuipacsApp(
         archive,
         cfg,
-        graphics=graphics_config(graphics, cfg),
+        graphics=graphics_config(graphics, cfg, quality),
         theme=theme or cfg.theme,
         theme_set=theme_set,
         serve=settings,

@@ -16,6 +16,9 @@ from tuipacs.view.render import Rendered
 from tuipacs.view.state import ViewerState
 from tuipacs.view.viewport import Orientation
 
+PREVIEW_MARK = "(preview)"
+"""Marks a picture below full quality; the full one follows when the motion stops."""
+
 
 @dataclass(frozen=True)
 class Corners:
@@ -98,11 +101,12 @@ def display_block(
     probe: str,
     voi: str = "",
     cine_note: bool = False,
+    preview: bool = False,
 ) -> str:
     """Window (or ``voi``, e.g. a VOI LUT), zoom, orientation changes, cine, probe value.
 
     The cine rate shows while cine plays, and with ``cine_note`` (the rate just changed)
-    while it is paused.
+    while it is paused. ``preview`` marks a picture sent below full quality (a slow link).
     """
     if voi:
         wl = voi
@@ -124,6 +128,8 @@ def display_block(
         turns.append("flip V")
     if turns:
         view += "  " + " ".join(turns)
+    if preview:
+        view += f"  {PREVIEW_MARK}"
     cine = ""
     if state.cine or cine_note:
         cine = f"Cine {fmt.number(state.cine_rate)} fps" + ("" if state.cine else " (paused)")
@@ -138,13 +144,14 @@ def corners(
     probe: str = "",
     voi: str = "",
     cine_note: bool = False,
+    preview: bool = False,
 ) -> Corners:
     """All four corner texts for one image."""
     return Corners(
         patient_block(info, state.masked),
         study_block(info, state.masked),
         image_block(info, state),
-        display_block(state, window, zoom_percent, probe, voi, cine_note),
+        display_block(state, window, zoom_percent, probe, voi, cine_note, preview),
     )
 
 
@@ -156,6 +163,7 @@ def viewer_corners(
     zoom_percent: float,
     probe: str = "",
     cine_note: bool = False,
+    preview: bool = False,
 ) -> Corners:
     """The corners of the viewer showing ``rendered`` of ``frame`` (None: nothing shown):
     "VOI LUT" instead of a window when the file's VOI LUT was applied."""
@@ -168,7 +176,7 @@ def viewer_corners(
     )
     window = None if lut else state.window
     voi = "VOI LUT" if lut else ""
-    return corners(info, state, window, zoom_percent, probe, voi, cine_note=cine_note)
+    return corners(info, state, window, zoom_percent, probe, voi, cine_note, preview)
 
 
 def edge_labels(info: FrameInfo | None, orientation: Orientation) -> tuple[str, str, str, str]:

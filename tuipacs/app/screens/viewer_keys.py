@@ -12,6 +12,7 @@ from textual.binding import Binding, BindingType
 from tuipacs.app.keymap import Key
 from tuipacs.imaging import presets
 from tuipacs.imaging.voi import Window
+from tuipacs.view.render import RenderRequest
 from tuipacs.view.state import ZOOM_STEP, PresetChoice, ViewerState, adjust_window
 from tuipacs.view.viewport import fit_scale
 
@@ -26,8 +27,9 @@ if TYPE_CHECKING:
     from tuipacs.view.layout import CellSize
     from tuipacs.view.render import Rendered
 
-REPEAT_GAP = 0.15
-"""Key presses closer than this (seconds) count as a held key: render previews."""
+REPEAT_GAP = 0.25
+"""Key presses closer than this (seconds) count as a held key: the picture is in motion, at
+the interval between them (the link then decides whether previews are sent)."""
 
 WINDOW = Binding.Group("W/L", compact=True)
 IMAGE = Binding.Group("Image", compact=True)
@@ -230,6 +232,7 @@ class _Viewer(Protocol):
     choices: list[PresetChoice]
     requested_seq: int
     shown_seq: int
+    displayed: RenderRequest | None
     loader: SeriesLoader
     cine: Cine
     _direction: int
@@ -243,11 +246,11 @@ class _Viewer(Protocol):
     def viewport(self) -> ImageViewport: ...
     def _cell(self) -> CellSize: ...
     def view_px(self, cell: CellSize | None = None) -> tuple[float, float]: ...
-    def request_render(self, preview: bool = False) -> None: ...
+    def request_render(self, motion: float | None = None) -> None: ...
     def update_overlays(self) -> None: ...
     def _probe_changed(self) -> None: ...
     def _probe_to(self, screen_x: float, screen_y: float) -> None: ...
-    def _held(self) -> bool: ...
+    def _held(self) -> float | None: ...
     def _set_window(self, window: Window, name: str) -> None: ...
     def action_step(self, delta: int) -> None: ...
 
@@ -255,17 +258,18 @@ class _Viewer(Protocol):
 class ViewerKeys:
     """What the viewer's keys and mouse do (mixed into the ViewerScreen)."""
 
-    def _held(self: _Viewer) -> bool:
+    def _held(self: _Viewer) -> float | None:
+        """The interval since the previous key of a held key (motion), else None."""
         now = time.monotonic()
-        held = now - self._last_key < REPEAT_GAP
+        gap = now - self._last_key
         self._last_key = now
-        return held
+        return gap if gap < REPEAT_GAP else None
 
     def action_step(self: _Viewer, delta: int) -> None:
         """Next/previous image (or ``delta`` images)."""
         self._direction = 1 if delta > 0 else -1
         if self.state.go_to(self.state.index + delta):
-            self.request_render(preview=self._held())
+            self.request_render(self._held())
 
     def action_first(self: _Viewer) -> None:
         """First image."""
@@ -288,7 +292,7 @@ class ViewerKeys:
             return
         self.state.window = adjust_window(window, -d_level, d_width, fine)
         self.state.window_name = "custom"
-        self.request_render(preview=self._held())
+        self.request_render(self._held())
 
     def action_preset(self: _Viewer, number: int) -> None:
         """Window preset ``number`` (1-based) of this modality."""
@@ -321,7 +325,7 @@ class ViewerKeys:
     def action_zoom(self: _Viewer, direction: int) -> None:
         """Zoom in (1) or out (-1)."""
         self.state.zoom_by(ZOOM_STEP if direction > 0 else 1 / ZOOM_STEP)
-        self.request_render(preview=self._held())
+        self.request_render(self._held())
 
     def action_fit(self: _Viewer) -> None:
         """Fit the whole image to the viewport."""
@@ -340,7 +344,7 @@ class ViewerKeys:
         """Move the view by a tenth of what is visible."""
         if self.rendered is not None:
             self.state.pan_by(d_row, d_col, self.rendered.region)
-            self.request_render(preview=self._held())
+            self.request_render(self._held())
 
     def action_rotate(self: _Viewer, direction: int) -> None:
         """Rotate 90 degrees (1: clockwise, -1: anticlockwise)."""
@@ -363,16 +367,25 @@ class ViewerKeys:
         self.request_render()
 
     def action_cine(self: _Viewer) -> None:
-        """Play or pause."""
+        """Play or pause; a pause stops on the image on screen (the one the reader saw),
+        not on one still on its way."""
         self.cine.toggle(self.state)
+        consumed = self.image.pacer.consumed
+        shown = consumed.tag if consumed is not None else None
+        if not isinstance(shown, RenderRequest):
+            shown = self.displayed
+        if not self.state.cine and shown is not None and self.state.go_to(shown.index):
+            self.request_render()  # the newer image on its way is not sent
 
     def _cine_tick(self: _Viewer) -> None:
-        """Next image, wrapping; skipped while the previous one is still rendering."""
-        if self.shown_seq < self.requested_seq:
+        """Next image, wrapping; skipped until the previous one went to the terminal (a
+        slow link plays slower rather than queueing frames)."""
+        shown = self.displayed
+        if self.shown_seq < self.requested_seq or shown is None or shown.seq < self.shown_seq:
             return
         self._direction = 1
         self.state.go_to(self.state.index + 1, wrap=True)
-        self.request_render()
+        self.request_render(1.0 / self.state.cine_rate)
 
     def action_cine_rate(self: _Viewer, direction: int) -> None:
         """Slower (-1) or faster (1) cine."""
