@@ -18,7 +18,7 @@ from tuipacs.view.labels import (
     patient_orientation_labels,
 )
 from tuipacs.view.overlay_text import block_width, clip_block, corner_width, corners
-from tuipacs.view.state import ViewerState, adjust_window, preset_choices, window_step
+from tuipacs.view.state import ViewerState, preset_choices
 from tuipacs.view.viewport import Orientation, Region, crop, screen_to_region, visible_region
 
 ORIENTATIONS = [
@@ -128,15 +128,6 @@ def test_screen_to_region_maps_box_cells() -> None:
     hit = screen_to_region((5, 2), (5, 2, 40, 20), region, (100, 200))
     assert hit == pytest.approx((10.0 + 0.5 * 5, 20.0 + 0.5 * 5))
     assert screen_to_region((4, 2), (5, 2, 40, 20), region, (100, 200)) is None
-
-
-def test_window_steps_and_adjust() -> None:
-    assert window_step(400, fine=False) == 40
-    assert window_step(400, fine=True) == 4
-    assert window_step(5, fine=False) == pytest.approx(0.5)
-    moved = adjust_window(Window(40, 400, "SOFT TISSUE"), 1, -1, fine=False)
-    assert (moved.center, moved.width, moved.explanation) == (80, 360, "")
-    assert adjust_window(Window(0, 1), 0, -5, fine=False).width == 1
 
 
 def test_presets_per_modality() -> None:

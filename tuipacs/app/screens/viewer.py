@@ -76,6 +76,8 @@ class ViewerScreen(ViewerKeys, Screen[None]):
         self.renderer = FrameRenderer(self)
         self.cine = Cine(self, self._cine_tick, self.update_overlays)
         self._last_key = 0.0
+        self._repeats = 0  # of the held key
+        self._held_key: object = None
         self._direction = 1
 
     # -- layout ------------------------------------------------------------------------------

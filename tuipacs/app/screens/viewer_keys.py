@@ -13,8 +13,9 @@ from tuipacs.app.keymap import Key
 from tuipacs.imaging import presets
 from tuipacs.imaging.voi import Window
 from tuipacs.view.render import RenderRequest
-from tuipacs.view.state import ZOOM_STEP, PresetChoice, ViewerState, adjust_window
+from tuipacs.view.state import ZOOM_STEP, PresetChoice, ViewerState
 from tuipacs.view.viewport import fit_scale
+from tuipacs.view.window_steps import step_window, value_range, window_limits
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -237,6 +238,8 @@ class _Viewer(Protocol):
     cine: Cine
     _direction: int
     _last_key: float
+    _repeats: int
+    _held_key: object
 
     @property
     def app(self) -> App[object]: ...
@@ -250,7 +253,7 @@ class _Viewer(Protocol):
     def update_overlays(self) -> None: ...
     def _probe_changed(self) -> None: ...
     def _probe_to(self, screen_x: float, screen_y: float) -> None: ...
-    def _held(self) -> float | None: ...
+    def _held(self, key: object = None) -> float | None: ...
     def _set_window(self, window: Window, name: str) -> None: ...
     def action_step(self, delta: int) -> None: ...
 
@@ -258,12 +261,16 @@ class _Viewer(Protocol):
 class ViewerKeys:
     """What the viewer's keys and mouse do (mixed into the ViewerScreen)."""
 
-    def _held(self: _Viewer) -> float | None:
-        """The interval since the previous key of a held key (motion), else None."""
+    def _held(self: _Viewer, key: object = None) -> float | None:
+        """The interval since the previous key of a held key (motion), else None; counts the
+        repeats of ``key`` in ``_repeats`` (0 for a fresh press)."""
         now = time.monotonic()
         gap = now - self._last_key
         self._last_key = now
-        return gap if gap < REPEAT_GAP else None
+        held = gap < REPEAT_GAP
+        self._repeats = self._repeats + 1 if held and key == self._held_key else 0
+        self._held_key = key
+        return gap if held else None
 
     def action_step(self: _Viewer, delta: int) -> None:
         """Next/previous image (or ``delta`` images)."""
@@ -290,9 +297,16 @@ class ViewerKeys:
         window = self.state.window
         if window is None or (self.frame is not None and self.frame.color):
             return
-        self.state.window = adjust_window(window, -d_level, d_width, fine)
+        motion = self._held(("window", d_width, d_level, fine))
+        frame = self.frame
+        if frame is None:
+            return
+        lo, hi = frame.cached.get("value_range") or value_range(frame.values)
+        frame.cached["value_range"] = (lo, hi)
+        limits = window_limits(frame.info.modality, lo, hi)
+        self.state.window = step_window(window, -d_level, d_width, limits, fine, self._repeats)
         self.state.window_name = "custom"
-        self.request_render(self._held())
+        self.request_render(motion)
 
     def action_preset(self: _Viewer, number: int) -> None:
         """Window preset ``number`` (1-based) of this modality."""
