@@ -56,7 +56,7 @@ class ViewerScreen(ViewerKeys, Screen[None]):
         self.archive = archive
         self.study = study
         self.settings = settings or Settings()
-        self.state = ViewerState()
+        self.state = ViewerState(masked=self.settings.session.masked)
         self.loader = SeriesLoader(archive, study.study_uid, series_uid)
         self.store: FrameStore | None = None
         self.frame: Frame | None = None
@@ -122,8 +122,9 @@ class ViewerScreen(ViewerKeys, Screen[None]):
         return self.viewport.message
 
     def on_unmount(self) -> None:
-        """Stop the render thread and cine."""
+        """Stop the render thread and cine; remember where the series was left."""
         self.cine.stop(self.state)
+        viewer_shown.leave_series(self)
         self.renderer.stop()
         self._close_store()
 
@@ -147,24 +148,21 @@ class ViewerScreen(ViewerKeys, Screen[None]):
         self.request_render()
 
     def on_series_opened(self, message: SeriesOpened) -> None:
-        """Start showing the series at its first image."""
+        """Start showing the series at its first image (or where it was left)."""
         if message.seq != self.loader.seq:
             return
         if not message.images:
             self.show_message("this series has no images")
             return
         self.cine.stop(self.state)
+        viewer_shown.leave_series(self)
         self._close_store()
         self.store = FrameStore(list(message.images))
         self.loader.known = len(message.images)
         self._direction = 1
-        masked, overlays = self.state.masked, self.state.overlays
-        self.state = ViewerState(
-            series_index=self.loader.index,
-            count=len(message.images),
-            masked=masked,
-            overlays=overlays,
-        )
+        overlays, count = self.state.overlays, len(message.images)
+        self.state = self.settings.session.reopen(message.series_uid, self.loader.index, count)
+        self.state.overlays = overlays
         self.frame = None
         self.info = None
         self.request_render()

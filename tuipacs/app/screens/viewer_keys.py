@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from tuipacs.app.screens.viewer_cine import Cine
+    from tuipacs.app.settings import Settings
     from tuipacs.app.widgets.image_view import ImageView
     from tuipacs.app.widgets.series_loader import SeriesLoader
     from tuipacs.app.widgets.viewport import ImageViewport
@@ -238,6 +239,7 @@ class _Viewer(Protocol):
     cine: Cine
     _direction: int
     _last_key: float
+    settings: Settings
     _repeats: int
     _held_key: object
 
@@ -426,8 +428,9 @@ class ViewerKeys:
         self.viewport.show_overlays(self.state.overlays)
 
     def action_mask(self: _Viewer) -> None:
-        """Mask or unmask patient identity in the overlays and the tag browser."""
+        """Mask or unmask patient identity on every screen (until turned off)."""
         self.state.masked = not self.state.masked
+        self.settings.session.masked = self.state.masked
         self.update_overlays()
 
     def action_tags(self: _Viewer) -> None:

@@ -83,3 +83,10 @@ def probe_readout(screen: ViewerScreen) -> str:
     if screen.frame is None:
         return OUTSIDE
     return probe_text(screen.frame, probe_pixel_of(screen))
+
+
+def leave_series(screen: ViewerScreen) -> None:
+    """Remember the open series' image, window and view for this session."""
+    if screen.store is not None and 0 <= screen.state.series_index < len(screen.series):
+        uid = screen.series[screen.state.series_index].series_uid
+        screen.settings.session.leave(uid, screen.state)
