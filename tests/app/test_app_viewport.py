@@ -17,7 +17,7 @@ from tuipacs.view.labels import (
     orientation_labels,
     patient_orientation_labels,
 )
-from tuipacs.view.overlay_text import block_width, clip_block, corner_width, corners
+from tuipacs.view.overlay_text import block_width, clip_block, corner_width, corners, patient_age
 from tuipacs.view.state import ViewerState, preset_choices
 from tuipacs.view.viewport import Orientation, Region, crop, screen_to_region, visible_region
 
@@ -195,12 +195,29 @@ def test_overlay_corners_and_mask() -> None:
     )
     state = ViewerState(index=2, count=20, window=Window(40, 400))
     text = corners(info, state, state.window, 150.0)
-    assert text.top_left.splitlines() == ["DOE, JANE", "ID: ID1", "DOB: 1970-01-02 F"]
+    assert text.top_left.splitlines() == ["DOE, JANE", "ID: ID1", "DOB: 1970-01-02  F  53 y"]
     assert "Im: 3/20" in text.bottom_left and "Loc: -12.5 mm  Thk: 1 mm" in text.bottom_left
     assert text.bottom_right.splitlines() == ["Zoom: 150%", "WL: 40 WW: 400"]
     state.masked = True
     masked = corners(info, state, state.window, 150.0)
     assert "DOE" not in masked.top_left and "ID1" not in masked.top_left
+    assert "53 y" not in masked.top_left, "the age tells the birth year"
+
+
+def test_overlay_cosmetics() -> None:
+    """No stray "DOB:  M" without a birth date; the header's age; "Loc" for any position;
+    29.97 fps reads as the rate keys set it ("30", not "30.0")."""
+    info = FrameInfo(patient_name="DOE^JOHN", sex="M", patient_age="063Y", position=(1, 2, -7.5))
+    state = ViewerState(index=0, count=3, window=Window(40, 400), cine=True, cine_rate=29.97)
+    text = corners(info, state, state.window, 100.0)
+    assert text.top_left.splitlines()[-1] == "M  63 y"
+    assert "Loc: -7.5 mm" in text.bottom_left and "Pos" not in text.bottom_left
+    assert "Cine 30 fps" in text.bottom_right
+    for age, shown in (("012M", "12 mo"), ("003W", "3 w"), ("bad", ""), ("", "")):
+        assert patient_age(FrameInfo(patient_age=age)) == shown
+    born = FrameInfo(birth_date="19700615", study_date="20240614")
+    assert patient_age(born) == "53 y", "the birthday is the day after the study"
+    assert patient_age(FrameInfo(birth_date="1970", study_date="20240614")) == ""
 
 
 def test_format_helpers() -> None:

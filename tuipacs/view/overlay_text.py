@@ -41,12 +41,28 @@ def patient_block(info: FrameInfo, masked: bool) -> str:
     if masked:
         return _lines(f"{fmt.MASK}", f"ID: {fmt.MASK}", f"DOB: {fmt.MASK}")
     birth = fmt.dicom_date(info.birth_date)
-    sex = f" {info.sex}" if info.sex else ""
+    facts = [f"DOB: {birth}" if birth else "", info.sex, patient_age(info)]
     return _lines(
         fmt.person_name(info.patient_name) or "(no name)",
         f"ID: {info.patient_id}" if info.patient_id else "",
-        f"DOB: {birth}{sex}" if birth or sex else "",
+        "  ".join(fact for fact in facts if fact),
     )
+
+
+AGE_UNITS = {"D": "d", "W": "w", "M": "mo", "Y": "y"}
+
+
+def patient_age(info: FrameInfo) -> str:
+    """The age at the study: PatientAge (``063Y``: ``63 y``), else from the birth and study
+    dates; '' when neither is readable."""
+    text = info.patient_age.strip().upper()
+    if len(text) == 4 and text[:3].isdigit() and text[3] in AGE_UNITS:
+        return f"{int(text[:3])} {AGE_UNITS[text[3]]}"
+    born, seen = info.birth_date.strip(), info.study_date.strip()
+    if not (len(born) == len(seen) == 8 and born.isdigit() and seen.isdigit()):
+        return ""
+    years = int(seen[:4]) - int(born[:4]) - (seen[4:] < born[4:])
+    return f"{years} y" if 0 <= years < 150 else ""
 
 
 def study_block(info: FrameInfo, masked: bool) -> str:
@@ -70,11 +86,11 @@ def image_block(info: FrameInfo, state: ViewerState) -> str:
     image = f"Im: {state.index + 1}/{state.count}"
     if info.instance_number:
         image += f"  (#{info.instance_number})"
-    position = ""
+    position = ""  # the slice location, else the position along z: "Loc" either way
     if info.slice_location is not None:
         position = f"Loc: {fmt.number(info.slice_location)} mm"
     elif info.position is not None:
-        position = f"Pos: {fmt.number(info.position[2])} mm"
+        position = f"Loc: {fmt.number(info.position[2])} mm"
     if info.slice_thickness:
         position = f"{position}  Thk: {fmt.number(info.slice_thickness)} mm".strip()
     matrix = f"{info.columns}x{info.rows}" if info.rows else ""
@@ -92,6 +108,12 @@ def window_title(name: str, window: Window) -> str:
     if not title and name.startswith("file") and name[4:].isdigit():
         title = f"file {name[4:]}"
     return title or name
+
+
+def fps_text(rate: float) -> str:
+    """A frame rate as the rate keys set it: whole numbers from 10 fps (29.97: ``30``, not
+    ``30.0``), one decimal below."""
+    return fmt.number(round(rate)) if rate >= 10 else fmt.number(round(rate, 1))
 
 
 def display_block(
@@ -132,7 +154,7 @@ def display_block(
         view += f"  {PREVIEW_MARK}"
     cine = ""
     if state.cine or cine_note:
-        cine = f"Cine {fmt.number(state.cine_rate)} fps" + ("" if state.cine else " (paused)")
+        cine = f"Cine {fps_text(state.cine_rate)} fps" + ("" if state.cine else " (paused)")
     return _lines(probe, cine, view, wl)
 
 
