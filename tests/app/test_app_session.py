@@ -1,5 +1,5 @@
-"""The reader's session: the identity mask holds on every screen until turned off, and a
-reopened series comes back at its last image and window."""
+"""The reader's session: the identity mask holds on every screen until turned off, a
+reopened series comes back at its last image and window; and going to image N."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from apphelpers import open_study, settle, until
 from textual.widgets import DataTable
 
 from tuipacs.app.screens.browser import BrowserScreen
+from tuipacs.app.screens.goto import GoToScreen, image_number
 from tuipacs.app.screens.tags import TagScreen
 from tuipacs.app.screens.viewer import ViewerScreen
 from tuipacs.store.archive import Archive
@@ -74,3 +75,27 @@ async def test_reopened_series_returns_to_its_image_and_window(
         assert state.window_name == "custom"
         assert "Im: 4/" in screen.overlay_text() and "WL: 50 WW: 400" in screen.overlay_text()
         assert not state.cine and state.probe is None
+
+
+async def test_go_to_image_number(archive: Archive, make_app: Any) -> None:
+    app = make_app(archive)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_study(pilot, CT)
+        await pilot.press("g")
+        await until(pilot, lambda: isinstance(app.screen, GoToScreen), "the prompt")
+        await pilot.press("1", "5", "enter")
+        await until(pilot, lambda: app.screen is screen, "the viewer")
+        await settle(pilot)
+        assert screen.state.index == 14 and "Im: 15/" in screen.overlay_text()
+        await pilot.press("g", "9", "9", "9", "enter")
+        await until(pilot, lambda: screen.state.index == screen.state.count - 1, "the last image")
+        await pilot.press("g", "3", "escape")
+        await until(pilot, lambda: app.screen is screen, "the viewer")
+        assert screen.state.index == screen.state.count - 1, "Escape does not move"
+
+
+def test_image_number_parsing() -> None:
+    assert image_number(" 7 ", 20) == 7
+    assert image_number("0", 20) == 1 and image_number("999", 20) == 20
+    assert image_number("", 20) is None and image_number("-3", 20) is None
+    assert image_number("1e3", 20) is None and image_number("9" * 30, 20) is None

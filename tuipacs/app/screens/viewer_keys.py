@@ -69,6 +69,7 @@ def _images() -> list[BindingType]:
         ),
         Key("home", "first", "first", show=False, section="Images", tooltip="first / last image"),
         Key("end", "last", "last", show=False, section="Images", tooltip="first / last image"),
+        Key("g", "goto", "go to", show=False, section="Images", tooltip="go to image number N"),
     ]
 
 
@@ -279,6 +280,16 @@ class ViewerKeys:
         self._direction = 1 if delta > 0 else -1
         if self.state.go_to(self.state.index + delta):
             self.request_render(self._held())
+
+    def action_goto(self: _Viewer) -> None:
+        """Ask for an image number, then go there."""
+        from tuipacs.app.screens.goto import GoToScreen
+
+        def go(number: int | None) -> None:
+            if number is not None and self.state.go_to(number - 1):
+                self.request_render()
+
+        self.app.push_screen(GoToScreen(self.state.count), go)
 
     def action_first(self: _Viewer) -> None:
         """First image."""
