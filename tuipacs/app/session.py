@@ -5,8 +5,10 @@ image, window, zoom and orientation), so reopening it returns there."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from tuipacs.view.state import ViewerState
+if TYPE_CHECKING:  # the viewer's model pulls in pydicom: not on the start-up path
+    from tuipacs.view.state import ViewerState
 
 KEPT_SERIES = 200
 """Series remembered at most (the oldest are forgotten first)."""
@@ -32,6 +34,8 @@ class Session:
     def reopen(self, series_uid: str, series_index: int, count: int) -> ViewerState:
         """The state to open ``series_uid`` of ``count`` images in: where it was left (its
         image within the count), else its first image with the file's window."""
+        from tuipacs.view.state import ViewerState
+
         saved = self.series.get(series_uid)
         if saved is None:
             return ViewerState(series_index=series_index, count=count, masked=self.masked)
