@@ -56,7 +56,7 @@ DEFAULT_BIND = "127.0.0.1"
 _TOP_KEYS = frozenset(
     {"ae_title", "port", "archive_limit", "graphics", "theme", "thumbnails", "audit"}
     | {"decode_limit", "quality", "frames_in_flight"}
-    | {"serve", "tls", "nodes"}
+    | {"serve", "tls", "nodes", "keys"}
 )
 _SERVE_KEYS = frozenset(
     {"allow", "allow_store", "allow_query", "allow_retrieve", "bind", "allow_any", "sync", "tls"}
@@ -80,6 +80,8 @@ class Config:
     graphics: str = "auto"
     quality: str = "auto"
     frames_in_flight: int = 1
+    keys: dict[str, str] = field(default_factory=dict)
+    """[keys]: viewer action name -> keys (tuipacs.view.actions), as given."""
     theme: str = "reading-room"
     thumbnails: bool = True
     audit: bool = True
@@ -209,6 +211,7 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
     cfg.frames_in_flight = top.get("frames_in_flight", int, cfg.frames_in_flight)
     if not 1 <= cfg.frames_in_flight <= 8:
         raise top.fail("frames_in_flight", "must be a number from 1 to 8")
+    cfg.keys = _keys(_Reader(path, text, top.get("keys", dict, {}), "keys"))
     cfg.theme = top.get("theme", str, cfg.theme)
     cfg.thumbnails = top.get("thumbnails", bool, cfg.thumbnails)
     cfg.audit = top.get("audit", bool, cfg.audit)
@@ -258,6 +261,20 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
             raise ConfigError(f"{path}:{line}: [nodes.{name}]: {exc}") from exc
     cfg.nodes = {name: dict(table) for name, table in nodes.items()}
     return cfg
+
+
+def _keys(reader: _Reader) -> dict[str, str]:
+    """[keys]: known viewer action names, each to valid key names."""
+    from tuipacs.view.actions import VIEWER_ACTIONS, parse_keys
+
+    reader.check_keys(frozenset(VIEWER_ACTIONS))
+    keys: dict[str, str] = {}
+    for name in reader.table:
+        try:
+            keys[name] = ",".join(parse_keys(reader.get(name, str, "")))
+        except ValueError as exc:
+            raise reader.fail(name, str(exc)) from None
+    return keys
 
 
 def _tls_files(reader: _Reader) -> TlsFiles:

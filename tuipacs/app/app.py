@@ -16,6 +16,7 @@ from tuipacs.app.settings import Settings
 from tuipacs.config import Config
 from tuipacs.remote import config_clients
 from tuipacs.store.archive import Archive
+from tuipacs.view.actions import viewer_keymap
 from tuipacs.view.graphics.probe import GraphicsConfig, current_config, normalise_setting
 
 if TYPE_CHECKING:
@@ -99,6 +100,8 @@ class TuipacsApp(FlowApp, App[int]):
         """Register the themes, pick one, open the browser."""
         for theme in self._theme_set.themes.values():
             self.register_theme(theme)
+        if self.settings.config.keys:  # [keys]: the viewer's actions on other keys
+            self.set_keymap(viewer_keymap(self.settings.config.keys))
         chosen = themes.pick_theme(self._requested_theme, self.available_themes)
         self.theme = chosen
         for warning in self._theme_set.warnings:

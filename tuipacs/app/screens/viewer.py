@@ -27,6 +27,7 @@ from tuipacs.app.widgets.series_loader import SeriesLoader
 from tuipacs.app.widgets.viewport import ImageViewport
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, StudyRow
+from tuipacs.view.actions import viewer_keymap
 from tuipacs.view.frames import Frame, FrameStore
 from tuipacs.view.info import FrameInfo
 from tuipacs.view.layout import CellSize
@@ -335,4 +336,5 @@ class ViewerScreen(ViewerKeys, Screen[None]):
 
         presets_text = "  ".join(f"{c.key} {c.label}" for c in self.choices)
         extra = f"Presets: {presets_text}" if presets_text else ""
-        self.app.push_screen(HelpScreen.of(self, "viewer", SECTIONS, extra))
+        keymap = viewer_keymap(self.settings.config.keys)
+        self.app.push_screen(HelpScreen.of(self, "viewer", SECTIONS, extra, keymap))

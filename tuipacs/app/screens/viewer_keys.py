@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Protocol
 from textual import events
 from textual.binding import Binding, BindingType
 
-from tuipacs.app.keymap import Key
+from tuipacs.app.keymap import Key, named
 from tuipacs.imaging import presets
 from tuipacs.imaging.voi import Window
+from tuipacs.view.actions import BINDING_PREFIX, action_name
 from tuipacs.view.render import RenderRequest
 from tuipacs.view.state import ZOOM_STEP, PresetChoice, ViewerState
 from tuipacs.view.viewport import fit_scale
@@ -220,9 +221,15 @@ def _later() -> list[BindingType]:
     ]
 
 
+def viewer_id(action: str) -> str | None:
+    """The binding id of a viewer action (``viewer.next_image``), None when unnamed."""
+    name = action_name(action)
+    return BINDING_PREFIX + name if name else None
+
+
 def viewer_bindings() -> list[BindingType]:
     """Every key of the viewer, in the footer's order (the help sorts them by section)."""
-    return _images() + _window() + _view() + _later()
+    return named(_images() + _window() + _view() + _later(), viewer_id)
 
 
 class _Viewer(Protocol):
