@@ -100,6 +100,7 @@ def ours_encoder(backend: str, count: int, hu: list[np.ndarray]) -> Figures:
     from tuipacs.app.graphics.backend import FrameRequest, encode_frame
     from tuipacs.app.widgets.image_view import ImageView
     from tuipacs.view.graphics.probe import GraphicsConfig
+    from tuipacs.view.link import FULL
 
     encoder = ImageView(config=GraphicsConfig(backend, CELL), image_id=0x123456).graphics
     console = Console(file=io.StringIO(), color_system="truecolor", force_terminal=True)
@@ -108,7 +109,7 @@ def ours_encoder(backend: str, count: int, hu: list[np.ndarray]) -> Figures:
         box = fit_box((512, 512), 1.0, COLS, AREA_ROWS - 2, CELL)
 
     def step(frame: np.ndarray) -> int:
-        request = FrameRequest(1, frame, 1.0, False, backend, box, CELL, 0x123456, False)
+        request = FrameRequest(1, frame, 1.0, FULL, backend, box, CELL, 0x123456, False)
         encoded = encode_frame(encoder, request)
         if backend == "halfcell":
             return sum(len(s.render(console).encode()) for s in encoded.strips)
@@ -260,6 +261,8 @@ class PtyRun:
                 total += len(chunk)
                 last = time.perf_counter()
                 seen = True
+                for _ in range(chunk.count(b"\x1b[6n")):  # a terminal answers the frame gate
+                    os.write(self.master, b"\x1b[1;1R")
             elif seen and time.perf_counter() - last >= quiet:
                 break
         return total, last
