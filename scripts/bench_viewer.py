@@ -11,11 +11,14 @@ halfcell) it measures KiB and ms per window/level step and per image step:
    key press to the last byte of the step (includes Textual's own work).
 
 textual-image's TGPImage / SixelImage / HalfcellImage are measured the same way, sized to the
-same cell box. Last, cold start to interactive (scripts/bench_startup.py's measurement: tuipacs
+same cell box. Then cold start to interactive (scripts/bench_startup.py's measurement: tuipacs
 until its browser lists the archive, next to a trivial Textual app). Targets: Kitty <= 180 KiB
-and <= 12 ms per step; half-cell <= 10 ms per step; start < 1 s.
+and <= 12 ms per step; half-cell <= 10 ms per step; start < 1 s. Last, the viewer over a
+modelled SSH link at 2 and 10 Mbit/s and locally (scripts/link_bench.py): frames per second
+while a key is held and in cine, KiB per frame, settle time after release, frames after pause.
 
-Usage: python scripts/bench_viewer.py [--steps N] [--starts N] [--no-pty]
+Usage: python scripts/bench_viewer.py [--steps N] [--starts N] [--no-pty] [--no-link]
+       [--link-only]
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the synthetic test pictures
 
 import bench_startup  # noqa: E402  (scripts/ is on sys.path: this file runs as a script)
+import link_bench  # noqa: E402  (the viewer over a modelled SSH link)
 from synthetic import ct_phantom, window  # noqa: E402
 
 from tuipacs.view.layout import CellSize, fit_box  # noqa: E402
@@ -96,6 +100,7 @@ def ours_encoder(backend: str, count: int, hu: list[np.ndarray]) -> Figures:
     from tuipacs.app.graphics.backend import FrameRequest, encode_frame
     from tuipacs.app.widgets.image_view import ImageView
     from tuipacs.view.graphics.probe import GraphicsConfig
+    from tuipacs.view.link import FULL
 
     encoder = ImageView(config=GraphicsConfig(backend, CELL), image_id=0x123456).graphics
     console = Console(file=io.StringIO(), color_system="truecolor", force_terminal=True)
@@ -104,7 +109,7 @@ def ours_encoder(backend: str, count: int, hu: list[np.ndarray]) -> Figures:
         box = fit_box((512, 512), 1.0, COLS, AREA_ROWS - 2, CELL)
 
     def step(frame: np.ndarray) -> int:
-        request = FrameRequest(1, frame, 1.0, False, backend, box, CELL, 0x123456, False)
+        request = FrameRequest(1, frame, 1.0, FULL, backend, box, CELL, 0x123456, False)
         encoded = encode_frame(encoder, request)
         if backend == "halfcell":
             return sum(len(s.render(console).encode()) for s in encoded.strips)
@@ -256,6 +261,8 @@ class PtyRun:
                 total += len(chunk)
                 last = time.perf_counter()
                 seen = True
+                for _ in range(chunk.count(b"\x1b[6n")):  # a terminal answers the frame gate
+                    os.write(self.master, b"\x1b[1;1R")
             elif seen and time.perf_counter() - last >= quiet:
                 break
         return total, last
@@ -323,10 +330,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6, help="steps per measurement")
     parser.add_argument("--starts", type=int, default=3, help="cold starts to time")
     parser.add_argument("--no-pty", action="store_true", help="encoder level only")
+    parser.add_argument(
+        "--link-only",
+        action="store_true",
+        help="only the slow-link figures (settle after release, fps scrolling and in cine)",
+    )
+    parser.add_argument("--no-link", action="store_true", help="skip the slow-link figures")
     parser.add_argument("--child", nargs=2, metavar=("IMPL", "BACKEND"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         run_child(*args.child)
+        return
+    if args.link_only:
+        link_bench.report()
         return
     hu = slices(4)
     cols, rows = box_for_512()
@@ -356,6 +372,10 @@ def main() -> None:
     print(f"  tuipacs, browser listed  {statistics.median(started) * 1000:6.0f} ms")
     print("\ntargets: kitty <= 180 KiB and <= 12 ms per step; half-cell <= 10 ms per step;")
     print("start < 1 s")
+    if not args.no_link:
+        link_bench.report()
+        print("\ntargets: settle after release <= 0.5 s at 2 Mbit/s, 100 ms; >= 15 fps scrolling")
+        print("at 10 Mbit/s; locally full frames at >= 30 fps; pause stops within one frame")
 
 
 if __name__ == "__main__":

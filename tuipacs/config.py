@@ -6,6 +6,8 @@ Example::
     port = 11112                # our Storage SCP port (C-MOVE destination, tuipacs serve)
     archive_limit = "20 GB"     # eviction limit; 0 = unlimited
     graphics = "auto"           # auto | kitty | sixel | halfcell
+    quality = "auto"            # auto | full | fast: pictures over a slow link
+    frames_in_flight = 1        # frames written to the terminal and not yet answered for
     theme = "reading-room"
     thumbnails = true           # series thumbnails in the browser (key t toggles)
     audit = true                # JSON-lines audit log (archive/audit.jsonl) of who did what
@@ -50,6 +52,7 @@ from tuipacs.dicom.nodes import LocalAE, Node, parse_node_spec
 from tuipacs.dicom.tls import SERVER_MODES, TlsFiles
 
 GRAPHICS = ("auto", "kitty", "sixel", "halfcell")
+QUALITY = ("auto", "full", "fast")
 #: Listen address of `tuipacs serve` unless configured: loopback only.
 DEFAULT_BIND = "127.0.0.1"
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
@@ -67,6 +70,10 @@ class Config:
     port: int = 11112
     archive_limit: int = 0
     graphics: str = "auto"
+    quality: str = "auto"
+    frames_in_flight: int = 1
+    keys: dict[str, str] = field(default_factory=dict)
+    """[keys]: viewer action name -> keys (tuipacs.view.actions), as given."""
     theme: str = "reading-room"
     thumbnails: bool = True
     audit: bool = True
@@ -251,6 +258,13 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
     cfg.graphics = top.get("graphics", str, cfg.graphics)
     if cfg.graphics not in GRAPHICS:
         raise top.fail("graphics", f"must be one of {', '.join(GRAPHICS)}")
+    cfg.quality = top.get("quality", str, cfg.quality)
+    if cfg.quality not in QUALITY:
+        raise top.fail("quality", f"must be one of {', '.join(QUALITY)}")
+    cfg.frames_in_flight = top.get("frames_in_flight", int, cfg.frames_in_flight)
+    if not 1 <= cfg.frames_in_flight <= 8:
+        raise top.fail("frames_in_flight", "must be a number from 1 to 8")
+    cfg.keys = _keys(_Reader(path, text, top.get("keys", dict, {}), "keys"))
     cfg.theme = top.get("theme", str, cfg.theme)
     cfg.thumbnails = top.get("thumbnails", bool, cfg.thumbnails)
     cfg.audit = top.get("audit", bool, cfg.audit)
@@ -301,6 +315,20 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
             raise ConfigError(f"{path}:{line}: [nodes.{name}]: {exc}") from exc
     cfg.nodes = {name: dict(table) for name, table in nodes.items()}
     return cfg
+
+
+def _keys(reader: _Reader) -> dict[str, str]:
+    """[keys]: known viewer action names, each to valid key names."""
+    from tuipacs.view.actions import VIEWER_ACTIONS, parse_keys
+
+    reader.check_keys(frozenset(VIEWER_ACTIONS))
+    keys: dict[str, str] = {}
+    for name in reader.table:
+        try:
+            keys[name] = ",".join(parse_keys(reader.get(name, str, "")))
+        except ValueError as exc:
+            raise reader.fail(name, str(exc)) from None
+    return keys
 
 
 def _tls_files(reader: _Reader) -> TlsFiles:

@@ -15,6 +15,7 @@ from tuipacs.app.screens.tags import TagScreen
 from tuipacs.app.screens.viewer import ViewerScreen
 from tuipacs.app.widgets.image_view import ImageView
 from tuipacs.store.archive import Archive
+from tuipacs.view.window_steps import MAX_ACCEL
 
 CT, DX, US, MR = 0, 1, 2, 3  # rows of the browser, newest study first
 
@@ -95,22 +96,40 @@ async def test_window_level_keys(archive: Archive, make_app: Any) -> None:
         before = shown_array(screen).copy()
         await pilot.press("up")
         await settle(pilot)
-        assert (screen.state.center, screen.state.width) == (80, 400)
+        assert (screen.state.center, screen.state.width) == (50, 400)  # CT: 10 HU a press
         assert screen.state.window_name == "custom"
-        assert "WL: 80 WW: 400" in screen.overlay_text()
+        assert "WL: 50 WW: 400" in screen.overlay_text()
         assert not np.array_equal(shown_array(screen), before)
         await pilot.press("right")
         await settle(pilot)
-        assert screen.state.width == 440
+        assert screen.state.width == 410
         await pilot.press("left", "left")
         await settle(pilot)
-        assert screen.state.width == 356  # 440 - 44, then 396 - 40 (steps are 10 %, rounded)
+        assert screen.state.width == 390
         await pilot.press("shift+down")
         await settle(pilot)
-        assert screen.state.center == 80 - 4  # fine step: 1 % of the width, rounded
+        assert screen.state.center == 49  # fine step: 1 HU
         await pilot.press("down")
         await settle(pilot)
-        assert screen.state.center == 76 - 36
+        assert screen.state.center == 39
+
+
+async def test_held_width_key_stays_bounded(archive: Archive, make_app: Any) -> None:
+    """Holding the width key for the equivalent of 2 s (60 repeats at 30 Hz) accelerates,
+    but boundedly (it took WW from 400 to 121,674 when each step was 10 % of the width)."""
+    app = make_app(archive)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_study(pilot, CT)
+        await pilot.press(*["right"] * 60)
+        await settle(pilot)
+        width = screen.state.width
+        assert 400 + 60 * 10 <= width <= 400 + 60 * 10 * MAX_ACCEL, width
+        await pilot.press(*["up"] * 3)
+        await settle(pilot)
+        assert screen.state.center == 40 + 30, "the level step does not grow with the width"
+        await pilot.press(*["left"] * 200)
+        await settle(pilot)
+        assert screen.state.width == 1, "narrowing stops at one HU"
 
 
 async def test_presets_auto_and_invert(archive: Archive, make_app: Any) -> None:

@@ -17,8 +17,8 @@ from tuipacs.view.labels import (
     orientation_labels,
     patient_orientation_labels,
 )
-from tuipacs.view.overlay_text import block_width, clip_block, corner_width, corners
-from tuipacs.view.state import ViewerState, adjust_window, preset_choices, window_step
+from tuipacs.view.overlay_text import block_width, clip_block, corner_width, corners, patient_age
+from tuipacs.view.state import ViewerState, preset_choices
 from tuipacs.view.viewport import Orientation, Region, crop, screen_to_region, visible_region
 
 ORIENTATIONS = [
@@ -130,15 +130,6 @@ def test_screen_to_region_maps_box_cells() -> None:
     assert screen_to_region((4, 2), (5, 2, 40, 20), region, (100, 200)) is None
 
 
-def test_window_steps_and_adjust() -> None:
-    assert window_step(400, fine=False) == 40
-    assert window_step(400, fine=True) == 4
-    assert window_step(5, fine=False) == pytest.approx(0.5)
-    moved = adjust_window(Window(40, 400, "SOFT TISSUE"), 1, -1, fine=False)
-    assert (moved.center, moved.width, moved.explanation) == (80, 360, "")
-    assert adjust_window(Window(0, 1), 0, -5, fine=False).width == 1
-
-
 def test_presets_per_modality() -> None:
     ct = preset_choices("CT", [Window(40, 400, "SOFT")])
     assert [c.key for c in ct] == [str(n) for n in range(1, 10)]
@@ -204,12 +195,29 @@ def test_overlay_corners_and_mask() -> None:
     )
     state = ViewerState(index=2, count=20, window=Window(40, 400))
     text = corners(info, state, state.window, 150.0)
-    assert text.top_left.splitlines() == ["DOE, JANE", "ID: ID1", "DOB: 1970-01-02 F"]
+    assert text.top_left.splitlines() == ["DOE, JANE", "ID: ID1", "DOB: 1970-01-02  F  53 y"]
     assert "Im: 3/20" in text.bottom_left and "Loc: -12.5 mm  Thk: 1 mm" in text.bottom_left
     assert text.bottom_right.splitlines() == ["Zoom: 150%", "WL: 40 WW: 400"]
     state.masked = True
     masked = corners(info, state, state.window, 150.0)
     assert "DOE" not in masked.top_left and "ID1" not in masked.top_left
+    assert "53 y" not in masked.top_left, "the age tells the birth year"
+
+
+def test_overlay_cosmetics() -> None:
+    """No stray "DOB:  M" without a birth date; the header's age; "Loc" for any position;
+    29.97 fps reads as the rate keys set it ("30", not "30.0")."""
+    info = FrameInfo(patient_name="DOE^JOHN", sex="M", patient_age="063Y", position=(1, 2, -7.5))
+    state = ViewerState(index=0, count=3, window=Window(40, 400), cine=True, cine_rate=29.97)
+    text = corners(info, state, state.window, 100.0)
+    assert text.top_left.splitlines()[-1] == "M  63 y"
+    assert "Loc: -7.5 mm" in text.bottom_left and "Pos" not in text.bottom_left
+    assert "Cine 30 fps" in text.bottom_right
+    for age, shown in (("012M", "12 mo"), ("003W", "3 w"), ("bad", ""), ("", "")):
+        assert patient_age(FrameInfo(patient_age=age)) == shown
+    born = FrameInfo(birth_date="19700615", study_date="20240614")
+    assert patient_age(born) == "53 y", "the birthday is the day after the study"
+    assert patient_age(FrameInfo(birth_date="1970", study_date="20240614")) == ""
 
 
 def test_format_helpers() -> None:

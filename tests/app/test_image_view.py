@@ -201,7 +201,7 @@ async def test_sixel_preview_is_coarser_then_full(monkeypatch: pytest.MonkeyPatc
         await _wait_frames(pilot, view, 2)
         await until(pilot, lambda: len(written) >= 2, "two Sixel pictures")
     registers = [len(re.findall(r"#\d+;2;", data)) for data in written[:2]]
-    assert registers == [26, 101]
+    assert registers[0] <= 51 and registers[1] == 101, "a preview with fewer greys, then all"
 
 
 def _old_line(canvas: StripCanvas, y: int, width: int) -> Strip:

@@ -87,7 +87,7 @@ def test_window_key_changes_the_image_and_nothing_crashes(
     time.sleep(1.0)  # let the first frame land
     before = tmux_app.screen(colours=True)
     tmux_app.run("send-keys", "-t", "t", "Up")
-    tmux_app.wait_for("WL: 80")
+    tmux_app.wait_for("WL: 50")  # CT: 10 HU a press
     deadline = time.monotonic() + 20
     after = tmux_app.screen(colours=True)
     while after == before and time.monotonic() < deadline:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from textual.app import App
 
 from tuipacs.app import themes
+from tuipacs.app.graphics.flow import FlowApp
 from tuipacs.app.keymap import Key
 from tuipacs.app.messages import StudyArrived
 from tuipacs.app.screens.browser import BrowserScreen
@@ -15,6 +16,7 @@ from tuipacs.app.settings import Settings
 from tuipacs.config import Config
 from tuipacs.remote import config_clients
 from tuipacs.store.archive import Archive
+from tuipacs.view.actions import viewer_keymap
 from tuipacs.view.graphics.probe import GraphicsConfig, current_config, normalise_setting
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ class ServeSettings:
     bind: str | None = None
 
 
-class TuipacsApp(App[int]):
+class TuipacsApp(FlowApp, App[int]):
     """tuipacs: a study browser and an image viewer over one local archive."""
 
     CSS_PATH = "app.tcss"
@@ -98,6 +100,8 @@ class TuipacsApp(App[int]):
         """Register the themes, pick one, open the browser."""
         for theme in self._theme_set.themes.values():
             self.register_theme(theme)
+        if self.settings.config.keys:  # [keys]: the viewer's actions on other keys
+            self.set_keymap(viewer_keymap(self.settings.config.keys))
         chosen = themes.pick_theme(self._requested_theme, self.available_themes)
         self.theme = chosen
         for warning in self._theme_set.warnings:
@@ -146,20 +150,24 @@ class TuipacsApp(App[int]):
             server.stop()
 
 
-def graphics_config(setting: str | GraphicsConfig | None, cfg: Config) -> GraphicsConfig:
+def graphics_config(
+    setting: str | GraphicsConfig | None, cfg: Config, quality: str | None = None
+) -> GraphicsConfig:
     """The display settings for ``setting`` without probing the terminal.
 
-    A GraphicsConfig passes through (``run_app`` probes and builds one); a backend name is
-    used as is; ``auto`` (or None with ``graphics = "auto"`` in the config) takes the settings
-    configured by a probe, else half-cell blocks (or ``$TUIPACS_GRAPHICS``).
+    A GraphicsConfig keeps its backend and cell size (``run_app`` probes and builds one); a
+    backend name is used as is; ``auto`` (or None with ``graphics = "auto"`` in the config)
+    takes the settings configured by a probe, else half-cell blocks (or
+    ``$TUIPACS_GRAPHICS``). The quality (``quality``, else the config's) and the frames in
+    flight come from the config.
     """
     if isinstance(setting, GraphicsConfig):
-        return setting
-    value = normalise_setting(setting or cfg.graphics)
-    base = current_config()
-    if value == "auto":
-        return base
-    return GraphicsConfig(value, base.cell_size, base.in_tmux, base.cell_size_source)
+        chosen = setting
+    else:
+        value = normalise_setting(setting or cfg.graphics)
+        base = current_config()
+        chosen = base if value == "auto" else replace(base, backend=value)
+    return replace(chosen, quality=quality or cfg.quality, frames_in_flight=cfg.frames_in_flight)
 
 
 def build_app(
@@ -171,8 +179,10 @@ def build_app(
     theme_set: themes.ThemeSet | None = None,
     serve: bool | ServeSettings = False,
     clients: ClientFactory | None = None,
+    quality: str | None = None,
 ) -> TuipacsApp:
-    """The app for ``archive``; ``graphics``/``theme`` None mean "from the config".
+    """The app for ``archive``; ``graphics``/``theme``/``quality`` None mean "from the
+    config".
 
     ``serve`` True (or a ServeSettings with overrides) also runs the archive server (AE title,
     port and bind from the config, like ``tuipacs serve``); arrivals refresh the browser.
@@ -183,7 +193,7 @@ def build_app(
     return TuipacsApp(
         archive,
         cfg,
-        graphics=graphics_config(graphics, cfg),
+        graphics=graphics_config(graphics, cfg, quality),
         theme=theme or cfg.theme,
         theme_set=theme_set,
         serve=settings,

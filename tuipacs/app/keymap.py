@@ -8,8 +8,8 @@ make one row, their keys joined: ``j`` and ``k`` with "next / previous image" gi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from textual.binding import Binding, BindingType
 
@@ -94,3 +94,29 @@ def help_sections(
         if entries:
             sections.append((title, entries))
     return tuple(sections)
+
+
+def named(bindings: Iterable[BindingType], names: Callable[[str], str | None]) -> list[BindingType]:
+    """``bindings`` with ids (``names(action)``), so that a keymap can give them other keys."""
+    out: list[BindingType] = []
+    for binding in bindings:
+        name = names(binding.action) if isinstance(binding, Binding) else None
+        out.append(replace(binding, id=name) if name and isinstance(binding, Binding) else binding)
+    return out
+
+
+def remapped(bindings: Iterable[BindingType], keymap: Mapping[str, str]) -> list[BindingType]:
+    """``bindings`` as the keymap (binding id -> keys) makes them, for the help: a binding
+    in the keymap gets its keys; a key it takes leaves the other bindings (as in Textual)."""
+    taken = {key.strip() for keys in keymap.values() for key in keys.split(",")}
+    out: list[BindingType] = []
+    for binding in bindings:
+        if not isinstance(binding, Binding):
+            out.append(binding)
+        elif binding.id and binding.id in keymap:
+            out.append(replace(binding, key=keymap[binding.id], key_display=None))
+        else:
+            kept = [k for k in binding.key.split(",") if k.strip() not in taken]
+            if kept:
+                out.append(replace(binding, key=",".join(kept)))
+    return out

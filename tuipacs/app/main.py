@@ -19,8 +19,10 @@ def run_app(
     theme: str | None = None,
     serve: bool = False,
     clients: ClientFactory | None = None,
+    quality: str | None = None,
 ) -> int:
-    """Run the TUI on ``archive``; ``graphics``/``theme`` None mean "from the config".
+    """Run the TUI on ``archive``; ``graphics``/``theme``/``quality`` None mean "from the
+    config".
 
     ``serve`` also runs the archive server (as ``tuipacs serve``) so arrivals show up live.
     ``clients`` gives the clients of remote archives (None: the nodes of ``cfg``).
@@ -43,6 +45,8 @@ def run_app(
         extra["serve"] = True
     if clients is not None:
         extra["clients"] = clients
+    if quality is not None:
+        extra["quality"] = quality
     app = build_app(archive, cfg, graphics=config, theme=theme, **extra)
     result = app.run()
     return int(result or 0) if app.return_code in (None, 0) else int(app.return_code or 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tuipacs.app.session import Session
 from tuipacs.config import Config
 from tuipacs.view.graphics.probe import GraphicsConfig, current_config
 
@@ -14,3 +15,5 @@ class Settings:
 
     config: Config = field(default_factory=Config)
     graphics: GraphicsConfig = field(default_factory=current_config)
+    session: Session = field(default_factory=Session)
+    """The reader's session (mask, where each series was left): one per app, shared."""

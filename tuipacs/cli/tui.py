@@ -13,6 +13,12 @@ from tuipacs.cli.output import say
 def register(parser: argparse.ArgumentParser) -> None:
     """Add the TUI's options to the top-level parser and make it the default command."""
     parser.add_argument("--graphics", choices=config.GRAPHICS, help="image protocol")
+    parser.add_argument(
+        "--quality",
+        choices=config.QUALITY,
+        help="pictures over a slow link: auto (full frames when the link carries them), "
+        "full (never a preview), fast (previews while in motion)",
+    )
     parser.add_argument("--theme", help="colour theme (reading-room, light, high-contrast)")
     parser.add_argument(
         "--serve",
@@ -36,5 +42,11 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
     clients = config_clients(cfg, archive)  # the TUI reaches remote archives through these
     return run_app(
-        archive, cfg, graphics=args.graphics, theme=args.theme, serve=args.serve, clients=clients
+        archive,
+        cfg,
+        graphics=args.graphics,
+        theme=args.theme,
+        serve=args.serve,
+        clients=clients,
+        quality=args.quality,
     )

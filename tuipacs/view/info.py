@@ -21,6 +21,8 @@ class FrameInfo:
     patient_id: str = ""
     birth_date: str = ""
     sex: str = ""
+    patient_age: str = ""
+    """PatientAge as in the header (``063Y``), '' when absent."""
     study_date: str = ""
     study_time: str = ""
     study_description: str = ""
@@ -111,6 +113,7 @@ def frame_info(ds: Dataset, index: int) -> FrameInfo:
         patient_id=_text(ds, "PatientID"),
         birth_date=_text(ds, "PatientBirthDate"),
         sex=_text(ds, "PatientSex"),
+        patient_age=_text(ds, "PatientAge"),
         study_date=_text(ds, "StudyDate"),
         study_time=_text(ds, "StudyTime"),
         study_description=_text(ds, "StudyDescription"),

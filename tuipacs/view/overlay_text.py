@@ -16,6 +16,9 @@ from tuipacs.view.render import Rendered
 from tuipacs.view.state import ViewerState
 from tuipacs.view.viewport import Orientation
 
+PREVIEW_MARK = "(preview)"
+"""Marks a picture below full quality; the full one follows when the motion stops."""
+
 
 @dataclass(frozen=True)
 class Corners:
@@ -38,12 +41,28 @@ def patient_block(info: FrameInfo, masked: bool) -> str:
     if masked:
         return _lines(f"{fmt.MASK}", f"ID: {fmt.MASK}", f"DOB: {fmt.MASK}")
     birth = fmt.dicom_date(info.birth_date)
-    sex = f" {info.sex}" if info.sex else ""
+    facts = [f"DOB: {birth}" if birth else "", info.sex, patient_age(info)]
     return _lines(
         fmt.person_name(info.patient_name) or "(no name)",
         f"ID: {info.patient_id}" if info.patient_id else "",
-        f"DOB: {birth}{sex}" if birth or sex else "",
+        "  ".join(fact for fact in facts if fact),
     )
+
+
+AGE_UNITS = {"D": "d", "W": "w", "M": "mo", "Y": "y"}
+
+
+def patient_age(info: FrameInfo) -> str:
+    """The age at the study: PatientAge (``063Y``: ``63 y``), else from the birth and study
+    dates; '' when neither is readable."""
+    text = info.patient_age.strip().upper()
+    if len(text) == 4 and text[:3].isdigit() and text[3] in AGE_UNITS:
+        return f"{int(text[:3])} {AGE_UNITS[text[3]]}"
+    born, seen = info.birth_date.strip(), info.study_date.strip()
+    if not (len(born) == len(seen) == 8 and born.isdigit() and seen.isdigit()):
+        return ""
+    years = int(seen[:4]) - int(born[:4]) - (seen[4:] < born[4:])
+    return f"{years} y" if 0 <= years < 150 else ""
 
 
 def study_block(info: FrameInfo, masked: bool) -> str:
@@ -67,11 +86,11 @@ def image_block(info: FrameInfo, state: ViewerState) -> str:
     image = f"Im: {state.index + 1}/{state.count}"
     if info.instance_number:
         image += f"  (#{info.instance_number})"
-    position = ""
+    position = ""  # the slice location, else the position along z: "Loc" either way
     if info.slice_location is not None:
         position = f"Loc: {fmt.number(info.slice_location)} mm"
     elif info.position is not None:
-        position = f"Pos: {fmt.number(info.position[2])} mm"
+        position = f"Loc: {fmt.number(info.position[2])} mm"
     if info.slice_thickness:
         position = f"{position}  Thk: {fmt.number(info.slice_thickness)} mm".strip()
     matrix = f"{info.columns}x{info.rows}" if info.rows else ""
@@ -91,6 +110,12 @@ def window_title(name: str, window: Window) -> str:
     return title or name
 
 
+def fps_text(rate: float) -> str:
+    """A frame rate as the rate keys set it: whole numbers from 10 fps (29.97: ``30``, not
+    ``30.0``), one decimal below."""
+    return fmt.number(round(rate)) if rate >= 10 else fmt.number(round(rate, 1))
+
+
 def display_block(
     state: ViewerState,
     window: Window | None,
@@ -98,11 +123,12 @@ def display_block(
     probe: str,
     voi: str = "",
     cine_note: bool = False,
+    preview: bool = False,
 ) -> str:
     """Window (or ``voi``, e.g. a VOI LUT), zoom, orientation changes, cine, probe value.
 
     The cine rate shows while cine plays, and with ``cine_note`` (the rate just changed)
-    while it is paused.
+    while it is paused. ``preview`` marks a picture sent below full quality (a slow link).
     """
     if voi:
         wl = voi
@@ -124,9 +150,11 @@ def display_block(
         turns.append("flip V")
     if turns:
         view += "  " + " ".join(turns)
+    if preview:
+        view += f"  {PREVIEW_MARK}"
     cine = ""
     if state.cine or cine_note:
-        cine = f"Cine {fmt.number(state.cine_rate)} fps" + ("" if state.cine else " (paused)")
+        cine = f"Cine {fps_text(state.cine_rate)} fps" + ("" if state.cine else " (paused)")
     return _lines(probe, cine, view, wl)
 
 
@@ -138,13 +166,14 @@ def corners(
     probe: str = "",
     voi: str = "",
     cine_note: bool = False,
+    preview: bool = False,
 ) -> Corners:
     """All four corner texts for one image."""
     return Corners(
         patient_block(info, state.masked),
         study_block(info, state.masked),
         image_block(info, state),
-        display_block(state, window, zoom_percent, probe, voi, cine_note),
+        display_block(state, window, zoom_percent, probe, voi, cine_note, preview),
     )
 
 
@@ -156,6 +185,7 @@ def viewer_corners(
     zoom_percent: float,
     probe: str = "",
     cine_note: bool = False,
+    preview: bool = False,
 ) -> Corners:
     """The corners of the viewer showing ``rendered`` of ``frame`` (None: nothing shown):
     "VOI LUT" instead of a window when the file's VOI LUT was applied."""
@@ -168,7 +198,7 @@ def viewer_corners(
     )
     window = None if lut else state.window
     voi = "VOI LUT" if lut else ""
-    return corners(info, state, window, zoom_percent, probe, voi, cine_note=cine_note)
+    return corners(info, state, window, zoom_percent, probe, voi, cine_note, preview)
 
 
 def edge_labels(info: FrameInfo | None, orientation: Orientation) -> tuple[str, str, str, str]:

@@ -39,7 +39,9 @@ class RenderRequest:
     pan: tuple[float, float]
     view_px: tuple[float, float]
     """The ImageView's area in screen pixels (height, width)."""
-    preview: bool = False
+    motion: float | None = None
+    """Seconds between the frames the reader asks for while the picture moves (a held key,
+    cine, a drag); None for a picture at rest (always sent in full)."""
 
 
 @dataclass(frozen=True)

@@ -140,21 +140,6 @@ class ViewerState:
         return self.cine_rate
 
 
-def window_step(width: float, fine: bool) -> float:
-    """How far one key press moves the window: 10 % of the width (1 % when fine)."""
-    step = width * (0.01 if fine else 0.1)
-    if width >= 20:
-        step = max(1.0, round(step))
-    return step
-
-
-def adjust_window(window: Window, d_center: int, d_width: int, fine: bool) -> Window:
-    """Move the level by ``d_center`` steps and the width by ``d_width`` steps."""
-    step = window_step(window.width, fine)
-    adjusted = window.adjusted(d_center=d_center * step, d_width=d_width * step)
-    return replace(adjusted, explanation="")
-
-
 @dataclass(frozen=True)
 class PresetChoice:
     """A window the number keys offer: a fixed window or one computed from the image."""

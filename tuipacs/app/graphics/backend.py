@@ -19,6 +19,7 @@ from textual.strip import Strip
 
 from tuipacs.view.graphics.probe import BACKENDS, GraphicsError
 from tuipacs.view.layout import Box, CellSize
+from tuipacs.view.link import Level
 
 if TYPE_CHECKING:
     from tuipacs.app.graphics.canvas import Canvas
@@ -32,12 +33,19 @@ class FrameRequest:
     seq: int
     array: np.ndarray
     aspect: float
-    preview: bool
+    level: Level
     backend: str
     box: Box
     cell: CellSize
     image_id: int
     tmux: bool
+    tag: object = None
+    """The caller's label of the picture (the viewer's render request), given back when shown."""
+
+    @property
+    def preview(self) -> bool:
+        """True when the frame is below full quality."""
+        return self.level.preview
 
 
 @dataclass(frozen=True)
@@ -48,12 +56,16 @@ class EncodedFrame:
     data: str
     strips: list[Strip]
     encode_ms: float = 0.0
+    nbytes: int = 0
+    """Bytes this frame puts on the wire (escape sequences, or the strips' text)."""
 
 
 class GraphicsBackend(Protocol):
     """How an ImageView shows its picture with one terminal graphics protocol."""
 
     name: str
+    levels: tuple[Level, ...]
+    """The quality levels this protocol offers, full quality first."""
 
     @property
     def canvas(self) -> Canvas:
@@ -76,8 +88,9 @@ class GraphicsBackend(Protocol):
         """Escape sequences or strips for ``pixels`` (encoder thread)."""
         ...
 
-    def present(self, frame: EncodedFrame) -> None:
-        """Put an encoded frame on the canvas and the terminal (UI thread)."""
+    def present(self, frame: EncodedFrame) -> bool:
+        """Put an encoded frame on the canvas and the terminal (UI thread); False when the
+        picture is written later (the backend then calls the view's ``frame_written``)."""
         ...
 
     def clear(self) -> None:
@@ -97,7 +110,16 @@ def encode_frame(backend: GraphicsBackend, request: FrameRequest) -> EncodedFram
     """Prepare and encode one frame, timed (runs on the encoder thread)."""
     start = time.perf_counter()
     frame = backend.encode(request, backend.prepare(request))
-    return replace(frame, encode_ms=(time.perf_counter() - start) * 1000.0)
+    size = len(frame.data) if frame.data else sum(strip_bytes(s) for s in frame.strips)
+    return replace(frame, encode_ms=(time.perf_counter() - start) * 1000.0, nbytes=size)
+
+
+def strip_bytes(strip: Strip) -> int:
+    """UTF-8 bytes of a strip as Textual writes it in true colour (about, for plain strips)."""
+    text = getattr(strip, "truecolor", None)
+    if isinstance(text, str):
+        return len(text.encode("utf-8"))
+    return strip.cell_length * 3
 
 
 def make_backend(name: str, view: ImageView) -> GraphicsBackend:

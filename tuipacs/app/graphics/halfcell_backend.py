@@ -14,8 +14,14 @@ from textual.strip import Strip
 from tuipacs.app.graphics.backend import EncodedFrame, FrameRequest
 from tuipacs.app.graphics.canvas import StripCanvas
 from tuipacs.app.graphics.halfcell import HalfcellRenderer
-from tuipacs.imaging.resample import fit_into
+from tuipacs.imaging.resample import fit_into, resize
 from tuipacs.view.layout import Box, CellSize
+from tuipacs.view.link import FULL, Level
+
+LEVELS: tuple[Level, ...] = (FULL, Level("coarse", 1, 32), Level("blocks", 2, 16))
+"""Full: every grey in true colour; previews with fewer greys (neighbouring cells then share
+their colours and go out as one run) and, coarsest, one colour per cell and per pair of
+cells."""
 
 if TYPE_CHECKING:
     from tuipacs.app.widgets.image_view import ImageView
@@ -34,10 +40,27 @@ def halfcell_strips(
     return renderer.strips(halfcell_pixels(array, aspect, box, cell))
 
 
+def coarsen(pixels: np.ndarray, level: Level) -> np.ndarray:
+    """``pixels`` at ``level``: blocks of ``scale`` x ``scale`` pixels of one value (their
+    mean), grey levels cut to ``greys`` (0: all)."""
+    out = pixels
+    scale = level.scale
+    if scale > 1:
+        rows, cols = pixels.shape[:2]
+        small = resize(pixels, (max(1, -(-rows // scale)), max(1, -(-cols // scale))))
+        out = np.repeat(np.repeat(small, scale, axis=0), scale, axis=1)[:rows, :cols]
+    if level.greys > 1:
+        step = 256 / level.greys
+        lut = (np.floor(np.arange(256) / step) * step + step / 2).clip(0, 255).astype(np.uint8)
+        out = lut[out]
+    return np.ascontiguousarray(out)
+
+
 class HalfcellBackend:
     """Strips of half blocks, painted by Textual on a StripCanvas."""
 
     name = "halfcell"
+    levels = LEVELS
 
     def __init__(self, view: ImageView) -> None:
         self.view = view
@@ -52,17 +75,19 @@ class HalfcellBackend:
         return box
 
     def prepare(self, request: FrameRequest) -> np.ndarray:
-        """Two pixels per cell (previews are not made: half-cells are cheap)."""
-        return halfcell_pixels(request.array, request.aspect, request.box, request.cell)
+        """Two pixels per cell; previews coarser (see LEVELS)."""
+        pixels = halfcell_pixels(request.array, request.aspect, request.box, request.cell)
+        return coarsen(pixels, request.level)
 
     def encode(self, request: FrameRequest, pixels: np.ndarray) -> EncodedFrame:
         """The strips, rendered on this (encoder) thread."""
         return EncodedFrame(request, "", self.view.renderer.strips(pixels))
 
-    def present(self, frame: EncodedFrame) -> None:
-        """New strips at the request's box."""
+    def present(self, frame: EncodedFrame) -> bool:
+        """New strips at the request's box (Textual writes them with its next update)."""
         self.canvas.set_box(frame.request.box)
         self.canvas.set_strips(frame.strips)
+        return True
 
     def clear(self) -> None:
         """No strips."""

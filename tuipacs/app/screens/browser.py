@@ -28,6 +28,7 @@ from tuipacs.app.messages import (
     StudiesFound,
     StudyArrived,
 )
+from tuipacs.app.screens.browser_mask import BrowserMask
 from tuipacs.app.screens.query import QueryRequest, QueryScreen
 from tuipacs.app.settings import Settings
 from tuipacs.app.widgets.remote_panel import REMOTE_COLUMNS, RemotePanel, RemoteStudy
@@ -101,6 +102,8 @@ def _bindings() -> list[BindingType]:
             tooltip="cancel the running retrieve"),
         Key("escape", "escape", "Back", show=False, section=remote,
             tooltip="cancel the running retrieve, else hide the remote results"),
+        Key("m", "mask", "Mask", section=app,
+            tooltip="mask / unmask patient identity on every screen"),
         Key("question_mark", "help", "Help", section=app, tooltip="this help"),
         Key("q", "app.quit", "Quit", section=app, tooltip="quit"),
     ]  # fmt: skip
@@ -119,7 +122,7 @@ class BrowserResume:
         screen.query_one(RemotePanel).start_retrieve(message.node, message.study_uid)
 
 
-class BrowserScreen(BrowserResume, Screen[None]):
+class BrowserScreen(BrowserResume, BrowserMask, Screen[None]):
     """Studies (filter as you type, sortable) above the series of the highlighted study."""
 
     BINDINGS = _bindings()

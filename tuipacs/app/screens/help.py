@@ -6,7 +6,7 @@ on it (in the order they appear) and of the app; see :mod:`tuipacs.app.keymap`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.table import Table
@@ -18,7 +18,7 @@ from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from tuipacs.app.keymap import Section, help_sections
+from tuipacs.app.keymap import Section, help_sections, remapped
 from tuipacs.safe_text import clean
 
 
@@ -66,10 +66,17 @@ class HelpScreen(ModalScreen[None]):
 
     @classmethod
     def of(
-        cls, screen: Screen[Any], name: str, order: Sequence[str] = (), extra: str = ""
+        cls,
+        screen: Screen[Any],
+        name: str,
+        order: Sequence[str] = (),
+        extra: str = "",
+        keymap: Mapping[str, str] | None = None,
     ) -> HelpScreen:
-        """The help of ``screen`` (sections in ``order`` first), with an ``extra`` line."""
-        return cls(name, help_sections(screen_bindings(screen), order), extra)
+        """The help of ``screen`` (sections in ``order`` first), with an ``extra`` line;
+        the keys as ``keymap`` (binding id -> keys, from [keys] in the config) maps them."""
+        bindings = remapped(screen_bindings(screen), keymap or {})
+        return cls(name, help_sections(bindings, order), extra)
 
     def sections(self) -> tuple[Section, ...]:
         """The key sections shown."""

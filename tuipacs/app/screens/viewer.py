@@ -14,9 +14,10 @@ import threading
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 
 from tuipacs.app.messages import FrameFailed, FrameRendered, LoadFailed, SeriesGrew, SeriesOpened
+from tuipacs.app.screens import viewer_shown
 from tuipacs.app.screens.viewer_cine import Cine
 from tuipacs.app.screens.viewer_keys import SECTIONS, ViewerKeys, viewer_bindings
 from tuipacs.app.screens.viewer_render import FrameRenderer
@@ -26,17 +27,17 @@ from tuipacs.app.widgets.series_loader import SeriesLoader
 from tuipacs.app.widgets.viewport import ImageViewport
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, StudyRow
+from tuipacs.view.actions import viewer_keymap
 from tuipacs.view.frames import Frame, FrameStore
-from tuipacs.view.info import FrameInfo, index_info
+from tuipacs.view.info import FrameInfo
 from tuipacs.view.layout import CellSize
 from tuipacs.view.overlay_text import edge_labels, viewer_corners
-from tuipacs.view.probe import OUTSIDE, probe_hit, probe_text, source_pixel, with_cross
+from tuipacs.view.probe import with_cross
 from tuipacs.view.render import Rendered, RenderRequest
 from tuipacs.view.state import PresetChoice, ViewerState, preset_choices
-from tuipacs.view.viewport import zoom_percent
 
-REPEAT_GAP = 0.15
-"""Key presses closer than this (seconds) count as a held key: render previews."""
+STATUS_EVERY = 1.0
+"""Seconds between updates of the status line (the link figures)."""
 HALF_CELL = CellSize(1, 2)
 
 
@@ -56,7 +57,7 @@ class ViewerScreen(ViewerKeys, Screen[None]):
         self.archive = archive
         self.study = study
         self.settings = settings or Settings()
-        self.state = ViewerState()
+        self.state = ViewerState(masked=self.settings.session.masked)
         self.loader = SeriesLoader(archive, study.study_uid, series_uid)
         self.store: FrameStore | None = None
         self.frame: Frame | None = None
@@ -68,9 +69,16 @@ class ViewerScreen(ViewerKeys, Screen[None]):
         self.choices: list[PresetChoice] = []
         self.requested_seq = 0
         self.shown_seq = 0
+        self.recent: dict[int, tuple[RenderRequest, Frame, Rendered]] = {}
+        """The last rendered frames by request number (the one on screen may be older)."""
+        self.displayed: RenderRequest | None = None
+        """The request of the frame on screen (sent to the terminal last)."""
+        self.displayed_preview = False
         self.renderer = FrameRenderer(self)
         self.cine = Cine(self, self._cine_tick, self.update_overlays)
         self._last_key = 0.0
+        self._repeats = 0  # of the held key
+        self._held_key: object = None
         self._direction = 1
 
     # -- layout ------------------------------------------------------------------------------
@@ -79,7 +87,20 @@ class ViewerScreen(ViewerKeys, Screen[None]):
         """The viewport (picture and overlays) and the footer."""
         yield ImageViewport(self.settings.graphics)
         yield self.loader
+        yield Static("", id="viewer-status", markup=False)
         yield Footer()
+
+    def on_mount(self) -> None:
+        """Keep the status line (link figures) up to date."""
+        self.set_interval(STATUS_EVERY, self.update_status)
+        self.update_status()
+
+    def update_status(self) -> None:
+        """The status line: backend, quality setting and the link as measured."""
+        text = viewer_shown.status_text(self)
+        status = self.query_one("#viewer-status", Static)
+        if status.content != text:
+            status.update(text)
 
     @property
     def viewport(self) -> ImageViewport:
@@ -102,8 +123,9 @@ class ViewerScreen(ViewerKeys, Screen[None]):
         return self.viewport.message
 
     def on_unmount(self) -> None:
-        """Stop the render thread and cine."""
+        """Stop the render thread and cine; remember where the series was left."""
         self.cine.stop(self.state)
+        viewer_shown.leave_series(self)
         self.renderer.stop()
         self._close_store()
 
@@ -127,24 +149,21 @@ class ViewerScreen(ViewerKeys, Screen[None]):
         self.request_render()
 
     def on_series_opened(self, message: SeriesOpened) -> None:
-        """Start showing the series at its first image."""
+        """Start showing the series at its first image (or where it was left)."""
         if message.seq != self.loader.seq:
             return
         if not message.images:
             self.show_message("this series has no images")
             return
         self.cine.stop(self.state)
+        viewer_shown.leave_series(self)
         self._close_store()
         self.store = FrameStore(list(message.images))
         self.loader.known = len(message.images)
         self._direction = 1
-        masked, overlays = self.state.masked, self.state.overlays
-        self.state = ViewerState(
-            series_index=self.loader.index,
-            count=len(message.images),
-            masked=masked,
-            overlays=overlays,
-        )
+        overlays, count = self.state.overlays, len(message.images)
+        self.state = self.settings.session.reopen(message.series_uid, self.loader.index, count)
+        self.state.overlays = overlays
         self.frame = None
         self.info = None
         self.request_render()
@@ -165,8 +184,9 @@ class ViewerScreen(ViewerKeys, Screen[None]):
         cell = cell or self.image.cell_size
         return (max(1, size.height) * cell.height, max(1, size.width) * cell.width)
 
-    def request_render(self, preview: bool = False) -> None:
-        """Queue the current state for rendering (only the newest request is kept)."""
+    def request_render(self, motion: float | None = None) -> None:
+        """Queue the current state for rendering (only the newest request is kept);
+        ``motion``: the interval the reader asks frames at while the picture moves."""
         if self.store is None:
             return
         self.requested_seq += 1
@@ -181,7 +201,7 @@ class ViewerScreen(ViewerKeys, Screen[None]):
             zoom=state.zoom,
             pan=state.pan,
             view_px=self.view_px(),
-            preview=preview,
+            motion=motion,
         )
         self.renderer.submit(self.store, request)
 
@@ -201,14 +221,17 @@ class ViewerScreen(ViewerKeys, Screen[None]):
         if first:
             self._first_frame(frame)
         self.viewport.clear_message()
-        self.display_frame(preview=request.preview)
-        self.update_overlays()
+        self.recent[request.seq] = (request, frame, rendered)
+        while len(self.recent) > 8:
+            del self.recent[min(self.recent)]
+        self.display_frame(request)
         if self.store is not None:
             self.store.prefetch(request.index, self._direction)
 
-    def display_frame(self, preview: bool = False) -> None:
+    def display_frame(self, request: RenderRequest | None = None) -> None:
         """Hand the rendered array to the ImageView (Sixel: with the probe cross drawn in,
-        since a Sixel picture hides any text drawn over it)."""
+        since a Sixel picture hides any text drawn over it); the overlays follow when the
+        frame goes out (:meth:`on_image_view_shown`)."""
         rendered = self.rendered
         if rendered is None:
             return
@@ -216,7 +239,17 @@ class ViewerScreen(ViewerKeys, Screen[None]):
         hit = self._probe_hit()
         if self.image.backend == "sixel" and hit is not None:
             array = with_cross(rendered, hit)
-        self.image.show(array, rendered.aspect, preview=preview, scale=self.picture_scale)
+        motion = request.motion if request is not None else None
+        tag = request if request is not None else self.displayed
+        self.image.show(array, rendered.aspect, motion=motion, scale=self.picture_scale, tag=tag)
+
+    def on_image_view_shown(self, message: ImageView.Shown) -> None:
+        """A frame went out: the overlays now describe it (they travel with the picture)."""
+        request = message.tag
+        if isinstance(request, RenderRequest):
+            self.displayed = request
+            self.displayed_preview = message.preview
+        self.update_overlays()
 
     def on_frame_failed(self, message: FrameFailed) -> None:
         """One line in the viewport instead of a traceback; the overlays keep the header."""
@@ -244,26 +277,22 @@ class ViewerScreen(ViewerKeys, Screen[None]):
     # -- overlays ----------------------------------------------------------------------------
 
     def zoom_percent(self) -> float:
-        """Zoom as a percentage of one image pixel per screen pixel."""
-        if self.rendered is None:
-            return 100.0 * self.state.zoom
-        view = self.view_px(self._cell())
-        rendered = self.rendered
-        return zoom_percent(rendered.oriented_shape, rendered.aspect, view, self.state.zoom)
+        """Zoom as a percentage of one image pixel per screen pixel (the newest frame)."""
+        return viewer_shown.zoom_of(self, self.rendered, self.state.zoom)
 
     def index_info(self) -> FrameInfo:
         """What the archive's index knows of the open study and series (no disk access)."""
-        series = self.series[self.loader.index] if self.series else None
-        return index_info(self.study, series)
+        return viewer_shown.series_info(self)
 
     def update_overlays(self) -> None:
-        """Refresh the corner texts, orientation labels and probe."""
-        info = self.info or self.index_info()
+        """Refresh the corner texts, orientation labels and probe (of the picture on screen)."""
+        state, frame, rendered, info = viewer_shown.on_screen(self)
+        zoom = viewer_shown.zoom_of(self, rendered, state.zoom)
         texts = viewer_corners(
-            info, self.state, self.frame, self.rendered, self.zoom_percent(), self.probe_text(),
-            self.cine.noting,
+            info, state, frame, rendered, zoom, self.probe_text(), self.cine.noting,
+            preview=self.displayed_preview,
         )  # fmt: skip
-        self.viewport.set_texts(texts, edge_labels(self.info, self.state.orientation))
+        self.viewport.set_texts(texts, edge_labels(self.info, state.orientation))
         self.viewport.set_probe(self.state.probe)
 
     def overlay_text(self) -> str:
@@ -278,25 +307,15 @@ class ViewerScreen(ViewerKeys, Screen[None]):
 
     def _probe_hit(self) -> tuple[float, float] | None:
         """(row, col) of the oriented picture under the probe cell, None when outside."""
-        box, rendered, cell = self.image.box, self.rendered, self.state.probe
-        if cell is None or box is None or rendered is None:
-            return None
-        return probe_hit(cell, box, rendered)
+        return viewer_shown.probe_hit_of(self)
 
     def probe_pixel(self) -> tuple[int, int] | None:
         """(row, col) of the source image under the probe cursor, None when outside."""
-        hit = self._probe_hit()
-        if hit is None or self.frame is None:
-            return None
-        return source_pixel(hit, self.state.orientation, self.frame)
+        return viewer_shown.probe_pixel_of(self)
 
     def probe_text(self) -> str:
         """``Probe (x,y): value unit`` under the probe, or '' when the probe is off."""
-        if self.state.probe is None:
-            return ""
-        if self.frame is None:
-            return OUTSIDE
-        return probe_text(self.frame, self.probe_pixel())
+        return viewer_shown.probe_readout(self)
 
     def _probe_changed(self) -> None:
         """Update the probe readout (and, on Sixel, the cross drawn into the picture)."""
@@ -317,4 +336,5 @@ class ViewerScreen(ViewerKeys, Screen[None]):
 
         presets_text = "  ".join(f"{c.key} {c.label}" for c in self.choices)
         extra = f"Presets: {presets_text}" if presets_text else ""
-        self.app.push_screen(HelpScreen.of(self, "viewer", SECTIONS, extra))
+        keymap = viewer_keymap(self.settings.config.keys)
+        self.app.push_screen(HelpScreen.of(self, "viewer", SECTIONS, extra, keymap))

@@ -9,16 +9,20 @@ from typing import TYPE_CHECKING, Protocol
 from textual import events
 from textual.binding import Binding, BindingType
 
-from tuipacs.app.keymap import Key
+from tuipacs.app.keymap import Key, named
 from tuipacs.imaging import presets
 from tuipacs.imaging.voi import Window
-from tuipacs.view.state import ZOOM_STEP, PresetChoice, ViewerState, adjust_window
+from tuipacs.view.actions import BINDING_PREFIX, action_name
+from tuipacs.view.render import RenderRequest
+from tuipacs.view.state import ZOOM_STEP, PresetChoice, ViewerState
 from tuipacs.view.viewport import fit_scale
+from tuipacs.view.window_steps import step_window, value_range, window_limits
 
 if TYPE_CHECKING:
     from textual.app import App
 
     from tuipacs.app.screens.viewer_cine import Cine
+    from tuipacs.app.settings import Settings
     from tuipacs.app.widgets.image_view import ImageView
     from tuipacs.app.widgets.series_loader import SeriesLoader
     from tuipacs.app.widgets.viewport import ImageViewport
@@ -26,8 +30,9 @@ if TYPE_CHECKING:
     from tuipacs.view.layout import CellSize
     from tuipacs.view.render import Rendered
 
-REPEAT_GAP = 0.15
-"""Key presses closer than this (seconds) count as a held key: render previews."""
+REPEAT_GAP = 0.25
+"""Key presses closer than this (seconds) count as a held key: the picture is in motion, at
+the interval between them (the link then decides whether previews are sent)."""
 
 WINDOW = Binding.Group("W/L", compact=True)
 IMAGE = Binding.Group("Image", compact=True)
@@ -65,6 +70,7 @@ def _images() -> list[BindingType]:
         ),
         Key("home", "first", "first", show=False, section="Images", tooltip="first / last image"),
         Key("end", "last", "last", show=False, section="Images", tooltip="first / last image"),
+        Key("g", "goto", "go to", show=False, section="Images", tooltip="go to image number N"),
     ]
 
 
@@ -215,9 +221,15 @@ def _later() -> list[BindingType]:
     ]
 
 
+def viewer_id(action: str) -> str | None:
+    """The binding id of a viewer action (``viewer.next_image``), None when unnamed."""
+    name = action_name(action)
+    return BINDING_PREFIX + name if name else None
+
+
 def viewer_bindings() -> list[BindingType]:
     """Every key of the viewer, in the footer's order (the help sorts them by section)."""
-    return _images() + _window() + _view() + _later()
+    return named(_images() + _window() + _view() + _later(), viewer_id)
 
 
 class _Viewer(Protocol):
@@ -230,10 +242,14 @@ class _Viewer(Protocol):
     choices: list[PresetChoice]
     requested_seq: int
     shown_seq: int
+    displayed: RenderRequest | None
     loader: SeriesLoader
     cine: Cine
     _direction: int
     _last_key: float
+    settings: Settings
+    _repeats: int
+    _held_key: object
 
     @property
     def app(self) -> App[object]: ...
@@ -243,11 +259,11 @@ class _Viewer(Protocol):
     def viewport(self) -> ImageViewport: ...
     def _cell(self) -> CellSize: ...
     def view_px(self, cell: CellSize | None = None) -> tuple[float, float]: ...
-    def request_render(self, preview: bool = False) -> None: ...
+    def request_render(self, motion: float | None = None) -> None: ...
     def update_overlays(self) -> None: ...
     def _probe_changed(self) -> None: ...
     def _probe_to(self, screen_x: float, screen_y: float) -> None: ...
-    def _held(self) -> bool: ...
+    def _held(self, key: object = None) -> float | None: ...
     def _set_window(self, window: Window, name: str) -> None: ...
     def action_step(self, delta: int) -> None: ...
 
@@ -255,17 +271,32 @@ class _Viewer(Protocol):
 class ViewerKeys:
     """What the viewer's keys and mouse do (mixed into the ViewerScreen)."""
 
-    def _held(self: _Viewer) -> bool:
+    def _held(self: _Viewer, key: object = None) -> float | None:
+        """The interval since the previous key of a held key (motion), else None; counts the
+        repeats of ``key`` in ``_repeats`` (0 for a fresh press)."""
         now = time.monotonic()
-        held = now - self._last_key < REPEAT_GAP
+        gap = now - self._last_key
         self._last_key = now
-        return held
+        held = gap < REPEAT_GAP
+        self._repeats = self._repeats + 1 if held and key == self._held_key else 0
+        self._held_key = key
+        return gap if held else None
 
     def action_step(self: _Viewer, delta: int) -> None:
         """Next/previous image (or ``delta`` images)."""
         self._direction = 1 if delta > 0 else -1
         if self.state.go_to(self.state.index + delta):
-            self.request_render(preview=self._held())
+            self.request_render(self._held())
+
+    def action_goto(self: _Viewer) -> None:
+        """Ask for an image number, then go there."""
+        from tuipacs.app.screens.goto import GoToScreen
+
+        def go(number: int | None) -> None:
+            if number is not None and self.state.go_to(number - 1):
+                self.request_render()
+
+        self.app.push_screen(GoToScreen(self.state.count), go)
 
     def action_first(self: _Viewer) -> None:
         """First image."""
@@ -286,9 +317,16 @@ class ViewerKeys:
         window = self.state.window
         if window is None or (self.frame is not None and self.frame.color):
             return
-        self.state.window = adjust_window(window, -d_level, d_width, fine)
+        motion = self._held(("window", d_width, d_level, fine))
+        frame = self.frame
+        if frame is None:
+            return
+        lo, hi = frame.cached.get("value_range") or value_range(frame.values)
+        frame.cached["value_range"] = (lo, hi)
+        limits = window_limits(frame.info.modality, lo, hi)
+        self.state.window = step_window(window, -d_level, d_width, limits, fine, self._repeats)
         self.state.window_name = "custom"
-        self.request_render(preview=self._held())
+        self.request_render(motion)
 
     def action_preset(self: _Viewer, number: int) -> None:
         """Window preset ``number`` (1-based) of this modality."""
@@ -321,7 +359,7 @@ class ViewerKeys:
     def action_zoom(self: _Viewer, direction: int) -> None:
         """Zoom in (1) or out (-1)."""
         self.state.zoom_by(ZOOM_STEP if direction > 0 else 1 / ZOOM_STEP)
-        self.request_render(preview=self._held())
+        self.request_render(self._held())
 
     def action_fit(self: _Viewer) -> None:
         """Fit the whole image to the viewport."""
@@ -340,7 +378,7 @@ class ViewerKeys:
         """Move the view by a tenth of what is visible."""
         if self.rendered is not None:
             self.state.pan_by(d_row, d_col, self.rendered.region)
-            self.request_render(preview=self._held())
+            self.request_render(self._held())
 
     def action_rotate(self: _Viewer, direction: int) -> None:
         """Rotate 90 degrees (1: clockwise, -1: anticlockwise)."""
@@ -363,16 +401,25 @@ class ViewerKeys:
         self.request_render()
 
     def action_cine(self: _Viewer) -> None:
-        """Play or pause."""
+        """Play or pause; a pause stops on the image on screen (the one the reader saw),
+        not on one still on its way."""
         self.cine.toggle(self.state)
+        consumed = self.image.pacer.consumed
+        shown = consumed.tag if consumed is not None else None
+        if not isinstance(shown, RenderRequest):
+            shown = self.displayed
+        if not self.state.cine and shown is not None and self.state.go_to(shown.index):
+            self.request_render()  # the newer image on its way is not sent
 
     def _cine_tick(self: _Viewer) -> None:
-        """Next image, wrapping; skipped while the previous one is still rendering."""
-        if self.shown_seq < self.requested_seq:
+        """Next image, wrapping; skipped until the previous one went to the terminal (a
+        slow link plays slower rather than queueing frames)."""
+        shown = self.displayed
+        if self.shown_seq < self.requested_seq or shown is None or shown.seq < self.shown_seq:
             return
         self._direction = 1
         self.state.go_to(self.state.index + 1, wrap=True)
-        self.request_render()
+        self.request_render(1.0 / self.state.cine_rate)
 
     def action_cine_rate(self: _Viewer, direction: int) -> None:
         """Slower (-1) or faster (1) cine."""
@@ -399,8 +446,9 @@ class ViewerKeys:
         self.viewport.show_overlays(self.state.overlays)
 
     def action_mask(self: _Viewer) -> None:
-        """Mask or unmask patient identity in the overlays and the tag browser."""
+        """Mask or unmask patient identity on every screen (until turned off)."""
         self.state.masked = not self.state.masked
+        self.settings.session.masked = self.state.masked
         self.update_overlays()
 
     def action_tags(self: _Viewer) -> None:

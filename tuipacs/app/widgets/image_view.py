@@ -7,21 +7,21 @@ picture keeps its physical proportions (pixel aspect and the cell size in pixels
 centred in the widget.
 
 ``show()`` is cheap: it records the latest frame and wakes an encoder thread that only ever
-encodes the newest request. While calls come faster than ``PREVIEW_DELAY`` apart (a held key)
-a half-resolution preview is sent, and the full frame follows ``PREVIEW_DELAY`` after the last.
+encodes the newest request. Frames go out through the app's frame gate (at most one in
+flight, :mod:`tuipacs.app.graphics.flow`), at the quality the link carries at the rate they
+are asked for (:mod:`tuipacs.app.graphics.pacing`): in motion (the caller's ``motion``, or
+calls closer than ``PREVIEW_DELAY``) possibly a preview, and the full frame once it stops.
 """
 
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
-from textual.timer import Timer
 from textual.widget import Widget
 
 from tuipacs.app.graphics import terminal
@@ -33,9 +33,11 @@ from tuipacs.app.graphics.backend import (
     make_backend,
     validate_frame,
 )
+from tuipacs.app.graphics.flow import FrameGate, gate_of
 from tuipacs.app.graphics.halfcell import HalfcellRenderer
 from tuipacs.app.graphics.halfcell_backend import halfcell_strips
 from tuipacs.app.graphics.kitty_backend import KittyBackend
+from tuipacs.app.graphics.pacing import REST_MIN, Pacer
 from tuipacs.view.graphics import kitty
 from tuipacs.view.graphics.probe import (
     BACKENDS,
@@ -46,6 +48,7 @@ from tuipacs.view.graphics.probe import (
 )
 from tuipacs.view.graphics.worker import LatestOnlyWorker
 from tuipacs.view.layout import Box, CellSize, picture_box
+from tuipacs.view.link import Level
 
 
 class ImageView(Widget):
@@ -59,7 +62,8 @@ class ImageView(Widget):
     ImageView { background: black; width: 1fr; height: 1fr; }
     """
 
-    PREVIEW_DELAY = 0.15
+    PREVIEW_DELAY = REST_MIN
+    """show() calls closer than this (s) are motion (with ``auto_preview``)."""
 
     backend: reactive[str] = reactive("halfcell", init=False)
     """The graphics backend in use: ``kitty``, ``sixel`` or ``halfcell``."""
@@ -72,13 +76,16 @@ class ImageView(Widget):
             self.frame = frame
 
     class Shown(Message):
-        """A frame reached the terminal (posted after each displayed frame)."""
+        """A frame went to the terminal (posted after each frame written)."""
 
-        def __init__(self, view: ImageView, seq: int, preview: bool, encode_ms: float) -> None:
+        def __init__(self, view: ImageView, request: FrameRequest, encode_ms: float) -> None:
             super().__init__()
             self.view = view
-            self.seq = seq
-            self.preview = preview
+            self.request = request
+            self.seq = request.seq
+            self.preview = request.preview
+            self.level = request.level
+            self.tag = request.tag
             self.encode_ms = encode_ms
 
     def __init__(
@@ -111,10 +118,10 @@ class ImageView(Widget):
             lambda request: encode_frame(self._backends[request.backend], request), self._encoded
         )
         self._frame: tuple[np.ndarray, float] | None = None
+        self._tag: object = None
         self._scale = 1.0
         self._seq = 0
-        self._last_show = 0.0
-        self._full_timer: Timer | None = None
+        self.pacer = Pacer(self, self._config.quality, auto_preview)
         self._box: Box | None = None
         self._fallback: tuple[object, list[Strip]] | None = None
         self._frame_version = 0
@@ -128,8 +135,10 @@ class ImageView(Widget):
         array: np.ndarray,
         aspect: float = 1.0,
         *,
+        motion: float | None = None,
         preview: bool = False,
         scale: float = 1.0,
+        tag: object = None,
     ) -> None:
         """Display ``array`` (uint8 H x W grey or H x W x 3 RGB, already windowed).
 
@@ -137,6 +146,9 @@ class ImageView(Widget):
         only the most recent frame is encoded. A writeable array is copied, so the caller
         may reuse its buffer for the next frame. ``scale`` < 1 shows the picture at that
         fraction of the size that fits the widget, centred (zoomed out below fit).
+        ``motion`` is the interval (s) at which the caller asks for frames while the
+        picture moves (a held key, cine), None at rest; ``preview`` forces a preview until
+        the motion stops; ``tag`` comes back in the Shown message of this picture.
         """
         validate_frame(array, aspect)
         if not (math.isfinite(scale) and scale > 0):
@@ -144,24 +156,25 @@ class ImageView(Widget):
         self._scale = float(scale)
         if array.flags.writeable:
             array = array.copy()
-        now = time.monotonic()
-        rapid = self.auto_preview and now - self._last_show < self.PREVIEW_DELAY
-        self._last_show = now
         self._frame = (array, float(aspect))
+        self._tag = tag
         self._frame_version += 1
-        use_preview = (preview or rapid) and self.backend != "halfcell"
-        if use_preview:
-            self._schedule_full()
-        self._submit(preview=use_preview)
+        self.pacer.shown(motion, preview)
 
     def clear(self) -> None:
         """Forget the picture and show an empty (black) area."""
         self._frame = None
         self._seq += 1
-        self._stop_full_timer()
+        self.pacer.clear()
         self.graphics.clear()
         self._box = None
         self.refresh()
+
+    @property
+    def gate(self) -> FrameGate:
+        """The app's frame gate (at most N frames in flight to the terminal)."""
+        config = self._config
+        return gate_of(self.app, config.frames_in_flight, config.in_tmux)
 
     @property
     def graphics(self) -> GraphicsBackend:
@@ -222,7 +235,7 @@ class ImageView(Widget):
 
     def on_unmount(self) -> None:
         """Stop encoding and free the image in the terminal."""
-        self._stop_full_timer()
+        self.pacer.clear()
         self._worker.stop(timeout=1.0)
         self.graphics.release()
 
@@ -233,7 +246,7 @@ class ImageView(Widget):
         self._cell = cell
         shown = self.last_shown
         if self._frame is not None and not (unchanged and shown and not shown.preview):
-            self._submit(preview=False)
+            self.pacer.submit(full=True)
 
     def watch_backend(self, old: str, new: str) -> None:
         """Switch the canvas to another backend and redraw."""
@@ -247,7 +260,7 @@ class ImageView(Widget):
         self.mount(backend.canvas)
         self._box = None
         if self._frame is not None:
-            self._submit(preview=False)
+            self.pacer.submit(full=True)
 
     # ------------------------------------------------------------------ internals
 
@@ -274,11 +287,12 @@ class ImageView(Widget):
             return None
         return self.graphics.fit(box)
 
-    def _submit(self, preview: bool) -> None:
-        """Queue the latest frame for encoding with the current geometry."""
+    def submit_frame(self, level: Level) -> int:
+        """Queue the latest picture for encoding at ``level``; its request number (0 when
+        there is nothing to show or no room)."""
         box = self._target_box()
         if self._frame is None or box is None:
-            return
+            return 0
         array, aspect = self._frame
         self._ensure_image_id()
         self._seq += 1
@@ -286,30 +300,16 @@ class ImageView(Widget):
             seq=self._seq,
             array=array,
             aspect=aspect,
-            preview=preview,
+            level=level,
             backend=self.backend,
             box=box,
             cell=self._cell,
             image_id=self._image_id,
             tmux=self._config.in_tmux,
+            tag=self._tag,
         )
         self._worker.submit(request)
-
-    def _schedule_full(self) -> None:
-        """(Re)arm the timer that sends the full frame after the last preview."""
-        self._stop_full_timer()
-        self._full_timer = self.set_timer(self.PREVIEW_DELAY, self._send_full)
-
-    def _stop_full_timer(self) -> None:
-        """Cancel a pending full-frame timer."""
-        if self._full_timer is not None:
-            self._full_timer.stop()
-            self._full_timer = None
-
-    def _send_full(self) -> None:
-        """Timer callback: encode the latest frame at full resolution."""
-        self._full_timer = None
-        self._submit(preview=False)
+        return self._seq
 
     def _encoded(self, request: FrameRequest, frame: EncodedFrame) -> None:
         """Encoder thread callback: hand the frame to the UI thread."""
@@ -317,19 +317,28 @@ class ImageView(Widget):
             self.post_message(self.FrameEncoded(frame))
 
     def on_image_view_frame_encoded(self, message: FrameEncoded) -> None:
-        """Put an encoded frame on screen (UI thread)."""
+        """An encoded frame (UI thread): send it when the frame gate lets it."""
         message.stop()
-        frame = message.frame
-        request = frame.request
+        request = message.frame.request
         if request.seq < self._seq_floor() or request.backend != self.backend:
             return
         if self._frame is None:
             return
+        self.pacer.encoded(message.frame)
+
+    def present_frame(self, frame: EncodedFrame) -> None:
+        """Put an encoded frame on screen (UI thread; the gate's slot is taken)."""
+        request = frame.request
         self._box = request.box
-        self.graphics.present(frame)
         self.frames_shown += 1
         self.last_shown = request
-        self.post_message(self.Shown(self, request.seq, request.preview, frame.encode_ms))
+        if self.graphics.present(frame):
+            self.frame_written()
+        self.post_message(self.Shown(self, request, frame.encode_ms))
+
+    def frame_written(self) -> None:
+        """The backend wrote the picture (or Textual writes it with its next update)."""
+        self.pacer.written(self.last_shown)
 
     def _seq_floor(self) -> int:
         """Frames older than the last displayed one are stale."""

@@ -87,12 +87,13 @@ class RemoteStudy:
         )
 
 
-def remote_cells(row: RemoteStudy, here: bool) -> tuple[str, ...]:
-    """The cells of a remote study row, in REMOTE_COLUMNS order; ``here`` marks local ones."""
+def remote_cells(row: RemoteStudy, here: bool, masked: bool = False) -> tuple[str, ...]:
+    """The cells of a remote study row, in REMOTE_COLUMNS order; ``here`` marks local ones
+    (``masked``: no name or ID)."""
     return (
         "✓" if here else "",
-        fmt.person_name(row.patient_name),
-        row.patient_id,
+        fmt.MASK if masked else fmt.person_name(row.patient_name),
+        fmt.MASK if masked else row.patient_id,
         fmt.dicom_date(row.study_date),
         fmt.modalities(row.modalities),
         row.description,
@@ -169,6 +170,8 @@ class RemotePanel(Vertical):
         self.rows: list[RemoteStudy] = []
         self.local: set[str] = set()
         """UIDs of the studies in the local archive (marked "here")."""
+        self.masked = False
+        """Patient identity masked (the session's mask)."""
         self.retrieving = ""
         self.cancel_event: threading.Event | None = None
         self.last_summary: RetrieveResult | None = None
@@ -242,7 +245,7 @@ class RemotePanel(Vertical):
         cursor = table.cursor_row
         table.clear()
         for row in self.rows:
-            here, *cells = remote_cells(row, row.study_uid in self.local)
+            here, *cells = remote_cells(row, row.study_uid in self.local, self.masked)
             cells_ = fit_cells(tuple(cells), REMOTE_COLUMNS[1:])
             table.add_row(here, *cells_, key=row.study_uid or None)
         # a Text: a node typed as AE@host:port is not read as markup

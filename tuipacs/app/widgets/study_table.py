@@ -124,15 +124,16 @@ def fit_cells(values: tuple[str, ...], columns: tuple[tuple[str, str, int], ...]
     ]
 
 
-def study_cells(row: StudyRow) -> tuple[str, ...]:
-    """The cells of a study row, in STUDY_COLUMNS order."""
+def study_cells(row: StudyRow, masked: bool = False) -> tuple[str, ...]:
+    """The cells of a study row, in STUDY_COLUMNS order (``masked``: no name, ID or birth
+    date)."""
     date = fmt.dicom_date(row.study_date)
     if row.study_time:
         date = f"{date} {fmt.dicom_time(row.study_time)}"
     return (
-        fmt.person_name(row.patient_name),
-        row.patient_id,
-        fmt.dicom_date(row.birth_date),
+        fmt.MASK if masked else fmt.person_name(row.patient_name),
+        fmt.MASK if masked else row.patient_id,
+        fmt.MASK if masked else fmt.dicom_date(row.birth_date),
         date,
         fmt.modalities(row.modalities),
         row.description,
@@ -249,6 +250,8 @@ class StudyTable(BrowserTable):
         """The studies in the table, in its order."""
         self.sort_index = 0
         self.sort_reversed = False
+        self.masked = False
+        """Patient identity masked (the session's mask)."""
 
     def on_mount(self) -> None:
         """The columns, the sort column marked."""
@@ -285,7 +288,8 @@ class StudyTable(BrowserTable):
         self.shown = rows
         self.clear()
         for row in rows:
-            self.add_row(*fit_cells(study_cells(row), STUDY_COLUMNS), key=row.study_uid)
+            cells = fit_cells(study_cells(row, self.masked), STUDY_COLUMNS)
+            self.add_row(*cells, key=row.study_uid)
         # follow the study by its UID: a new listing (after a pin, say) has new rows
         uids = [row.study_uid for row in rows]
         if previous is not None and previous.study_uid in uids:

@@ -39,7 +39,7 @@ class ImageViewport(Container):
 
     def compose(self) -> ComposeResult:
         """The picture, the corner blocks, the edge labels, the probe mark, the message."""
-        yield ImageView(config=self.graphics, id="image")
+        yield ImageView(config=self.graphics, id="image", auto_preview=False)
         for name in CORNERS:
             yield Static("", id=f"ov-{name}", classes="overlay corner", markup=False)
         for name in EDGES:

@@ -74,6 +74,10 @@ class GraphicsConfig:
     cell_size: CellSize = DEFAULT_CELL_SIZE
     in_tmux: bool = False
     cell_size_source: str = "default"
+    quality: str = "auto"
+    """``auto``, ``full`` or ``fast`` (:data:`tuipacs.view.link.QUALITIES`)."""
+    frames_in_flight: int = 1
+    """Frames written to the terminal and not yet answered for, at most."""
 
 
 def parse_cell_size(text: str) -> CellSize:

@@ -166,9 +166,10 @@ def encode_indexed(indices: np.ndarray, palette: np.ndarray) -> str:
     return f"{DCS_START}{width};{height}{defs}{body.decode('ascii')}{ST}"
 
 
-def encode(array: np.ndarray, *, grey_levels: int = GREY_LEVELS) -> str:
-    """Sixel string for a uint8 grey (H x W) or RGB (H x W x 3) array, at its own pixel size."""
+def encode(array: np.ndarray, *, grey_levels: int = GREY_LEVELS, colours: int = MAX_COLOURS) -> str:
+    """Sixel string for a uint8 grey (H x W) or RGB (H x W x 3) array, at its own pixel size:
+    ``grey_levels`` evenly spaced greys, or a palette of at most ``colours`` colours."""
     if array.ndim == 2:
         return encode_indexed(quantise_grey(array, grey_levels), grey_palette(grey_levels))
-    indices, palette = quantise_rgb(array)
+    indices, palette = quantise_rgb(array, colours)
     return encode_indexed(indices, palette)

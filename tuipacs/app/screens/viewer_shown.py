@@ -1,0 +1,92 @@
+"""What the viewer's picture on screen is: over a slow link the frame the terminal shows may
+be older than the newest state, and the overlays, the probe and the status line describe
+the picture on screen (functions of the :class:`~tuipacs.app.screens.viewer.ViewerScreen`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from tuipacs.view.info import FrameInfo, index_info
+from tuipacs.view.probe import OUTSIDE, probe_hit, probe_text, source_pixel
+from tuipacs.view.render import Rendered
+from tuipacs.view.state import ViewerState
+from tuipacs.view.viewport import zoom_percent
+
+if TYPE_CHECKING:
+    from tuipacs.app.screens.viewer import ViewerScreen
+    from tuipacs.view.frames import Frame
+
+
+def zoom_of(screen: ViewerScreen, rendered: Rendered | None, zoom: float) -> float:
+    """Zoom as a percentage of one image pixel per screen pixel (of ``rendered`` at
+    ``zoom``)."""
+    if rendered is None:
+        return 100.0 * zoom
+    view = screen.view_px(screen._cell())
+    return zoom_percent(rendered.oriented_shape, rendered.aspect, view, zoom)
+
+
+def series_info(screen: ViewerScreen) -> FrameInfo:
+    """What the archive's index knows of the open study and series (no disk access)."""
+    series = screen.series[screen.loader.index] if screen.series else None
+    return index_info(screen.study, series)
+
+
+def on_screen(screen: ViewerScreen) -> tuple[ViewerState, Frame | None, Rendered | None, FrameInfo]:
+    """State, frame, rendering and header of the picture on screen (which may be older than
+    the newest state while the link is busy)."""
+    displayed = screen.displayed
+    shown = screen.recent.get(displayed.seq) if displayed is not None else None
+    if shown is None or screen.frame is None:
+        return screen.state, screen.frame, screen.rendered, screen.info or series_info(screen)
+    request, frame, rendered = shown
+    state = replace(
+        screen.state,
+        index=request.index,
+        window=rendered.window if rendered.window is not None else screen.state.window,
+        invert=request.invert,
+        orientation=request.orientation,
+        zoom=request.zoom,
+    )
+    return state, frame, rendered, frame.info
+
+
+def status_text(screen: ViewerScreen) -> str:
+    """The status line: backend, quality setting and the link as measured."""
+    config = screen.settings.graphics
+    link = screen.image.gate.describe() if screen.is_attached else ""
+    parts = [config.backend, f"quality {config.quality}", f"link {link}" if link else ""]
+    return " · ".join(part for part in parts if part)
+
+
+def probe_hit_of(screen: ViewerScreen) -> tuple[float, float] | None:
+    """(row, col) of the oriented picture under the probe cell, None when outside."""
+    box, rendered, cell = screen.image.box, screen.rendered, screen.state.probe
+    if cell is None or box is None or rendered is None:
+        return None
+    return probe_hit(cell, box, rendered)
+
+
+def probe_pixel_of(screen: ViewerScreen) -> tuple[int, int] | None:
+    """(row, col) of the source image under the probe cursor, None when outside."""
+    hit = probe_hit_of(screen)
+    if hit is None or screen.frame is None:
+        return None
+    return source_pixel(hit, screen.state.orientation, screen.frame)
+
+
+def probe_readout(screen: ViewerScreen) -> str:
+    """``Probe (x,y): value unit`` under the probe, or '' when the probe is off."""
+    if screen.state.probe is None:
+        return ""
+    if screen.frame is None:
+        return OUTSIDE
+    return probe_text(screen.frame, probe_pixel_of(screen))
+
+
+def leave_series(screen: ViewerScreen) -> None:
+    """Remember the open series' image, window and view for this session."""
+    if screen.store is not None and 0 <= screen.state.series_index < len(screen.series):
+        uid = screen.series[screen.state.series_index].series_uid
+        screen.settings.session.leave(uid, screen.state)

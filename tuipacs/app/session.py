@@ -1,0 +1,45 @@
+"""What the app remembers for the reader while it runs (never on disk): whether patient
+identity is masked, on every screen until turned off, and where each series was left (its
+image, window, zoom and orientation), so reopening it returns there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the viewer's model pulls in pydicom: not on the start-up path
+    from tuipacs.view.state import ViewerState
+
+KEPT_SERIES = 200
+"""Series remembered at most (the oldest are forgotten first)."""
+
+
+@dataclass
+class Session:
+    """The reader's session: shared by every screen of one app."""
+
+    masked: bool = False
+    """Patient names, IDs and birth dates masked in the browser, viewer and tags."""
+    series: dict[str, ViewerState] = field(default_factory=dict)
+
+    def leave(self, series_uid: str, state: ViewerState) -> None:
+        """Remember where ``series_uid`` was left (cine stopped, probe off)."""
+        if not series_uid or state.count < 1:
+            return
+        self.series.pop(series_uid, None)
+        self.series[series_uid] = replace(state, cine=False, probe=None)
+        while len(self.series) > KEPT_SERIES:
+            del self.series[next(iter(self.series))]
+
+    def reopen(self, series_uid: str, series_index: int, count: int) -> ViewerState:
+        """The state to open ``series_uid`` of ``count`` images in: where it was left (its
+        image within the count), else its first image with the file's window."""
+        from tuipacs.view.state import ViewerState
+
+        saved = self.series.get(series_uid)
+        if saved is None:
+            return ViewerState(series_index=series_index, count=count, masked=self.masked)
+        index = min(saved.index, count - 1)
+        return replace(
+            saved, series_index=series_index, count=count, index=index, masked=self.masked
+        )
