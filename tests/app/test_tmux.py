@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -48,6 +48,29 @@ class Tmux:
             time.sleep(0.2)
         raise AssertionError(f"{text!r} never appeared; screen was:\n{screen}")
 
+    def wait_until(self, what: str, test: Callable[[str], bool], timeout: float = 30.0) -> str:
+        """The screen once ``test`` holds for it (AssertionError naming ``what`` if never)."""
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen(colours=True)
+            if test(screen):
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"{what} never happened; screen was:\n{screen}")
+
+    def settled(self, test: Callable[[str], bool], timeout: float = 30.0) -> str:
+        """The screen once ``test`` holds and it is the same in two captures 0.3 s apart."""
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            screen = self.screen(colours=True)
+            if test(screen) and screen == last:
+                return screen
+            last = screen
+            time.sleep(0.3)
+        raise AssertionError(f"the screen never settled; it was:\n{last}")
+
     def kill(self) -> None:
         subprocess.run(
             [self.binary, "-L", self.socket, "kill-server"],
@@ -83,22 +106,24 @@ def test_window_key_changes_the_image_and_nothing_crashes(
 ) -> None:
     tmux_app.wait_for("CT Thorax/Abdomen")
     tmux_app.run("send-keys", "-t", "t", "Enter")
+    image_rows = lambda s: [r for r in s.splitlines() if "\u2580" in r]  # noqa: E731
     tmux_app.wait_for("Im: 1/8")
-    time.sleep(1.0)  # let the first frame land
-    before = tmux_app.screen(colours=True)
+    before = tmux_app.settled(lambda s: bool(image_rows(s)))  # the first frame has landed
     tmux_app.run("send-keys", "-t", "t", "Up")
     tmux_app.wait_for("WL: 50")  # CT: 10 HU a press
-    deadline = time.monotonic() + 20
-    after = tmux_app.screen(colours=True)
-    while after == before and time.monotonic() < deadline:
-        time.sleep(0.2)
-        after = tmux_app.screen(colours=True)
-    image_rows = lambda s: [r for r in s.splitlines() if "\u2580" in r]  # noqa: E731
-    assert image_rows(before), "no half-block image on screen"
-    assert image_rows(after) != image_rows(before), "the image did not change on a window key"
-    for key in ("Down", "j", "k", "i", "plus", "minus", "question", "Escape", "Escape"):
+    tmux_app.wait_until(
+        "a new picture after the window key", lambda s: image_rows(s) != image_rows(before)
+    )
+    # tmux sends a name it does not know ("plus", "question") as its letters: "+", "?"
+    for key in ("Down", "j", "k", "i", "+", "-"):
         tmux_app.run("send-keys", "-t", "t", key)
-        time.sleep(0.2)
+        time.sleep(0.2)  # keys a reader types, not a burst
+    tmux_app.run("send-keys", "-t", "t", "?")
+    tmux_app.wait_for("Esc closes")
+    tmux_app.run("send-keys", "-t", "t", "Escape")
+    tmux_app.wait_until("the help closing", lambda s: "Esc closes" not in s)
+    tmux_app.run("send-keys", "-t", "t", "Escape")
+    tmux_app.wait_until("back in the browser", lambda s: "Im: " not in s)
     assert "Traceback" not in tmux_app.screen()
     tmux_app.run("send-keys", "-t", "t", "q")
     screen = tmux_app.wait_for("EXITED")
