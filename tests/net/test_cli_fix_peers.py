@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -120,8 +121,11 @@ def test_echo_to_a_few_garbage_bytes(
 ) -> None:
     # fewer bytes than a PDU header, then silence: recognised from the first byte
     peer = raw_peer(lambda conn: conn.sendall(b"ERR"))
+    started = time.monotonic()
     line = _one_error_line(run_cli(tuipacs_home, "echo", f"PACS@{LOOPBACK}:{peer.port}"))
     assert "did not answer as a DICOM node: it sent non-DICOM data ('ERR')" in line
+    # not after waiting out the 30 s node timeout (the quick echo once read on for a header)
+    assert time.monotonic() - started < 20
 
 
 def test_echo_to_a_peer_that_hangs_up(

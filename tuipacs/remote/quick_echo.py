@@ -109,8 +109,14 @@ def _read_exact(sock: socket.socket, count: int) -> bytes:
 
 
 def read_pdu(sock: socket.socket) -> tuple[int, bytes]:
-    """(PDU type, body) of the next PDU, bounded by MAX_READ."""
-    kind, _, length = struct.unpack(">BBI", _read_exact(sock, 6))
+    """(PDU type, body) of the next PDU, bounded by MAX_READ.
+
+    The first byte decides at once: a peer that sends a few bytes of something else and
+    then waits would otherwise keep us until the timeout before the full echo says why."""
+    first = _read_exact(sock, 1)
+    if not 0x01 <= first[0] <= 0x07:
+        raise Unsure("not a DICOM PDU")
+    kind, _, length = struct.unpack(">BBI", first + _read_exact(sock, 5))
     if length > MAX_READ:
         raise Unsure("PDU too large")
     return kind, _read_exact(sock, length)
