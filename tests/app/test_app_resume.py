@@ -143,5 +143,13 @@ async def test_a_cancelled_retrieve_is_marked_and_c_completes_it(
         await until(
             pilot, lambda: images(screen, ct_uid) == f"!{kept}/{ct_images}", "the study marked"
         )
+        # the node's results mark it as here in part, not as here (it showed a check mark)
+        await until(pilot, lambda: marked_here(table, ct_uid) == "!", "the remote row marked")
         await complete_with_c(pilot, ct_uid, ct_images - kept, kept)
+        await until(pilot, lambda: marked_here(table, ct_uid) == "✓", "the remote row here")
     assert here(local, ct_uid) == ct_images
+
+
+def marked_here(table: DataTable[Any], study_uid: str) -> str:
+    """The Here cell of a study in the node's results."""
+    return str(table.get_cell(study_uid, "local"))

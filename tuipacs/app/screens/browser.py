@@ -31,7 +31,12 @@ from tuipacs.app.messages import (
 from tuipacs.app.screens.browser_mask import BrowserMask
 from tuipacs.app.screens.query import QueryRequest, QueryScreen
 from tuipacs.app.settings import Settings
-from tuipacs.app.widgets.remote_panel import REMOTE_COLUMNS, RemotePanel, RemoteStudy
+from tuipacs.app.widgets.remote_panel import (
+    REMOTE_COLUMNS,
+    RemotePanel,
+    RemoteStudy,
+    local_marks,
+)
 from tuipacs.app.widgets.series_panel import SERIES_COLUMNS, SeriesPanel
 from tuipacs.app.widgets.study_table import (
     SORT_ARROWS,
@@ -238,7 +243,7 @@ class BrowserScreen(BrowserResume, BrowserMask, Screen[None]):
         """Keep the list and show it through the filter."""
         self.studies.set_studies(message.rows)
         self._fill_studies()
-        self.remote.local = {row.study_uid for row in message.rows}
+        self.remote.local = local_marks(message.rows)
         if self.remote.rows:
             self.remote.fill()
 

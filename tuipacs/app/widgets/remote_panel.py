@@ -10,7 +10,7 @@ to list the archive again (:class:`RemotePanel.Landed`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -34,6 +34,7 @@ from tuipacs.view import format as fmt
 
 if TYPE_CHECKING:
     from tuipacs.app.screens.query import QueryRequest
+    from tuipacs.store.query import StudyRow
 
 REMOTE_COLUMNS = (
     ("local", "Here", 4),
@@ -87,11 +88,23 @@ class RemoteStudy:
         )
 
 
-def remote_cells(row: RemoteStudy, here: bool, masked: bool = False) -> tuple[str, ...]:
-    """The cells of a remote study row, in REMOTE_COLUMNS order; ``here`` marks local ones
-    (``masked``: no name or ID)."""
+HERE = "✓"
+"""Here column: the study is in the local archive."""
+HERE_IN_PART = "!"
+"""Here column: the study is in the local archive in part (fewer images than its node said)."""
+
+
+def local_marks(rows: Iterable[StudyRow]) -> dict[str, str]:
+    """The Here marks of the local studies: HERE, or HERE_IN_PART for a study with fewer
+    images here than its node said when it was retrieved."""
+    return {row.study_uid: HERE_IN_PART if row.complete is False else HERE for row in rows}
+
+
+def remote_cells(row: RemoteStudy, here: str, masked: bool = False) -> tuple[str, ...]:
+    """The cells of a remote study row, in REMOTE_COLUMNS order; ``here`` is the mark of a
+    local study (HERE, HERE_IN_PART or "") (``masked``: no name or ID)."""
     return (
-        "✓" if here else "",
+        here,
         fmt.MASK if masked else fmt.person_name(row.patient_name),
         fmt.MASK if masked else row.patient_id,
         fmt.dicom_date(row.study_date),
@@ -168,8 +181,8 @@ class RemotePanel(Vertical):
         """A client for a node name or AE@host:port (the App's factory)."""
         self.node = ""
         self.rows: list[RemoteStudy] = []
-        self.local: set[str] = set()
-        """UIDs of the studies in the local archive (marked "here")."""
+        self.local: dict[str, str] = {}
+        """Studies in the local archive: UID -> mark in Here (HERE, or HERE_IN_PART)."""
         self.masked = False
         """Patient identity masked (the session's mask)."""
         self.retrieving = ""
@@ -245,7 +258,7 @@ class RemotePanel(Vertical):
         cursor = table.cursor_row
         table.clear()
         for row in self.rows:
-            here, *cells = remote_cells(row, row.study_uid in self.local, self.masked)
+            here, *cells = remote_cells(row, self.local.get(row.study_uid, ""), self.masked)
             cells_ = fit_cells(tuple(cells), REMOTE_COLUMNS[1:])
             table.add_row(here, *cells_, key=row.study_uid or None)
         # a Text: a node typed as AE@host:port is not read as markup
