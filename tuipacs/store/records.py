@@ -75,33 +75,27 @@ def _int(ds: Dataset, keyword: str) -> int | None:
         return None
 
 
-def _cut_element(ds: Dataset, size: int) -> str | None:
-    """The keyword (or tag) of the last element if its value runs past the end of a file of
-    ``size`` bytes, else None. pydicom reads such a value short without a word, so a file cut
-    inside its header would otherwise be refused for a strange UID or a missing attribute."""
+def _last_end(ds: Dataset) -> tuple[int, int] | None:
+    """(tag, end offset) of the last element pydicom read, or None (no element, or its end
+    is unknown). pydicom reads a value cut by the end of the file short without a word, so
+    a cut file shows as a last element ending past the file's size."""
     keys = list(ds.keys())
     if not keys:
         return None
-    last = ds.get_item(max(keys), keep_deferred=True)
-    tell = getattr(last, "value_tell", None)
-    length = getattr(last, "length", None)
-    if tell is None or length is None or length == 0xFFFFFFFF or tell + length <= size:
-        return None
-    tag = pydicom.tag.Tag(last.tag)
-    return pydicom.datadict.keyword_for_tag(tag) or str(tag)
-
-
-def _leftover(ds: Dataset, size: int) -> bool:
-    """Whether bytes follow the last element pydicom could read (a cut element header)."""
-    keys = list(ds.keys())
-    if not keys:
-        return size > 132  # past the preamble, yet not one element could be read
     last = ds.get_item(max(keys), keep_deferred=True)
     tell = getattr(last, "value_tell", None)
     length = getattr(last, "length", None)
     if tell is None or length is None or length == 0xFFFFFFFF:
-        return False
-    return tell + length < size
+        return None
+    return int(last.tag), tell + length
+
+
+def _leftover(ds: Dataset, size: int) -> bool:
+    """Whether bytes follow the last element pydicom could read (a cut element header)."""
+    if not ds.keys():
+        return size > 132  # past the preamble, yet not one element could be read
+    last = _last_end(ds)
+    return last is not None and last[1] < size
 
 
 def _check_complete(ds: Dataset, path: Path, size: int, limit: int | None = None) -> None:
@@ -110,27 +104,15 @@ def _check_complete(ds: Dataset, path: Path, size: int, limit: int | None = None
     limit = decode_limit() if limit is None else limit
     meta = getattr(ds, "file_meta", None)
     syntax = str(meta.get("TransferSyntaxUID", "") or "") if meta is not None else ""
-    if syntax != DEFLATED:  # a deflated file's offsets count inflated bytes
-        cut = _cut_element(ds, size)
-        if cut == "PixelData":
+    last = _last_end(ds) if syntax != DEFLATED else None  # deflated: offsets count inflated
+    if last is not None and last[1] > size:
+        if last[0] == 0x7FE00010:
             raise BadDicomError(
                 f"{path.name}: truncated (pixel data ends past the end of the file)"
             )
-        if cut is not None:
-            raise BadDicomError(f"{path.name}: truncated (the file ends inside {cut})")
-    raw = ds.get_item(0x7FE00010, keep_deferred=True) if 0x7FE00010 in ds else None
-    if raw is None:
-        return
-    length = getattr(raw, "length", None)
-    tell = getattr(raw, "value_tell", None)
-    meta = getattr(ds, "file_meta", None)
-    syntax = str(meta.get("TransferSyntaxUID", "") or "") if meta is not None else ""
-    deflated = syntax == DEFLATED
-    if length is not None and tell is not None and length != 0xFFFFFFFF and not deflated:
-        if tell + length > size:
-            raise BadDicomError(
-                f"{path.name}: truncated (pixel data ends past the end of the file)"
-            )
+        tag = pydicom.tag.Tag(last[0])
+        cut = pydicom.datadict.keyword_for_tag(tag) or str(tag)
+        raise BadDicomError(f"{path.name}: truncated (the file ends inside {cut})")
     check_pixels(ds, path, syntax, limit)
 
 
