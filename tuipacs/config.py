@@ -7,7 +7,8 @@ Example::
     archive_limit = "20 GB"     # eviction limit; 0 = unlimited
     graphics = "auto"           # auto | kitty | sixel | halfcell
     quality = "auto"            # auto | full | fast: pictures over a slow link
-    frames_in_flight = 1        # frames written to the terminal and not yet answered for
+    frames_in_flight = "auto"   # frames sent to the terminal and not yet answered for: 1-8 or
+                                # auto (1, more while they fit in one round trip of the link)
     theme = "reading-room"
     thumbnails = true           # series thumbnails in the browser (key t toggles)
     audit = true                # JSON-lines audit log (archive/audit.jsonl) of who did what
@@ -71,7 +72,8 @@ class Config:
     archive_limit: int = 0
     graphics: str = "auto"
     quality: str = "auto"
-    frames_in_flight: int = 1
+    frames_in_flight: int = 0
+    """1-8, or 0 for ``auto`` (:data:`tuipacs.view.link.AUTO_IN_FLIGHT`)."""
     keys: dict[str, str] = field(default_factory=dict)
     """[keys]: viewer action name -> keys (tuipacs.view.actions), as given."""
     theme: str = "reading-room"
@@ -261,9 +263,13 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
     cfg.quality = top.get("quality", str, cfg.quality)
     if cfg.quality not in QUALITY:
         raise top.fail("quality", f"must be one of {', '.join(QUALITY)}")
-    cfg.frames_in_flight = top.get("frames_in_flight", int, cfg.frames_in_flight)
-    if not 1 <= cfg.frames_in_flight <= 8:
-        raise top.fail("frames_in_flight", "must be a number from 1 to 8")
+    in_flight = top.get("frames_in_flight", (int, str), "auto")
+    if in_flight == "auto":
+        cfg.frames_in_flight = 0
+    elif isinstance(in_flight, int) and 1 <= in_flight <= 8:
+        cfg.frames_in_flight = in_flight
+    else:
+        raise top.fail("frames_in_flight", 'must be "auto" or a number from 1 to 8')
     cfg.keys = _keys(_Reader(path, text, top.get("keys", dict, {}), "keys"))
     cfg.theme = top.get("theme", str, cfg.theme)
     cfg.thumbnails = top.get("thumbnails", bool, cfg.thumbnails)

@@ -8,7 +8,15 @@ import pytest
 
 from tuipacs import config
 from tuipacs.app.app import graphics_config
-from tuipacs.view.link import FULL, Level, LinkMeter, choose_level
+from tuipacs.view.link import (
+    AUTO_IN_FLIGHT,
+    FULL,
+    MAX_IN_FLIGHT,
+    Level,
+    LinkMeter,
+    choose_level,
+    frame_period,
+)
 
 LEVELS = (FULL, Level("half", 2), Level("quarter", 4))
 SIZES = [52_000.0, 16_000.0, 6_000.0]
@@ -83,8 +91,23 @@ def test_quality_and_frames_in_flight_come_from_the_config(tmp_path: Path) -> No
     assert graphics_config("halfcell", cfg, "fast").quality == "fast", "--quality wins"
 
 
+def test_frames_in_flight_default_to_auto(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('frames_in_flight = "auto"\n', encoding="utf-8")
+    assert config.load(path).frames_in_flight == AUTO_IN_FLIGHT
+    assert config.Config().frames_in_flight == AUTO_IN_FLIGHT
+    assert graphics_config("halfcell", config.Config()).frames_in_flight == AUTO_IN_FLIGHT
+
+
 @pytest.mark.parametrize(
-    ("text", "key"), [('quality = "best"\n', "quality"), ("frames_in_flight = 0\n", "frames")]
+    ("text", "key"),
+    [
+        ('quality = "best"\n', "quality"),
+        ("frames_in_flight = 0\n", "frames"),
+        ("frames_in_flight = 9\n", "frames"),
+        ('frames_in_flight = "many"\n', "frames"),
+        ("frames_in_flight = 1.5\n", "frames"),
+    ],
 )
 def test_bad_quality_settings_get_one_line(tmp_path: Path, text: str, key: str) -> None:
     path = tmp_path / "config.toml"
@@ -92,3 +115,44 @@ def test_bad_quality_settings_get_one_line(tmp_path: Path, text: str, key: str) 
     with pytest.raises(config.ConfigError) as info:
         config.load(path)
     assert key in str(info.value) and "\n" not in str(info.value)
+
+
+def test_auto_in_flight_lets_more_frames_only_within_one_round_trip() -> None:
+    # 10 Mbit/s x 50 ms = 62.5 kB on the link per round trip
+    meter = meter_for(10e6, 0.05)
+    assert meter.in_flight(16_000) == MAX_IN_FLIGHT  # 16 kB frames: 3 (capped)
+    assert meter.in_flight(26_000) == 3  # 1 + 62.5 // 26
+    assert meter.in_flight(52_000) == 2
+    assert meter.in_flight(70_000) == 1  # bigger than a round trip's worth: one at a time
+    # 2 Mbit/s x 100 ms = 25 kB: a 26 kB preview goes one at a time
+    assert meter_for(2e6, 0.1).in_flight(26_000) == 1
+    # nothing measured yet: one
+    assert LinkMeter().in_flight(1_000) == 1
+    only_round_trips = LinkMeter()
+    only_round_trips.add(400, 0.05)
+    assert only_round_trips.in_flight(1_000) == 1, "no rate measured yet"
+
+
+def test_auto_in_flight_bounds_what_waits_on_the_link() -> None:
+    # whatever the frame size, the frames beyond the first fit in one round trip's bytes, so
+    # after a released key the link drains in two round trips plus one frame time
+    for rate, rtt in ((2e6, 0.1), (10e6, 0.05), (50e6, 0.02)):
+        meter = meter_for(rate, rtt)
+        for size in (2_000, 9_000, 26_000, 52_000, 180_000):
+            frames = meter.in_flight(size)
+            drain = frames * size * 8 / rate
+            assert drain <= rtt + size * 8 / rate + 1e-9, (rate, rtt, size, frames)
+
+
+def test_pipelined_periods_let_auto_keep_full_frames_at_10_mbit() -> None:
+    meter = meter_for(10e6, 0.05)
+    # one in flight: a 52 kB frame takes a round trip plus its bytes (92 ms, 11 fps)
+    assert frame_period(meter, 52_000, 0.0) == pytest.approx(0.05 + 52_000 * 8 / 10e6, rel=0.05)
+    # two in flight share the round trip: 46 ms, but never faster than the rate allows
+    assert frame_period(meter, 52_000, 0.0, pipelined=True) == pytest.approx(
+        (0.05 + 52_000 * 8 / 10e6) / 2, rel=0.05
+    )
+    assert frame_period(meter, 6_000, 0.0, pipelined=True) >= 6_000 * 8 / 10e6
+    # so auto keeps the half-size preview at 15 fps only without pipelining
+    assert choose_level("auto", HELD_KEY, LEVELS, SIZES, meter) == 1
+    assert choose_level("auto", HELD_KEY, LEVELS, SIZES, meter, pipelined=True) == 0

@@ -40,6 +40,14 @@ WINDOW = 9
 FASTEST = 1e9
 """A rate beyond any link (bytes/s): a local terminal consumes frames as fast as it parses."""
 
+AUTO_IN_FLIGHT = 0
+"""``frames_in_flight`` setting ``auto``: one frame in flight, and more only while the frames
+beyond the first fit in what the link carries in one round trip (see
+:meth:`LinkMeter.in_flight`)."""
+
+MAX_IN_FLIGHT = 3
+"""Most frames ``auto`` lets into the link at once."""
+
 
 @dataclass(frozen=True)
 class Level:
@@ -102,6 +110,18 @@ class LinkMeter:
             transfer = seconds - statistics.median(self._rtts)
             self._rates.append(min(FASTEST, size / transfer) if transfer > 0 else FASTEST)
 
+    def in_flight(self, size: float, most: int = MAX_IN_FLIGHT) -> int:
+        """Frames of ``size`` bytes that may be in flight at once under ``auto``: the first,
+        and each further one only while all beyond the first fit in one round trip's worth of
+        bytes (rate x round trip). Bytes queued on the link then drain within one round trip,
+        so a released key still settles within two round trips plus one frame time; on a link
+        whose round trip dominates (10 Mbit/s, 50 ms) small frames no longer wait a round
+        trip each. One until both figures are measured."""
+        rate, rtt = self.rate, self.round_trip
+        if rate is None or rtt <= 0 or size <= 0 or rate >= FASTEST / 2:
+            return 1
+        return max(1, min(most, 1 + int(rate * rtt // size)))
+
     def frame_seconds(self, size: float) -> float:
         """Predicted seconds from sending a frame of ``size`` bytes to its answer."""
         rate = self.rate or FASTEST
@@ -131,12 +151,14 @@ def choose_level(
     sizes: list[float],
     meter: LinkMeter,
     encode_seconds: list[float] | None = None,
+    pipelined: bool = False,
 ) -> int:
     """The index in ``levels`` (best first) for the next frame.
 
     ``motion`` is the interval the reader asks frames at (a held key, cine, a drag), None
     for a picture at rest, which is always sent in full. ``sizes`` are the expected bytes
-    per level and ``encode_seconds`` the expected encoding time. The best level whose frame
+    per level and ``encode_seconds`` the expected encoding time; ``pipelined``: frames in
+    flight are ``auto`` (:meth:`LinkMeter.in_flight`). The best level whose frame
     period fits the rate asked for (at most SMOOTH_FPS) wins; when even the smallest cannot,
     the best within REACHABLE of the smallest's period.
     """
@@ -147,7 +169,9 @@ def choose_level(
     if meter.rtt is None:
         return 0  # nothing measured yet: assume the link carries full frames
     encode = encode_seconds or [0.0] * len(levels)
-    periods = [frame_period(meter, size, encode[i]) for i, size in enumerate(sizes)]
+    periods = [
+        frame_period(meter, size, encode[i], pipelined) for i, size in enumerate(sizes)
+    ]
     budget = max(target_interval(motion), REACHABLE * min(periods))
     for index, period in enumerate(periods):
         if period <= budget:
@@ -155,7 +179,15 @@ def choose_level(
     return len(levels) - 1
 
 
-def frame_period(meter: LinkMeter, size: float, encode: float) -> float:
+def frame_period(
+    meter: LinkMeter, size: float, encode: float, pipelined: bool = False
+) -> float:
     """Seconds between frames of ``size`` bytes: the encoder works on the next frame while
-    the previous one is on the link, so the slower of the two sets the pace."""
-    return max(encode, meter.frame_seconds(size))
+    the previous one is on the link, so the slower of the two sets the pace. With
+    ``pipelined`` (frames in flight ``auto``), several small frames share one round trip,
+    but the link's rate still bounds them."""
+    one = meter.frame_seconds(size)
+    if not pipelined:
+        return max(encode, one)
+    rate = meter.rate or FASTEST
+    return max(encode, size / rate, one / meter.in_flight(size))

@@ -3,11 +3,15 @@
 Bytes written to the terminal cannot be taken back: over SSH they wait in the channel and
 TCP buffers, and a held key that out-runs the link keeps the picture moving long after it is
 released. So every picture (a Kitty transmission, a Sixel, half-cell strips) goes through
-one :class:`FrameGate` per app: at most ``limit`` frames are in flight (one by default),
-and after each frame, once Textual has written its screen update too, the gate writes a
-cursor position query (``CSI 6 n``). A terminal answers it only after it has parsed every
-byte before it, so the answer proves the frame was consumed; the next frame then shows the
+one :class:`FrameGate` per app: at most ``limit`` frames are in flight, and after each frame,
+once Textual has written its screen update too, the gate writes a cursor position query
+(``CSI 6 n``). A terminal answers it only after it has parsed every byte before it, so the
+answer proves the frame was consumed; the next frame then shows the
 newest state, and the answer's timing measures the link (:class:`~tuipacs.view.link.LinkMeter`).
+The default limit, ``auto``, is one frame, and a further one only while the frames beyond the
+first fit in what the link carries in one round trip (:meth:`LinkMeter.in_flight`): where the
+round trip, not the rate, holds the frame rate down (10 Mbit/s, 50 ms), small frames share a
+round trip, and what waits on the link still drains within one round trip.
 
 The answer arrives as Textual's ``CursorPosition`` event: :class:`FlowApp` hands it to the
 gate. Inside tmux the query is wrapped for passthrough (``allow-passthrough on``), so the
@@ -32,7 +36,7 @@ from textual.app import App
 
 from tuipacs.app.graphics import terminal
 from tuipacs.view.graphics.kitty import tmux_wrap
-from tuipacs.view.link import LinkMeter
+from tuipacs.view.link import AUTO_IN_FLIGHT, LinkMeter
 
 QUERY = "\x1b[6n"
 """Cursor position report: every terminal since the VT100 answers it, and Textual parses
@@ -68,8 +72,10 @@ class _Query:
 class FrameGate:
     """At most ``limit`` frames in flight to the terminal of ``app``; measures the link."""
 
-    def __init__(self, app: App[object], limit: int = 1, tmux: bool = False) -> None:
+    def __init__(self, app: App[object], limit: int = AUTO_IN_FLIGHT, tmux: bool = False) -> None:
         self.app = app
+        self.auto = limit == AUTO_IN_FLIGHT
+        """The limit follows the link (see :meth:`LinkMeter.in_flight`)."""
         self.limit = max(1, limit)
         self.tmux = tmux
         self.meter = LinkMeter()
@@ -82,6 +88,7 @@ class FrameGate:
         self._queries: deque[_Query] = deque()
         self._waiting: dict[object, Callable[[], None]] = {}
         self._unsent = 0  # frames written whose query is not written yet
+        self._last_frame = 0  # bytes of the last frame (for the auto limit)
         self._bytes = 0
         self._first: float | None = None
         self._last_answer: float | None = None
@@ -102,7 +109,15 @@ class FrameGate:
     @property
     def free(self) -> bool:
         """True when another frame may be written now."""
-        return self.frames < self.limit
+        return self.frames < self.current_limit
+
+    @property
+    def current_limit(self) -> int:
+        """Frames that may be in flight now: the fixed limit, or under ``auto`` as many
+        frames the size of the last one as the link allows."""
+        if not self.auto:
+            return self.limit
+        return self.meter.in_flight(self._last_frame)
 
     def acquire(self, owner: object, retry: Callable[[], None]) -> bool:
         """Take a slot for one frame of ``owner``; when none is free, ``retry`` is called
@@ -161,6 +176,8 @@ class FrameGate:
         now = time.monotonic()
         start = self._first if self._first is not None else now
         query = _Query(now, start, self._bytes, frame, done)
+        if frame:
+            self._last_frame = self._bytes
         self._bytes, self._first = 0, None
         self._queries.append(query)
         wrapped = tmux_wrap(QUERY) if self.tmux and not self.ask_tmux else QUERY
@@ -242,8 +259,9 @@ class FrameGate:
 _GATES: weakref.WeakKeyDictionary[App[object], FrameGate] = weakref.WeakKeyDictionary()
 
 
-def gate_of(app: App[object], limit: int = 1, tmux: bool = False) -> FrameGate:
-    """The frame gate of ``app`` (made on first use with ``limit`` frames in flight)."""
+def gate_of(app: App[object], limit: int = AUTO_IN_FLIGHT, tmux: bool = False) -> FrameGate:
+    """The frame gate of ``app`` (made on first use with ``limit`` frames in flight, 0 for
+    ``auto``)."""
     gate = _GATES.get(app)
     if gate is None:
         gate = _GATES[app] = FrameGate(app, limit, tmux)

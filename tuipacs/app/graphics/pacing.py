@@ -105,8 +105,11 @@ class Pacer:
             return levels[1]
         sizes = [self.expected_size(level) for level in levels]
         encode = [self._encode.get(level, 0.0) for level in levels]
-        meter = self.view.gate.meter
-        return levels[choose_level(self.quality, self.motion, levels, sizes, meter, encode)]
+        gate = self.view.gate
+        pipelined = gate.auto
+        return levels[
+            choose_level(self.quality, self.motion, levels, sizes, gate.meter, encode, pipelined)
+        ]
 
     def expected_size(self, level: Level) -> float:
         """Bytes a frame of ``level`` is expected to take (from the frames sent so far)."""

@@ -76,8 +76,8 @@ class GraphicsConfig:
     cell_size_source: str = "default"
     quality: str = "auto"
     """``auto``, ``full`` or ``fast`` (:data:`tuipacs.view.link.QUALITIES`)."""
-    frames_in_flight: int = 1
-    """Frames written to the terminal and not yet answered for, at most."""
+    frames_in_flight: int = 0
+    """Frames written to the terminal and not yet answered for, at most (0: ``auto``)."""
 
 
 def parse_cell_size(text: str) -> CellSize:
