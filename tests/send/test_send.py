@@ -86,3 +86,70 @@ def test_send_to_nothing_is_one_clear_line(tuipacs_home: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("tuipacs: error: connection refused")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _import_demo_like(tmp_path: Path) -> tuple[str, list[str], dict[str, str]]:
+    """Import two series of one synthetic study into the archive; (study UID, series UIDs,
+    SOP UID -> series UID)."""
+    from pydicom.uid import generate_uid
+
+    study = generate_uid()
+    series = [generate_uid(), generate_uid()]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    sops: dict[str, str] = {}
+    base = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    for s_index, series_uid in enumerate(series):
+        for n in range(3):
+            ds = base.copy()
+            ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series_uid
+            ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+            ds.SeriesNumber, ds.InstanceNumber = s_index + 1, n + 1
+            ds.save_as(folder / f"{s_index}-{n}.dcm")
+            sops[ds.SOPInstanceUID] = series_uid
+    done = run_cli("import", str(folder))
+    assert done.returncode == 0, done.stderr
+    return study, series, sops
+
+
+def test_send_a_study_from_the_archive(
+    tuipacs_home: Path, storescp: tuple[int, Path], tmp_path: Path
+) -> None:
+    port, out = storescp
+    study, series, sops = _import_demo_like(tmp_path)
+    node = f"STORESCP@127.0.0.1:{port}"
+    result = run_cli("send", node, "--study", study, "--series", series[1], "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["sent"] == 3
+    received = {pydicom.dcmread(p).SOPInstanceUID for p in out.iterdir()}
+    assert received == {sop for sop, uid in sops.items() if uid == series[1]}
+    result = run_cli("send", node, "--study", study, "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["sent"] == 6
+    received = {pydicom.dcmread(p).SOPInstanceUID for p in out.iterdir()}
+    assert received == set(sops)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--study", "1.2.3.4"], "not in the archive"),
+        (["--series", "1.2.3.4"], "--series needs --study"),
+        ([], "give files or folders to send, or --study"),
+    ],
+)
+def test_send_from_the_archive_errors_are_one_line(
+    tuipacs_home: Path, args: list[str], says: str
+) -> None:
+    result = run_cli("send", f"NOBODY@127.0.0.1:{free_port()}", *args)
+    assert result.returncode != 0
+    assert says in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_send_a_series_not_in_the_study_is_one_line(tuipacs_home: Path, tmp_path: Path) -> None:
+    study, _, _ = _import_demo_like(tmp_path)
+    result = run_cli(
+        "send", f"NOBODY@127.0.0.1:{free_port()}", "--study", study, "--series", "1.2.3"
+    )
+    assert result.returncode != 0
+    assert "is not in study" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -41,9 +41,24 @@ def register(sub: Subparsers) -> None:
     ret.add_argument("--method", choices=("get", "move"), help="default: the node's method")
     ret.add_argument("--json", action="store_true")
 
-    snd = add_command(sub, "send", cmd_send, "send files or folders to a node (C-STORE), as stored")
+    snd = add_command(
+        sub,
+        "send",
+        cmd_send,
+        "send files, folders or a study of the archive to a node (C-STORE), as stored",
+    )
     snd.add_argument("node", metavar="NODE", help="node name or AE@host:port")
-    snd.add_argument("paths", nargs="+", metavar="PATH")
+    snd.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to send")
+    snd.add_argument(
+        "--study", metavar="UID", type=uid_arg, help="send this study from the archive"
+    )
+    snd.add_argument(
+        "--series",
+        action="append",
+        metavar="UID",
+        type=uid_arg,
+        help="only these series of --study (repeatable)",
+    )
     snd.add_argument("--json", action="store_true")
 
 
@@ -150,9 +165,17 @@ def cmd_send(args: argparse.Namespace) -> int:
     from tuipacs.store.importer import collect_files
 
     cfg = load_config()
-    remote = client(cfg, cfg.node(args.node))
-    missing_paths(args.paths)
-    files = list(collect_files([Path(p) for p in args.paths]))
+    if args.series and not args.study:
+        raise CliError("--series needs --study")
+    if bool(args.paths) == bool(args.study):
+        raise CliError("give files or folders to send, or --study UID (not both)")
+    if args.study:
+        files = archived_files(args.study, args.series or [])
+        remote = client(cfg, cfg.node(args.node))
+    else:
+        remote = client(cfg, cfg.node(args.node))
+        missing_paths(args.paths)
+        files = list(collect_files([Path(p) for p in args.paths]))
     try:
         result = remote.send(files, progress=ProgressBar("sending"))
     except RemoteNetError as exc:
@@ -177,6 +200,22 @@ def cmd_send(args: argparse.Namespace) -> int:
             f"{result.skipped} skipped, {human(result.bytes)} in {result.seconds:.1f} s"
         )
     return 1 if failed else 0
+
+
+def archived_files(study_uid: str, series_uids: list[str]) -> list[Path]:
+    """The archive's files of ``study_uid`` (only ``series_uids`` when given), series by
+    series in reading order; CliError naming what is missing."""
+    from tuipacs.store.query import get_study, list_instances, list_series
+
+    archive = open_archive()
+    if get_study(archive, study_uid) is None:
+        raise CliError(f"study {study_uid} is not in the archive (`tuipacs ls` lists them)")
+    series = [row.series_uid for row in list_series(archive, study_uid)]
+    for uid in series_uids:
+        if uid not in series:
+            raise CliError(f"series {uid} is not in study {study_uid} (`tuipacs ls {study_uid}`)")
+    chosen = [uid for uid in series if not series_uids or uid in series_uids]
+    return [row.path for uid in chosen for row in list_instances(archive, uid)]
 
 
 def _with_path(path: str, message: str) -> str:
