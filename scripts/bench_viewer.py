@@ -194,7 +194,12 @@ def run_child(impl: str, backend: str) -> None:
         view.styles.height = rows - 2 if backend == "sixel" else rows
         return view
 
-    class BenchApp(App[None]):
+    from tuipacs.app.graphics.flow import FlowApp
+
+    # ours runs with the app's flow control (the harness answers its queries as a terminal)
+    base: type = type("FlowBase", (FlowApp, App), {}) if impl == "ours" else App
+
+    class BenchApp(base):  # type: ignore[misc, valid-type]
         CSS = "Screen { align: center top; } #status { height: 1; dock: bottom; }"
         BINDINGS = [("w", "step_window", ""), ("n", "step_image", ""), ("q", "quit", "")]
 

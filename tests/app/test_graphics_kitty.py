@@ -97,3 +97,33 @@ def test_id_colours_survive_the_colour_system() -> None:
         image_id = kitty.allocate_image_id(truecolor=False)
         colour = Color.from_rgb(*kitty.id_colour(image_id, truecolor=False))
         assert colour.downgrade(ColorSystem.EIGHT_BIT).number == image_id
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (13, 29), (64, 64, 3), (5, 1, 3)])
+def test_fast_png_decodes_to_the_same_pixels(shape: tuple[int, ...]) -> None:
+    array = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
+    png = kitty.encode_png_fast(array)
+    image = Image.open(io.BytesIO(png))
+    assert image.mode == ("RGB" if len(shape) == 3 else "L")
+    np.testing.assert_array_equal(np.asarray(image), array)
+    # Pillow checks the CRCs when it verifies
+    Image.open(io.BytesIO(png)).verify()
+
+
+def test_fast_png_refuses_other_shapes() -> None:
+    with pytest.raises(ValueError):
+        kitty.encode_png_fast(np.zeros((4, 4, 4), np.uint8))
+
+
+def test_kitty_frames_are_encoded_for_speed_only_on_a_fast_link() -> None:
+    from tuipacs.view.link import FAST_RATE, LinkMeter
+
+    meter = LinkMeter()
+    assert not meter.fast, "nothing measured: size first (it may be SSH)"
+    meter.add(400, 0.0005)
+    meter.add(100_000, 0.0005 + 100_000 / (FAST_RATE * 2))
+    assert meter.fast
+    slow = LinkMeter()
+    slow.add(400, 0.05)
+    slow.add(100_000, 0.05 + 100_000 / 1.25e6)  # 10 Mbit/s
+    assert not slow.fast

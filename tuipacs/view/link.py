@@ -40,6 +40,10 @@ WINDOW = 9
 FASTEST = 1e9
 """A rate beyond any link (bytes/s): a local terminal consumes frames as fast as it parses."""
 
+FAST_RATE = 8e6
+"""Bytes/s (64 Mbit/s) from which the link is taken as fast: 25 kB more per frame then cost
+about 3 ms on the link, less than a size-minded encoder spends to save them."""
+
 AUTO_IN_FLIGHT = 0
 """``frames_in_flight`` setting ``auto``: one frame in flight, and more only while the frames
 beyond the first fit in what the link carries in one round trip (see
@@ -109,6 +113,13 @@ class LinkMeter:
             self.last_bytes = size
             transfer = seconds - statistics.median(self._rtts)
             self._rates.append(min(FASTEST, size / transfer) if transfer > 0 else FASTEST)
+
+    @property
+    def fast(self) -> bool:
+        """True where the link carries bytes faster than encoders squeeze them (FAST_RATE
+        or more, a local terminal): frames are then encoded for speed, not size."""
+        rate = self.rate
+        return rate is not None and rate >= FAST_RATE
 
     def in_flight(self, size: float, most: int = MAX_IN_FLIGHT) -> int:
         """Frames of ``size`` bytes that may be in flight at once under ``auto``: the first,

@@ -41,6 +41,9 @@ class FrameRequest:
     tmux: bool
     tag: object = None
     """The caller's label of the picture (the viewer's render request), given back when shown."""
+    fast_link: bool = False
+    """The link carries bytes faster than an encoder can squeeze them (a local terminal):
+    encode for speed rather than size."""
 
     @property
     def preview(self) -> bool:

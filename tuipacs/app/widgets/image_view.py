@@ -307,6 +307,7 @@ class ImageView(Widget):
             image_id=self._image_id,
             tmux=self._config.in_tmux,
             tag=self._tag,
+            fast_link=self.gate.meter.fast,
         )
         self._worker.submit(request)
         return self._seq

@@ -13,6 +13,8 @@ import base64
 import io
 import itertools
 import random
+import struct
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -106,6 +108,43 @@ def encode_png(array: np.ndarray, compress_level: int = 1) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
+
+
+def encode_png_fast(array: np.ndarray) -> bytes:
+    """PNG bytes of a uint8 grey (H x W) or RGB (H x W x 3) array, made for speed: every row
+    with the Sub filter (computed with numpy) and zlib level 1.
+
+    Pillow picks a filter per row and takes about 3x as long at its fastest level (a
+    windowed 800 x 800 CT: 4-5 ms here against 11 ms for Pillow at level 1 and 19 ms at
+    level 6), for frames about 20 % larger than Pillow's level 6: the right trade where the
+    link carries bytes faster than the encoder squeezes them (a local terminal)."""
+    pixels = np.ascontiguousarray(array)
+    if pixels.ndim == 2:
+        colour, step = 0, 1
+    elif pixels.ndim == 3 and pixels.shape[2] == 3:
+        colour, step = 2, 3
+    else:
+        raise ValueError(f"cannot make a PNG of an array of shape {pixels.shape}")
+    height, width = pixels.shape[:2]
+    flat = pixels.reshape(height, width * step)
+    rows = np.empty((height, width * step + 1), np.uint8)
+    rows[:, 0] = 1  # Sub: each byte minus the byte one pixel to its left
+    rows[:, 1 : step + 1] = flat[:, :step]
+    np.subtract(flat[:, step:], flat[:, :-step], out=rows[:, step + 1 :], dtype=np.uint8)
+    header = struct.pack(">IIBBBBB", width, height, 8, colour, 0, 0, 0)
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _chunk(b"IHDR", header),
+            _chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)),
+            _chunk(b"IEND", b""),
+        )
+    )
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data, CRC."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def transmit(
