@@ -306,12 +306,13 @@ class StudyTable(BrowserTable):
         """Choose the columns for the table's width; rebuild the table if they changed."""
         columns = fit_table(self, STUDY_LAYOUT, STUDY_PRIORITY, len(self.shown), STUDY_KEEP)
         if columns != self.shown_columns:
+            current = self.current_study()
             self.shown_columns = columns
             self.clear(columns=True)
             for key, label, width in columns:
                 self.add_column(label, key=key, width=width)
             self.label_columns()
-            self._add_rows()
+            self._add_rows(current)
 
     @property
     def sort_key(self) -> SortKey:
