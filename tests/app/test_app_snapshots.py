@@ -68,3 +68,9 @@ def test_tags_snapshot(archive: Archive, make_app: Any, snap_compare: Any) -> No
 
 def test_light_theme_snapshot(archive: Archive, make_app: Any, snap_compare: Any) -> None:
     assert snap_compare(make_app(archive, theme="light"), terminal_size=SIZE, run_before=_browser)
+
+
+def test_browser_80x24_snapshot(archive: Archive, make_app: Any, snap_compare: Any) -> None:
+    """The browser on the smallest common terminal: the reading columns, the thumbnail card
+    whole beside the series, ? and q in the footer."""
+    assert snap_compare(make_app(archive), terminal_size=(80, 24), run_before=_browser)

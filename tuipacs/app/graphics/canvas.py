@@ -8,8 +8,10 @@ modal screen both Kitty and Sixel canvases draw the picture in half-cells instea
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 
+from rich.cells import get_character_cell_size
 from rich.color import Color
 from rich.console import Console
 from rich.segment import ControlType, Segment
@@ -113,6 +115,70 @@ class StripCanvas(Canvas):
         return lines
 
 
+def split_segment(segment: Segment, cut: int) -> tuple[Segment, Segment]:
+    """``segment`` cut ``cut`` cells in, never between a character and the zero-width
+    marks after it.
+
+    Rich's ``split_cells`` guesses a character index from the cell position and walks from
+    there; when the guess falls short it stops right after a base character, so a Kitty
+    placeholder (U+10EEEE and its row and column diacritics) loses its diacritics to the
+    next piece. Textual cuts a picture's line where a label covers it: the orphaned
+    diacritics then followed the bottom "P" label (drawn as a box beside it) and the cell
+    before the label lost its column.
+    """
+    text, style, control = segment
+    width = 0
+    for index, char in enumerate(text):
+        size = get_character_cell_size(char)
+        if size and width >= cut:
+            if width != cut:  # a wide character across the cut: Rich's spaces
+                return Segment.split_cells(segment, cut)
+            return Segment(text[:index], style, control), Segment(text[index:], style, control)
+        width += size
+    return segment, Segment("", style, control)
+
+
+class CellStrip(Strip):
+    """A Strip whose crops and divisions keep combining marks with their character
+    (:func:`split_segment`); the pieces are CellStrips too."""
+
+    __slots__: list[str] = []
+
+    def crop(self, start: int, end: int | None = None) -> Strip:
+        """The cells from ``start`` to ``end``."""
+        start = max(0, start)
+        end = self.cell_length if end is None else min(end, self.cell_length)
+        if start == 0 and end == self.cell_length:
+            return self
+        if end <= start:
+            return CellStrip([], 0)
+        pieces = self.divide([start, end])
+        return pieces[1] if len(pieces) > 1 else CellStrip([], 0)
+
+    def divide(self, cuts: Iterable[int]) -> Sequence[Strip]:
+        """The pieces between 0 and each of ``cuts`` in turn (those past the end left out)."""
+        pieces: list[Strip] = []
+        rest = deque(self._segments)
+        pos = 0
+        for cut in cuts:
+            if cut > self.cell_length:
+                break
+            taken: list[Segment] = []
+            while rest and pos < cut:
+                segment = rest.popleft()
+                size = segment.cell_length
+                if pos + size <= cut:
+                    taken.append(segment)
+                    pos += size
+                else:
+                    before, after = split_segment(segment, cut - pos)
+                    taken.append(before)
+                    rest.appendleft(after)
+                    pos = cut
+            pieces.append(CellStrip(taken, cut - sum(p.cell_length for p in pieces)))
+        return pieces
+
+
 class KittyCanvas(StripCanvas):
     """Placeholder cells for one image id; rebuilt only when the box size changes.
 
@@ -134,8 +200,16 @@ class KittyCanvas(StripCanvas):
         self.grid = (cols, rows)
         style = Style(color=Color.from_rgb(*kitty.id_colour(self.image_id, self.truecolor)))
         texts = kitty.placeholder_rows(self.image_id, cols, rows)
-        self.set_strips([Strip([Segment(text, style)], cols) for text in texts])
+        self.set_strips([CellStrip([Segment(text, style)], cols) for text in texts])
         return True
+
+    def _compose_line(self, y: int, width: int, strips: list[Strip] | None = None) -> Strip:
+        """Line ``y``; a line of placeholders as a CellStrip (Textual may cut it anywhere
+        a label covers it), a prepared half-cell line (under a modal) as it is."""
+        line = super()._compose_line(y, width, strips)
+        if strips is not None or isinstance(line, CellStrip):
+            return line
+        return CellStrip(list(line), line.cell_length)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         """Placeholders on the active screen, half-cells under a modal."""

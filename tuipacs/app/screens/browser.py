@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from tuipacs.app.keymap import Key
 from tuipacs.app.messages import (
@@ -31,6 +31,7 @@ from tuipacs.app.messages import (
 from tuipacs.app.screens.browser_mask import BrowserMask
 from tuipacs.app.screens.query import QueryRequest, QueryScreen
 from tuipacs.app.settings import Settings
+from tuipacs.app.widgets.fit_footer import FitFooter
 from tuipacs.app.widgets.remote_panel import (
     REMOTE_COLUMNS,
     RemotePanel,
@@ -79,6 +80,9 @@ being retrieved can be opened as soon as its first images have landed."""
 
 SECTIONS = ("Find", "Open", "App", "Remote node")
 """The help screen's sections, in this order."""
+
+FOOTER_KEEP = ("help", "app.quit")
+"""The keys the footer always shows, however narrow the terminal (? help, q quit)."""
 
 
 def _bindings() -> list[BindingType]:
@@ -160,7 +164,7 @@ class BrowserScreen(BrowserResume, BrowserMask, Screen[None]):
             yield SeriesPanel(self.archive, self.settings.graphics, self.cfg.thumbnails, id="lower")
             yield RemotePanel(self.clients, id="remote-panel")
         yield Static("", id="browser-status", markup=False)
-        yield Footer()
+        yield FitFooter(keep=FOOTER_KEEP)
 
     def on_mount(self) -> None:
         """Start listing the archive."""

@@ -30,7 +30,9 @@ def keys_table(sections: tuple[Section, ...], extra: str = "") -> Table:
     for number, (title, rows) in enumerate(sections):
         if number:
             table.add_row("", "")
-        table.add_row(Text(title, style="underline"), "")
+        # the underline on the title only: a Text's own style would also underline the
+        # spaces that right-justify it (a line left of each title in xterm)
+        table.add_row(Text.assemble((title, "underline")), "")
         for keys, what in rows:
             table.add_row(keys, what)
     if extra:  # the viewer's presets: names from the file (window explanations)
@@ -51,6 +53,20 @@ def screen_bindings(screen: Screen[Any]) -> list[BindingType]:
     for source in [*(cls.BINDINGS for cls in classes), screen.app.BINDINGS]:
         bindings += [b for b in source if not any(b is seen for seen in bindings)]
     return bindings
+
+
+BOX_WIDTH = 96
+"""The help box's width (cells) on a terminal wide enough for it and a margin."""
+
+MARGIN = 8
+"""Columns of the screen below that must show on each side of the box: with fewer, the
+box takes the whole width, since a sliver of one or two columns shows only the cut ends
+of the words below it (stray glyphs beside the border)."""
+
+
+def full_width(screen_width: int) -> bool:
+    """Does the help box take the whole width of a screen ``screen_width`` cells wide?"""
+    return screen_width < BOX_WIDTH + 2 * MARGIN
 
 
 class HelpScreen(ModalScreen[None]):
@@ -88,3 +104,11 @@ class HelpScreen(ModalScreen[None]):
             box.border_title = f"Keys · {self.screen_name}"
             box.border_subtitle = "Esc closes"
             yield Static(keys_table(self._sections, self.extra), id="help-text")
+
+    def on_mount(self) -> None:
+        """Sized for the terminal from the first frame."""
+        self.set_class(full_width(self.app.size.width), "-full")
+
+    def on_resize(self) -> None:
+        """The whole width on a narrow terminal (see MARGIN), else a centred box."""
+        self.set_class(full_width(self.app.size.width), "-full")

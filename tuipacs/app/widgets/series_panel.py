@@ -20,20 +20,37 @@ from textual.widgets import DataTable
 from textual.worker import Worker, get_current_worker
 
 from tuipacs.app.messages import LoadFailed, SeriesFound, ThumbnailMade
-from tuipacs.app.widgets.study_table import BrowserTable, fit_cells
+from tuipacs.app.widgets.study_table import BrowserTable, fit_cells, fit_table
 from tuipacs.app.widgets.thumbnails import SeriesThumbnails
 from tuipacs.safe_text import clean
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, list_instances, list_series
+from tuipacs.view.columns import Column
 from tuipacs.view.graphics.probe import GraphicsConfig
 
-SERIES_COLUMNS = (
-    ("number", "#", 4),
-    ("modality", "Mod", 5),
-    ("description", "Series description", 34),
-    ("body", "Body part", 12),
-    ("images", "Images", 6),
+SERIES_LAYOUT = (
+    Column("number", "#", 4),
+    Column("modality", "Mod", 5),
+    Column("description", "Series description", 24, minimum=12, grow=1),
+    Column("body", "Body part", 12, minimum=9),
+    Column("images", "Images", 6),
 )
+SERIES_PRIORITY = ("number", "description", "images", "modality", "body")
+"""The series columns, most important first (a narrow table drops them from the end)."""
+
+SERIES_KEEP = 3
+"""The first columns of SERIES_PRIORITY always show."""
+
+#: key, header and preferred width of each series column
+SERIES_COLUMNS = tuple((c.key, c.label, c.width) for c in SERIES_LAYOUT)
+
+CARD_ROOM = 28
+"""Cells the thumbnails need beside the series table: one card (24 wide, a margin) and the
+strip's padding; narrower than that, the series table gives way or the cards hide."""
+
+TABLE_SHARE = 0.4
+"""On a wide terminal the series table takes this share of the width (never less than its
+preferred width); the thumbnails take the rest."""
 
 THUMBNAIL_CACHE = 256
 """Thumbnails kept in memory (series UID and image count -> picture or reason)."""
@@ -65,6 +82,19 @@ def series_cells(row: SeriesRow) -> tuple[str, ...]:
     )
 
 
+def series_table_width(width: int, thumbnails: bool) -> int:
+    """Cells of the series table in a panel ``width`` wide: all of it without thumbnails,
+    else its preferred width (or a share of a wide panel) less what one card needs; the
+    whole panel (no room for cards) when the table would get narrower than its most
+    important columns."""
+    if not thumbnails:
+        return width
+    preferred = sum(c.width + 2 for c in SERIES_LAYOUT) + 2  # cell padding, scroll bar
+    smallest = sum(c.narrowest + 2 for c in SERIES_LAYOUT if c.key in SERIES_PRIORITY[:SERIES_KEEP])
+    table = min(max(preferred, int(width * TABLE_SHARE)), width - CARD_ROOM)
+    return table if table >= smallest else width
+
+
 class SeriesPanel(Horizontal):
     """The series table and, unless hidden, the thumbnails of one study."""
 
@@ -80,6 +110,8 @@ class SeriesPanel(Horizontal):
         """The study whose series are listed ('' when none)."""
         self.cache: OrderedDict[tuple[str, int], Thumbnail] = OrderedDict()
         self._request: tuple[str, tuple[tuple[str, int], ...]] = ("", ())
+        self.series_columns: list[tuple[str, str, int]] = []
+        """The series columns shown: key, header, width."""
         self._worker: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
@@ -99,10 +131,36 @@ class SeriesPanel(Horizontal):
 
     def on_mount(self) -> None:
         """Columns and title."""
-        for key, label, width in SERIES_COLUMNS:
-            self.table.add_column(label, key=key, width=width)
         self.border_title = "Series"
         self._place_thumbnails()
+
+    def on_resize(self) -> None:
+        """Share the width between the series table and the thumbnails again."""
+        self._place_thumbnails()
+
+    def _fit_columns(self) -> None:
+        """Columns for the table's width; rebuilt (with the rows) when they change."""
+        table = self.table
+        columns = fit_table(table, SERIES_LAYOUT, SERIES_PRIORITY, len(self.series), SERIES_KEEP)
+        if columns != self.series_columns:
+            self.series_columns = columns
+            row = table.cursor_row
+            table.clear(columns=True)
+            for key, label, width in columns:
+                table.add_column(label, key=key, width=width)
+            self._add_rows()
+            if 0 <= row < table.row_count:
+                table.move_cursor(row=row)
+
+    def _add_rows(self) -> None:
+        """The listed series in the table, cut to its columns."""
+        table = self.table
+        table.clear()
+        keys = [key for key, _label, _width in self.series_columns]
+        for row in self.series:
+            cells = dict(zip((c.key for c in SERIES_LAYOUT), series_cells(row), strict=True))
+            values = tuple(cells[key] for key in keys)
+            table.add_row(*fit_cells(values, tuple(self.series_columns)), key=row.series_uid)
 
     def show_study(self, study_uid: str) -> None:
         """List the series of ``study_uid`` ('' for none) unless they are listed already."""
@@ -137,10 +195,8 @@ class SeriesPanel(Horizontal):
     def show_series(self, study_uid: str, rows: list[SeriesRow]) -> None:
         """Fill the table with ``rows`` of ``study_uid`` and show their thumbnails."""
         self.series, self.study_uid = rows, study_uid
-        table = self.table
-        table.clear()
-        for row in rows:
-            table.add_row(*fit_cells(series_cells(row), SERIES_COLUMNS), key=row.series_uid)
+        self._fit_columns()  # a scroll bar may come or go with the number of rows
+        self._add_rows()
         self._show_thumbnails()
 
     def toggle_thumbnails(self) -> None:
@@ -153,9 +209,17 @@ class SeriesPanel(Horizontal):
             self.thumbs.clear_series()
 
     def _place_thumbnails(self) -> None:
-        """Thumbnails beside the series table, or the table alone at full width."""
-        self.thumbs.display = self.thumbnails_on
-        self.table.set_class(not self.thumbnails_on, "-alone")
+        """Thumbnails beside the series table, or the table alone at full width: the
+        table gives way to one whole card, and on a terminal too narrow for both the cards
+        hide (``t`` shows them again when there is room)."""
+        width = self.content_size.width
+        table_width = series_table_width(width, self.thumbnails_on)
+        shown = self.thumbnails_on and table_width < width
+        self.thumbs.display = shown
+        self.table.set_class(not shown, "-alone")
+        if width:
+            self.table.styles.width = table_width if shown else None
+        self.call_after_refresh(self._fit_columns)
 
     def _show_thumbnails(self) -> None:
         """Tiles for the listed series: cached pictures at once, the others from a worker."""

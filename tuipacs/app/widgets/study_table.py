@@ -17,6 +17,7 @@ from tuipacs.app.keymap import Key
 from tuipacs.safe_text import clean
 from tuipacs.store.query import StudyRow
 from tuipacs.view import format as fmt
+from tuipacs.view.columns import Column, fit_columns
 
 
 @dataclass(frozen=True)
@@ -37,20 +38,37 @@ SORTS = (
     SortKey("images", "images", True),
 )
 
-#: key, header and width (in cells) of each column; a longer value is cut with "…", and a
-#: sortable column is wide enough for its header and the sort arrow
-STUDY_COLUMNS = (
-    ("name", "Patient", 26),
-    ("id", "Patient ID", 12),
-    ("birth", "Birth date", 10),
-    ("date", "Study date", 16),
-    ("modality", "Mod", 7),
-    ("description", "Description", 34),
-    ("accession", "Accession", 16),  # an accession number (SH) has up to 16 characters
-    ("series", "Ser", 4),
-    ("images", "Images", 8),
-    ("pinned", "Pin", 3),
+#: the columns in the order they show: key, header, preferred width (in cells) and how far
+#: each may shrink or grow (:mod:`tuipacs.view.columns`); a longer value is cut with "…",
+#: and a sortable column is never narrower than its header and the sort arrow
+STUDY_LAYOUT = (
+    Column("name", "Patient", 26, minimum=14, grow=1, limit=40),
+    Column("id", "Patient ID", 12),
+    Column("birth", "Birth date", 10),
+    Column("sex", "Sex", 3),
+    Column("date", "Study date", 16),
+    Column("modality", "Mod", 7, minimum=5),
+    Column("description", "Description", 34, minimum=16, grow=2),
+    Column("accession", "Accession", 16),  # an accession number (SH) has up to 16 characters
+    Column("referring", "Referring", 20, minimum=12),
+    Column("series", "Ser", 4),
+    Column("images", "Images", 8),
+    Column("pinned", "Pin", 3),
 )
+
+STUDY_PRIORITY = (
+    "name", "date", "modality", "description", "images",  # always, even at 80 columns
+    "id", "pinned", "series", "birth", "accession",  # then these, as room allows
+    "referring", "sex",  # only on a wide terminal
+)  # fmt: skip
+"""The study columns, most important first: a narrow table drops them from the end."""
+
+STUDY_KEEP = 5
+"""The first columns of STUDY_PRIORITY always show (shrunk on a narrow terminal)."""
+
+#: key, header and preferred width of each column (what the table shows when it is wide)
+STUDY_COLUMNS = tuple((c.key, c.label, c.width) for c in STUDY_LAYOUT)
+STUDY_KEYS = tuple(c.key for c in STUDY_LAYOUT)
 
 #: the arrows marking the sort column's header: ascending, descending
 SORT_ARROWS = ("▲", "▼")
@@ -125,8 +143,8 @@ def fit_cells(values: tuple[str, ...], columns: tuple[tuple[str, str, int], ...]
 
 
 def study_cells(row: StudyRow, masked: bool = False) -> tuple[str, ...]:
-    """The cells of a study row, in STUDY_COLUMNS order (``masked``: no name, ID or birth
-    date)."""
+    """The cells of a study row, in STUDY_COLUMNS order (``masked``: no name, ID, birth
+    date or sex)."""
     date = fmt.dicom_date(row.study_date)
     if row.study_time:
         date = f"{date} {fmt.dicom_time(row.study_time)}"
@@ -134,14 +152,35 @@ def study_cells(row: StudyRow, masked: bool = False) -> tuple[str, ...]:
         fmt.MASK if masked else fmt.person_name(row.patient_name),
         fmt.MASK if masked else row.patient_id,
         fmt.MASK if masked else fmt.dicom_date(row.birth_date),
+        fmt.MASK if masked else row.sex,
         date,
         fmt.modalities(row.modalities),
         row.description,
         row.accession,
+        fmt.person_name(row.referring),
         str(row.num_series),
         images_cell(row),
         "*" if row.pinned else "",
     )
+
+
+def fit_table(
+    table: DataTable[Text | str],
+    layout: tuple[Column, ...],
+    priority: tuple[str, ...],
+    rows: int,
+    keep: int,
+) -> list[tuple[str, str, int]]:
+    """The columns of ``layout`` that fit ``table``'s width (:func:`fit_columns`; the first
+    ``keep`` of ``priority`` always show), with room for the vertical scroll bar when its
+    ``rows`` overflow its height."""
+    width = table.size.width
+    if not width:  # not laid out yet: every column at its preferred width
+        return [(c.key, c.label, c.width) for c in layout]
+    header = 1 if table.show_header else 0
+    if rows > table.size.height - header:
+        width -= table.styles.scrollbar_size_vertical
+    return fit_columns(layout, priority, width, 2 * table.cell_padding, keep)
 
 
 class BrowserTable(DataTable[Text | str]):
@@ -252,12 +291,28 @@ class StudyTable(BrowserTable):
         self.sort_reversed = False
         self.masked = False
         """Patient identity masked (the session's mask)."""
+        self.shown_columns: list[tuple[str, str, int]] = []
+        """The columns shown: key, header, width (:func:`fit_table`)."""
 
     def on_mount(self) -> None:
-        """The columns, the sort column marked."""
-        for key, label, width in STUDY_COLUMNS:
-            self.add_column(label, key=key, width=width)
-        self.label_columns()
+        """The columns for the width, the sort column marked."""
+        self.fit_width()
+
+    def on_resize(self) -> None:
+        """Columns for the new width (fewer and narrower ones on a small terminal)."""
+        self.fit_width()
+
+    def fit_width(self) -> None:
+        """Choose the columns for the table's width; rebuild the table if they changed."""
+        columns = fit_table(self, STUDY_LAYOUT, STUDY_PRIORITY, len(self.shown), STUDY_KEEP)
+        if columns != self.shown_columns:
+            current = self.current_study()
+            self.shown_columns = columns
+            self.clear(columns=True)
+            for key, label, width in columns:
+                self.add_column(label, key=key, width=width)
+            self.label_columns()
+            self._add_rows(current)
 
     @property
     def sort_key(self) -> SortKey:
@@ -286,15 +341,24 @@ class StudyTable(BrowserTable):
         rows.sort(key=lambda r: sort_value(r, sort.column), reverse=self.descending)
         previous = self.current_study()
         self.shown = rows
+        self.fit_width()  # a scroll bar may come or go with the number of rows
+        self._add_rows(previous)
+        self.refresh_bindings()  # c is shown for an incomplete study only
+
+    def _add_rows(self, previous: StudyRow | None = None) -> None:
+        """Put the shown studies in the table; the cursor stays on ``previous`` (default:
+        the study under it) if it is still shown."""
+        previous = previous or self.current_study()
         self.clear()
-        for row in rows:
-            cells = fit_cells(study_cells(row, self.masked), STUDY_COLUMNS)
-            self.add_row(*cells, key=row.study_uid)
+        keys = [key for key, _label, _width in self.shown_columns]
+        for row in self.shown:
+            cells = dict(zip(STUDY_KEYS, study_cells(row, self.masked), strict=True))
+            values = tuple(cells[key] for key in keys)
+            self.add_row(*fit_cells(values, tuple(self.shown_columns)), key=row.study_uid)
         # follow the study by its UID: a new listing (after a pin, say) has new rows
-        uids = [row.study_uid for row in rows]
+        uids = [row.study_uid for row in self.shown]
         if previous is not None and previous.study_uid in uids:
             self.move_cursor(row=uids.index(previous.study_uid))
-        self.refresh_bindings()  # c is shown for an incomplete study only
 
     def cycle_sort(self) -> None:
         """Sort by the next column."""
@@ -310,7 +374,7 @@ class StudyTable(BrowserTable):
     def label_columns(self) -> None:
         """Mark the sort column's header with an arrow."""
         sort, arrow = self.sort_key, SORT_ARROWS[self.descending]
-        for key, label, _width in STUDY_COLUMNS:
+        for key, label, _width in self.shown_columns:
             column = self.columns[ColumnKey(key)]
             column.label = Text(f"{label} {arrow}" if key == sort.column else label)
         self.refresh()
