@@ -46,7 +46,7 @@ _STEP = "next / previous image (or frame); the mouse wheel too"
 _WIDTH = "window width narrower / wider (Shift: fine)"
 _LEVEL = "window level up / down (Shift: fine)"
 _PAN = "pan"
-_FINE = "fine window / level steps; with the probe on: move it 10 pixels"
+_FINE = "fine window/level; with the probe on: move it 10 pixels"
 _SHIFT_ARROWS = (
     ("left", "arrow(-1, 0, True)"),
     ("right", "arrow(1, 0, True)"),
@@ -159,10 +159,7 @@ def _view() -> list[BindingType]:
 
 def _later() -> list[BindingType]:
     rotate, flip = "rotate 90° clockwise / anticlockwise", "flip horizontally / vertically"
-    probe = (
-        "probe: a crosshair on one pixel, its value (HU for CT) and position in mm; arrows "
-        "move it 1 pixel, Shift+arrows 10, a click or the mouse puts it there; c/Esc ends"
-    )
+    probe = "probe value (HU) and mm; arrows move it 1 px, c/Esc ends"
     info = "Information"
     return [
         Key("space", "cine", "Cine", section="Images", tooltip="cine play / pause"),
