@@ -23,6 +23,7 @@ from tuipacs.app.screens.viewer import ViewerScreen
 from tuipacs.app.widgets.image_view import ImageView
 from tuipacs.view.graphics.probe import GraphicsConfig
 from tuipacs.view.layout import CellSize
+from tuipacs.view.render import RenderRequest
 
 CT_SLICES = 20
 SIZE = (160, 50)
@@ -133,15 +134,14 @@ async def settle(pilot: Pilot[Any], timeout: float = HANG) -> None:
 
 
 def _image_shows(screen: ViewerScreen) -> bool:
-    """True when the ImageView displays the viewer's latest rendered array in full."""
+    """True when the ImageView displays the viewer's latest rendered array in full (with
+    the probe on: that picture with the crosshair drawn in)."""
     shown = screen.query_one(ImageView).last_shown
     rendered = screen.rendered
-    return (
-        shown is not None
-        and rendered is not None
-        and shown.array is rendered.array
-        and not shown.preview
-    )
+    if shown is None or rendered is None or shown.preview:
+        return False
+    latest = isinstance(shown.tag, RenderRequest) and shown.tag.seq == screen.shown_seq
+    return shown.array is rendered.array or latest
 
 
 async def browser_listed(pilot: Pilot[Any]) -> Any:

@@ -299,6 +299,7 @@ async def test_probe_shows_hounsfield_units(archive: Archive, make_app: Any) -> 
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_study(pilot, CT)
         await pilot.press("c")
+        await settle(pilot)
         assert screen.state.probe is not None
         pixel = screen.probe_pixel()
         assert pixel is not None
@@ -306,7 +307,7 @@ async def test_probe_shows_hounsfield_units(archive: Archive, make_app: Any) -> 
         assert "HU" in screen.probe_text()
         start = screen.state.probe
         await pilot.press("right", "shift+down")
-        assert screen.state.probe == (start[0] + 1, start[1] + 5)
+        assert screen.state.probe == (start[0] + 1, start[1] + 10)
         assert screen.state.center == 40  # arrows move the probe, not the window
         await pilot.press("escape")
         assert screen.state.probe is None
@@ -314,7 +315,7 @@ async def test_probe_shows_hounsfield_units(archive: Archive, make_app: Any) -> 
 
 
 def frame_value(screen: ViewerScreen, pixel: tuple[int, int]) -> float | None:
-    """The modality value at a source pixel of the current frame."""
+    """The modality value at (row, col) of the current frame's array."""
     assert screen.frame is not None
     value = screen.frame.value_at(*pixel)
     assert not isinstance(value, tuple)
@@ -329,11 +330,14 @@ async def test_probe_maps_corners_through_rotation(archive: Archive, make_app: A
         await settle(pilot)
         box = screen.query_one(ImageView).box
         assert box is not None
-        screen.state.probe = (box.x, box.y)  # top-left cell shows the source's bottom-left
-        pixel = screen.probe_pixel()
-        assert pixel is not None
+        view = screen.query_one(ImageView).region
+        # the top-left cell of the picture shows the source's bottom-left
+        screen._probe_to(view.x + box.x, view.y + box.y)
+        x, y = screen.state.probe or (-1, -1)
         rows = screen.frame.values.shape[0] if screen.frame else 0
-        assert pixel[0] > rows * 0.9 and pixel[1] < rows * 0.1
+        assert y > rows * 0.9 and x < rows * 0.1
+        await pilot.press("right")  # right on screen is up in the source, turned clockwise
+        assert screen.state.probe == (x, y - 1)
 
 
 async def test_tag_browser_searches(archive: Archive, make_app: Any) -> None:
@@ -410,7 +414,11 @@ async def test_click_places_the_probe(archive: Archive, make_app: Any) -> None:
         screen = await open_study(pilot, CT)
         box = screen.query_one(ImageView).box
         assert box is not None
-        target = (box.x + 3, box.y + 4)
+        target = (box.x + box.cols // 2, box.y + box.rows // 2)
         await pilot.click("#image", offset=target)
-        assert screen.state.probe == target
-        assert screen.probe_text().startswith("Probe (")
+        await settle(pilot)
+        assert screen.state.probe is not None
+        assert screen.probe_text().startswith("Probe ")
+        x, y = screen.state.probe
+        rows, cols = screen.frame.values.shape if screen.frame else (0, 0)
+        assert abs(x - cols / 2) < cols / box.cols and abs(y - rows / 2) < rows / box.rows

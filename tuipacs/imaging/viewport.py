@@ -26,8 +26,9 @@ def _pair(value: object) -> tuple[float, float] | None:
     return first, second
 
 
-def pixel_spacing(ds: Dataset, index: int = 0) -> tuple[float, float] | None:
-    """(row, column) spacing in mm: Pixel Measures macro, Pixel Spacing, Imager Pixel Spacing."""
+def spacing_source(ds: Dataset, index: int = 0) -> tuple[tuple[float, float], str] | None:
+    """(row, column) spacing in mm and the attribute it came from (``PixelSpacing``, also
+    in the Pixel Measures macro, ``ImagerPixelSpacing`` or ``NominalScannedPixelSpacing``)."""
     item = functional_group_item(ds, index, "PixelMeasuresSequence")
     for source, keyword in (
         (item, "PixelSpacing"),
@@ -38,8 +39,14 @@ def pixel_spacing(ds: Dataset, index: int = 0) -> tuple[float, float] | None:
         if source is not None:
             found = _pair(source.get(keyword))
             if found is not None:
-                return found
+                return found, keyword
     return None
+
+
+def pixel_spacing(ds: Dataset, index: int = 0) -> tuple[float, float] | None:
+    """(row, column) spacing in mm: Pixel Measures macro, Pixel Spacing, Imager Pixel Spacing."""
+    found = spacing_source(ds, index)
+    return found[0] if found is not None else None
 
 
 def pixel_aspect(ds: Dataset, index: int = 0) -> float:

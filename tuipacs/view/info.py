@@ -8,7 +8,7 @@ from typing import Any
 from pydicom.dataset import Dataset
 
 from tuipacs.imaging.modality import functional_group_item
-from tuipacs.imaging.viewport import pixel_spacing
+from tuipacs.imaging.viewport import spacing_source
 from tuipacs.store.query import SeriesRow, StudyRow
 
 
@@ -39,6 +39,9 @@ class FrameInfo:
     orientation: tuple[float, ...] | None = None
     patient_orientation: tuple[str, ...] = ()
     pixel_spacing: tuple[float, float] | None = None
+    spacing_kind: str = ""
+    """The attribute ``pixel_spacing`` came from (``PixelSpacing``, ``ImagerPixelSpacing``,
+    ``NominalScannedPixelSpacing``), '' when there is none."""
     unit: str = ""
     frame_time_ms: float | None = None
     cine_rate: float | None = None
@@ -103,7 +106,8 @@ def rescale_unit(modality: str, rescale_type: str) -> str:
 def frame_info(ds: Dataset, index: int) -> FrameInfo:
     """The overlay facts of frame ``index`` of ``ds``."""
     modality = _text(ds, "Modality").upper()
-    spacing = pixel_spacing(ds, index)
+    found = spacing_source(ds, index)
+    spacing, spacing_kind = found if found is not None else (None, "")
     rescale_type = _text(ds, "RescaleType")
     unit = rescale_unit(modality, rescale_type)
     position = _floats(_plane_value(ds, index, "PlanePositionSequence", "ImagePositionPatient"), 3)
@@ -132,6 +136,7 @@ def frame_info(ds: Dataset, index: int) -> FrameInfo:
         ),
         patient_orientation=_patient_orientation(ds),
         pixel_spacing=spacing,
+        spacing_kind=spacing_kind,
         unit=unit,
         frame_time_ms=_float(ds.get("FrameTime")),
         cine_rate=_float(ds.get("CineRate")) or _float(ds.get("RecommendedDisplayFrameRate")),

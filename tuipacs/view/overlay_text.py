@@ -125,7 +125,8 @@ def display_block(
     cine_note: bool = False,
     preview: bool = False,
 ) -> str:
-    """Window (or ``voi``, e.g. a VOI LUT), zoom, orientation changes, cine, probe value.
+    """Window (or ``voi``, e.g. a VOI LUT), zoom, orientation changes, cine, probe value
+    (its lines separated by newlines, each cleaned).
 
     The cine rate shows while cine plays, and with ``cine_note`` (the rate just changed)
     while it is paused. ``preview`` marks a picture sent below full quality (a slow link).
@@ -155,7 +156,7 @@ def display_block(
     cine = ""
     if state.cine or cine_note:
         cine = f"Cine {fps_text(state.cine_rate)} fps" + ("" if state.cine else " (paused)")
-    return _lines(probe, cine, view, wl)
+    return _lines(*probe.split("\n"), cine, view, wl)
 
 
 def corners(

@@ -42,6 +42,8 @@ class RenderRequest:
     motion: float | None = None
     """Seconds between the frames the reader asks for while the picture moves (a held key,
     cine, a drag); None for a picture at rest (always sent in full)."""
+    probe: tuple[int, int] | None = None
+    """The probed source pixel (x, y) whose crosshair this picture shows, None when off."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 
 from tuipacs.imaging import presets
 from tuipacs.imaging.voi import Window
+from tuipacs.view.probe import BIG_STEP, STEP, clamp, screen_step
 from tuipacs.view.viewport import MAX_ZOOM, MIN_ZOOM, Orientation, Region
 
 ZOOM_STEP = 1.25
@@ -34,6 +35,7 @@ class ViewerState:
     cine: bool = False
     cine_rate: float = DEFAULT_CINE_RATE
     probe: tuple[int, int] | None = None
+    """The probed source pixel (x, y) = (column, row), None when the probe is off."""
 
     @property
     def center(self) -> float | None:
@@ -103,12 +105,14 @@ class ViewerState:
         row, col = self.pan
         self.pan = (row + d_row * PAN_STEP * region.height, col + d_col * PAN_STEP * region.width)
 
-    def move_probe(self, d_x: int, d_y: int, fine: bool) -> None:
-        """Move the probe cursor by cells (5 at a time when ``fine``, as Shift+arrows)."""
+    def move_probe(self, d_x: int, d_y: int, big: bool, shape: tuple[int, int]) -> None:
+        """Move the probe ``d_x``, ``d_y`` on screen, one source pixel per step (ten when
+        ``big``, as Shift+arrows), within a ``shape`` (rows, cols) source image."""
         if self.probe is not None:
-            step = 5 if fine else 1
+            step = BIG_STEP if big else STEP
+            d_row, d_col = screen_step(self.orientation, d_y * step, d_x * step)
             x, y = self.probe
-            self.probe = (x + d_x * step, y + d_y * step)
+            self.probe = clamp((x + d_col, y + d_row), shape)
 
     def zoom_by(self, factor: float) -> None:
         """Multiply the zoom (relative to fit), within [MIN_ZOOM, MAX_ZOOM].

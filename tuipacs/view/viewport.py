@@ -188,15 +188,3 @@ def screen_to_region(
     row = r_slice.start + (y - by + 0.5) * rows / brows
     col = c_slice.start + (x - bx + 0.5) * cols / bcols
     return row, col
-
-
-def mark_point(array: np.ndarray, row: int, col: int, arm: int) -> np.ndarray:
-    """A copy of ``array`` with a small cross at (row, col) that contrasts with the picture."""
-    out = array.copy()
-    rows, cols = out.shape[:2]
-    r0, r1 = max(0, row - arm), min(rows, row + arm + 1)
-    c0, c1 = max(0, col - arm), min(cols, col + arm + 1)
-    for cells in (out[r0:r1, col : col + 1], out[row : row + 1, c0:c1]):
-        if cells.size:
-            cells[...] = np.where(cells < 128, 255, 0).astype(np.uint8)
-    return out

@@ -20,6 +20,7 @@ from tuipacs.app.messages import FrameFailed, FrameRendered, LoadFailed, SeriesG
 from tuipacs.app.screens import viewer_shown
 from tuipacs.app.screens.viewer_cine import Cine
 from tuipacs.app.screens.viewer_keys import SECTIONS, ViewerKeys, viewer_bindings
+from tuipacs.app.screens.viewer_probe import ViewerProbe, crosshair_for
 from tuipacs.app.screens.viewer_render import FrameRenderer
 from tuipacs.app.settings import Settings
 from tuipacs.app.widgets.image_view import ImageView
@@ -32,7 +33,6 @@ from tuipacs.view.frames import Frame, FrameStore
 from tuipacs.view.info import FrameInfo
 from tuipacs.view.layout import CellSize
 from tuipacs.view.overlay_text import edge_labels, viewer_corners
-from tuipacs.view.probe import with_cross
 from tuipacs.view.render import Rendered, RenderRequest
 from tuipacs.view.state import PresetChoice, ViewerState, preset_choices
 
@@ -41,7 +41,7 @@ STATUS_EVERY = 1.0
 HALF_CELL = CellSize(1, 2)
 
 
-class ViewerScreen(ViewerKeys, Screen[None]):
+class ViewerScreen(ViewerProbe, ViewerKeys, Screen[None]):
     """One study: its series one at a time, with window/level, zoom, cine, probe and tags."""
 
     BINDINGS = viewer_bindings()
@@ -202,6 +202,7 @@ class ViewerScreen(ViewerKeys, Screen[None]):
             pan=state.pan,
             view_px=self.view_px(),
             motion=motion,
+            probe=state.probe,
         )
         self.renderer.submit(self.store, request)
 
@@ -229,19 +230,22 @@ class ViewerScreen(ViewerKeys, Screen[None]):
             self.store.prefetch(request.index, self._direction)
 
     def display_frame(self, request: RenderRequest | None = None) -> None:
-        """Hand the rendered array to the ImageView (Sixel: with the probe cross drawn in,
-        since a Sixel picture hides any text drawn over it); the overlays follow when the
-        frame goes out (:meth:`on_image_view_shown`)."""
+        """Hand the rendered array to the ImageView (with the probe's crosshair drawn in:
+        text over the picture would hide the pixel); the overlays follow when the frame goes
+        out (:meth:`on_image_view_shown`)."""
         rendered = self.rendered
         if rendered is None:
             return
-        array = rendered.array
-        hit = self._probe_hit()
-        if self.image.backend == "sixel" and hit is not None:
-            array = with_cross(rendered, hit)
-        motion = request.motion if request is not None else None
+        array, aspect = rendered.array, rendered.aspect
         tag = request if request is not None else self.displayed
-        self.image.show(array, rendered.aspect, motion=motion, scale=self.picture_scale, tag=tag)
+        if tag is not None and tag.probe is not None and self.frame is not None:
+            drawn = crosshair_for(
+                self.image, self.frame, rendered, tag.orientation, tag.probe, self.picture_scale
+            )
+            if drawn is not None:
+                array, aspect = drawn
+        motion = request.motion if request is not None else None
+        self.image.show(array, aspect, motion=motion, scale=self.picture_scale, tag=tag)
 
     def on_image_view_shown(self, message: ImageView.Shown) -> None:
         """A frame went out: the overlays now describe it (they travel with the picture)."""
@@ -293,7 +297,6 @@ class ViewerScreen(ViewerKeys, Screen[None]):
             preview=self.displayed_preview,
         )  # fmt: skip
         self.viewport.set_texts(texts, edge_labels(self.info, state.orientation))
-        self.viewport.set_probe(self.state.probe)
 
     def overlay_text(self) -> str:
         """All overlay text, corners first (for tests and screen readers)."""
@@ -305,30 +308,9 @@ class ViewerScreen(ViewerKeys, Screen[None]):
 
     # -- probe -------------------------------------------------------------------------------
 
-    def _probe_hit(self) -> tuple[float, float] | None:
-        """(row, col) of the oriented picture under the probe cell, None when outside."""
-        return viewer_shown.probe_hit_of(self)
-
-    def probe_pixel(self) -> tuple[int, int] | None:
-        """(row, col) of the source image under the probe cursor, None when outside."""
-        return viewer_shown.probe_pixel_of(self)
-
     def probe_text(self) -> str:
-        """``Probe (x,y): value unit`` under the probe, or '' when the probe is off."""
+        """The probe's readout of the picture on screen ('' when its probe is off)."""
         return viewer_shown.probe_readout(self)
-
-    def _probe_changed(self) -> None:
-        """Update the probe readout (and, on Sixel, the cross drawn into the picture)."""
-        self.update_overlays()
-        if self.image.backend == "sixel":
-            self.display_frame()
-
-    def _probe_to(self, screen_x: float, screen_y: float) -> None:
-        region = self.image.region
-        x, y = int(screen_x) - region.x, int(screen_y) - region.y
-        if 0 <= x < region.width and 0 <= y < region.height and (x, y) != self.state.probe:
-            self.state.probe = (x, y)
-            self._probe_changed()
 
     def action_help(self) -> None:
         """Show the keys, with this modality's presets."""

@@ -46,6 +46,13 @@ _STEP = "next / previous image (or frame); the mouse wheel too"
 _WIDTH = "window width narrower / wider (Shift: fine)"
 _LEVEL = "window level up / down (Shift: fine)"
 _PAN = "pan"
+_FINE = "fine window/level; with the probe on: move it 10 pixels"
+_SHIFT_ARROWS = (
+    ("left", "arrow(-1, 0, True)"),
+    ("right", "arrow(1, 0, True)"),
+    ("up", "arrow(0, -1, True)"),
+    ("down", "arrow(0, 1, True)"),
+)
 
 
 def _images() -> list[BindingType]:
@@ -112,10 +119,10 @@ def _window() -> list[BindingType]:
             section="Window",
             tooltip=_LEVEL,
         ),
-        Binding("shift+left", "arrow(-1, 0, True)", "fine", show=False),
-        Binding("shift+right", "arrow(1, 0, True)", "fine", show=False),
-        Binding("shift+up", "arrow(0, -1, True)", "fine", show=False),
-        Binding("shift+down", "arrow(0, 1, True)", "fine", show=False),
+        *(
+            Key(f"shift+{key}", action, "fine", show=False, section="Window", tooltip=_FINE)
+            for key, action in _SHIFT_ARROWS
+        ),
     ]
     presets = "window presets for the modality (listed below)"
     keys += [
@@ -152,7 +159,7 @@ def _view() -> list[BindingType]:
 
 def _later() -> list[BindingType]:
     rotate, flip = "rotate 90° clockwise / anticlockwise", "flip horizontally / vertically"
-    probe = "probe cursor: pixel value (HU for CT); arrows move it, c/Esc ends"
+    probe = "probe value (HU) and mm; arrows move it 1 px, c/Esc ends"
     info = "Information"
     return [
         Key("space", "cine", "Cine", section="Images", tooltip="cine play / pause"),
@@ -261,7 +268,7 @@ class _Viewer(Protocol):
     def view_px(self, cell: CellSize | None = None) -> tuple[float, float]: ...
     def request_render(self, motion: float | None = None) -> None: ...
     def update_overlays(self) -> None: ...
-    def _probe_changed(self) -> None: ...
+    def _probe_move(self, d_x: int, d_y: int, big: bool) -> None: ...
     def _probe_to(self, screen_x: float, screen_y: float) -> None: ...
     def _held(self, key: object = None) -> float | None: ...
     def _set_window(self, window: Window, name: str) -> None: ...
@@ -311,8 +318,7 @@ class ViewerKeys:
     def action_arrow(self: _Viewer, d_width: int, d_level: int, fine: bool = False) -> None:
         """Arrows: window width (left/right) and level (up/down); move the probe when on."""
         if self.state.probe is not None:
-            self.state.move_probe(d_width, d_level, fine)
-            self._probe_changed()
+            self._probe_move(d_width, d_level, fine)
             return
         window = self.state.window
         if window is None or (self.frame is not None and self.frame.color):
@@ -429,17 +435,6 @@ class ViewerKeys:
         """Next (1) or previous (-1) series of the study."""
         self.loader.open(self.state.series_index + direction)
 
-    def action_probe(self: _Viewer) -> None:
-        """Show or hide the probe cursor (starts in the middle of the picture)."""
-        if self.state.probe is not None:
-            self.state.probe = None
-        else:
-            box = self.image.box
-            if box is None:
-                return
-            self.state.probe = (box.x + box.cols // 2, box.y + box.rows // 2)
-        self._probe_changed()
-
     def action_overlays(self: _Viewer) -> None:
         """Hide or show the overlays."""
         self.state.overlays = not self.state.overlays
@@ -465,7 +460,7 @@ class ViewerKeys:
         """Back to the browser (or clear the probe first)."""
         if self.state.probe is not None:
             self.state.probe = None
-            self._probe_changed()
+            self.request_render()
             return
         self.app.pop_screen()
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from tuipacs.view.info import FrameInfo, index_info
-from tuipacs.view.probe import OUTSIDE, probe_hit, probe_text, source_pixel
+from tuipacs.view.probe import OUTSIDE, probe_text
 from tuipacs.view.render import Rendered
 from tuipacs.view.state import ViewerState
 from tuipacs.view.viewport import zoom_percent
@@ -48,6 +48,7 @@ def on_screen(screen: ViewerScreen) -> tuple[ViewerState, Frame | None, Rendered
         invert=request.invert,
         orientation=request.orientation,
         zoom=request.zoom,
+        probe=request.probe,
     )
     return state, frame, rendered, frame.info
 
@@ -60,29 +61,15 @@ def status_text(screen: ViewerScreen) -> str:
     return " · ".join(part for part in parts if part)
 
 
-def probe_hit_of(screen: ViewerScreen) -> tuple[float, float] | None:
-    """(row, col) of the oriented picture under the probe cell, None when outside."""
-    box, rendered, cell = screen.image.box, screen.rendered, screen.state.probe
-    if cell is None or box is None or rendered is None:
-        return None
-    return probe_hit(cell, box, rendered)
-
-
-def probe_pixel_of(screen: ViewerScreen) -> tuple[int, int] | None:
-    """(row, col) of the source image under the probe cursor, None when outside."""
-    hit = probe_hit_of(screen)
-    if hit is None or screen.frame is None:
-        return None
-    return source_pixel(hit, screen.state.orientation, screen.frame)
-
-
 def probe_readout(screen: ViewerScreen) -> str:
-    """``Probe (x,y): value unit`` under the probe, or '' when the probe is off."""
-    if screen.state.probe is None:
+    """The probe's readout of the picture on screen ('' when its probe is off): the value
+    and position of the pixel its crosshair marks."""
+    state, frame, _rendered, _info = on_screen(screen)
+    if state.probe is None:
         return ""
-    if screen.frame is None:
+    if frame is None:
         return OUTSIDE
-    return probe_text(screen.frame, probe_pixel_of(screen))
+    return probe_text(frame, state.probe)
 
 
 def leave_series(screen: ViewerScreen) -> None:

@@ -2,8 +2,8 @@
 
 The four corner blocks are placed by CSS (``app.tcss``): top-left, top-right and bottom-left
 are docked to their edges, bottom-right sits alone on its layer, aligned to the bottom right
-of the viewport. The orientation labels (centred on each edge), the probe mark and the message
-line are placed at offsets from their size; the corner texts are cut to the corner's width.
+of the viewport. The orientation labels (centred on each edge) and the message line are
+placed at offsets from their size; the corner texts are cut to the corner's width.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ EDGES = ("top", "right", "bottom", "left")
 
 
 class ImageViewport(Container):
-    """An ImageView with corner overlays, orientation labels, a probe mark and a message."""
+    """An ImageView with corner overlays, orientation labels and a message (the probe's
+    crosshair is drawn into the picture: text would hide the pixel)."""
 
     def __init__(self, graphics: GraphicsConfig | None = None, *, id: str = "viewport") -> None:
         super().__init__(id=id)
@@ -32,19 +33,16 @@ class ImageViewport(Container):
         """The message line across the middle ('' when none)."""
         self.shown = True
         """Overlays shown (``o`` hides them)."""
-        self.probe: tuple[int, int] | None = None
-        """The probe cell inside the ImageView, None when the probe is off."""
         self._corners = Corners("", "", "", "")
         self._edges = ("", "", "", "")
 
     def compose(self) -> ComposeResult:
-        """The picture, the corner blocks, the edge labels, the probe mark, the message."""
+        """The picture, the corner blocks, the edge labels, the message."""
         yield ImageView(config=self.graphics, id="image", auto_preview=False)
         for name in CORNERS:
             yield Static("", id=f"ov-{name}", classes="overlay corner", markup=False)
         for name in EDGES:
             yield Static("", id=f"ori-{name}", classes="overlay orient", markup=False)
-        yield Static("+", id="probe-mark", classes="overlay")
         yield Static("", id="viewer-message", classes="overlay", markup=False)
 
     @property
@@ -54,7 +52,6 @@ class ImageViewport(Container):
 
     def on_mount(self) -> None:
         """A Sixel picture is painted over any text in its box: keep it clear of the text."""
-        self.query_one("#probe-mark").display = False
         self.set_class(self.image.backend == "sixel", "-sixel")
         self.place()
 
@@ -72,11 +69,6 @@ class ImageViewport(Container):
         self.shown = shown
         self.place()
 
-    def set_probe(self, cell: tuple[int, int] | None) -> None:
-        """Put the probe mark on ``cell`` of the ImageView (None: hide it)."""
-        self.probe = cell
-        self._place_probe()
-
     def show_message(self, text: str) -> None:
         """One line across the middle (cleaned: an error may quote a file name or a value)."""
         self.message = clean(text)
@@ -92,12 +84,12 @@ class ImageViewport(Container):
         """All text on the picture, corners first (for tests and screen readers)."""
         parts = []
         for widget in self.query(".overlay").results(Static):
-            if widget.display and widget.id != "probe-mark":
+            if widget.display:
                 parts.append(str(widget.render()))
         return "\n".join(parts)
 
     def place(self) -> None:
-        """Cut every block to its room and put the labels, probe mark and message in place."""
+        """Cut every block to its room and put the labels and message in place."""
         if not self.is_mounted:
             return
         width, height = self.content_size
@@ -117,7 +109,6 @@ class ImageViewport(Container):
                 w, h = block_width(text), len(text.split("\n"))
                 widget.styles.width, widget.styles.height = w, h
                 widget.styles.offset = _edge_offset(name, w, h, width, height)
-        self._place_probe()
         self._place_message()
 
     def _update(self, widget: Static, text: str) -> bool:
@@ -126,17 +117,6 @@ class ImageViewport(Container):
             widget.update(text)
         widget.display = self.shown and bool(text)
         return widget.display
-
-    def _place_probe(self) -> None:
-        mark = self.query_one("#probe-mark", Static)
-        mark.display = self.probe is not None
-        if self.probe is not None:
-            region, origin = self.image.region, self.content_region
-            mark.styles.width, mark.styles.height = 1, 1
-            mark.styles.offset = (
-                region.x - origin.x + self.probe[0],
-                region.y - origin.y + self.probe[1],
-            )
 
     def _place_message(self) -> None:
         widget = self.query_one("#viewer-message", Static)
