@@ -165,7 +165,7 @@ def failure(item: ExportItem, exc: BaseException, anonymized: bool) -> str:
     from tuipacs.imaging.errors import short_reason
 
     reason = type(exc).__name__ if anonymized else short_reason(exc)
-    return f"{_where(item)}: cannot be read ({reason}); left out"
+    return f"{_where(item)}: cannot be exported ({reason}); left out"
 
 
 def _dicom(
