@@ -3,7 +3,7 @@
 One module per command group, each adding its commands (``register``) beside their handlers:
 ``store`` (import, ls, pin, quarantine), ``cache``, ``admin`` (delete, verify), ``find``,
 ``net`` (echo, retrieve, send), ``node``, ``config_cmd`` (config check/show), ``serve``,
-``render``, ``demo``, ``docs`` (completion, man) and ``tui`` (no command). ``output``
+``render``, ``export``, ``demo``, ``docs`` (completion, man) and ``tui`` (no command). ``output``
 prints (every value sanitised), ``shapes`` holds the JSON convention, ``common`` the
 one-line error, the config and the archive; ``logs`` the -v/-q/--log-file options.
 
@@ -30,6 +30,7 @@ from tuipacs.cli import (
     config_cmd,
     demo,
     docs,
+    export,
     find,
     logs,
     net,
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_options(parser)
     tui.register(parser)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    groups = (store, cache, admin, render, node, config_cmd, find, net, serve, demo, docs)
+    groups = (store, cache, admin, render, export, node, config_cmd, find, net, serve, demo, docs)
     for group in groups:
         group.register(sub)
     return parser
