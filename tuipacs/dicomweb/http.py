@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,6 +33,10 @@ from urllib3.response import BaseHTTPResponse
 from tuipacs.dicom.errors import NodeError
 from tuipacs.remote.results import RemoteNetError
 from tuipacs.remote.web_node import WebNode
+
+# urllib3 logs a warning with a traceback for a Content-Type it cannot parse (a multipart
+# type without a boundary): the answer is judged here, in one line, so keep it quiet.
+logging.getLogger("urllib3.connection").setLevel(logging.ERROR)
 
 #: Largest JSON answer read (a search of many thousand rows is a few MB).
 MAX_JSON = 64 * 1024 * 1024
@@ -226,9 +231,10 @@ def status_error(node: WebNode, status: int, path: str, what: str) -> str:
             f"{node.url}: {what} answered 403 Forbidden: {node.auth_line()} is not allowed "
             "this; ask the server's administrator"
         )
-    if status == 404 and path.split("?")[0] in ("/studies", "/series", "/instances"):
+    if status in (400, 404) and path.split("?")[0] in ("/studies", "/series", "/instances"):
+        name = "404 Not Found" if status == 404 else "400 Bad Request"
         return (
-            f"{node.url}: {what} answered 404 Not Found: the base URL is wrong "
+            f"{node.url}: {what} answered {name}: the base URL is wrong "
             "(it should be the DICOMweb root, e.g. http://host:8042/dicom-web)"
         )
     if status == 404:

@@ -2,8 +2,8 @@
 
 A search asks for the same return keys as a DIMSE C-FIND at that level
 (:data:`tuipacs.dicom.scu.RETURN_KEYS`, as ``includefield``) and every row holds them and
-the keys asked for, no others (empty when the server left one out), so ``find`` prints the same columns and ``--json`` the same
-shape for both kinds of node. DICOMweb has no patient level.
+the keys asked for, no others (empty when the server left one out), so ``find`` prints the
+same columns and ``--json`` the same shape for both kinds of node. DICOMweb has no patient level.
 
 Every answer is untrusted: it must be a list of DICOM JSON objects (anything else is one
 :class:`~tuipacs.dicomweb.http.WebError`), rows, values per element and characters per
@@ -118,7 +118,10 @@ def dataset_row(item: Any, where: str) -> dict[str, str]:
     from pydicom.datadict import keyword_for_tag
 
     if not isinstance(item, dict):
-        raise ShapeError(f"{where} is a {type(item).__name__}, not a DICOM JSON object")
+        raise ShapeError(
+            f"{where} is a {type(item).__name__}, not a DICOM JSON object: is the base URL "
+            "the DICOMweb root (e.g. .../dicom-web)?"
+        )
     row: dict[str, str] = {}
     for tag, element in item.items():
         if not isinstance(tag, str) or not _TAG_RE.match(tag):
