@@ -40,6 +40,15 @@ from tuipacs.dicom.storage import ReceivedInstance
 HERE = Path(__file__).resolve().parent
 LOOPBACK = "127.0.0.1"
 ORTHANC_BINARY = "/usr/sbin/Orthanc"
+#: Where Debian's orthanc-dicomweb (and other builds) put the DICOMweb plugin.
+DICOMWEB_PLUGIN = "libOrthancDicomWeb.so"
+PLUGIN_DIRS = (
+    "/usr/share/orthanc/plugins",
+    "/usr/lib/orthanc/plugins",
+    "/usr/local/share/orthanc/plugins",
+    "/usr/lib/x86_64-linux-gnu/orthanc/plugins",
+    "/usr/lib/aarch64-linux-gnu/orthanc/plugins",
+)
 
 
 class PeerError(RuntimeError):
@@ -71,6 +80,34 @@ def find_orthanc() -> str | None:
     if found:
         return found
     return ORTHANC_BINARY if os.access(ORTHANC_BINARY, os.X_OK) else None
+
+
+def find_dicomweb_plugin() -> str | None:
+    """Path of Orthanc's DICOMweb plugin (``$ORTHANC_PLUGINS`` first, then the usual
+    folders, then any folder named plugins beside the Orthanc binary), or None."""
+    folders = [os.environ.get("ORTHANC_PLUGINS", ""), *PLUGIN_DIRS]
+    binary = find_orthanc()
+    if binary:
+        prefix = Path(binary).resolve().parent.parent
+        folders += [str(prefix / "share/orthanc/plugins"), str(prefix / "lib/orthanc/plugins")]
+    for folder in folders:
+        candidate = Path(folder) / DICOMWEB_PLUGIN if folder else None
+        if candidate is not None and candidate.is_file():
+            return str(candidate)
+    return None
+
+
+def require_dicomweb_plugin() -> str:
+    """Path of Orthanc's DICOMweb plugin, or skip (fail under CI) when it is not installed."""
+    path = find_dicomweb_plugin()
+    if path is None:
+        import pytest
+
+        message = "Orthanc's DICOMweb plugin is not installed (apt package orthanc-dicomweb)"
+        if in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 def build_bindshim(out_dir: Path, cc: str = "cc") -> Path:
@@ -325,8 +362,10 @@ class OrthancPeer:
         shim: Path | None = None,
         binary: str | None = None,
         extra: dict[str, object] | None = None,
+        plugins: Sequence[str] = (),
     ) -> None:
-        """Describe the instance; call start() to run it."""
+        """Describe the instance; call start() to run it. ``plugins``: shared libraries to
+        load (e.g. :func:`require_dicomweb_plugin`; DICOMweb is then at :attr:`dicomweb`)."""
         self.workdir = workdir
         self.dicom_port = dicom_port
         self.http_port = http_port
@@ -335,12 +374,18 @@ class OrthancPeer:
         self.shim = shim
         self.binary = binary or find_orthanc() or ORTHANC_BINARY
         self.extra = extra or {}
+        self.plugins = list(plugins)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         """Base URL of its REST API."""
         return f"http://{LOOPBACK}:{self.http_port}"
+
+    @property
+    def dicomweb(self) -> str:
+        """Base URL of its DICOMweb API (with the DICOMweb plugin loaded)."""
+        return f"{self.url}/dicom-web"
 
     def config(self) -> dict[str, object]:
         """The JSON configuration written for this instance."""
@@ -350,7 +395,8 @@ class OrthancPeer:
             "StorageDirectory": str(storage),
             "IndexDirectory": str(storage),
             "TemporaryDirectory": str(self.workdir / "tmp"),
-            "Plugins": [],
+            "Plugins": list(self.plugins),
+            "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
             "HttpServerEnabled": True,
             "HttpPort": self.http_port,
             "RemoteAccessAllowed": False,
@@ -414,6 +460,13 @@ class OrthancPeer:
         request = urllib.request.Request(self.url + path, data=body, method=method)
         if body is not None:
             request.add_header("Content-Type", "application/dicom")
+        users = self.extra.get("RegisteredUsers")
+        if self.extra.get("AuthenticationEnabled") and isinstance(users, dict) and users:
+            import base64
+
+            user, password = next(iter(users.items()))
+            token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+            request.add_header("Authorization", f"Basic {token}")
         with urllib.request.urlopen(request, timeout=30) as response:
             payload = response.read()
         return json.loads(payload) if payload else None

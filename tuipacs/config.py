@@ -51,6 +51,8 @@ from tuipacs import locations
 from tuipacs.dicom.errors import NodeError
 from tuipacs.dicom.nodes import LocalAE, Node, parse_node_spec
 from tuipacs.dicom.tls import SERVER_MODES, TlsFiles
+from tuipacs.remote import web_node
+from tuipacs.remote.web_node import AnyNode
 
 GRAPHICS = ("auto", "kitty", "sixel", "halfcell")
 QUALITY = ("auto", "full", "fast")
@@ -105,16 +107,22 @@ class Config:
             tls=self.tls,
         )
 
-    def node(self, name_or_spec: str) -> Node:
-        """A configured node by name, or an ``AE@host:port`` spec."""
+    def node(self, name_or_spec: str) -> AnyNode:
+        """A configured node by name, an ``AE@host:port`` spec or a DICOMweb base URL."""
         if name_or_spec in self.nodes:
-            return Node.from_mapping(name_or_spec, self.nodes[name_or_spec])
+            table = self.nodes[name_or_spec]
+            if web_node.is_web_table(table):
+                node = web_node.WebNode.from_mapping(name_or_spec, table)
+                return web_node.with_ca_from(node, self.path)
+            return Node.from_mapping(name_or_spec, table)
+        if web_node.looks_like_url(name_or_spec):
+            return web_node.parse_url_spec(name_or_spec)
         if "@" in name_or_spec:
             return parse_node_spec(name_or_spec)
         known = ", ".join(sorted(self.nodes)) or "none configured"
         raise NodeError(
             f"unknown node {name_or_spec!r} (known: {known}); add one with "
-            "'tuipacs node add NAME AE@host:port' or give AE@host:port"
+            "'tuipacs node add NAME AE@host:port' (or a DICOMweb URL) or give AE@host:port"
         )
 
 
@@ -307,6 +315,9 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
         if not isinstance(table, dict):
             raise top.fail("nodes", f"[nodes.{name}] must be a table")
         reader = _Reader(path, text, table, f"nodes.{name}")
+        if web_node.is_web_table(table):
+            _web_node(reader, name)
+            continue
         reader.check_keys(known_keys("nodes"))
         _ae_title(reader, "ae_title", "")
         reader.get("host", str, "")
@@ -321,6 +332,17 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
             raise ConfigError(f"{path}:{line}: [nodes.{name}]: {exc}") from exc
     cfg.nodes = {name: dict(table) for name, table in nodes.items()}
     return cfg
+
+
+def _web_node(reader: _Reader, name: str) -> None:
+    """Check a DICOMweb node's table ([nodes.NAME] with ``url``): its keys, then the node."""
+    reader.check_keys(web_node.known_keys())
+    try:
+        web_node.WebNode.from_mapping(name, reader.table)
+    except NodeError as exc:
+        problem = str(exc).split(": ", 1)[-1]
+        key = problem.split(" ", 1)[0]
+        raise reader.fail(key if key in reader.table else "url", problem) from None
 
 
 def _keys(reader: _Reader) -> dict[str, str]:

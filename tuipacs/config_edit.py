@@ -8,10 +8,11 @@ twice, after which every command failed). tomlkit parses into a document that ke
 that and changes only the tables we touch.
 
 Every edit is checked before anything is written: the node's name (a bare TOML key, see
-:data:`NAME_RE`) and address (``AE@host:port``, one ``@``), then the whole new text is read
-back through :func:`tuipacs.config.parse_text`, the same checks every command makes. The
-file is replaced atomically (a temporary file in the same folder, fsynced, renamed over the
-old one), so a crash or a full disk leaves the old file or the new one, never half of one.
+:data:`NAME_RE`) and address (``AE@host:port``, one ``@``, or a DICOMweb base URL), then
+the whole new text is read back through :func:`tuipacs.config.parse_text`, the same checks
+every command makes. The file is replaced atomically (a temporary file in the same folder,
+fsynced, renamed over the old one), so a crash or a full disk leaves the old file or the new
+one, never half of one.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from tomlkit.exceptions import TOMLKitError
 from tuipacs import config, locations
 from tuipacs.dicom.errors import NodeError
 from tuipacs.dicom.nodes import Node, parse_node_spec
+from tuipacs.remote import web_node
+from tuipacs.remote.web_node import AnyNode
 
 #: A node name: a bare TOML key that reads well on a command line (no space, dot or quote).
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -43,8 +46,14 @@ def check_node_name(name: str) -> str:
     return name
 
 
-def parse_address(spec: str, name: str, method: str = "get") -> Node:
-    """The node ``name`` at ``AE@host:port``; ConfigError for anything else (``X@@h:1``)."""
+def parse_address(spec: str, name: str, method: str = "get") -> AnyNode:
+    """The node ``name`` at ``AE@host:port``, or the DICOMweb node at a base URL
+    (``https://host/dicom-web``); ConfigError for anything else (``X@@h:1``)."""
+    if web_node.looks_like_url(spec):
+        try:
+            return web_node.parse_url_spec(spec, name=name)
+        except NodeError as exc:
+            raise config.ConfigError(str(exc)) from None
     try:
         node = parse_node_spec(spec, name=name, method=method)  # type: ignore[arg-type]
     except NodeError as exc:
@@ -100,7 +109,10 @@ def add_node(name: str, settings: dict[str, Any], path: Path | None = None) -> P
     path = path or locations.config_file()
     check_node_name(name)
     try:
-        Node.from_mapping(name, settings)
+        if web_node.is_web_table(settings):
+            web_node.WebNode.from_mapping(name, settings)
+        else:
+            Node.from_mapping(name, settings)
     except NodeError as exc:
         raise config.ConfigError(str(exc)) from None
     _, doc = _read(path)

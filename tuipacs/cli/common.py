@@ -16,8 +16,9 @@ from tuipacs import config, locations
 
 if TYPE_CHECKING:
     from tuipacs.audit import AuditLog
-    from tuipacs.dicom.nodes import Method, Node
+    from tuipacs.dicom.nodes import Method
     from tuipacs.remote import PacsClient
+    from tuipacs.remote.web_node import AnyNode
     from tuipacs.store.archive import Archive
 
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -94,7 +95,10 @@ def audit(cfg: config.Config, event: str, **fields: Any) -> None:
 
 
 def client(
-    cfg: config.Config, node: Node, archive: Archive | None = None, method: Method | None = None
+    cfg: config.Config,
+    node: AnyNode,
+    archive: Archive | None = None,
+    method: Method | None = None,
 ) -> PacsClient:
     """The client of ``node`` (tuipacs.remote), auditing to the archive's log; ``archive`` is
     needed only to retrieve."""

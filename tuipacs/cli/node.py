@@ -11,17 +11,18 @@ from tuipacs.cli.output import print_json, say, table
 
 if TYPE_CHECKING:
     from tuipacs.cli.common import Subparsers
-    from tuipacs.dicom.nodes import Node
+    from tuipacs.remote.web_node import AnyNode
 
 
 @dataclass(frozen=True)
 class NodeListing:
     """One configured node as ``node list --json`` shows it: its name and its settings."""
 
-    node: Node
+    node: AnyNode
 
     def to_json(self) -> dict[str, Any]:
-        """{"name": ..., "ae_title": ..., "host": ..., ...} (TLS keys only when it is on)."""
+        """{"name": ..., "ae_title": ..., "host": ..., ...} (TLS keys only when it is on);
+        for a DICOMweb node {"name": ..., "url": ..., ...} (no password or token)."""
         return {"name": self.node.name, **self.node.to_mapping()}
 
 
@@ -31,10 +32,22 @@ def register(sub: Subparsers) -> None:
     node_sub = node.add_subparsers(dest="node_cmd", metavar="ACTION", required=True)
     node_add = node_sub.add_parser("add", help="add or replace a node")
     node_add.add_argument("name", metavar="NAME")
-    node_add.add_argument("spec", metavar="AE@host:port")
+    node_add.add_argument(
+        "spec", metavar="AE@host:port|URL", help="a DIMSE address, or a DICOMweb base URL"
+    )
     node_add.add_argument("--method", choices=("get", "move"), default="get")
-    node_add.add_argument("--parallel", type=int, default=2, help="parallel associations")
+    node_add.add_argument(
+        "--parallel", type=int, help="parallel associations or requests (default: 2, web 4)"
+    )
     node_add.add_argument("--timeout", type=float, default=30.0, help="seconds per step")
+    web = node_add.add_argument_group("DICOMweb nodes")
+    web.add_argument("--auth", choices=("none", "basic", "bearer"), default="none")
+    web.add_argument("--user", default="", help="user name for basic auth")
+    web.add_argument("--password-env", default="", metavar="VAR",
+                     help="environment variable holding the password")  # fmt: skip
+    web.add_argument("--token-env", default="", metavar="VAR",
+                     help="environment variable holding the bearer token")  # fmt: skip
+    web.add_argument("--ca", default="", metavar="PEM", help="CA bundle for the server")
     node_list = node_sub.add_parser("list", help="list nodes")
     node_list.add_argument("--json", action="store_true")
     node_rm = node_sub.add_parser("remove", help="remove a node")
@@ -58,17 +71,35 @@ def cmd_node(args: argparse.Namespace) -> int:
 def _add(args: argparse.Namespace) -> int:
     """Save a node (name, address and settings checked first) in config.toml."""
     from tuipacs import config_edit
+    from tuipacs.remote.web_node import WebNode
 
     config_edit.check_node_name(args.name)
     spec = config_edit.parse_address(args.spec, args.name, args.method)
-    table_ = spec.to_mapping()
-    table_.update({"parallel": args.parallel, "timeout": args.timeout})
-    settings = {
-        k: table_[k] for k in ("ae_title", "host", "port", "method", "parallel", "timeout")
-    }
+    if isinstance(spec, WebNode):
+        settings = _web_settings(args, spec)
+    else:
+        table_ = spec.to_mapping()
+        table_.update({"parallel": args.parallel or 2, "timeout": args.timeout})
+        settings = {
+            k: table_[k] for k in ("ae_title", "host", "port", "method", "parallel", "timeout")
+        }
     path = config_edit.add_node(args.name, settings)
     say(f"node {args.name} = {spec.address} saved in {path}", err=True)
     return 0
+
+
+def _web_settings(args: argparse.Namespace, spec: Any) -> dict[str, Any]:
+    """The table of a DICOMweb node from ``node add``'s options (defaults left out)."""
+    settings: dict[str, Any] = {"url": spec.url}
+    options = {
+        "auth": (args.auth, "none"), "user": (args.user, ""),
+        "password_env": (args.password_env, ""), "token_env": (args.token_env, ""),
+        "ca": (args.ca, ""), "timeout": (args.timeout, 30.0), "parallel": (args.parallel, None),
+    }  # fmt: skip
+    for key, (value, default) in options.items():
+        if value != default:
+            settings[key] = value
+    return settings
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -104,7 +135,21 @@ def _list(args: argparse.Namespace) -> int:
         print_json([NodeListing(n) for n in rows])
     else:
         table(
-            [[n.name, n.ae_title, n.host, str(n.port), n.method] for n in rows],
+            [[n.name, _ae(n), _host(n), str(n.port), n.method] for n in rows],
             ["NAME", "AE TITLE", "HOST", "PORT", "METHOD"],
         )
     return 0
+
+
+def _ae(node: AnyNode) -> str:
+    """The AE title column: DICOMweb nodes have none."""
+    from tuipacs.remote.web_node import WebNode
+
+    return "(dicomweb)" if isinstance(node, WebNode) else node.ae_title
+
+
+def _host(node: AnyNode) -> str:
+    """The host column: a DICOMweb node's base URL."""
+    from tuipacs.remote.web_node import WebNode
+
+    return node.url if isinstance(node, WebNode) else node.host

@@ -6,7 +6,9 @@ implementation for a node and binds it to the local archive. Modules:
 
 * ``client``: the protocol and its callback types;
 * ``results``: the typed results (each with ``to_json()``) and errors;
-* ``dimse``: the DIMSE implementation over :mod:`tuipacs.dicom`.
+* ``dimse``: the DIMSE implementation over :mod:`tuipacs.dicom`;
+* ``dicomweb``: the DICOMweb implementation over :mod:`tuipacs.dicomweb` (nodes with a
+  ``url``, :mod:`tuipacs.remote.web_node`).
 
 Nothing here imports Textual, and pydicom/pynetdicom load only when a client first talks.
 """
@@ -36,7 +38,8 @@ from tuipacs.remote.results import (
 if TYPE_CHECKING:
     from tuipacs.audit import AuditLog
     from tuipacs.config import Config
-    from tuipacs.dicom.nodes import LocalAE, Method, Node
+    from tuipacs.dicom.nodes import LocalAE, Method
+    from tuipacs.remote.web_node import AnyNode
     from tuipacs.store.archive import Archive
 
 __all__ = [
@@ -65,19 +68,32 @@ what the TUI is given when it is built."""
 
 
 def client_for(
-    node: Node,
+    node: AnyNode,
     local: LocalAE,
     archive: Archive | None = None,
     *,
     audit: AuditLog | None = None,
     method: Method | None = None,
 ) -> PacsClient:
-    """The client for ``node`` (DIMSE: the only kind of node today), bound to ``archive``.
+    """The client for ``node`` (DIMSE, or DICOMweb for a node with a URL), bound to
+    ``archive``.
 
     ``archive`` is needed only to retrieve; ``audit`` (None: none) gets a line per retrieve
-    and send; ``method`` overrides a DIMSE node's retrieve method ("get" or "move").
+    and send; ``method`` overrides a DIMSE node's retrieve method ("get" or "move"):
+    RemoteError for a DICOMweb node, which retrieves by WADO-RS only.
     """
     from tuipacs.remote.dimse import DimseClient
+    from tuipacs.remote.web_node import WebNode
+
+    if isinstance(node, WebNode):
+        from tuipacs.remote.dicomweb import DicomWebClient
+
+        if method is not None:
+            raise RemoteError(
+                f"node {node.name} is a DICOMweb node: it retrieves by WADO-RS, "
+                "--method get/move applies to DIMSE nodes only"
+            )
+        return DicomWebClient(node, archive, audit=audit)
 
     return DimseClient(node, local, archive, audit=audit, method=method)
 
