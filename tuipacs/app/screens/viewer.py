@@ -264,7 +264,8 @@ class ViewerScreen(ViewerKeys, Screen[None]):
 
     def _first_frame(self, frame: Frame) -> None:
         """Per-series settings that come from the first image: presets and cine rate."""
-        self.choices = preset_choices(frame.info.modality, frame.windows)
+        presets = self.settings.config.presets  # the reader's own, from config.toml
+        self.choices = preset_choices(frame.info.modality, frame.windows, presets)
         info = frame.info
         rate = info.cine_rate or (1000.0 / info.frame_time_ms if info.frame_time_ms else None)
         if rate and rate > 0:
@@ -334,7 +335,7 @@ class ViewerScreen(ViewerKeys, Screen[None]):
         """Show the keys, with this modality's presets."""
         from tuipacs.app.screens.help import HelpScreen
 
-        presets_text = "  ".join(f"{c.key} {c.label}" for c in self.choices)
+        presets_text = "  ".join(f"{c.key or '(w)'} {c.label}" for c in self.choices)
         extra = f"Presets: {presets_text}" if presets_text else ""
         keymap = viewer_keymap(self.settings.config.keys)
         self.app.push_screen(HelpScreen.of(self, "viewer", SECTIONS, extra, keymap))
