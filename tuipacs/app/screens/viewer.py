@@ -5,7 +5,7 @@ a :class:`~tuipacs.app.widgets.series_loader.SeriesLoader` (series and images fr
 archive), a :class:`~tuipacs.app.screens.viewer_render.FrameRenderer` (the render thread) and
 :class:`~tuipacs.app.screens.viewer_cine.Cine`.
 The state and the rules that change it are :class:`tuipacs.view.state.ViewerState`; the keys
-are :mod:`tuipacs.app.screens.viewer_keys`.
+are :mod:`tuipacs.app.screens.viewer_keys`, the mouse :mod:`tuipacs.app.screens.viewer_mouse`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from tuipacs.app.messages import FrameFailed, FrameRendered, LoadFailed, SeriesG
 from tuipacs.app.screens import viewer_shown
 from tuipacs.app.screens.viewer_cine import Cine
 from tuipacs.app.screens.viewer_keys import SECTIONS, ViewerKeys, viewer_bindings
+from tuipacs.app.screens.viewer_mouse import ViewerMouse
 from tuipacs.app.screens.viewer_render import FrameRenderer
 from tuipacs.app.settings import Settings
 from tuipacs.app.widgets.image_view import ImageView
@@ -41,7 +42,7 @@ STATUS_EVERY = 1.0
 HALF_CELL = CellSize(1, 2)
 
 
-class ViewerScreen(ViewerKeys, Screen[None]):
+class ViewerScreen(ViewerKeys, ViewerMouse, Screen[None]):
     """One study: its series one at a time, with window/level, zoom, cine, probe and tags."""
 
     BINDINGS = viewer_bindings()
