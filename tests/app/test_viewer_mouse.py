@@ -76,9 +76,7 @@ async def test_left_drag_moves_the_window_in_hu(archive: Archive, make_app: Any)
         assert screen.state.probe is None
 
 
-async def test_a_click_without_motion_still_puts_the_probe(
-    archive: Archive, make_app: Any
-) -> None:
+async def test_a_click_without_motion_still_puts_the_probe(archive: Archive, make_app: Any) -> None:
     app = make_app(archive)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_study(pilot, CT)

@@ -5,12 +5,14 @@ input: a bad entry is skipped with one line naming the file, line and key."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from pydicom.dataset import Dataset
 
 from tuipacs import config
+from tuipacs.cli import main
 from tuipacs.imaging import presets
 from tuipacs.imaging.voi import Window, file_windows
 from tuipacs.safe_text import PLACEHOLDER
@@ -153,3 +155,32 @@ def test_presets_per_modality_are_bounded(tmp_path: Path) -> None:
     assert len(cfg.presets["CT"]) == config.MAX_PRESETS
     [warning] = cfg.warnings
     assert f"more than {config.MAX_PRESETS} presets" in warning
+
+
+def test_the_readme_sample_presets_load_as_documented() -> None:
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start = text.index("```toml", text.index("## Configuration")) + len("```toml\n")
+    sample = text[start : text.index("```", start)]
+    cfg = config.parse_text(readme, sample)
+    assert cfg.warnings == []
+    assert cfg.presets["CT"] == [("Lung wide", -500.0, 2000.0), ("Lung", -550.0, 1600.0)]
+    ct = preset_choices("CT", [], cfg.presets)
+    assert [(c.key, c.label) for c in ct][3] == ("4", "Lung")  # in place of the built-in
+    assert ct[3].window == Window(-550.0, 1600.0, "LUNG")
+    assert ct[8].label == "Lung wide"
+
+
+def test_config_check_prints_each_skipped_preset(
+    tuipacs_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tuipacs_home / "config.toml"
+    path.write_text("[presets.CT]\nGood = [40, 400]\nBad = [40, -1]\n", encoding="utf-8")
+    assert main(["config", "check"]) == 0
+    captured = capsys.readouterr()
+    assert "ok" in captured.out
+    [line] = captured.err.splitlines()
+    assert line.startswith("tuipacs: warning: ") and ":3: key 'presets.CT.Bad'" in line
+    assert main(["config", "check", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True and len(report["warnings"]) == 1
