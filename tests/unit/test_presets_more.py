@@ -56,6 +56,13 @@ def test_a_file_with_thousands_of_windows_offers_a_bounded_list() -> None:
     assert [c.name for c in choices[-2:]] == ["minmax", "auto"]
 
 
+def test_a_file_window_that_is_not_finite_is_no_preset() -> None:
+    windows = [Window(float("nan"), 400), Window(40, float("inf")), Window(1e308, 1e308)]
+    choices = preset_choices("MR", [*windows, Window(40, 400, "OK")])
+    assert [(c.name, c.label) for c in choices][0] == ("file1", "OK")
+    assert [c.name for c in choices[1:]] == ["minmax", "auto"]
+
+
 def test_user_presets_replace_a_built_in_by_name_and_follow_the_others() -> None:
     user = {"CT": [("lung ", -500.0, 1600.0), ("Lung wide", -500.0, 2000.0)], "MR": []}
     ct = presets.presets_for("ct", user)

@@ -18,6 +18,8 @@ MAX_FILE_WINDOWS = 16
 """The file's windows offered as presets at most (a hostile file may hold thousands)."""
 MAX_LABEL = 40
 """Characters of a preset's name shown (a file's explanation may be any length)."""
+_LARGEST_WINDOW = 1e12
+"""Larger centers or widths (and NaN, infinities) in a file are no window."""
 PRESET_KEYS = "1234567890"
 """The keys of the first ten presets; the others are in the list (``w``)."""
 
@@ -91,6 +93,15 @@ def presets_for(modality: str, user: UserPresets | None = None) -> list[Preset]:
 def preset_key(number: int) -> str:
     """The key of preset ``number`` (1-based): ``1`` .. ``9``, ``0`` for the tenth, else ''."""
     return PRESET_KEYS[number - 1] if 0 < number <= len(PRESET_KEYS) else ""
+
+
+def file_presets(windows: Sequence[Window]) -> list[Window]:
+    """The windows stored in a file worth offering as presets: finite center and width (a
+    hostile 'NaN' or '1e308' is not a window), at most :data:`MAX_FILE_WINDOWS`."""
+    usable = [
+        w for w in windows if abs(w.center) < _LARGEST_WINDOW and abs(w.width) < _LARGEST_WINDOW
+    ]
+    return usable[:MAX_FILE_WINDOWS]
 
 
 def file_window_label(window: Window, number: int) -> str:

@@ -160,7 +160,7 @@ def preset_choices(
     for preset in presets.presets_for(modality, user):
         if preset.is_fixed:
             choices.append(PresetChoice("", preset.name, preset.label, preset.window()))
-    for number, window in enumerate(file_windows[: presets.MAX_FILE_WINDOWS], 1):
+    for number, window in enumerate(presets.file_presets(file_windows), 1):
         label = presets.file_window_label(window, number)
         choices.append(PresetChoice("", f"file{number}", label, window))
     choices.append(PresetChoice("", presets.MIN_MAX, "Min-max"))

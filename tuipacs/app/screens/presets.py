@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 
+from tuipacs.imaging.presets import FROM_FILE
 from tuipacs.safe_text import clean
 from tuipacs.view import format as fmt
 from tuipacs.view.state import PresetChoice
@@ -66,10 +67,12 @@ class PresetScreen(ModalScreen[int | None]):
             yield Static("Enter applies · Esc closes", classes="hint", markup=False)
 
     def on_mount(self) -> None:
-        """Highlight the preset in use (else the first)."""
+        """Highlight the preset in use (the file's first window for the file's own, else the
+        first preset)."""
         names = [choice.name for choice in self.choices]
+        current = "file1" if self.current == FROM_FILE else self.current  # the file's first
         options = self.query_one(OptionList)
-        options.highlighted = names.index(self.current) if self.current in names else 0
+        options.highlighted = names.index(current) if current in names else 0
         options.focus()
 
     @on(OptionList.OptionSelected)
