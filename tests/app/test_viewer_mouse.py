@@ -62,6 +62,7 @@ async def test_left_drag_moves_the_window_in_hu(archive: Archive, make_app: Any)
         await until(pilot, lambda: not screen._dragged, "the click of the release")
         await settle(pilot)
         assert screen.state.probe is None
+        assert not screen.selections  # nothing of the picture or overlays selected as text
         assert f"WL: {high} WW: {wide}" in screen.overlay_text()
         # across the whole picture the width moves about 1500 HU (not 100,000)
         assert abs(hu_per_cell(cols) * cols - 1500) <= cols

@@ -52,6 +52,11 @@ class _Viewer(Protocol):
 class ViewerMouse:
     """What the mouse does in the viewer (mixed into the ViewerScreen)."""
 
+    ALLOW_SELECT = False
+    """No text selection on the viewer's screen: a drag is the window's, and Textual's
+    selection would tint the picture and the overlays while it lasts (the terminal's own
+    selection, with Shift in most terminals, still copies the overlays' text)."""
+
     _drag: WindowDrag | None = None
     """The left-drag under way (None when the button is up)."""
     _dragged = False
