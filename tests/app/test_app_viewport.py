@@ -132,13 +132,13 @@ def test_screen_to_region_maps_box_cells() -> None:
 
 def test_presets_per_modality() -> None:
     ct = preset_choices("CT", [Window(40, 400, "SOFT")])
-    assert [c.key for c in ct] == [str(n) for n in range(1, 10)]
+    assert [c.key for c in ct] == [*"1234567890", ""]  # the eleventh is in the list (w)
     assert ct[0].name == "brain" and ct[3].name == "lung"
     assert ct[8].label == "SOFT"  # the file's window after the eight CT presets
     mr = preset_choices("MR", [])
     assert [c.name for c in mr] == ["minmax", "auto"]
     mr_file = preset_choices("MR", [Window(1, 2), Window(3, 4)])
-    assert [c.name for c in mr_file] == ["file1", "file2", "minmax"]
+    assert [c.name for c in mr_file] == ["file1", "file2", "minmax", "auto"]
 
 
 def test_cine_rates_step() -> None:

@@ -75,7 +75,7 @@ async def test_one_to_one_smaller_than_fit(archive: Archive, tuipacs_home: Any) 
         screen = await open_study(pilot, CT)
         fit = shown_box(screen)
         assert fit.rows * KITTY.cell_size.height > 700  # fitted: larger than 512 pixels
-        await pilot.press("0")
+        await pilot.press("equals_sign")
         await settle(pilot)
         assert "Zoom: 100%" in screen.overlay_text()
         box = shown_box(screen)
@@ -91,7 +91,7 @@ async def test_one_to_one_larger_than_fit(archive: Archive, make_app: Any) -> No
     app = make_app(archive)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_study(pilot, CT)
-        await pilot.press("0")
+        await pilot.press("equals_sign")
         await settle(pilot)
         assert "Zoom: 100%" in screen.overlay_text()
         box = shown_box(screen)

@@ -106,6 +106,8 @@ class TuipacsApp(FlowApp, App[int]):
         self.theme = chosen
         for warning in self._theme_set.warnings:
             self.notify(warning, severity="warning", timeout=8)
+        for warning in self.settings.config.warnings:  # skipped [presets]: "[" is no markup
+            self.notify(warning, severity="warning", timeout=8, markup=False)
         if self._requested_theme and chosen != self._requested_theme:
             known = ", ".join(sorted(self._theme_set.themes)) or "none"
             self.notify(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuipacs import config, locations
 from tuipacs.cli.common import add_command, load_config
-from tuipacs.cli.output import print_json, say, table
+from tuipacs.cli.output import error_line, print_json, say, table
 
 if TYPE_CHECKING:
     from tuipacs.cli.common import Subparsers
@@ -68,7 +68,7 @@ def settings(cfg: config.Config) -> list[Setting]:
     home = os.environ.get(locations.HOME_ENV)
     rows = [Setting("config_file", str(path), "env" if home else "default")]
     for f in fields(config.Config):
-        if f.name in ("path", "nodes", "tls"):
+        if f.name in ("path", "nodes", "tls", "warnings"):
             continue
         section, key = config.config_key(f.name)
         present = key in (data.get(section, {}) if section else data)
@@ -94,11 +94,18 @@ class CheckReport:
     ok: bool
     nodes: int = 0
     error: str = ""
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        """{"ok": true, "path": ..., "nodes": 2} or {"ok": false, "path": ..., "error": ...}."""
+        """{"ok": true, "path": ..., "nodes": 2, "warnings": [...]} or {"ok": false, "path":
+        ..., "error": ...}; a warning names a setting that was skipped (a bad preset)."""
         if self.ok:
-            return {"ok": True, "path": self.path, "nodes": self.nodes}
+            return {
+                "ok": True,
+                "path": self.path,
+                "nodes": self.nodes,
+                "warnings": list(self.warnings),
+            }
         return {"ok": False, "path": self.path, "error": self.error}
 
 
@@ -115,8 +122,10 @@ def cmd_config(args: argparse.Namespace) -> int:
             raise
         exists = "" if path.exists() else " (no file: defaults)"
         if args.json:
-            print_json(CheckReport(str(path), True, nodes=len(cfg.nodes)))
+            print_json(CheckReport(str(path), True, len(cfg.nodes), warnings=tuple(cfg.warnings)))
         else:
+            for warning in cfg.warnings:
+                error_line(warning, "warning")
             say(f"{path}: ok{exists}, {len(cfg.nodes)} node(s)")
         return 0
     rows = settings(load_config())

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from tuipacs.imaging.voi import Window
+from tuipacs.safe_text import clean
 
 FROM_FILE = "file"
 MIN_MAX = "minmax"
 AUTO = "auto"
+
+MAX_FILE_WINDOWS = 16
+"""The file's windows offered as presets at most (a hostile file may hold thousands)."""
+MAX_LABEL = 40
+"""Characters of a preset's name shown (a file's explanation may be any length)."""
+_LARGEST_WINDOW = 1e12
+"""Larger centers or widths (and NaN, infinities) in a file are no window."""
+PRESET_KEYS = "1234567890"
+"""The keys of the first ten presets; the others are in the list (``w``)."""
 
 
 @dataclass(frozen=True)
@@ -54,10 +65,57 @@ COMMON_PRESETS: tuple[Preset, ...] = (
 """Presets offered for every modality; computed from the file or the pixels."""
 
 
-def presets_for(modality: str) -> list[Preset]:
-    """Presets to offer for ``modality`` (e.g. 'CT'): specific ones, then common ones."""
-    specific = CT_PRESETS if modality.strip().upper() == "CT" else ()
-    return [*COMMON_PRESETS, *specific]
+UserPresets = Mapping[str, Sequence[tuple[str, float, float]]]
+"""Presets from config.toml: modality (upper case) -> (name, center, width), as checked by
+:mod:`tuipacs.config`."""
+
+USER_PREFIX = "user:"
+"""The names of the reader's own presets start with this (so that one called 'file' or
+'custom' is not taken for the file's window or a window moved by hand)."""
+
+
+def presets_for(modality: str, user: UserPresets | None = None) -> list[Preset]:
+    """Presets to offer for ``modality`` (e.g. 'CT'): common ones, specific ones, then the
+    reader's own from config.toml (``user``). A user preset named as a built-in one (case
+    and spaces aside) replaces it where it stands; the others follow in the file's order."""
+    key = modality.strip().upper()
+    found = [*COMMON_PRESETS, *(CT_PRESETS if key == "CT" else ())]
+    for name, center, width in (user or {}).get(key, ()):
+        folded = _folded(name)
+        same = [n for n, p in enumerate(found) if p.is_fixed and _folded(p.label) == folded]
+        if same:
+            found[same[0]] = Preset(found[same[0]].name, name, center, width)
+        else:
+            found.append(Preset(USER_PREFIX + name, name, center, width))
+    return found
+
+
+def preset_key(number: int) -> str:
+    """The key of preset ``number`` (1-based): ``1`` .. ``9``, ``0`` for the tenth, else ''."""
+    return PRESET_KEYS[number - 1] if 0 < number <= len(PRESET_KEYS) else ""
+
+
+def file_presets(windows: Sequence[Window]) -> list[Window]:
+    """The windows stored in a file worth offering as presets: finite center and width (a
+    hostile 'NaN' or '1e308' is not a window), at most :data:`MAX_FILE_WINDOWS`."""
+    usable = [
+        w for w in windows if abs(w.center) < _LARGEST_WINDOW and abs(w.width) < _LARGEST_WINDOW
+    ]
+    return usable[:MAX_FILE_WINDOWS]
+
+
+def file_window_label(window: Window, number: int) -> str:
+    """What a window stored in the file is called: its explanation (WindowCenterWidth
+    Explanation, made safe for a terminal and cut to :data:`MAX_LABEL`) or ``file N``."""
+    text = clean(" ".join(window.explanation.split()))
+    if len(text) > MAX_LABEL:
+        text = text[: MAX_LABEL - 1] + "…"
+    return text or f"file {number}"
+
+
+def _folded(name: str) -> str:
+    """A preset name compared without case or spaces ('Lung', 'lung ')."""
+    return "".join(name.split()).casefold()
 
 
 def preset_names(modality: str | None = None) -> list[str]:

@@ -154,16 +154,19 @@ class PresetChoice:
     window: Window | None = None
 
 
-def preset_choices(modality: str, file_windows: list[Window]) -> list[PresetChoice]:
-    """What keys 1..9 do for this modality: modality presets, the file's windows, min-max."""
+def preset_choices(
+    modality: str, file_windows: list[Window], user: presets.UserPresets | None = None
+) -> list[PresetChoice]:
+    """Every preset of this modality, in the order of keys 1 .. 9 and 0 (the others are in
+    the list, ``w``): modality presets (the reader's own from config.toml included), the
+    file's windows, min-max and auto."""
     choices: list[PresetChoice] = []
-    for preset in presets.presets_for(modality):
+    for preset in presets.presets_for(modality, user):
         if preset.is_fixed:
             choices.append(PresetChoice("", preset.name, preset.label, preset.window()))
-    for number, window in enumerate(file_windows, 1):
-        label = window.explanation or f"file {number}"
+    for number, window in enumerate(presets.file_presets(file_windows), 1):
+        label = presets.file_window_label(window, number)
         choices.append(PresetChoice("", f"file{number}", label, window))
     choices.append(PresetChoice("", presets.MIN_MAX, "Min-max"))
-    if not file_windows:
-        choices.append(PresetChoice("", presets.AUTO, "Auto"))
-    return [replace(c, key=str(n)) for n, c in enumerate(choices[:9], 1)]
+    choices.append(PresetChoice("", presets.AUTO, "Auto"))
+    return [replace(c, key=presets.preset_key(n)) for n, c in enumerate(choices, 1)]

@@ -5,7 +5,7 @@ a :class:`~tuipacs.app.widgets.series_loader.SeriesLoader` (series and images fr
 archive), a :class:`~tuipacs.app.screens.viewer_render.FrameRenderer` (the render thread) and
 :class:`~tuipacs.app.screens.viewer_cine.Cine`.
 The state and the rules that change it are :class:`tuipacs.view.state.ViewerState`; the keys
-are :mod:`tuipacs.app.screens.viewer_keys`.
+are :mod:`tuipacs.app.screens.viewer_keys`, the mouse :mod:`tuipacs.app.screens.viewer_mouse`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from tuipacs.app.messages import FrameFailed, FrameRendered, LoadFailed, SeriesG
 from tuipacs.app.screens import viewer_shown
 from tuipacs.app.screens.viewer_cine import Cine
 from tuipacs.app.screens.viewer_keys import SECTIONS, ViewerKeys, viewer_bindings
+from tuipacs.app.screens.viewer_mouse import ViewerMouse
 from tuipacs.app.screens.viewer_probe import ViewerProbe, crosshair_for
 from tuipacs.app.screens.viewer_render import FrameRenderer
 from tuipacs.app.settings import Settings
@@ -41,7 +42,7 @@ STATUS_EVERY = 1.0
 HALF_CELL = CellSize(1, 2)
 
 
-class ViewerScreen(ViewerProbe, ViewerKeys, Screen[None]):
+class ViewerScreen(ViewerProbe, ViewerKeys, ViewerMouse, Screen[None]):
     """One study: its series one at a time, with window/level, zoom, cine, probe and tags."""
 
     BINDINGS = viewer_bindings()
@@ -268,7 +269,8 @@ class ViewerScreen(ViewerProbe, ViewerKeys, Screen[None]):
 
     def _first_frame(self, frame: Frame) -> None:
         """Per-series settings that come from the first image: presets and cine rate."""
-        self.choices = preset_choices(frame.info.modality, frame.windows)
+        presets = self.settings.config.presets  # the reader's own, from config.toml
+        self.choices = preset_choices(frame.info.modality, frame.windows, presets)
         info = frame.info
         rate = info.cine_rate or (1000.0 / info.frame_time_ms if info.frame_time_ms else None)
         if rate and rate > 0:
@@ -316,7 +318,7 @@ class ViewerScreen(ViewerProbe, ViewerKeys, Screen[None]):
         """Show the keys, with this modality's presets."""
         from tuipacs.app.screens.help import HelpScreen
 
-        presets_text = "  ".join(f"{c.key} {c.label}" for c in self.choices)
+        presets_text = "  ".join(f"{c.key or '(w)'} {c.label}" for c in self.choices)
         extra = f"Presets: {presets_text}" if presets_text else ""
         keymap = viewer_keymap(self.settings.config.keys)
         self.app.push_screen(HelpScreen.of(self, "viewer", SECTIONS, extra, keymap))

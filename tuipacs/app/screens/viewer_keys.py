@@ -1,12 +1,12 @@
 """The viewer's keys: its bindings (which the footer and the help screen are made from) and
-what they do, with the mouse (:class:`ViewerKeys`, mixed into the ViewerScreen)."""
+what they do (:class:`ViewerKeys`, mixed into the ViewerScreen; the mouse is
+:mod:`tuipacs.app.screens.viewer_mouse`)."""
 
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Protocol
 
-from textual import events
 from textual.binding import Binding, BindingType
 
 from tuipacs.app.keymap import Key, named
@@ -43,8 +43,8 @@ SECTIONS = ("Images", "Window", "View", "Information")
 """The help screen's sections, in this order."""
 
 _STEP = "next / previous image (or frame); the mouse wheel too"
-_WIDTH = "window width narrower / wider (Shift: fine)"
-_LEVEL = "window level up / down (Shift: fine)"
+_WIDTH = "window width narrower / wider (Shift: fine); left-drag ← →"
+_LEVEL = "window level up / down (Shift: fine); left-drag ↑ ↓"
 _PAN = "pan"
 _FINE = "fine window/level; with the probe on: move it 10 pixels"
 _SHIFT_ARROWS = (
@@ -53,6 +53,7 @@ _SHIFT_ARROWS = (
     ("up", "arrow(0, -1, True)"),
     ("down", "arrow(0, 1, True)"),
 )
+_ZOOM = "zoom in / out; Ctrl+wheel about the pointer"
 
 
 def _images() -> list[BindingType]:
@@ -129,7 +130,10 @@ def _window() -> list[BindingType]:
         Key(str(n), f"preset({n})", f"preset {n}", show=False, section="Window", tooltip=presets)
         for n in range(1, 10)
     ]
+    more = "the tenth preset / every preset in a list (Enter applies)"
     return keys + [
+        Key("0", "preset(10)", "preset 10", show=False, section="Window", tooltip=more),
+        Key("w", "preset_list", "presets", show=False, section="Window", tooltip=more),
         Key(
             "a", "auto_window", "Auto", section="Window", tooltip="automatic window from the image"
         ),
@@ -139,11 +143,11 @@ def _window() -> list[BindingType]:
 
 def _view() -> list[BindingType]:
     return [
-        Key("plus", "zoom(1)", "in", group=ZOOM, section="View", tooltip="zoom in / out"),
-        Key("minus", "zoom(-1)", "out", group=ZOOM, section="View", tooltip="zoom in / out"),
+        Key("plus", "zoom(1)", "in", group=ZOOM, section="View", tooltip=_ZOOM),
+        Key("minus", "zoom(-1)", "out", group=ZOOM, section="View", tooltip=_ZOOM),
         Key("f", "fit", "Fit", section="View", tooltip="fit to the viewport"),
         Key(
-            "0,equals_sign",
+            "equals_sign",
             "one_to_one",
             "1:1",
             show=False,
@@ -273,10 +277,11 @@ class _Viewer(Protocol):
     def _held(self, key: object = None) -> float | None: ...
     def _set_window(self, window: Window, name: str) -> None: ...
     def action_step(self, delta: int) -> None: ...
+    def action_preset(self, number: int) -> None: ...
 
 
 class ViewerKeys:
-    """What the viewer's keys and mouse do (mixed into the ViewerScreen)."""
+    """What the viewer's keys do (mixed into the ViewerScreen)."""
 
     def _held(self: _Viewer, key: object = None) -> float | None:
         """The interval since the previous key of a held key (motion), else None; counts the
@@ -346,6 +351,17 @@ class ViewerKeys:
         else:
             window = presets.auto_window(self.frame.values)
         self._set_window(window, choice.name)
+
+    def action_preset_list(self: _Viewer) -> None:
+        """Every preset of the modality in a list; the one chosen applies."""
+        from tuipacs.app.screens.presets import PresetScreen
+
+        def chosen(number: int | None) -> None:
+            if number is not None:
+                self.action_preset(number)
+
+        if self.choices:
+            self.app.push_screen(PresetScreen(self.choices, self.state.window_name), chosen)
 
     def action_auto_window(self: _Viewer) -> None:
         """A window from the current image's histogram."""
@@ -463,24 +479,3 @@ class ViewerKeys:
             self.request_render()
             return
         self.app.pop_screen()
-
-    # -- mouse -------------------------------------------------------------------------------
-
-    def on_mouse_scroll_down(self: _Viewer, event: events.MouseScrollDown) -> None:
-        """Wheel down: next image."""
-        event.stop()
-        self.action_step(1)
-
-    def on_mouse_scroll_up(self: _Viewer, event: events.MouseScrollUp) -> None:
-        """Wheel up: previous image."""
-        event.stop()
-        self.action_step(-1)
-
-    def on_click(self: _Viewer, event: events.Click) -> None:
-        """A click on the picture puts the probe there."""
-        self._probe_to(event.screen_x, event.screen_y)
-
-    def on_mouse_move(self: _Viewer, event: events.MouseMove) -> None:
-        """While the probe is on, it follows the mouse."""
-        if self.state.probe is not None:
-            self._probe_to(event.screen_x, event.screen_y)
