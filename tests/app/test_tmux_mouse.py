@@ -11,6 +11,9 @@ from test_tmux import Tmux, tmux_app  # noqa: F401  (the fixture)
 _WINDOW = re.compile(r"WL: (-?\d+) WW: (\d+)")
 _ZOOM = re.compile(r"Zoom: (\d+)%")
 
+PROBE = re.compile(r"Probe \d+,\d+")
+"""The probe's readout (its first line: the source pixel x,y)."""
+
 
 def _sgr(tmux: Tmux, button: int, x: int, y: int, release: bool = False) -> None:
     """One SGR mouse report (1-based cell x, y) typed into the pane as the terminal would."""
@@ -43,11 +46,11 @@ def test_drag_click_and_ctrl_wheel_through_the_terminal(tmux_app: Tmux) -> None:
     )
     level, width = _window(screen) or (0, 0)
     assert 400 < width <= 400 + 6 * 40 and 40 < level <= 40 + 4 * 40, (level, width)
-    assert "Probe (" not in screen  # the release of a drag is no click
+    assert not PROBE.search(screen)  # the release of a drag is no click
     # a terminal that reports no motion sends press and release: a click, the probe
     _sgr(tmux_app, 0, 70, 20)
     _sgr(tmux_app, 0, 70, 20, release=True)
-    screen = tmux_app.wait_for("Probe (")
+    screen = tmux_app.wait_until("the probe", lambda s: bool(PROBE.search(s)))
     assert _window(screen) == (level, width)
     # Ctrl+wheel up (64 + 16): zoom in; the plain wheel down: the next image
     _sgr(tmux_app, 64 + 16, 80, 20)
@@ -56,7 +59,7 @@ def test_drag_click_and_ctrl_wheel_through_the_terminal(tmux_app: Tmux) -> None:
     screen = tmux_app.wait_for("Im: 2/8")
     assert "Traceback" not in screen
     tmux_app.run("send-keys", "-t", "t", "Escape")  # the probe off
-    tmux_app.wait_until("the probe off", lambda s: "Probe (" not in s)
+    tmux_app.wait_until("the probe off", lambda s: not PROBE.search(s))
     tmux_app.run("send-keys", "-t", "t", "Escape")
     tmux_app.wait_until("back in the browser", lambda s: "Im: " not in s)
     tmux_app.run("send-keys", "-t", "t", "q")
