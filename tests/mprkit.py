@@ -32,6 +32,8 @@ class StackSpec:
     slope: float = 1.0
     intercept: float = -1024.0
     seed: int = 1
+    steps_along: tuple[float, float, float] | None = None
+    """The direction slices step in (default: the normal); another one is a gantry tilt."""
     order: str = "forward"
     """'forward', 'reverse' (instance 1 at the far end) or 'shuffle' (seeded)."""
 
@@ -50,12 +52,13 @@ def make_stack(spec: StackSpec | None = None, **changes: object) -> list[Dataset
     row_dir = np.array(spec.orientation[:3])
     col_dir = np.array(spec.orientation[3:])
     normal = np.cross(row_dir, col_dir)
-    series, frame = generate_uid(), generate_uid()
+    study, series, frame = generate_uid(), generate_uid(), generate_uid()
     out = []
     for k in range(spec.slices):
         stored = rng.integers(0, 4096, (spec.rows, spec.columns), dtype=np.uint16)
-        position = np.array(spec.origin) + k * spec.step * normal
-        out.append(_slice(spec, stored, position, series, frame, k + 1))
+        along = normal if spec.steps_along is None else np.array(spec.steps_along)
+        position = np.array(spec.origin) + k * spec.step * along
+        out.append(_slice(spec, stored, position, (study, series, frame), k + 1))
     if spec.order == "reverse":
         out.reverse()
         for number, ds in enumerate(out, start=1):
@@ -67,8 +70,13 @@ def make_stack(spec: StackSpec | None = None, **changes: object) -> list[Dataset
 
 
 def _slice(
-    spec: StackSpec, stored: np.ndarray, position: np.ndarray, series: str, frame: str, number: int
+    spec: StackSpec,
+    stored: np.ndarray,
+    position: np.ndarray,
+    uids: tuple[str, str, str],
+    number: int,
 ) -> Dataset:
+    study, series, frame = uids
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
@@ -76,7 +84,7 @@ def _slice(
     sop = generate_uid()
     ds.file_meta.MediaStorageSOPInstanceUID = sop
     ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, sop
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), series
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
     ds.FrameOfReferenceUID = frame
     ds.Modality = "CT"
     ds.PatientName, ds.PatientID = "MPR^TEST", "MPR1"
@@ -147,3 +155,26 @@ def set_value(datasets: Sequence[Dataset], point: Sequence[float], stored: int) 
         ds.PixelData = pixels.astype("<u2").tobytes()
         return
     raise AssertionError(f"no slice through {point}")
+
+
+def unique(values: np.ndarray) -> list[float]:
+    """Distinct coordinates (to 1e-4 mm), ascending."""
+    return sorted({round(float(v), 4) for v in values})
+
+
+def expected_plane(
+    datasets: Sequence[Dataset], plane: str, at: float
+) -> tuple[np.ndarray, list[float], list[float]]:
+    """The plane through patient ``x`` (sagittal) or ``y`` (coronal) = ``at``, superior at the
+    top, anterior (sagittal) or the patient's right (coronal) on the left."""
+    centres = voxel_centres(datasets)
+    across, horizontal = (0, 1) if plane == "sagittal" else (1, 0)
+    tops = unique(centres[:, 2])[::-1]  # superior (largest z) first
+    lefts = unique(centres[:, horizontal])  # anterior (smallest y) / right (smallest x) first
+    image = np.empty((len(tops), len(lefts)))
+    for r, z in enumerate(tops):
+        for c, h in enumerate(lefts):
+            point = [0.0, 0.0, z]
+            point[across], point[horizontal] = at, h
+            image[r, c] = patient_value(datasets, point)
+    return image, tops, lefts

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mprkit import StackSpec, make_stack, patient_value, set_value, voxel_centres
-from pydicom.dataset import Dataset
+from mprkit import StackSpec, expected_plane, make_stack, set_value, unique, voxel_centres
 
 from tuipacs.imaging.mpr import Plane, Reformatter, SlabMode, reformat
 from tuipacs.imaging.volume import VolumeError, volume_from_datasets
@@ -25,29 +24,6 @@ LAYOUTS = {
 }
 
 
-def _unique(values: np.ndarray) -> list[float]:
-    """Distinct coordinates (to 1e-4 mm), ascending."""
-    return sorted({round(float(v), 4) for v in values})
-
-
-def expected_plane(
-    datasets: list[Dataset], plane: Plane, at: float
-) -> tuple[np.ndarray, list[float], list[float]]:
-    """The plane through patient ``x`` (sagittal) or ``y`` (coronal) = ``at``, superior at the
-    top, anterior (sagittal) or the patient's right (coronal) on the left."""
-    centres = voxel_centres(datasets)
-    across, horizontal = (0, 1) if plane is Plane.SAGITTAL else (1, 0)
-    tops = _unique(centres[:, 2])[::-1]  # superior (largest z) first
-    lefts = _unique(centres[:, horizontal])  # anterior (smallest y) / right (smallest x) first
-    image = np.empty((len(tops), len(lefts)))
-    for r, z in enumerate(tops):
-        for c, h in enumerate(lefts):
-            point = [0.0, 0.0, z]
-            point[across], point[horizontal] = at, h
-            image[r, c] = patient_value(datasets, point)
-    return image, tops, lefts
-
-
 @pytest.mark.parametrize("name", list(LAYOUTS))
 @pytest.mark.parametrize("plane", list(Plane))
 def test_reformat_voxels_equal_the_stack_at_the_same_point(name: str, plane: Plane) -> None:
@@ -55,7 +31,7 @@ def test_reformat_voxels_equal_the_stack_at_the_same_point(name: str, plane: Pla
     volume = volume_from_datasets(datasets)
     centres = voxel_centres(datasets)
     across = 0 if plane is Plane.SAGITTAL else 1
-    for at in _unique(centres[:, across])[::2]:
+    for at in unique(centres[:, across])[::2]:
         got = reformat(volume, plane, position=at)
         expected, tops, lefts = expected_plane(datasets, plane, at)
         assert got.values.shape == expected.shape
@@ -93,7 +69,7 @@ def test_slab_equals_numpy_over_the_right_planes(mode: SlabMode, plane: Plane) -
     datasets = make_stack(StackSpec(columns=9, rows=8, order="shuffle", seed=5))
     volume = volume_from_datasets(datasets)
     across = 0 if plane is Plane.SAGITTAL else 1
-    coords = _unique(voxel_centres(datasets)[:, across])
+    coords = unique(voxel_centres(datasets)[:, across])
     step = coords[1] - coords[0]
     combine = {SlabMode.MIP: np.max, SlabMode.MINIP: np.min, SlabMode.AVG: np.mean}[mode]
     centre = 4
@@ -136,7 +112,7 @@ def test_pixel_spacing_keeps_the_aspect() -> None:
 def test_default_position_is_the_centre_and_positions_are_checked() -> None:
     datasets = make_stack(StackSpec(columns=7))
     volume = volume_from_datasets(datasets)
-    xs = _unique(voxel_centres(datasets)[:, 0])
+    xs = unique(voxel_centres(datasets)[:, 0])
     tool = Reformatter(volume, Plane.SAGITTAL)
     assert tool.extent == pytest.approx((xs[0], xs[-1]))
     assert tool.reformat().position == pytest.approx(xs[3])

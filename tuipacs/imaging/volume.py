@@ -48,6 +48,8 @@ SPACING_TOLERANCE = (0.01, 0.01)
 of the two are irregular; the same bound limits the sideways offset of a step (shear)."""
 MAX_COORDINATE = 1e6
 """Positions and spacings beyond this many mm are not plausible (a metre is 1000)."""
+MIN_SPACING = 1e-4
+"""Pixel spacings under this many mm (0.1 micrometre) are not plausible."""
 MIN_STEP = 1e-3
 """Slices closer than this many mm lie at the same position (duplicates)."""
 VOXEL_BYTES = 4
@@ -135,7 +137,7 @@ def slice_geometry(ds: Dataset, name: str = "a slice") -> SliceGeometry:
     assert position is not None and orientation is not None and spacing is not None
     if any(abs(v) > MAX_COORDINATE for v in position):
         raise VolumeError(f"{name} lies implausibly far away ({max(map(abs, position)):.3g} mm)")
-    if not all(0 < v <= MAX_COORDINATE for v in spacing):
+    if not all(MIN_SPACING <= v <= MAX_COORDINATE for v in spacing):
         raise VolumeError(f"{name} has an impossible Pixel Spacing {spacing[0]:g}\\{spacing[1]:g}")
     row_dir = _unit(orientation[:3], "row")
     col_dir = _unit(orientation[3:], "column")
@@ -179,16 +181,21 @@ class StackPlan:
     shape: tuple[int, int, int]
 
 
-def plan_stack(geometries: Sequence[SliceGeometry], limit: int | None = None) -> StackPlan:
-    """Check that ``geometries`` form one regular stack and plan the volume; VolumeError
-    (one line, the first problem found) otherwise. ``limit`` caps the volume's bytes."""
-    limit = decode_limit() if limit is None else limit
-    count = len(geometries)
+def check_count(count: int) -> None:
+    """VolumeError unless ``count`` slices are enough for a reformat."""
     if count < MIN_SLICES:
         raise VolumeError(
             f"the series has {count} slice{'' if count == 1 else 's'}: "
             f"a reformat needs at least {MIN_SLICES}"
         )
+
+
+def plan_stack(geometries: Sequence[SliceGeometry], limit: int | None = None) -> StackPlan:
+    """Check that ``geometries`` form one regular stack and plan the volume; VolumeError
+    (one line, the first problem found) otherwise. ``limit`` caps the volume's bytes."""
+    limit = decode_limit() if limit is None else limit
+    count = len(geometries)
+    check_count(count)
     first = geometries[0]
     _check_same(geometries)
     normal = first.normal
@@ -378,6 +385,7 @@ def assemble(
     checked (see the module doc), then decoded into one array. With ``release`` each slice's
     Pixel Data element is dropped from its dataset once decoded (the datasets are ours)."""
     limit = decode_limit() if limit is None else limit
+    check_count(len(pipes))
     geometries = [
         _guarded(n, partial(_checked_geometry, n, p)) for n, p in enumerate(pipes, start=1)
     ]
