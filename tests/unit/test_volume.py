@@ -13,6 +13,7 @@ from mprkit import StackSpec, make_stack, stored_of
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, RLELossless
 
 from tuipacs.imaging.pipeline import DisplayPipeline
 from tuipacs.imaging.volume import VolumeError, build_volume, volume_from_datasets
@@ -43,16 +44,29 @@ def test_non_integer_rescale_gives_float_values() -> None:
     np.testing.assert_allclose(volume.values[0], expected)
 
 
-def test_build_from_files_decodes_the_same_values(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "syntax", [ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian, RLELossless]
+)
+def test_build_from_files_decodes_the_same_values(tmp_path: Path, syntax: str) -> None:
+    """Files read header first, pixel data when decoded: plain, deflated (read whole) and
+    compressed files give the values of the datasets themselves."""
     datasets = make_stack(StackSpec(order="reverse"))
+    expected = volume_from_datasets(datasets).values
     paths = []
     for n, ds in enumerate(datasets):
         path = tmp_path / f"s{n}.dcm"
+        if syntax == RLELossless:
+            ds.compress(RLELossless)
+        else:
+            ds.file_meta.TransferSyntaxUID = syntax
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
     from_files = build_volume(paths)
-    np.testing.assert_array_equal(from_files.values, volume_from_datasets(datasets).values)
+    np.testing.assert_array_equal(from_files.values, expected)
     assert from_files.sources[0] == str(paths[-1])  # the reverse order: last file is lowest
+    paths[2].unlink()
+    with pytest.raises(VolumeError, match="slice 3: file not found"):
+        build_volume(paths)
 
 
 def raw(ds: Dataset, keyword: str, value: str | list[str], vr: str = "DS") -> None:
