@@ -17,8 +17,12 @@ and <= 12 ms per step; half-cell <= 10 ms per step; start < 1 s. Last, the viewe
 modelled SSH link at 2 and 10 Mbit/s and locally (scripts/link_bench.py): frames per second
 while a key is held and in cine, KiB per frame, settle time after release, frames after pause.
 
+MPR (its own table, no terminal): the 300-slice 512 x 512 demo CT is written to a temporary
+folder; the time to build its volume from the files and make one sagittal reformat (target:
+< 1 s), then ms per position step of a reformat, alone and with its window to 8-bit grey.
+
 Usage: python scripts/bench_viewer.py [--steps N] [--starts N] [--no-pty] [--no-link]
-       [--link-only]
+       [--link-only] [--no-mpr] [--mpr-only] [--mpr-slices N]
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import time
 from collections.abc import Callable, Iterator
@@ -329,6 +334,85 @@ def _ratio(ours: Figures, theirs: Figures) -> str:
     return f"x{theirs.wl_kib / ours.wl_kib:.1f} bytes, x{theirs.wl_ms / ours.wl_ms:.1f} time"
 
 
+MPR_STEPS = 24
+"""Position steps timed per reformat row."""
+
+
+def _median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000.0
+
+
+def _demo_ct(folder: Path, slices: int) -> list[Path]:
+    """Write the demo CT's ``slices`` slices (only the CT) into ``folder``."""
+    from pydicom import dcmwrite
+
+    from tuipacs.demo import iods as demo_iods
+
+    paths = []
+    for relative, dataset in demo_iods.ct_instances(slices):
+        path = folder / relative.name
+        dcmwrite(path, dataset, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def mpr_report(slices: int, repeats: int = 3) -> None:
+    """Time building the demo CT's volume and one sagittal reformat, then position steps."""
+    from tuipacs.imaging.mpr import Reformatter
+    from tuipacs.imaging.volume import build_volume
+    from tuipacs.view.reformat import reformat_frame
+    from tuipacs.view.render import RenderRequest, render
+    from tuipacs.view.viewport import Orientation
+
+    with tempfile.TemporaryDirectory(prefix="tuipacs-mpr-") as tmp:
+        paths = _demo_ct(Path(tmp), slices)
+        builds, cuts, totals = [], [], []
+        volume = None
+        for _ in range(repeats):
+            volume = None  # the previous volume's memory goes first
+            start = time.perf_counter()
+            volume = build_volume(paths)
+            built = time.perf_counter()
+            Reformatter(volume, "sagittal").reformat()
+            done = time.perf_counter()
+            builds.append(built - start)
+            cuts.append(done - built)
+            totals.append(done - start)
+    assert volume is not None
+    k, i, j = volume.shape
+    print(
+        f"\nMPR: {k}-slice {i}x{j} demo CT (files just written: in the page cache), "
+        f"median of {repeats}"
+    )
+    print(f"  build the volume            {_median_ms(builds):7.0f} ms")
+    print(f"  one sagittal reformat       {_median_ms(cuts):7.1f} ms")
+    print(f"  build + sagittal reformat   {_median_ms(totals):7.0f} ms   (target < 1000 ms)")
+    print(f"\n{'ms per position step':<34}{'reformat':>9}{'+ window':>10}")
+    for plane, slab, mode in (
+        ("sagittal", None, "mip"),
+        ("sagittal", 10.0, "mip"),
+        ("coronal", None, "mip"),
+        ("coronal", 10.0, "avg"),
+    ):
+        tool = Reformatter(volume, plane)
+        centre = tool.index_at(tool.centre)
+        positions = [tool.position_of(centre + n - MPR_STEPS // 2) for n in range(MPR_STEPS)]
+        alone, windowed = [], []
+        for position in positions:
+            start = time.perf_counter()
+            ref = tool.reformat(position, slab, mode)
+            made = time.perf_counter()
+            frame = reformat_frame(volume, ref)
+            view_px = (float(ref.values.shape[0]), float(ref.values.shape[1]))
+            request = RenderRequest(0, 0, None, False, Orientation(), 1.0, (0.0, 0.0), view_px)
+            render(frame, request)
+            end = time.perf_counter()
+            alone.append(made - start)
+            windowed.append(end - start)
+        label = f"{plane}" + (f", {slab:g} mm {mode} slab" if slab else "")
+        print(f"  {label:<32}{_median_ms(alone):>9.2f}{_median_ms(windowed):>10.2f}")
+
+
 def main() -> None:
     """Parse arguments, run both levels, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -341,6 +425,11 @@ def main() -> None:
         help="only the slow-link figures (settle after release, fps scrolling and in cine)",
     )
     parser.add_argument("--no-link", action="store_true", help="skip the slow-link figures")
+    parser.add_argument("--no-mpr", action="store_true", help="skip the MPR figures")
+    parser.add_argument("--mpr-only", action="store_true", help="only the MPR figures")
+    parser.add_argument(
+        "--mpr-slices", type=int, default=300, help="slices of the demo CT for the MPR figures"
+    )
     parser.add_argument("--child", nargs=2, metavar=("IMPL", "BACKEND"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -348,6 +437,9 @@ def main() -> None:
         return
     if args.link_only:
         link_bench.report()
+        return
+    if args.mpr_only:
+        mpr_report(args.mpr_slices)
         return
     hu = slices(4)
     cols, rows = box_for_512()
@@ -360,6 +452,8 @@ def main() -> None:
         theirs = textual_image_encoder(backend, max(2, args.steps // 2), hu)
         print(_row(f"{backend} tuipacs", ours))
         print(_row(f"{backend} textual-image", theirs, _ratio(ours, theirs)))
+    if not args.no_mpr:
+        mpr_report(args.mpr_slices)
     if args.no_pty:
         return
     print("\npty level (key press -> last byte; bytes written by the app per step)")
