@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from conftest import DATES, FRAME_OF_REFERENCE, PHI, PRIVATE_VALUE, ROOT, STUDY, Study
+from exportkit import DATES, FRAME_OF_REFERENCE, PHI, PRIVATE_VALUE, ROOT, STUDY, Study
 from helpers import require_binary
 from PIL import Image
 
@@ -169,7 +169,7 @@ def test_generated_identity_is_consistent_within_an_export(study: Study, tmp_pat
 def test_burned_in_refused_by_default(
     tuipacs_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from conftest import make_instance
+    from exportkit import make_instance
 
     folder = tmp_path / "us"
     folder.mkdir()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from conftest import STUDY, Study, make_instance
+from exportkit import STUDY, Study, make_instance
 from helpers import require_binary
 
 from tuipacs.cli import main
