@@ -179,6 +179,11 @@ class SixelBackend:
         if self._timer is None:
             self._timer = self.view.set_timer(REDRAW_DELAY, self.emit)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing left to write: no frame waiting for its labels, no redraw to come."""
+        return self._wait is None and self._timer is None and not self._pending()
+
     def _pending(self) -> bool:
         """Something to write: everything, a new picture, labels that came or went."""
         return (
