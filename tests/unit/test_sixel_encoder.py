@@ -16,6 +16,8 @@ import pytest
 from synthetic import ct_phantom, window
 
 from tuipacs.view.graphics import sixel
+from tuipacs.view.graphics.labels import solid_sixel
+from tuipacs.view.layout import CellSize
 
 _REGISTER = re.compile(r"#(\d+)(?:;2;(\d+);(\d+);(\d+))?")
 _COUNT = re.compile(r"!(\d+)")
@@ -151,3 +153,14 @@ def test_known_bytes_of_tiny_pictures() -> None:
     assert column == ('\x1bP0;1;0q"1;1;1;7#0;2;0;0;0#100;2;100;100;100#0B$#100{-#100@\x1b\\')
     row = sixel.encode(np.array([[0, 0, 0, 0, 255]], np.uint8))
     assert row == '\x1bP0;1;0q"1;1;5;1#0;2;0;0;0#100;2;100;100;100#0!4@$#100!4?@\x1b\\'
+
+
+def test_solid_rectangles_for_the_margins() -> None:
+    cell = CellSize(10, 20)
+    for cols, rows in ((1, 1), (3, 2), (160, 7)):
+        drawn, registers = strict_decode(solid_sixel(cols, rows, cell, (255, 0, 128)))
+        assert drawn.shape == (rows * 20, cols * 10) and (drawn == 0).all()
+        assert registers == {0: (100, 0, 50)}
+    narrow = solid_sixel(1, 1, CellSize(3, 7))
+    assert strict_decode(narrow)[0].shape == (7, 3)
+    assert solid_sixel(0, 5, cell) == ""
