@@ -129,6 +129,8 @@ class SixelBackend:
     def present(self, frame: EncodedFrame) -> bool:
         """Take the new picture; write it now, or when its labels come (the view's gate slot
         is used by that write)."""
+        if self._holding:
+            self.emit()  # a frame still waiting for its labels (two or more in flight)
         self.data = frame.data
         box = frame.request.box
         if self.canvas.set_box(box) and not covers([box], self.box):

@@ -110,18 +110,22 @@ def _column_sixels(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     (its bit set for each of the band's six rows that has it)."""
     height, width = indices.shape
     bands = (height + 5) // 6
-    cells = np.full((bands * 6, width), -1, dtype=np.int16)  # -1: padding, never drawn
-    cells[:height] = indices
+    small = int(indices.max()) < 255  # one byte per cell, 255 for the padding
+    pad = 255 if small else -1
+    cells = np.full((bands * 6, width), pad, dtype=np.uint8 if small else np.int16)
+    cells[:height] = indices  # the padding rows of the last band are never drawn
     rows = [cells[r::6] for r in range(6)]
     values = [np.full(rows[0].shape, 1 << r, dtype=np.uint8) for r in range(6)]
-    first = [row >= 0 for row in rows]  # the topmost row of its register in this column
+    seen = [row == pad for row in rows]  # padding, or the register is in a row above
+    shifted = np.empty(rows[0].shape, dtype=np.uint8)
     for r in range(6):
         for other in range(r + 1, 6):
             same = rows[other] == rows[r]
             bit = same.view(np.uint8)
-            values[r] |= bit << other
-            values[other] |= bit << r
-            first[other] &= ~same
+            values[r] |= np.left_shift(bit, other, out=shifted)
+            values[other] |= np.left_shift(bit, r, out=shifted)
+            seen[other] |= same
+    first = [np.logical_not(s, out=s) for s in seen]
     keep = np.flatnonzero(np.stack(first, axis=2))
     registers = np.stack(rows, axis=2).ravel()[keep]
     return keep // 6, registers, np.stack(values, axis=2).ravel()[keep]
