@@ -38,9 +38,7 @@ from tuipacs.app.graphics.halfcell import HalfcellRenderer
 from tuipacs.app.graphics.halfcell_backend import halfcell_strips
 from tuipacs.app.graphics.kitty_backend import KittyBackend
 from tuipacs.app.graphics.pacing import REST_MIN, Pacer
-from tuipacs.app.graphics.sixel_backend import SixelBackend
 from tuipacs.view.graphics import kitty
-from tuipacs.view.graphics.labels import Label
 from tuipacs.view.graphics.probe import (
     BACKENDS,
     GraphicsConfig,
@@ -130,7 +128,8 @@ class ImageView(Widget):
         self.frames_shown = 0
         self.last_shown: FrameRequest | None = None
         self.labels_follow = False
-        """Each frame waits for its labels (:meth:`set_labels`) before it goes out."""
+        """Each frame waits for its text labels before it goes out (Sixel: :func:`~tuipacs.
+        app.widgets.overlay_labels.send_labels`)."""
 
     # ----------------------------------------------------------------- public API
 
@@ -210,20 +209,6 @@ class ImageView(Widget):
     def cell_size(self) -> CellSize:
         """Terminal cell size in pixels used for proportions."""
         return self._cell
-
-    @property
-    def draws_labels(self) -> bool:
-        """True when text over the picture must be given as labels (:meth:`set_labels`):
-        a Sixel picture erases text drawn over it, and text erases the picture."""
-        return isinstance(self.graphics, SixelBackend)
-
-    def set_labels(self, labels: tuple[Label, ...]) -> None:
-        """The text to draw over the picture now (with :attr:`draws_labels`); from the first
-        call on, each frame waits for the labels that describe it (a call after each Shown)."""
-        self.labels_follow = True
-        backend = self.graphics
-        if isinstance(backend, SixelBackend):
-            backend.set_labels(labels)
 
     def write_terminal(self, data: str) -> None:
         """Write escape sequences to the terminal (Kitty and Sixel pictures)."""

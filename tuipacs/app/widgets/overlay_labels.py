@@ -14,6 +14,8 @@ from rich.color import Color
 from rich.style import Style
 from textual.widget import Widget
 
+from tuipacs.app.graphics.sixel_backend import SixelBackend
+from tuipacs.app.widgets.image_view import ImageView
 from tuipacs.view.graphics.labels import RGB, Label
 from tuipacs.view.overlay_text import block_width
 
@@ -59,3 +61,19 @@ def placed_label(
     """A label of ``size`` (cols, rows) at ``offset`` (a widget placed by its offset)."""
     colour, background, bold = style_of(widget)
     return Label(offset[0], offset[1], size[0], size[1], text, colour, background, bold, pad)
+
+
+def draws_labels(view: ImageView) -> bool:
+    """True when the text over ``view``'s picture must be given as labels: a Sixel picture
+    erases text drawn over it, and text erases the picture."""
+    return isinstance(view.graphics, SixelBackend)
+
+
+def send_labels(view: ImageView, labels: tuple[Label, ...]) -> None:
+    """The text to draw over ``view``'s picture now (with :func:`draws_labels`); from the
+    first call on, each frame waits for the labels that describe it (one call after each
+    frame shown)."""
+    view.labels_follow = True
+    backend = view.graphics
+    if isinstance(backend, SixelBackend):
+        backend.set_labels(labels)

@@ -13,7 +13,12 @@ from textual.containers import Container
 from textual.widgets import Static
 
 from tuipacs.app.widgets.image_view import ImageView
-from tuipacs.app.widgets.overlay_labels import corner_labels, placed_label
+from tuipacs.app.widgets.overlay_labels import (
+    corner_labels,
+    draws_labels,
+    placed_label,
+    send_labels,
+)
 from tuipacs.safe_text import clean
 from tuipacs.view import format as fmt
 from tuipacs.view.graphics.labels import Label
@@ -95,7 +100,7 @@ class ImageViewport(Container):
 
     def overlay_text(self) -> str:
         """All text on the picture, corners first (for tests and screen readers)."""
-        if self.image.draws_labels:
+        if draws_labels(self.image):
             return "\n".join(label.text for label in self.labels())
         parts = []
         for widget in self.query(".overlay").results(Static):
@@ -155,20 +160,20 @@ class ImageViewport(Container):
 
     def _send_labels(self) -> None:
         """On Sixel: the text goes to the picture as labels."""
-        if self.is_mounted and self.image.draws_labels:
-            self.image.set_labels(self.labels())
+        if self.is_mounted and draws_labels(self.image):
+            send_labels(self.image, self.labels())
 
     def _update(self, widget: Static, text: str) -> bool:
         """Give ``widget`` its text and show it when it has some (not on Sixel, where the
         picture draws it); True if shown."""
         if widget.content != text:
             widget.update(text)
-        widget.display = self.shown and bool(text) and not self.image.draws_labels
+        widget.display = self.shown and bool(text) and not draws_labels(self.image)
         return widget.display
 
     def _place_probe(self) -> None:
         mark = self.query_one("#probe-mark", Static)
-        mark.display = self.probe is not None and not self.image.draws_labels  # Sixel: a cross
+        mark.display = self.probe is not None and not draws_labels(self.image)  # Sixel: a cross
         if self.probe is not None:
             region, origin = self.image.region, self.content_region
             mark.styles.width, mark.styles.height = 1, 1
@@ -179,7 +184,7 @@ class ImageViewport(Container):
 
     def _place_message(self) -> None:
         widget = self.query_one("#viewer-message", Static)
-        widget.display = bool(self.message) and not self.image.draws_labels
+        widget.display = bool(self.message) and not draws_labels(self.image)
         if self.message:
             width, height = self.content_size
             text = fmt.clip(self.message, max(10, width - 2))
