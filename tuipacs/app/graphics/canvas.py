@@ -1,9 +1,9 @@
 """The canvases of an ImageView: the child widget each graphics backend draws on.
 
 ``StripCanvas`` paints prepared strips (half-cells; Kitty placeholders in ``KittyCanvas``) at
-a box with black margins; ``SixelCanvas`` is exactly the picture's box and never painted by
-Textual (``SkipStrip`` cursor moves), since the Sixel picture is written over it. Under a
-modal screen both Kitty and Sixel canvases draw the picture in half-cells instead.
+a box with black margins; the Sixel canvas (:mod:`~tuipacs.app.graphics.sixel_canvas`) is
+never painted by Textual (``SkipStrip`` cursor moves), since Sixel pictures are written over
+it. Under a modal screen both Kitty and Sixel canvases draw the picture in half-cells instead.
 """
 
 from __future__ import annotations
@@ -259,40 +259,3 @@ class SkipStrip(Strip):
             result.append(SkipStrip(cut - pos, self._on_render))
             pos = cut
         return result
-
-
-class SixelCanvas(Canvas):
-    """Exactly the picture's box; Textual never paints it, the Sixel is written over it."""
-
-    DEFAULT_CSS = """
-    SixelCanvas { width: 1; height: 1; }
-    """
-
-    def __init__(self, on_repaint: Callable[[], None], fallback: Callable[[], list[Strip]]) -> None:
-        super().__init__()
-        self.on_repaint = on_repaint
-        self.fallback = fallback
-        self.box: Box | None = None
-
-    def set_box(self, box: Box) -> bool:
-        """Size and position the canvas on ``box`` (a layout change)."""
-        if box == self.box:
-            return False
-        self.box = box
-        self.styles.width = box.cols
-        self.styles.height = box.rows
-        self.styles.offset = (box.x, box.y)
-        return True
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        """Cursor moves only (writing a character would erase the picture).
-
-        Under a modal screen Textual re-renders this screen as a tinted background, where
-        a cursor move would shift the dialog: the picture is drawn in half-cells there.
-        """
-        if not on_active_screen(self):
-            strips = self.fallback()
-            blank = Strip.blank(self.size.width, BLACK)
-            rows = [strips[y] if y < len(strips) else blank for y in range(crop.y, crop.bottom)]
-            return [row.crop(crop.x, crop.right) for row in rows]
-        return [SkipStrip(crop.width, self.on_repaint) for _ in range(crop.height)]

@@ -127,6 +127,9 @@ class ImageView(Widget):
         self._frame_version = 0
         self.frames_shown = 0
         self.last_shown: FrameRequest | None = None
+        self.labels_follow = False
+        """Each frame waits for its text labels before it goes out (Sixel: :func:`~tuipacs.
+        app.widgets.overlay_labels.send_labels`)."""
 
     # ----------------------------------------------------------------- public API
 

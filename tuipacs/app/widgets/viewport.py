@@ -13,8 +13,15 @@ from textual.containers import Container
 from textual.widgets import Static
 
 from tuipacs.app.widgets.image_view import ImageView
+from tuipacs.app.widgets.overlay_labels import (
+    corner_labels,
+    draws_labels,
+    placed_label,
+    send_labels,
+)
 from tuipacs.safe_text import clean
 from tuipacs.view import format as fmt
+from tuipacs.view.graphics.labels import Label
 from tuipacs.view.graphics.probe import GraphicsConfig
 from tuipacs.view.overlay_text import Corners, block_width, clip_block, corner_width
 
@@ -51,7 +58,8 @@ class ImageViewport(Container):
         return self.query_one("#image", ImageView)
 
     def on_mount(self) -> None:
-        """A Sixel picture is painted over any text in its box: keep it clear of the text."""
+        """Place the text (on Sixel, as labels the picture draws: text and a Sixel picture
+        erase each other)."""
         self.set_class(self.image.backend == "sixel", "-sixel")
         self.place()
 
@@ -73,15 +81,19 @@ class ImageViewport(Container):
         """One line across the middle (cleaned: an error may quote a file name or a value)."""
         self.message = clean(text)
         self._place_message()
+        self._send_labels()
 
     def clear_message(self) -> None:
         """Remove the message line."""
         if self.message:
             self.message = ""
             self.query_one("#viewer-message", Static).display = False
+            self._send_labels()
 
     def overlay_text(self) -> str:
         """All text on the picture, corners first (for tests and screen readers)."""
+        if draws_labels(self.image):
+            return "\n".join(label.text for label in self.labels())
         parts = []
         for widget in self.query(".overlay").results(Static):
             if widget.display:
@@ -110,17 +122,49 @@ class ImageViewport(Container):
                 widget.styles.width, widget.styles.height = w, h
                 widget.styles.offset = _edge_offset(name, w, h, width, height)
         self._place_message()
+        self._send_labels()
+
+    def labels(self) -> tuple[Label, ...]:
+        """The text as labels, placed as the widgets are: corners, edges, message."""
+        width, height = self.content_size
+        labels: list[Label] = []
+        if self.shown:
+            limit = corner_width(width, 2)
+            corners = self._corners
+            texts = (corners.top_left, corners.top_right, corners.bottom_left, corners.bottom_right)
+            blocks = tuple(clip_block(text, limit) for text in texts)
+            widgets = tuple(self.query_one(f"#ov-{name}") for name in CORNERS)
+            labels.extend(corner_labels(blocks, width, height, widgets))
+            for name, label in zip(EDGES, self._edges, strict=True):
+                text = clip_block(label, max(1, width))
+                if text:
+                    w, h = block_width(text), len(text.split("\n"))
+                    offset = _edge_offset(name, w, h, width, height)
+                    widget = self.query_one(f"#ori-{name}")
+                    labels.append(placed_label(text, offset, (w, h), widget))
+        if self.message:
+            text = fmt.clip(self.message, max(10, width - 2))
+            offset = (max(0, (width - len(text) - 2) // 2), height // 2)
+            message = self.query_one("#viewer-message")
+            labels.append(placed_label(text, offset, (len(text) + 2, 1), message, pad=1))
+        return tuple(labels)
+
+    def _send_labels(self) -> None:
+        """On Sixel: the text goes to the picture as labels."""
+        if self.is_mounted and draws_labels(self.image):
+            send_labels(self.image, self.labels())
 
     def _update(self, widget: Static, text: str) -> bool:
-        """Give ``widget`` its text and show it when it has some; True if shown."""
+        """Give ``widget`` its text and show it when it has some (not on Sixel, where the
+        picture draws it); True if shown."""
         if widget.content != text:
             widget.update(text)
-        widget.display = self.shown and bool(text)
+        widget.display = self.shown and bool(text) and not draws_labels(self.image)
         return widget.display
 
     def _place_message(self) -> None:
         widget = self.query_one("#viewer-message", Static)
-        widget.display = bool(self.message)
+        widget.display = bool(self.message) and not draws_labels(self.image)
         if self.message:
             width, height = self.content_size
             text = fmt.clip(self.message, max(10, width - 2))
