@@ -51,7 +51,9 @@ def test_test_sr_tree_matches_dcmdump() -> None:
     kinds = {node.value_type for node in doc.nodes()}
     assert {"TEXT", "CODE", "NUM", "SCOORD", "TCOORD", "IMAGE", "COMPOSITE", "WAVEFORM"} <= kinds
     image = next(n for n in doc.nodes() if n.value_type == "IMAGE")
-    assert image.references == [sr.ImageReference("1.2.840.10008.5.1.4.1.1.2", "1.2.3.4.5.0", (5, 2))]
+    assert image.references == [
+        sr.ImageReference("1.2.840.10008.5.1.4.1.1.2", "1.2.3.4.5.0", (5, 2))
+    ]
     assert "CT Image Storage 1.2.3.4.5.0 (frames 5, 2)" in image.text()
     # a by-reference relationship is shown, not followed
     ref = [n for n in doc.nodes() if n.relationship == "INFERRED FROM" and not n.value_type]
