@@ -74,8 +74,8 @@ def _deep_sr_bytes(study: Dataset, levels: int) -> bytes:
 @pytest.fixture
 def doc_archive(tmp_path: Path) -> Iterator[tuple[Archive, dict[str, Any]]]:
     """An archive with pydicom's CT image and, in its study, a TID 1500 report on it, a PDF
-    of three pages, a CDA document, a PDF of garbage bytes and a report nested 150 deep (deeper files are refused by the
-    import: pydicom's parser recurses)."""
+    of three pages, a CDA document, a PDF of garbage bytes and a report nested 150 deep
+    (deeper files are refused by the import: pydicom's parser recurses)."""
     ct = ct_image()
     files = tmp_path / "files"
     files.mkdir()

@@ -61,7 +61,7 @@ def _declared_length(ds: Dataset) -> int | None:
     """The length the header claims for Encapsulated Document (None when absent)."""
     if DOCUMENT_TAG not in ds:
         return None
-    raw: Any = ds.get_item(DOCUMENT_TAG)
+    raw: Any = ds.get_item(DOCUMENT_TAG, keep_deferred=True)  # the value is not read
     length = getattr(raw, "length", None)
     if isinstance(length, int):
         return length
@@ -154,7 +154,7 @@ class PdfFile:
         on the longer side, within the decode limit."""
         width, height = self.page_size(index)
         scale = RENDER_SIDE / max(width, height)
-        budget = (self.limit / (3 * width * height)) ** 0.5
+        budget = (self.limit / (4 * width * height)) ** 0.5  # PDFium draws 4 bytes a pixel
         scale = min(scale, budget)
         rows, columns = max(1, round(height * scale)), max(1, round(width * scale))
         return rows, columns, scale
