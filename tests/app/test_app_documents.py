@@ -251,3 +251,22 @@ async def test_cda_text_and_deep_report(doc_archive: Any, make_app: Any) -> None
         text = str(header.content)
         assert text.startswith("cannot show the report: ") and "\n" not in text
         assert "recursion" in text
+
+
+async def test_masked_report_hides_person_names(doc_archive: Any, make_app: Any) -> None:
+    archive, uids = doc_archive
+    async with make_app(archive).run_test(size=SIZE) as pilot:
+        browser = await browser_listed(pilot)
+        browser.settings.session.masked = True
+        await open_series(pilot, archive, uids["study"], uids["sr"])
+        await until(pilot, lambda: isinstance(pilot.app.screen, SrScreen), "the report screen")
+        screen = pilot.app.screen
+        assert isinstance(screen, SrScreen)
+        await until(pilot, lambda: screen.doc is not None, "the report to be read")
+        header = str(screen.query_one("#sr-header", Static).content)
+        assert "Observer: ***" in header and "Reader" not in header
+        labels = [str(n.label) for n in screen.content_tree.root.children]
+        assert "has obs context Person Observer Name: ***  [PNAME]" in labels
+        assert not any("Reader" in label for label in labels)
+        await pilot.press("slash", *"reader", "enter")
+        assert "0 matches" in screen.status

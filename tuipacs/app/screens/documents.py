@@ -67,6 +67,7 @@ def show_document(viewer: ViewerScreen, message: DocumentOpened) -> None:
     viewer.cine.stop(viewer.state)
     viewer_shown.leave_series(viewer)
     viewer._close_store()
+    viewer.loader.known = 0  # no images to look for while the document is open
     viewer.state = ViewerState(series_index=viewer.loader.index, masked=viewer.state.masked)
     viewer.frame = viewer.rendered = None
     viewer.info = viewer.index_info()

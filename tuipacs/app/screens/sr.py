@@ -51,15 +51,17 @@ class ImageFound(Message):
     location: ImageLocation | None
 
 
-def node_label(node: SrNode) -> Text:
-    """The tree line of a content item: relationship dim, concept bold, value, type dim."""
+def node_label(node: SrNode, masked: bool = False) -> Text:
+    """The tree line of a content item: relationship dim, concept bold, value, type dim;
+    person names ``***`` while identity is masked (a report may name its subject)."""
     if node.note:
         return Text(node.text(), style="italic")
     relationship = f"{node.relationship.lower()} " if node.relationship else ""
     concept = node.concept or (node.value_type.title() if node.value_type else "")
     text = Text.assemble((relationship, "dim"), (concept, "bold"))
-    if node.value:
-        text.append(f": {node.value}" if concept else node.value)
+    value = fmt.MASK if masked and node.value_type == "PNAME" else node.value
+    if value:
+        text.append(f": {value}" if concept else value)
     if node.value_type:
         text.append(f"  [{node.value_type}]", style="dim")
     return text
@@ -86,6 +88,7 @@ class SrScreen(Screen[None]):
             tooltip="the next report of the series"),
         Key("bracketleft", "document(-1)", "Previous report", show=False, section="Report",
             tooltip="the previous report of the series"),
+        Key("question_mark", "help", "Help", show=False, section="Report", tooltip="this help"),
     ]  # fmt: skip
 
     def __init__(
@@ -118,6 +121,11 @@ class SrScreen(Screen[None]):
         self.read_report()
 
     @property
+    def masked(self) -> bool:
+        """Patient identity (and every person name of the report) masked."""
+        return self.settings.session.masked
+
+    @property
     def content_tree(self) -> Tree[SrNode]:
         """The content tree widget."""
         return self.query_one("#sr-tree", Tree)
@@ -148,7 +156,11 @@ class SrScreen(Screen[None]):
             return
         self.doc = doc = message.doc
         of = f"  (report {self.current + 1} of {len(self.paths)})" if len(self.paths) > 1 else ""
+        observers = doc.observers
+        if self.masked:
+            doc.observers = [fmt.MASK] if observers else []
         lines = doc.header_lines()
+        doc.observers = observers
         lines[0] += of
         self.query_one("#sr-header", Static).update("\n".join(lines))
         self._parents = {id(c): n for n in doc.root.walk() for c in n.children}
@@ -168,7 +180,8 @@ class SrScreen(Screen[None]):
         if parent.children or not node.children:
             return
         for child in node.children:
-            added = parent.add(node_label(child), data=child, allow_expand=bool(child.children))
+            label = node_label(child, self.masked)
+            added = parent.add(label, data=child, allow_expand=bool(child.children))
             self._tree_nodes[id(child)] = added
 
     def _expand(self, tree_node: TreeNode[SrNode]) -> None:
@@ -201,7 +214,12 @@ class SrScreen(Screen[None]):
         if self.doc is None or not words:
             self.matches = []
         else:
-            self.matches = [n for n in self.doc.nodes() if not n.note and n.matches(words)]
+            hidden = self.masked  # a masked name is not found by its letters
+            self.matches = [
+                n
+                for n in self.doc.nodes()
+                if not n.note and not (hidden and n.value_type == "PNAME") and n.matches(words)
+            ]
         self._status()
 
     @on(Input.Submitted, "#sr-search")
@@ -318,6 +336,12 @@ class SrScreen(Screen[None]):
             self.doc = None
             self.query_one("#sr-header", Static).update("reading…")
             self.read_report()
+
+    def action_help(self) -> None:
+        """Show the keys."""
+        from tuipacs.app.screens.help import HelpScreen
+
+        self.app.push_screen(HelpScreen.of(self, "report", ("Report",)))
 
     def action_close(self) -> None:
         """Back to the viewer."""
