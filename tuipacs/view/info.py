@@ -46,6 +46,8 @@ class FrameInfo:
     frame_time_ms: float | None = None
     cine_rate: float | None = None
     photometric: str = ""
+    document: str = ""
+    """``PDF`` for the pages of an encapsulated document ('' for images)."""
 
 
 def _text(ds: Dataset, keyword: str) -> str:

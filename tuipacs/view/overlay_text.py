@@ -84,7 +84,9 @@ def study_block(info: FrameInfo, masked: bool) -> str:
 def image_block(info: FrameInfo, state: ViewerState) -> str:
     """Image n of N, slice position and thickness, matrix size."""
     image = f"Im: {state.index + 1}/{state.count}"
-    if info.instance_number:
+    if info.document:  # the pages of an encapsulated document
+        image = f"{info.document} page {state.index + 1}/{state.count}"
+    elif info.instance_number:
         image += f"  (#{info.instance_number})"
     position = ""  # the slice location, else the position along z: "Loc" either way
     if info.slice_location is not None:

@@ -18,6 +18,7 @@ from textual.widgets import Footer, Static
 
 from tuipacs.app.messages import FrameFailed, FrameRendered, LoadFailed, SeriesGrew, SeriesOpened
 from tuipacs.app.screens import viewer_shown
+from tuipacs.app.screens.documents import DocumentOpened, show_document
 from tuipacs.app.screens.viewer_cine import Cine
 from tuipacs.app.screens.viewer_keys import SECTIONS, ViewerKeys, viewer_bindings
 from tuipacs.app.screens.viewer_mouse import ViewerMouse
@@ -34,6 +35,7 @@ from tuipacs.view.frames import Frame, FrameStore
 from tuipacs.view.info import FrameInfo
 from tuipacs.view.layout import CellSize
 from tuipacs.view.overlay_text import edge_labels, viewer_corners
+from tuipacs.view.pdf import store_for
 from tuipacs.view.render import Rendered, RenderRequest
 from tuipacs.view.state import PresetChoice, ViewerState, preset_choices
 
@@ -159,7 +161,7 @@ class ViewerScreen(ViewerProbe, ViewerKeys, ViewerMouse, Screen[None]):
         self.cine.stop(self.state)
         viewer_shown.leave_series(self)
         self._close_store()
-        self.store = FrameStore(list(message.images))
+        self.store = store_for(list(message.images))  # PDF pages render with PDFium
         self.loader.known = len(message.images)
         self._direction = 1
         overlays, count = self.state.overlays, len(message.images)
@@ -168,6 +170,11 @@ class ViewerScreen(ViewerProbe, ViewerKeys, ViewerMouse, Screen[None]):
         self.frame = None
         self.info = None
         self.request_render()
+
+    def on_document_opened(self, message: DocumentOpened) -> None:
+        """A report (or CDA) series: shown in its own screen."""
+        if message.seq == self.loader.seq:
+            show_document(self, message)
 
     def on_load_failed(self, message: LoadFailed) -> None:
         """One line in the viewport."""

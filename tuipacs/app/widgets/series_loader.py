@@ -13,9 +13,11 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from tuipacs.app.messages import LoadFailed, SeriesFound, SeriesGrew, SeriesOpened
+from tuipacs.app.screens.documents import DocumentOpened, screen_document
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, list_instances, list_series
 from tuipacs.view.frames import ImageRef
+from tuipacs.view.pdf import series_images
 
 GROWTH_POLL = 1.0
 """Seconds between looks for new images of the open series."""
@@ -97,8 +99,8 @@ class SeriesLoader(Widget):
         )
 
     def _images(self, series_uid: str) -> list[ImageRef]:
-        rows = list_instances(self.archive, series_uid)
-        return [ImageRef(row.path, f) for row in rows for f in range(max(1, row.frames))]
+        """Every frame of every instance (every page of a PDF), in instance order."""
+        return series_images(list_instances(self.archive, series_uid))
 
     def _list_series(self) -> None:
         """Worker: the series, and a note that the study was opened."""
@@ -113,9 +115,15 @@ class SeriesLoader(Widget):
     def _list_images(self, series_uid: str, seq: int) -> None:
         """Worker: every frame of every instance of the series, in instance order."""
         try:
-            images = self._images(series_uid)
+            rows = list_instances(self.archive, series_uid)
+            modality = self.series[self.index].modality if self.series else ""
+            kind = screen_document(rows, modality)  # a report: shown in its own screen
+            images = [] if kind else series_images(rows)
         except Exception as exc:
             self.post_message(LoadFailed("images", f"cannot list the images: {exc}"))
+            return
+        if kind:
+            self.post_message(DocumentOpened(series_uid, kind, [row.path for row in rows], seq))
             return
         self.post_message(SeriesOpened(series_uid, images, seq))
 
