@@ -93,9 +93,7 @@ async def test_length_and_rois_by_keyboard_equal_numpy(archive: Archive, make_ap
         mask = ((cols - (x + 10)) / 10.5) ** 2 + ((rows - (y + 5)) / 5.5) ** 2 <= 1
         assert 0 < mask.sum() < 231
         values = hu[mask]
-        assert f"3 Ellipse\n  mean {f1(values.mean())} HU\n  SD {f1(values.std())}" in panel(
-            screen
-        )
+        assert f"3 Ellipse\n  mean {f1(values.mean())} HU\n  SD {f1(values.std())}" in panel(screen)
         assert f"n {int(mask.sum())}" in panel(screen)
 
 
