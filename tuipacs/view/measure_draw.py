@@ -34,6 +34,8 @@ COLOUR = (255, 200, 0)
 PENDING_COLOUR = (80, 190, 255)
 """Light blue: the measurement being placed."""
 SHADOW = (0, 0, 0)
+SMALL_GRID = 240
+"""A grid smaller than this (either side) is coarse: numbers are drawn without a box."""
 ELLIPSE_SEGMENTS = 96
 """Straight segments an ellipse outline is drawn with."""
 
@@ -197,7 +199,8 @@ def label_size(size: tuple[int, int]) -> int:
 
 
 def draw_label(rgb: np.ndarray, text: str, at: GridPoint, colour: tuple[int, int, int]) -> None:
-    """``text`` (digits) in the 3 x 5 font on a black box, up and left of ``at``."""
+    """``text`` (digits) in the 3 x 5 font, up and left of ``at``: on a black box, but
+    without one on a coarse grid (half-cell blocks), where the box would hide cells."""
     rows, cols = rgb.shape[:2]
     unit = label_size((rows, cols))
     glyphs = [DIGITS[c] for c in text if c in DIGITS]
@@ -215,6 +218,9 @@ def draw_label(rgb: np.ndarray, text: str, at: GridPoint, colour: tuple[int, int
         return
     box = np.zeros((height, width, 3), dtype=np.uint8)
     box[:] = np.asarray(SHADOW, dtype=np.uint8)
+    keep = np.zeros((height, width), dtype=bool)
+    if min(rows, cols) >= SMALL_GRID:
+        keep[:] = True  # a black box behind the digits
     ink = np.asarray(colour, dtype=np.uint8)
     for index, glyph in enumerate(glyphs):
         for g_row, line in enumerate(glyph):
@@ -223,9 +229,12 @@ def draw_label(rgb: np.ndarray, text: str, at: GridPoint, colour: tuple[int, int
                     r = (1 + g_row) * unit
                     c = (1 + 4 * index + g_col) * unit
                     box[r : r + unit, c : c + unit] = ink
+                    keep[r : r + unit, c : c + unit] = True
     r0, c0 = max(0, top), max(0, left)
     r1, c1 = min(rows, top + height), min(cols, left + width)
-    rgb[r0:r1, c0:c1] = box[r0 - top : r1 - top, c0 - left : c1 - left]
+    part = (slice(r0 - top, r1 - top), slice(c0 - left, c1 - left))
+    target = rgb[r0:r1, c0:c1]
+    target[keep[part]] = box[part][keep[part]]
 
 
 def draw(rgb: np.ndarray, drawing: Drawing) -> None:

@@ -17,7 +17,7 @@ class MeasurePanel(Static):
     DEFAULT_CSS = """
     MeasurePanel {
         dock: right;
-        width: 30;
+        width: 34;
         height: 1fr;
         padding: 0 1;
         border-left: solid $panel-lighten-2;
