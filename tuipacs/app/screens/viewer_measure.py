@@ -55,20 +55,20 @@ if TYPE_CHECKING:
     from tuipacs.app.screens.viewer import ViewerScreen
 
 SECTION = "Measure"
-_TOOL = "measure: length, angle, rectangle, ellipse, off (the probe is the cursor)"
+_TOOL = "measure: length, angle, rectangle, ellipse, off"
 
 
 def measure_keys() -> list[BindingType]:
     """The measurement keys (help section :data:`SECTION`)."""
     return [
-        Key("M", "measure_tool", "Measure", section=SECTION, tooltip=_TOOL),
+        Key("M", "measure_tool", "Measure", show=False, section=SECTION, tooltip=_TOOL),
         Key(
             "enter",
             "measure_point",
             "point",
             show=False,
             section=SECTION,
-            tooltip="place a point at the probe (or click; drag from press to release)",
+            tooltip="place a point at the probe (mouse: click, or drag)",
         ),
         Key(
             "delete",
@@ -76,7 +76,7 @@ def measure_keys() -> list[BindingType]:
             "delete",
             show=False,
             section=SECTION,
-            tooltip="remove the last point, else the image's last measurement",
+            tooltip="remove the last point, else the last measurement",
         ),
         Key(
             "y",
