@@ -254,3 +254,14 @@ def test_far_outside_costs_nothing_and_draws_nothing() -> None:
     box, cell = Box(0, 0, 40, 20), CellSize(10, 20)
     picture, _ = annotated(array, 1.0, "halfcell", box, cell, drawing_of)
     assert not painted(picture).any()
+
+
+def test_a_reduced_display_frame_gives_approximate_statistics() -> None:
+    """A frame reduced for display (half size): the ROI is mapped to its pixels, the count
+    and area stay in source pixels, and the values are marked approximate."""
+    values = synthetic(5, (40, 40)).astype(np.float32)
+    result = measure(Measurement(RECT, ((0, 0), (19, 9))), CT, values, scale=0.5)
+    inside = values[0:5, 0:10].astype(np.float64)
+    assert result.lines[0] == f"mean ~{inside.mean():.1f} HU"
+    assert result.lines[3].endswith("n 200")
+    assert "reduced display image" in result.warning

@@ -111,6 +111,8 @@ class ViewerMeasure:
     _pending_image: ImageKey | None = None
     _pressed: Point | None = None
     """The point a mouse press placed (a release elsewhere places the next)."""
+    _listed: tuple[object, str] | None = None
+    """The panel's text and what it was made of (an ROI's statistics are made once)."""
     _panel_auto = True
     """The panel shows by itself when a measurement is made (until ``l`` hides it)."""
 
@@ -371,8 +373,13 @@ class ViewerMeasure:
             panel.show_text("Measurements", "")
             return
         items = self.measurements(state.index)
-        values = None if frame.color else frame.values
-        text = listing(items, frame.info, values, frame.scale)
+        key = (self.image_key(state.index), items, id(frame))
+        if self._listed is not None and self._listed[0] == key:
+            text = self._listed[1]  # the probe moved: the statistics did not change
+        else:
+            values = None if frame.color else frame.values
+            text = listing(items, frame.info, values, frame.scale)
+            self._listed = (key, text)
         panel.show_text(f"Measurements · image {state.index + 1}", text)
         if items and self._panel_auto:
             self._show_panel(True)
