@@ -181,15 +181,26 @@ def clip_segment(
 
 def draw_segment(rgb: np.ndarray, p: GridPoint, q: GridPoint, colour: tuple[int, int, int]) -> None:
     """A one-pixel line from ``p`` to ``q`` (continuous grid coordinates), clipped."""
+    draw_segments(rgb, [(p, q)], colour)
+
+
+def draw_segments(
+    rgb: np.ndarray, segments: Sequence[tuple[GridPoint, GridPoint]], colour: tuple[int, int, int]
+) -> None:
+    """One-pixel lines (continuous grid coordinates), clipped, all in one numpy pass."""
     rows, cols = rgb.shape[:2]
-    clipped = clip_segment(p, q, rows, cols)
-    if clipped is None:
+    kept = [c for c in (clip_segment(p, q, rows, cols) for p, q in segments) if c is not None]
+    if not kept:
         return
-    (r0, c0), (r1, c1) = clipped
-    steps = max(1, math.ceil(max(abs(r1 - r0), abs(c1 - c0))))
-    t = np.linspace(0.0, 1.0, steps + 1)
-    rr = np.clip(np.floor(r0 + t * (r1 - r0)).astype(np.int64), 0, rows - 1)
-    cc = np.clip(np.floor(c0 + t * (c1 - c0)).astype(np.int64), 0, cols - 1)
+    ends = np.asarray([(p[0], p[1], q[0], q[1]) for p, q in kept], dtype=np.float64)
+    r0, c0, d_r, d_c = ends[:, 0], ends[:, 1], ends[:, 2] - ends[:, 0], ends[:, 3] - ends[:, 1]
+    steps = np.maximum(1, np.ceil(np.maximum(np.abs(d_r), np.abs(d_c)))).astype(np.int64)
+    counts = steps + 1
+    which = np.repeat(np.arange(len(kept)), counts)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    t = (np.arange(int(counts.sum())) - first) / steps[which]
+    rr = np.clip(np.floor(r0[which] + t * d_r[which]).astype(np.int64), 0, rows - 1)
+    cc = np.clip(np.floor(c0[which] + t * d_c[which]).astype(np.int64), 0, cols - 1)
     rgb[rr, cc] = np.asarray(colour, dtype=np.uint8)
 
 
@@ -239,10 +250,12 @@ def draw_label(rgb: np.ndarray, text: str, at: GridPoint, colour: tuple[int, int
 
 def draw(rgb: np.ndarray, drawing: Drawing) -> None:
     """Draw ``drawing`` into the RGB grid picture ``rgb`` in place."""
+    by_colour: dict[tuple[int, int, int], list[tuple[GridPoint, GridPoint]]] = {}
     for polyline, closed, colour in drawing.lines:
         points = [*polyline, polyline[0]] if closed and len(polyline) > 2 else list(polyline)
-        for p, q in zip(points, points[1:], strict=False):
-            draw_segment(rgb, p, q, colour)
+        by_colour.setdefault(colour, []).extend(zip(points, points[1:], strict=False))
+    for colour, segments in by_colour.items():
+        draw_segments(rgb, segments, colour)
     for text, at, colour in drawing.labels:
         draw_label(rgb, text, at, colour)
 
