@@ -1,6 +1,7 @@
 """What the app remembers for the reader while it runs (never on disk): whether patient
 identity is masked, on every screen until turned off, and where each series was left (its
-image, window, zoom and orientation), so reopening it returns there."""
+image, window, zoom and orientation), so reopening it returns there, and the measurements of
+each image (by its file, named by its SOP Instance UID, and frame)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,18 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the viewer's model pulls in pydicom: not on the start-up path
+    from tuipacs.view.measure import Measurement
     from tuipacs.view.state import ViewerState
 
 KEPT_SERIES = 200
 """Series remembered at most (the oldest are forgotten first)."""
+KEPT_MEASURED = 5000
+"""Images whose measurements are remembered at most (the oldest are forgotten first)."""
+MAX_MEASUREMENTS = 100
+"""Measurements kept per image at most."""
+
+ImageKey = tuple[str, int]
+"""An image: its file in the archive and its frame number."""
 
 
 @dataclass
@@ -21,6 +30,20 @@ class Session:
     masked: bool = False
     """Patient names, IDs and birth dates masked in the browser, viewer and tags."""
     series: dict[str, ViewerState] = field(default_factory=dict)
+    measurements: dict[ImageKey, tuple[Measurement, ...]] = field(default_factory=dict)
+    """The measurements of each image measured in this session."""
+
+    def measured(self, image: ImageKey) -> tuple[Measurement, ...]:
+        """The measurements of ``image`` (none: empty)."""
+        return self.measurements.get(image, ())
+
+    def set_measured(self, image: ImageKey, items: tuple[Measurement, ...]) -> None:
+        """Remember ``items`` (at most :data:`MAX_MEASUREMENTS`) as ``image``'s."""
+        self.measurements.pop(image, None)
+        if items:
+            self.measurements[image] = items[-MAX_MEASUREMENTS:]
+        while len(self.measurements) > KEPT_MEASURED:
+            del self.measurements[next(iter(self.measurements))]
 
     def leave(self, series_uid: str, state: ViewerState) -> None:
         """Remember where ``series_uid`` was left (cine stopped, probe off)."""

@@ -27,6 +27,9 @@ def keys_table(sections: tuple[Section, ...], extra: str = "") -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(justify="right", style="bold", no_wrap=True)
     table.add_column()
+    if extra:  # the viewer's presets, first: the keys below may run past the box's fold
+        table.add_row("", Text(clean(extra), style="italic"))
+        table.add_row("", "")
     for number, (title, rows) in enumerate(sections):
         if number:
             table.add_row("", "")
@@ -35,9 +38,6 @@ def keys_table(sections: tuple[Section, ...], extra: str = "") -> Table:
         table.add_row(Text.assemble((title, "underline")), "")
         for keys, what in rows:
             table.add_row(keys, what)
-    if extra:  # the viewer's presets: names from the file (window explanations)
-        table.add_row("", "")
-        table.add_row("", Text(clean(extra), style="italic"))
     return table
 
 

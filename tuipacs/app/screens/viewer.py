@@ -21,11 +21,13 @@ from tuipacs.app.screens import viewer_shown
 from tuipacs.app.screens.documents import DocumentOpened, show_document
 from tuipacs.app.screens.viewer_cine import Cine
 from tuipacs.app.screens.viewer_keys import SECTIONS, ViewerKeys, viewer_bindings
+from tuipacs.app.screens.viewer_measure import ViewerMeasure
 from tuipacs.app.screens.viewer_mouse import ViewerMouse
-from tuipacs.app.screens.viewer_probe import ViewerProbe, crosshair_for
+from tuipacs.app.screens.viewer_probe import ViewerProbe
 from tuipacs.app.screens.viewer_render import FrameRenderer
 from tuipacs.app.settings import Settings
 from tuipacs.app.widgets.image_view import ImageView
+from tuipacs.app.widgets.measure_panel import MeasurePanel
 from tuipacs.app.widgets.series_loader import SeriesLoader
 from tuipacs.app.widgets.viewport import ImageViewport
 from tuipacs.store.archive import Archive
@@ -44,8 +46,9 @@ STATUS_EVERY = 1.0
 HALF_CELL = CellSize(1, 2)
 
 
-class ViewerScreen(ViewerProbe, ViewerKeys, ViewerMouse, Screen[None]):
-    """One study: its series one at a time, with window/level, zoom, cine, probe and tags."""
+class ViewerScreen(ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, Screen[None]):
+    """One study: its series one at a time, with window/level, zoom, cine, probe,
+    measurements and tags."""
 
     BINDINGS = viewer_bindings()
 
@@ -87,7 +90,8 @@ class ViewerScreen(ViewerProbe, ViewerKeys, ViewerMouse, Screen[None]):
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        """The viewport (picture and overlays) and the footer."""
+        """The viewport (picture and overlays), the measurement panel and the footer."""
+        yield MeasurePanel()
         yield ImageViewport(self.settings.graphics)
         yield self.loader
         yield Static("", id="viewer-status", markup=False)
@@ -238,18 +242,16 @@ class ViewerScreen(ViewerProbe, ViewerKeys, ViewerMouse, Screen[None]):
             self.store.prefetch(request.index, self._direction)
 
     def display_frame(self, request: RenderRequest | None = None) -> None:
-        """Hand the rendered array to the ImageView (with the probe's crosshair drawn in:
-        text over the picture would hide the pixel); the overlays follow when the frame goes
-        out (:meth:`on_image_view_shown`)."""
+        """Hand the rendered array to the ImageView (with the probe's crosshair and the
+        measurements drawn in: text over the picture would hide the pixels); the overlays
+        follow when the frame goes out (:meth:`on_image_view_shown`)."""
         rendered = self.rendered
         if rendered is None:
             return
         array, aspect = rendered.array, rendered.aspect
         tag = request if request is not None else self.displayed
-        if tag is not None and tag.probe is not None and self.frame is not None:
-            drawn = crosshair_for(
-                self.image, self.frame, rendered, tag.orientation, tag.probe, self.picture_scale
-            )
+        if tag is not None and self.frame is not None:
+            drawn = self.measured_picture(tag)
             if drawn is not None:
                 array, aspect = drawn
         motion = request.motion if request is not None else None
@@ -305,7 +307,9 @@ class ViewerScreen(ViewerProbe, ViewerKeys, ViewerMouse, Screen[None]):
             info, state, frame, rendered, zoom, self.probe_text(), self.cine.noting,
             preview=self.displayed_preview,
         )  # fmt: skip
+        texts = self.measure_corners(texts)
         self.viewport.set_texts(texts, edge_labels(self.info, state.orientation))
+        self.update_panel()
 
     def overlay_text(self) -> str:
         """All overlay text, corners first (for tests and screen readers)."""

@@ -39,7 +39,7 @@ IMAGE = Binding.Group("Image", compact=True)
 ZOOM = Binding.Group("Zoom", compact=True)
 SERIES = Binding.Group("Series", compact=True)
 
-SECTIONS = ("Images", "Window", "View", "Information")
+SECTIONS = ("Images", "Window", "View", "Measure", "Information")
 """The help screen's sections, in this order."""
 
 _STEP = "next / previous image (or frame); the mouse wheel too"
@@ -240,7 +240,9 @@ def viewer_id(action: str) -> str | None:
 
 def viewer_bindings() -> list[BindingType]:
     """Every key of the viewer, in the footer's order (the help sorts them by section)."""
-    return named(_images() + _window() + _view() + _later(), viewer_id)
+    from tuipacs.app.screens.viewer_measure import measure_keys
+
+    return named(_images() + _window() + _view() + _later() + measure_keys(), viewer_id)
 
 
 class _Viewer(Protocol):
@@ -278,6 +280,7 @@ class _Viewer(Protocol):
     def _set_window(self, window: Window, name: str) -> None: ...
     def action_step(self, delta: int) -> None: ...
     def action_preset(self, number: int) -> None: ...
+    def measure_escape(self) -> bool: ...
 
 
 class ViewerKeys:
@@ -473,7 +476,9 @@ class ViewerKeys:
         self.app.push_screen(TagScreen(ref.path, title, mask=self.state.masked))
 
     def action_back(self: _Viewer) -> None:
-        """Back to the browser (or clear the probe first)."""
+        """Back to the browser (or end the measurement, then the probe, first)."""
+        if self.measure_escape():
+            return
         if self.state.probe is not None:
             self.state.probe = None
             self.request_render()

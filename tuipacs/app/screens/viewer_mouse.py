@@ -6,6 +6,8 @@
   held; one that does not sends only the press and the release, a click.
 - A click (press and release without moving) puts the probe there; while the probe is on
   it follows the pointer.
+- With a measurement tool on, a press places a point and a release elsewhere the next
+  (:mod:`tuipacs.app.screens.viewer_measure`): no window drag then.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class _Viewer(Protocol):
     def _wheel_zoom(self, event: events.MouseEvent, direction: int) -> None: ...
     def _picture_cell(self, event: events.MouseEvent) -> tuple[int, int] | None: ...
     def _end_drag(self) -> None: ...
+    def measure_press(self, event: events.MouseDown) -> bool: ...
+    def measure_release(self, event: events.MouseUp) -> bool: ...
 
 
 class ViewerMouse:
@@ -100,6 +104,8 @@ class ViewerMouse:
     def on_mouse_down(self: _Viewer, event: events.MouseDown) -> None:
         """The left button on a greyscale picture may start a drag (window/level)."""
         self._drag, self._dragged = None, False
+        if self.measure_press(event):
+            return
         window, frame, box = self.state.window, self.frame, self.image.box
         if event.button != LEFT or window is None or frame is None or frame.color or box is None:
             return
@@ -133,7 +139,9 @@ class ViewerMouse:
             self._probe_to(event.screen_x, event.screen_y)
 
     def on_mouse_up(self: _Viewer, event: events.MouseUp) -> None:
-        """The end of a drag: the picture in full (a link may have carried previews)."""
+        """The end of a drag: the picture in full (a link may have carried previews); with
+        a measurement tool on, the next point where the button went up."""
+        self.measure_release(event)
         self._end_drag()
 
     def _end_drag(self: _Viewer) -> None:
