@@ -22,12 +22,15 @@ from tuipacs.app.screens.documents import DocumentOpened, show_document
 from tuipacs.app.screens.viewer_cine import Cine
 from tuipacs.app.screens.viewer_keys import SECTIONS, ViewerKeys, viewer_bindings
 from tuipacs.app.screens.viewer_mouse import ViewerMouse
+from tuipacs.app.screens.viewer_priors import ViewerPriors
 from tuipacs.app.screens.viewer_probe import ViewerProbe, crosshair_for
 from tuipacs.app.screens.viewer_render import FrameRenderer
 from tuipacs.app.settings import Settings
 from tuipacs.app.widgets.image_view import ImageView
+from tuipacs.app.widgets.priors_finder import PriorsFinder
 from tuipacs.app.widgets.series_loader import SeriesLoader
 from tuipacs.app.widgets.viewport import ImageViewport
+from tuipacs.remote import ClientFactory, config_clients
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, StudyRow
 from tuipacs.view.actions import viewer_keymap
@@ -44,7 +47,7 @@ STATUS_EVERY = 1.0
 HALF_CELL = CellSize(1, 2)
 
 
-class ViewerScreen(ViewerProbe, ViewerKeys, ViewerMouse, Screen[None]):
+class ViewerScreen(ViewerProbe, ViewerKeys, ViewerMouse, ViewerPriors, Screen[None]):
     """One study: its series one at a time, with window/level, zoom, cine, probe and tags."""
 
     BINDINGS = viewer_bindings()
@@ -55,11 +58,15 @@ class ViewerScreen(ViewerProbe, ViewerKeys, ViewerMouse, Screen[None]):
         study: StudyRow,
         series_uid: str = "",
         settings: Settings | None = None,
+        clients: ClientFactory | None = None,
     ) -> None:
         super().__init__()
         self.archive = archive
         self.study = study
         self.settings = settings or Settings()
+        cfg = self.settings.config
+        self.clients = clients if clients is not None else config_clients(cfg, archive)
+        self.priors = PriorsFinder(archive, study, self.clients, list(cfg.nodes))
         self.state = ViewerState(masked=self.settings.session.masked)
         self.loader = SeriesLoader(archive, study.study_uid, series_uid)
         self.store: FrameStore | None = None
@@ -90,6 +97,7 @@ class ViewerScreen(ViewerProbe, ViewerKeys, ViewerMouse, Screen[None]):
         """The viewport (picture and overlays) and the footer."""
         yield ImageViewport(self.settings.graphics)
         yield self.loader
+        yield self.priors
         yield Static("", id="viewer-status", markup=False)
         yield Footer()
 
