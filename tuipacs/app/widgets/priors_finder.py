@@ -106,7 +106,8 @@ class PriorsFinder(Widget):
             self.local = [] if error else list(message.candidates)
             self.local_line = f"archive: {error}" if error else f"{len(self.local)} here"
         else:
-            self.remote = [] if error else list(message.candidates)
+            uid = self.study.study_uid
+            self.remote = [] if error else [c for c in message.candidates if c.study_uid != uid]
             name = clean(self.node)
             self.node_line = f"{name}: {error}" if error else f"{len(self.remote)} on {name}"
         self._rank()
