@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from tuipacs.remote import RetrieveProgress, RetrieveResult
     from tuipacs.view.frames import Frame, ImageRef
     from tuipacs.view.info import FrameInfo
+    from tuipacs.view.priors import Candidate
     from tuipacs.view.render import Rendered, RenderRequest
 
 
@@ -166,5 +167,25 @@ class RetrieveFinished(Message):
 @dataclass
 class StudyArrived(Message):
     """The archive server stored an instance of ``study_uid`` (posted from its thread)."""
+
+    study_uid: str
+
+
+@dataclass
+class PriorsFound(Message):
+    """Studies of the open study's patient were found ``where`` ("here" or "node");
+    ``current`` is the open study as a candidate (with the local answer); ``error`` is one
+    line when the search failed."""
+
+    study_uid: str
+    where: str
+    candidates: list[Candidate]
+    current: Candidate | None = None
+    error: str = ""
+
+
+@dataclass
+class ShowPrior(Message):
+    """Show the study ``study_uid`` (in the archive) for comparison with the open one."""
 
     study_uid: str

@@ -64,6 +64,7 @@ VIEWER_ACTIONS: dict[str, str] = {
     "overlays": "overlays",
     "mask": "mask",
     "tags": "tags",
+    "priors": "priors",
     "help": "help",
     "back": "back",
 }

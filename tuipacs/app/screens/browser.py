@@ -338,7 +338,9 @@ class BrowserScreen(BrowserResume, BrowserMask, Screen[None]):
         from tuipacs.app.screens.viewer import ViewerScreen
 
         self.app.push_screen(
-            ViewerScreen(self.archive, message.study, message.series_uid, self.settings)
+            ViewerScreen(
+                self.archive, message.study, message.series_uid, self.settings, self.clients
+            )
         )
 
     # -- actions -----------------------------------------------------------------------------

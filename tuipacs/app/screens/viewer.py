@@ -23,13 +23,16 @@ from tuipacs.app.screens.viewer_cine import Cine
 from tuipacs.app.screens.viewer_keys import SECTIONS, ViewerKeys, viewer_bindings
 from tuipacs.app.screens.viewer_measure import ViewerMeasure
 from tuipacs.app.screens.viewer_mouse import ViewerMouse
+from tuipacs.app.screens.viewer_priors import ViewerPriors
 from tuipacs.app.screens.viewer_probe import ViewerProbe
 from tuipacs.app.screens.viewer_render import FrameRenderer
 from tuipacs.app.settings import Settings
 from tuipacs.app.widgets.image_view import ImageView
 from tuipacs.app.widgets.measure_panel import MeasurePanel
+from tuipacs.app.widgets.priors_finder import PriorsFinder
 from tuipacs.app.widgets.series_loader import SeriesLoader
 from tuipacs.app.widgets.viewport import ImageViewport
+from tuipacs.remote import ClientFactory, config_clients
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, StudyRow
 from tuipacs.view.actions import viewer_keymap
@@ -46,9 +49,11 @@ STATUS_EVERY = 1.0
 HALF_CELL = CellSize(1, 2)
 
 
-class ViewerScreen(ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, Screen[None]):
+class ViewerScreen(
+    ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, ViewerPriors, Screen[None]
+):
     """One study: its series one at a time, with window/level, zoom, cine, probe,
-    measurements and tags."""
+    measurements, priors and tags."""
 
     BINDINGS = viewer_bindings()
 
@@ -58,11 +63,15 @@ class ViewerScreen(ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, Screen[N
         study: StudyRow,
         series_uid: str = "",
         settings: Settings | None = None,
+        clients: ClientFactory | None = None,
     ) -> None:
         super().__init__()
         self.archive = archive
         self.study = study
         self.settings = settings or Settings()
+        cfg = self.settings.config
+        self.clients = clients if clients is not None else config_clients(cfg, archive)
+        self.priors = PriorsFinder(archive, study, self.clients, list(cfg.nodes))
         self.state = ViewerState(masked=self.settings.session.masked)
         self.loader = SeriesLoader(archive, study.study_uid, series_uid)
         self.store: FrameStore | None = None
@@ -94,6 +103,7 @@ class ViewerScreen(ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, Screen[N
         yield MeasurePanel()
         yield ImageViewport(self.settings.graphics)
         yield self.loader
+        yield self.priors
         yield Static("", id="viewer-status", markup=False)
         yield Footer()
 
