@@ -18,6 +18,7 @@ from apphelpers import CT_SLICES, HANG, SIZE, open_study, settle, until, workers
 
 from tuipacs.app.screens import viewer_mpr
 from tuipacs.app.screens.browser import BrowserScreen
+from tuipacs.app.screens.tags import TagScreen
 from tuipacs.app.screens.viewer import ViewerScreen
 from tuipacs.app.screens.viewer_mpr import mpr_bindings
 from tuipacs.imaging.mpr import Reformatter
@@ -190,6 +191,9 @@ async def test_probe_and_edges_of_a_sagittal_plane(archive: Archive, make_app: A
         assert point[0] == position  # the probe is on the plane
         top, right, bottom, left = edge_labels(screen.info, screen.state.orientation)
         assert (top, bottom, left, right) == ref.edge_letters() == ("H", "F", "A", "P")
+        await pilot.press("t")  # the tags of the image the reformat was opened from
+        await until(pilot, lambda: isinstance(app.screen, TagScreen), "the tags")
+        assert isinstance(app.screen, TagScreen) and "image 1/20" in app.screen.title_text
 
 
 def mm(value: float) -> str:
@@ -252,10 +256,13 @@ async def test_a_new_series_cancels_the_build_and_leaving_frees_the_volumes(
         assert screen.mpr.building == "" and not screen.mpr.volumes
         await sagittal(pilot, screen)  # this series' own volume
         assert outcomes == ["cancelled", "built"]
-        assert list(screen.mpr.volumes) == [(screen.series[1].series_uid, len(screen.store or []))]
+        images = len(screen.store or [])
+        assert list(screen.mpr.volumes) == [(screen.series[1].series_uid, images)]
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, BrowserScreen), "the browser")
         assert not screen.mpr.volumes and screen.mpr.stack is None
+        left = screen.settings.session.series[screen.series[1].series_uid]
+        assert left.plane == "" and left.count == images  # where the images were left
 
 
 def test_reformat_keys_have_action_names() -> None:
