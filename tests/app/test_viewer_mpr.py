@@ -269,3 +269,19 @@ def test_reformat_keys_have_action_names() -> None:
     bindings = mpr_bindings()
     assert {b.action for b in bindings} <= set(VIEWER_ACTIONS.values())  # type: ignore[union-attr]
     assert all(b.id == f"viewer.{action_name(b.action)}" for b in bindings)  # type: ignore[union-attr]
+
+
+def test_kept_volumes_are_bounded_in_number_and_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mprkit import make_stack
+
+    from tuipacs.imaging.volume import volume_from_datasets
+
+    volumes = [volume_from_datasets(make_stack(seed=n)) for n in range(3)]
+    size = volumes[0].values.nbytes
+    kept = viewer_mpr.Reformats()
+    for n, volume in enumerate(volumes):
+        kept.keep((f"series{n}", 6), volume)
+    assert list(kept.volumes) == [("series1", 6), ("series2", 6)]  # the two newest
+    monkeypatch.setattr(viewer_mpr, "decode_limit", lambda: size + size // 2)
+    kept.keep(("series0", 6), volumes[0])
+    assert list(kept.volumes) == [("series0", 6)]  # two would pass the decode limit

@@ -26,6 +26,7 @@ from textual.message import Message
 
 from tuipacs.app.keymap import Key, named
 from tuipacs.imaging.errors import ImagingError, short_reason
+from tuipacs.imaging.limits import decode_limit
 from tuipacs.imaging.mpr import SlabMode
 from tuipacs.imaging.volume import Cancelled, Volume, VolumeError, build_volume
 from tuipacs.view.reformat_stack import (
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from tuipacs.view.info import FrameInfo
 
 KEPT_VOLUMES = 2
-"""Volumes kept per viewer (the oldest is freed first)."""
+"""Volumes kept per viewer (the oldest is freed first; together at most the decode limit)."""
 KEPT_REFUSALS = 32
 """Series remembered as not reformattable (with the reason)."""
 BUILDING = "building the {plane} reformat…"
@@ -114,10 +115,15 @@ class Reformats:
     worker: Worker[None] | None = None
 
     def keep(self, key: tuple[str, int], volume: Volume) -> None:
-        """Keep ``volume`` for ``key``, freeing the oldest beyond :data:`KEPT_VOLUMES`."""
+        """Keep ``volume`` for ``key``, freeing the oldest beyond :data:`KEPT_VOLUMES` or
+        beyond the decode limit in bytes together."""
         self.volumes.pop(key, None)
         self.volumes[key] = volume
-        while len(self.volumes) > KEPT_VOLUMES:
+        limit = decode_limit()
+        while len(self.volumes) > 1 and (
+            len(self.volumes) > KEPT_VOLUMES
+            or sum(v.values.nbytes for v in self.volumes.values()) > limit
+        ):
             self.volumes.popitem(last=False)
 
     def refuse(self, key: tuple[str, int], reason: str) -> None:
