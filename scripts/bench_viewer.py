@@ -17,9 +17,12 @@ and <= 12 ms per step; half-cell <= 10 ms per step; start < 1 s. Last, the viewe
 modelled SSH link at 2 and 10 Mbit/s and locally (scripts/link_bench.py): frames per second
 while a key is held and in cine, KiB per frame, settle time after release, frames after pause.
 
-MPR (its own table, no terminal): the 300-slice 512 x 512 demo CT is written to a temporary
-folder; the time to build its volume from the files and make one sagittal reformat (target:
-< 1 s), then ms per position step of a reformat, alone and with its window to 8-bit grey.
+MPR (its own table): the 300-slice 512 x 512 demo CT is written to a temporary folder; the
+time to build its volume from the files and make one sagittal reformat (target: < 1 s), then
+ms per position step of a reformat, alone and with its window to 8-bit grey (no terminal);
+then (unless --no-pty) the pty-level step: the ImageView app stepping sagittal planes of that
+CT (the viewer's frame source and render path), key press -> last byte, in Kitty and half-cell
+(target: <= 12 ms per step in Kitty).
 
 Usage: python scripts/bench_viewer.py [--steps N] [--starts N] [--no-pty] [--no-link]
        [--link-only] [--no-mpr] [--mpr-only] [--mpr-slices N]
@@ -174,8 +177,66 @@ def textual_image_encoder(backend: str, count: int, hu: list[np.ndarray]) -> Fig
 # --------------------------------------------------------------------------- pty level
 
 
+MPR_FOLDER = "TUIPACS_BENCH_MPR"
+"""Environment variable naming the folder of the CT the MPR child app reformats."""
+
+
+def run_mpr_child(backend: str) -> None:
+    """The MPR app under test (inside the pty): ``n`` shows the next sagittal plane of the CT
+    in ``$TUIPACS_BENCH_MPR``, through the viewer's frame source and render path."""
+    from textual.app import App, ComposeResult
+    from textual.widgets import Static
+
+    from tuipacs.app.graphics.flow import FlowApp
+    from tuipacs.app.widgets.image_view import ImageView
+    from tuipacs.imaging.volume import build_volume
+    from tuipacs.view.graphics import configure, detect_graphics
+    from tuipacs.view.reformat_stack import ReformatStack
+    from tuipacs.view.render import RenderRequest, render
+    from tuipacs.view.viewport import Orientation
+
+    volume = build_volume(sorted(Path(os.environ[MPR_FOLDER]).glob("*.dcm")))
+    stack = ReformatStack(volume, "sagittal")
+    config, _ = detect_graphics(backend)
+    configure(config)
+    view_px = (float(AREA_ROWS * CELL.height), float(COLS * CELL.width))
+
+    class MprApp(FlowApp, App):  # type: ignore[misc]
+        CSS = "Screen { align: center top; } #status { height: 1; dock: bottom; }"
+        BINDINGS = [("n", "step_plane", ""), ("q", "quit", "")]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.view = ImageView(auto_preview=False)
+            self.index = stack.centre_index
+
+        def compose(self) -> ComposeResult:
+            yield self.view
+            yield Static("", id="status")
+
+        def on_mount(self) -> None:
+            self.redraw()
+
+        def redraw(self) -> None:
+            frame = stack.get(self.index)
+            request = RenderRequest(
+                0, self.index, None, False, Orientation(), 1.0, (0.0, 0.0), view_px
+            )
+            rendered = render(frame, request)
+            self.view.show(rendered.array, rendered.aspect)
+
+        def action_step_plane(self) -> None:
+            self.index = (self.index + 1) % len(stack)
+            self.redraw()
+
+    MprApp().run()
+
+
 def run_child(impl: str, backend: str) -> None:
     """The app under test (runs inside the pty): ``w`` changes the window, ``n`` the image."""
+    if impl == "mpr":
+        run_mpr_child(backend)
+        return
     from textual.app import App, ComposeResult
     from textual.widget import Widget
     from textual.widgets import Static
@@ -413,6 +474,29 @@ def mpr_report(slices: int, repeats: int = 3) -> None:
         print(f"  {label:<32}{_median_ms(alone):>9.2f}{_median_ms(windowed):>10.2f}")
 
 
+def mpr_pty_report(slices: int, count: int) -> None:
+    """Key press -> last byte of a sagittal plane step, in Kitty and half-cell (a pty)."""
+    with tempfile.TemporaryDirectory(prefix="tuipacs-mpr-pty-") as tmp:
+        _demo_ct(Path(tmp), slices)
+        os.environ[MPR_FOLDER] = tmp
+        print(f"\nMPR, pty level: sagittal plane step (n) of the {slices}-slice demo CT")
+        print(f"{'':<26}{'KiB':>9}{'ms':>9}")
+        try:
+            for backend in ("kitty", "halfcell"):
+                run = PtyRun("mpr", backend)
+                try:
+                    run.collect(timeout=120.0, quiet=1.5)  # the volume is built first
+                    steps = [run.step(b"n") for _ in range(count)]
+                finally:
+                    run.close()
+                kib = statistics.mean(size for size, _ in steps) / 1024.0
+                ms = statistics.median(ms for _, ms in steps)
+                print(f"  {backend:<24}{kib:>9.1f}{ms:>9.1f}")
+        finally:
+            os.environ.pop(MPR_FOLDER, None)
+    print("  target: <= 12 ms per step in Kitty")
+
+
 def main() -> None:
     """Parse arguments, run both levels, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -440,6 +524,8 @@ def main() -> None:
         return
     if args.mpr_only:
         mpr_report(args.mpr_slices)
+        if not args.no_pty:
+            mpr_pty_report(args.mpr_slices, args.steps)
         return
     hu = slices(4)
     cols, rows = box_for_512()
@@ -456,6 +542,8 @@ def main() -> None:
         mpr_report(args.mpr_slices)
     if args.no_pty:
         return
+    if not args.no_mpr:
+        mpr_pty_report(args.mpr_slices, args.steps)
     print("\npty level (key press -> last byte; bytes written by the app per step)")
     print(header + "  start KiB")
     for backend in BACKENDS:

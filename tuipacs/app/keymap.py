@@ -27,6 +27,8 @@ KEY_NAMES = {
     "question_mark": "?",
     "left_square_bracket": "[",
     "right_square_bracket": "]",
+    "left_curly_bracket": "{",
+    "right_curly_bracket": "}",
 }
 """Key names shown as a symbol or an abbreviation; others are capitalised (``Home``)."""
 

@@ -65,6 +65,16 @@ class VolumeError(ImagingError):
     """A series that cannot be made into a volume; ``str()`` is one line saying why."""
 
 
+class Cancelled(VolumeError):
+    """The build was cancelled (the reader left the series)."""
+
+
+def _check_cancelled(cancelled: Callable[[], bool] | None) -> None:
+    """Cancelled when ``cancelled()`` says so (a build stops between slices)."""
+    if cancelled is not None and cancelled():
+        raise Cancelled("the volume build was cancelled")
+
+
 @dataclass(frozen=True)
 class SliceGeometry:
     """The plane of one slice: position, unit row and column directions, spacing, size."""
@@ -380,10 +390,12 @@ def assemble(
     sources: Sequence[str] | None = None,
     *,
     release: bool = False,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Volume:
     """The volume of the slices behind ``pipes`` (opened pipelines, one per slice, any order):
     checked (see the module doc), then decoded into one array. With ``release`` each slice's
-    Pixel Data element is dropped from its dataset once decoded (the datasets are ours)."""
+    Pixel Data element is dropped from its dataset once decoded (the datasets are ours).
+    ``cancelled`` is asked before each slice is decoded: True stops with :class:`Cancelled`."""
     limit = decode_limit() if limit is None else limit
     check_count(len(pipes))
     geometries = [
@@ -393,6 +405,7 @@ def assemble(
     integral = all(_guarded(n, partial(_fits_int16, p)) for n, p in enumerate(pipes, start=1))
     values = np.empty(plan.shape, dtype=np.int16 if integral else np.float32)
     for k, index in enumerate(plan.order):
+        _check_cancelled(cancelled)
         pipe = pipes[index]
         frame = _guarded(index + 1, partial(pipe.modality_frame, 0))
         if frame.shape != plan.shape[1:]:
@@ -429,17 +442,23 @@ def _open_slice(path: Path, limit: int) -> DisplayPipeline:
     return DisplayPipeline(ds, path, from_file=deflated, limit=limit)
 
 
-def build_volume(paths: Sequence[Path], limit: int | None = None) -> Volume:
+def build_volume(
+    paths: Sequence[Path],
+    limit: int | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Volume:
     """The volume of the single-frame slice files ``paths`` (one series, any order).
 
     Headers are read first and checked (nothing is allocated for a stack that will be
-    refused); the pixel data is then decoded slice by slice into the volume.
+    refused); the pixel data is then decoded slice by slice into the volume. ``cancelled`` is
+    asked before each file is read and each slice decoded (:class:`Cancelled` when True).
     """
     limit = decode_limit() if limit is None else limit
-    pipes = [
-        _guarded(n, partial(_open_slice, Path(p), limit)) for n, p in enumerate(paths, start=1)
-    ]
-    return assemble(pipes, limit, [str(p) for p in paths], release=True)
+    pipes = []
+    for n, path in enumerate(paths, start=1):
+        _check_cancelled(cancelled)
+        pipes.append(_guarded(n, partial(_open_slice, Path(path), limit)))
+    return assemble(pipes, limit, [str(p) for p in paths], release=True, cancelled=cancelled)
 
 
 def volume_from_datasets(datasets: Sequence[Dataset], limit: int | None = None) -> Volume:

@@ -82,7 +82,8 @@ def study_block(info: FrameInfo, masked: bool) -> str:
 
 
 def image_block(info: FrameInfo, state: ViewerState) -> str:
-    """Image n of N, slice position and thickness, matrix size."""
+    """Image n of N, slice position and thickness, matrix size; a reformat's plane and slab
+    (its planes are counted, its position is the plane's)."""
     image = f"Im: {state.index + 1}/{state.count}"
     if info.document:  # the pages of an encapsulated document
         image = f"{info.document} page {state.index + 1}/{state.count}"
@@ -96,7 +97,7 @@ def image_block(info: FrameInfo, state: ViewerState) -> str:
     if info.slice_thickness:
         position = f"{position}  Thk: {fmt.number(info.slice_thickness)} mm".strip()
     matrix = f"{info.columns}x{info.rows}" if info.rows else ""
-    return _lines(image, position, f"{info.modality} {matrix}".strip())
+    return _lines(state.plane, image, position, f"{info.modality} {matrix}".strip())
 
 
 def window_title(name: str, window: Window) -> str:

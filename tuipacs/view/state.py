@@ -36,6 +36,9 @@ class ViewerState:
     cine_rate: float = DEFAULT_CINE_RATE
     probe: tuple[int, int] | None = None
     """The probed source pixel (x, y) = (column, row), None when the probe is off."""
+    plane: str = ""
+    """The reformat shown, as the overlay names it (``Sagittal  slab 10 mm MIP``); '' for the
+    acquired images. ``index`` and ``count`` then count its planes."""
 
     @property
     def center(self) -> float | None:

@@ -23,6 +23,7 @@ from tuipacs.app.screens.viewer_cine import Cine
 from tuipacs.app.screens.viewer_keys import SECTIONS, ViewerKeys, viewer_bindings
 from tuipacs.app.screens.viewer_measure import ViewerMeasure
 from tuipacs.app.screens.viewer_mouse import ViewerMouse
+from tuipacs.app.screens.viewer_mpr import Reformats, ViewerMpr, mpr_bindings
 from tuipacs.app.screens.viewer_priors import ViewerPriors
 from tuipacs.app.screens.viewer_probe import ViewerProbe
 from tuipacs.app.screens.viewer_render import FrameRenderer
@@ -50,12 +51,12 @@ HALF_CELL = CellSize(1, 2)
 
 
 class ViewerScreen(
-    ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, ViewerPriors, Screen[None]
+    ViewerMeasure, ViewerProbe, ViewerMpr, ViewerKeys, ViewerMouse, ViewerPriors, Screen[None]
 ):
     """One study: its series one at a time, with window/level, zoom, cine, probe,
-    measurements, priors and tags."""
+    measurements, reformats, priors and tags."""
 
-    BINDINGS = viewer_bindings()
+    BINDINGS = viewer_bindings() + mpr_bindings()
 
     def __init__(
         self,
@@ -75,6 +76,8 @@ class ViewerScreen(
         self.state = ViewerState(masked=self.settings.session.masked)
         self.loader = SeriesLoader(archive, study.study_uid, series_uid)
         self.store: FrameStore | None = None
+        self.mpr = Reformats()
+        """Reformats: the one shown instead of the images, the volumes kept."""
         self.frame: Frame | None = None
         self.rendered: Rendered | None = None
         self.info: FrameInfo | None = None
@@ -142,6 +145,7 @@ class ViewerScreen(
     def on_unmount(self) -> None:
         """Stop the render thread and cine; remember where the series was left."""
         self.cine.stop(self.state)
+        self.mpr_close(free=True)
         viewer_shown.leave_series(self)
         self.renderer.stop()
         self._close_store()
@@ -158,12 +162,14 @@ class ViewerScreen(
         """Extend the stack in place, staying on the image being read."""
         if self.store is None or message.seq != self.loader.seq:
             return
-        current = self.store.images[self.state.index] if len(self.store) else None
+        state = self.image_state()  # a reformat shown keeps its planes
+        current = self.store.images[state.index] if len(self.store) else None
         self.store.replace_images(list(message.images))
-        self.state.count = self.loader.known = len(message.images)
+        state.count = self.loader.known = len(message.images)
         if current in message.images:
-            self.state.index = message.images.index(current)
-        self.request_render()
+            state.index = message.images.index(current)
+        if state is self.state:
+            self.request_render()
 
     def on_series_opened(self, message: SeriesOpened) -> None:
         """Start showing the series at its first image (or where it was left)."""
@@ -173,6 +179,7 @@ class ViewerScreen(
             self.show_message("this series has no images")
             return
         self.cine.stop(self.state)
+        self.mpr_close()
         viewer_shown.leave_series(self)
         self._close_store()
         self.store = store_for(list(message.images))  # PDF pages render with PDFium
@@ -226,7 +233,7 @@ class ViewerScreen(
             motion=motion,
             probe=state.probe,
         )
-        self.renderer.submit(self.store, request)
+        self.renderer.submit(self.stack_source() or self.store, request)
 
     def on_frame_rendered(self, message: FrameRendered) -> None:
         """Show the newest frame and update the overlays."""
@@ -248,8 +255,9 @@ class ViewerScreen(
         while len(self.recent) > 8:
             del self.recent[min(self.recent)]
         self.display_frame(request)
-        if self.store is not None:
-            self.store.prefetch(request.index, self._direction)
+        source = self.stack_source()
+        if source is not None:
+            source.prefetch(request.index, self._direction)
 
     def display_frame(self, request: RenderRequest | None = None) -> None:
         """Hand the rendered array to the ImageView (with the probe's crosshair and the

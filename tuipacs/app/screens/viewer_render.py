@@ -17,6 +17,7 @@ from tuipacs.imaging.decode import read_dataset
 from tuipacs.view.frames import Frame, FrameStore
 from tuipacs.view.graphics.worker import LatestOnlyWorker
 from tuipacs.view.info import FrameInfo, frame_info
+from tuipacs.view.reformat_stack import FrameSource
 from tuipacs.view.render import Rendered, RenderRequest, render
 
 
@@ -24,7 +25,7 @@ from tuipacs.view.render import Rendered, RenderRequest, render
 class RenderJob:
     """A render request and the series it belongs to (the store may change meanwhile)."""
 
-    store: FrameStore
+    store: FrameSource
     request: RenderRequest
 
 
@@ -49,7 +50,7 @@ class FrameRenderer:
             self._render, self._done, self._failed, name="tuipacs-render"
         )
 
-    def submit(self, store: FrameStore, request: RenderRequest) -> None:
+    def submit(self, store: FrameSource, request: RenderRequest) -> None:
         """Render ``request`` of ``store`` (replacing any request not started yet)."""
         self._worker.submit(RenderJob(store, request))
 
@@ -71,5 +72,6 @@ class FrameRenderer:
         """Render thread: the reason in one line, and the header if it can still be read."""
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         index = job.request.index
-        info = read_header_info(job.store, index)
+        store = job.store
+        info = read_header_info(store, index) if isinstance(store, FrameStore) else None
         self.screen.post_message(FrameFailed(job.request.seq, index, text, info))
