@@ -131,7 +131,31 @@ class BrowserResume:
         screen.query_one(RemotePanel).start_retrieve(message.node, message.study_uid)
 
 
-class BrowserScreen(BrowserResume, BrowserMask, Screen[None]):
+class BrowserPin:
+    """The browser's pin key: pinned studies are never evicted."""
+
+    archive: Archive
+
+    def action_toggle_pin(self) -> None:
+        """Pin or unpin the highlighted study."""
+        study = cast("BrowserScreen", self).current_study()
+        if study is not None:
+            self.pin_study(study.study_uid, not study.pinned)
+
+    @work(thread=True, exclusive=True, group="pin", exit_on_error=False)
+    def pin_study(self, study_uid: str, pinned: bool) -> None:
+        """Write the pin, then list again."""
+        screen = cast(Screen[None], self)
+        try:
+            self.archive.set_pinned(study_uid, pinned)
+            rows = list_studies(self.archive)
+        except Exception as exc:
+            screen.post_message(LoadFailed("pin", f"cannot pin the study: {exc}"))
+            return
+        screen.post_message(StudiesFound(rows))
+
+
+class BrowserScreen(BrowserResume, BrowserPin, BrowserMask, Screen[None]):
     """Studies (filter as you type, sortable) above the series of the highlighted study."""
 
     BINDINGS = _bindings()
@@ -368,23 +392,6 @@ class BrowserScreen(BrowserResume, BrowserMask, Screen[None]):
         order = ["#studies", "#series"] + (["#remote"] if self.remote.display else [])
         focused = next((i for i, t in enumerate(order) if self.query_one(t).has_focus), -1)
         self.query_one(order[(focused + 1) % len(order)], DataTable).focus()
-
-    def action_toggle_pin(self) -> None:
-        """Pin or unpin the highlighted study (pinned studies are never evicted)."""
-        study = self.current_study()
-        if study is not None:
-            self.pin_study(study.study_uid, not study.pinned)
-
-    @work(thread=True, exclusive=True, group="pin", exit_on_error=False)
-    def pin_study(self, study_uid: str, pinned: bool) -> None:
-        """Write the pin, then list again."""
-        try:
-            self.archive.set_pinned(study_uid, pinned)
-            rows = list_studies(self.archive)
-        except Exception as exc:
-            self.post_message(LoadFailed("pin", f"cannot pin the study: {exc}"))
-            return
-        self.post_message(StudiesFound(rows))
 
     def action_toggle_thumbnails(self) -> None:
         """Show or hide the series thumbnails."""

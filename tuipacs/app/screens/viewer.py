@@ -345,9 +345,4 @@ class ViewerScreen(
 
     def action_help(self) -> None:
         """Show the keys, with this modality's presets."""
-        from tuipacs.app.screens.help import HelpScreen
-
-        presets_text = "  ".join(f"{c.key or '(w)'} {c.label}" for c in self.choices)
-        extra = f"Presets: {presets_text}" if presets_text else ""
-        keymap = viewer_keymap(self.settings.config.keys)
-        self.app.push_screen(HelpScreen.of(self, "viewer", SECTIONS, extra, keymap))
+        viewer_shown.show_help(self, SECTIONS, viewer_keymap(self.settings.config.keys))

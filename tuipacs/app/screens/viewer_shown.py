@@ -77,3 +77,15 @@ def leave_series(screen: ViewerScreen) -> None:
     if screen.store is not None and 0 <= screen.state.series_index < len(screen.series):
         uid = screen.series[screen.state.series_index].series_uid
         screen.settings.session.leave(uid, screen.state)
+
+
+def show_help(
+    screen: ViewerScreen, sections: tuple[str, ...], keymap: dict[str, str]
+) -> None:
+    """Push the help screen of ``screen``: its keys by ``sections`` with the live ``keymap``,
+    and this modality's presets."""
+    from tuipacs.app.screens.help import HelpScreen
+
+    presets_text = "  ".join(f"{c.key or '(w)'} {c.label}" for c in screen.choices)
+    extra = f"Presets: {presets_text}" if presets_text else ""
+    screen.app.push_screen(HelpScreen.of(screen, "viewer", sections, extra, keymap))
