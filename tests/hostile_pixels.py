@@ -7,12 +7,14 @@ or make a decoder plugin panic.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import random
-import resource
+import signal
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import zlib
@@ -273,29 +275,53 @@ class Measured:
         return [line for line in self.stderr.splitlines() if line.strip()]
 
 
-def _limit_address_space() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT))
+_LAUNCH = (
+    "import os, resource, signal, subprocess, sys\n"
+    "limit = int(sys.argv[2])\n"
+    "def cap():\n"
+    "    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
+    "child = subprocess.Popen(sys.argv[3:], preexec_fn=cap)\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    "with open(sys.argv[1], 'w') as report:\n"
+    "    report.write(str(usage.ru_maxrss))\n"
+    "if os.WIFSIGNALED(status):\n"
+    "    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)\n"
+    "    os.kill(os.getpid(), os.WTERMSIG(status))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+"""Runs the measured command from a small process: Linux keeps the high-water RSS of the
+memory a process replaces on exec, and a child forked from a big test process (pytest after
+many tests) would report that as its own peak."""
 
 
 def run_measured(args: list[str], env: dict[str, str], timeout: float = 120.0) -> Measured:
     """Run ``args`` to the end and measure its peak RSS with wait4 (that child's rusage
-    only, unlike RUSAGE_CHILDREN, which is the largest child so far)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
-            args, env=env, stdout=out, stderr=err, preexec_fn=_limit_address_space
-        )
-        timer = threading.Timer(timeout, proc.kill)
+    only, unlike RUSAGE_CHILDREN, which is the largest child so far), forked from a small
+    launcher (see :data:`_LAUNCH`); killed with its launcher after ``timeout`` s."""
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryDirectory() as place,
+    ):
+        report = Path(place) / "rss"
+        launcher = [sys.executable, "-c", _LAUNCH, str(report), str(AS_LIMIT), *args]
+        proc = subprocess.Popen(launcher, env=env, stdout=out, stderr=err, start_new_session=True)
+        def kill() -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill)
         timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            proc.wait()
         finally:
             timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
+        rss_kib = int(report.read_text() or 0) if report.exists() else 0
         return Measured(
             proc.returncode,
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
-            usage.ru_maxrss * 1024,
+            rss_kib * 1024,
         )
