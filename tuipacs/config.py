@@ -23,6 +23,11 @@ Example::
     tls = "off"                 # off | on (TLS only) | mutual (callers need a certificate)
     max_associations = 32       # at once, overall
     max_associations_per_address = 16   # at once, from one address
+    http_auth = "basic"         # `serve --http`: basic | token (DICOMweb callers)
+    http_users = { reader = "env:READER_PW" }   # basic: user -> password or "env:VARIABLE"
+    http_tokens = ["env:TUIPACS_TOKEN"]          # token: bearer tokens (or "env:VARIABLE")
+    http_allow_anonymous = false   # true: no credentials needed (loopback or trusted nets)
+    http_max_body = "2 GiB"     # largest STOW-RS request; http_max_part: largest instance
 
     [tls]                       # DICOM over TLS: our certificate and the CAs we trust
     certificate = "tls/cert.pem"   # relative paths are relative to this file's folder
@@ -99,6 +104,12 @@ class Config:
     serve_max_per_address: int = field(
         default=16, metadata={"key": "max_associations_per_address"}
     )
+    serve_http_auth: str = "basic"
+    serve_http_users: dict[str, str] = field(default_factory=dict)
+    serve_http_tokens: list[str] = field(default_factory=list)
+    serve_http_allow_anonymous: bool = False
+    serve_http_max_body: int = 2 << 30
+    serve_http_max_part: int = 1 << 30
     tls: TlsFiles = field(default_factory=TlsFiles)
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
@@ -318,6 +329,7 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
         setattr(cfg, attr, value)
     if cfg.serve_tls not in SERVER_MODES:
         raise serve.fail("tls", f"must be one of {', '.join(SERVER_MODES)}")
+    _serve_http(serve, cfg)
     nodes = top.get("nodes", dict, {})
     for name, table in nodes.items():
         if not isinstance(table, dict):
@@ -340,6 +352,35 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
             raise ConfigError(f"{path}:{line}: [nodes.{name}]: {exc}") from exc
     cfg.nodes = {name: dict(table) for name, table in nodes.items()}
     return cfg
+
+
+def _serve_http(serve: _Reader, cfg: Config) -> None:
+    """The [serve] http_* keys of ``serve --http`` (secrets stay as given: "env:NAME" is
+    read when the server starts)."""
+    cfg.serve_http_auth = serve.get("http_auth", str, cfg.serve_http_auth)
+    if cfg.serve_http_auth not in ("basic", "token"):
+        raise serve.fail("http_auth", "must be 'basic' or 'token'")
+    users = serve.get("http_users", dict, {})
+    if not all(isinstance(k, str) and isinstance(v, str) and k for k, v in users.items()):
+        raise serve.fail("http_users", 'expected a table of user = "password" (or "env:NAME")')
+    if any(":" in user for user in users):
+        raise serve.fail("http_users", "a user name may not contain ':'")
+    cfg.serve_http_users = dict(users)
+    tokens = serve.get("http_tokens", list, [])
+    if not all(isinstance(t, str) and t for t in tokens):
+        raise serve.fail("http_tokens", 'expected a list of tokens (or "env:NAME")')
+    cfg.serve_http_tokens = list(tokens)
+    cfg.serve_http_allow_anonymous = serve.get(
+        "http_allow_anonymous", bool, cfg.serve_http_allow_anonymous
+    )
+    for key in ("http_max_body", "http_max_part"):
+        try:
+            size = parse_size(serve.get(key, (str, int), getattr(cfg, f"serve_{key}")))
+        except ValueError as exc:
+            raise serve.fail(key, str(exc)) from exc
+        if size < 1 << 20:
+            raise serve.fail(key, "must be at least 1 MiB (e.g. '2 GiB')")
+        setattr(cfg, f"serve_{key}", size)
 
 
 def _web_node(reader: _Reader, name: str) -> None:
