@@ -60,6 +60,7 @@ class Handler(BaseHTTPRequestHandler):
     """One connection; see the module doc. ``server`` is a :class:`WebHttpServer`."""
 
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # a malformed request line still gets a status line
     server_version = "tuipacs"
     sys_version = ""
     server: WebHttpServer

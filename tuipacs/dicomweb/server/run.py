@@ -31,6 +31,15 @@ LOG = logging.getLogger("tuipacs.server.http")
 BASE = "/dicom-web"
 
 
+def web_settings(cfg: Any) -> WebSettings:
+    """The [serve] http_* settings, secrets read; ServerError (one line) when they cannot
+    work."""
+    try:
+        return WebSettings.from_config(cfg)
+    except SettingsError as exc:
+        raise ServerError(str(exc)) from None
+
+
 class WebServer:
     """The DICOMweb server over an :class:`ArchiveServer`'s archive and inbox."""
 
@@ -40,10 +49,7 @@ class WebServer:
         self.archive: Archive = server.archive
         self.port = port
         self.bind = server.settings.bind
-        try:
-            self.settings = WebSettings.from_config(cfg)
-        except SettingsError as exc:
-            raise ServerError(str(exc)) from None
+        self.settings = web_settings(cfg)
         self.tls_mode = str(getattr(cfg, "serve_tls", "off"))
         self.tls_files: TlsFiles = getattr(cfg, "tls", None) or TlsFiles()
         self.allow_any = bool(getattr(cfg, "serve_allow_any", False))
@@ -139,6 +145,7 @@ def serve_with_http(
 
     Raises ServerError (one line) if either cannot start."""
     configure_logging()
+    web_settings(cfg)  # a missing password variable stops the start before anything listens
     done = threading.Event()
     previous = {s: signal.signal(s, lambda *_: done.set()) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
