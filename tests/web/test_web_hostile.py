@@ -123,7 +123,9 @@ def test_missing_password_variable_stops_the_start(tmp_path: Path) -> None:
     done = cli(home, "serve", "--port", "0", "--http", "0", timeout=60)
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "TUIPACS_TEST_UNSET_PW" in lines[0] and "Traceback" not in done.stderr
+    assert (
+        len(lines) == 1 and "TUIPACS_TEST_UNSET_PW" in lines[0] and "Traceback" not in done.stderr
+    )
 
 
 def _get(path: str, extra: str = "") -> bytes:

@@ -113,8 +113,9 @@ def test_search_at_every_level(web: WebServe, web_data: SyntheticArchive) -> Non
     numbers = [r["00200013"]["Value"][0] for r in rows]
     assert numbers == [3, 4, 5]
     extra = json.loads(
-        request(f"{web.url}/studies?StudyInstanceUID={chest.uid}&includefield=00100030",
-                headers=auth).body  # fmt: skip
+        request(
+            f"{web.url}/studies?StudyInstanceUID={chest.uid}&includefield=00100030", headers=auth
+        ).body  # fmt: skip
     )
     assert extra[0]["00100030"]["Value"] == ["19700101"]
     none = request(f"{web.url}/studies?PatientID=NOBODY", headers=auth)
@@ -134,14 +135,13 @@ def test_retrieve_study_byte_equal(
         for uid in series.instance_uids:
             got = local.instance_path(uid)
             assert got is not None
-            assert hashlib.sha256(got.read_bytes()).digest() == hashlib.sha256(
-                archived(web, uid).read_bytes()
-            ).digest()
+            assert (
+                hashlib.sha256(got.read_bytes()).digest()
+                == hashlib.sha256(archived(web, uid).read_bytes()).digest()
+            )
 
 
-def test_retrieve_compressed_as_stored_and_406(
-    web: WebServe, extra_files: dict[str, Path]
-) -> None:
+def test_retrieve_compressed_as_stored_and_406(web: WebServe, extra_files: dict[str, Path]) -> None:
     ds = pydicom.dcmread(extra_files["SC_rgb_jpeg_dcmtk.dcm"])
     url = f"{web.url}/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}" \
           f"/instances/{ds.SOPInstanceUID}"  # fmt: skip
@@ -258,4 +258,3 @@ def test_stow_answers_conflicts_refusals_and_bad_parts(web: WebServe, tmp_path: 
     [failed] = json.loads(wrong.body)["00081198"]["Value"]
     assert failed["00081197"]["Value"] == [0xA900]
     assert cli(web.home, "quarantine", "--json").stdout.count("1.2.3.4.5.6.7.1") >= 1
-

@@ -169,8 +169,11 @@ def parts(answer: Answer) -> list[tuple[dict[str, str], bytes]]:
 
 def multipart(files: list[bytes], boundary: str = "tuipacs-test-boundary") -> tuple[bytes, str]:
     """A STOW-RS body of these files and its Content-Type."""
-    body = b"".join(
-        f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + data + b"\r\n"
-        for data in files
-    ) + f"--{boundary}--\r\n".encode()
+    body = (
+        b"".join(
+            f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + data + b"\r\n"
+            for data in files
+        )
+        + f"--{boundary}--\r\n".encode()
+    )
     return body, f'multipart/related; type="application/dicom"; boundary={boundary}'
