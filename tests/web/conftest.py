@@ -76,3 +76,12 @@ def web(
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def shim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The LD_PRELOAD shim that keeps peers on 127.0.0.1."""
+    from helpers import require_binary
+    from peers import build_bindshim
+
+    return build_bindshim(tmp_path_factory.mktemp("shim"), require_binary("cc"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -28,7 +29,7 @@ from tuipacs.dicom.scp_types import (
     STORE_SUCCESS,
     ReceivedInstance,
 )
-from tuipacs.dicomweb.multipart import MultipartError, MultipartReader, boundary_of
+from tuipacs.dicomweb.multipart import MultipartError, MultipartReader
 from tuipacs.dicomweb.server.httpd import Handler, HttpError
 from tuipacs.server.backend import STORE_IDENTITY_REFUSED, STORE_SOP_CONFLICT, ArchiveBackend
 from tuipacs.server.records import fast_record
@@ -38,6 +39,8 @@ from tuipacs.store.records import BadDicomError, NotDicomError
 LOG = logging.getLogger("tuipacs.server.http")
 
 DUPLICATE_SOP = 0x0111
+_PARAM_RE = re.compile(r';\s*([A-Za-z-]+)\s*=\s*("[^"]*"|[^;\s]*)')
+_BOUNDARY_RE = re.compile(r"^[0-9A-Za-z'()+_,\-./:=? ]{0,199}[0-9A-Za-z'()+_,\-./:=?]$")
 STUDY_MISMATCH = 0xA900
 
 
@@ -134,6 +137,17 @@ def _item(sop_class: str, sop_uid: str, reason: int | None = None) -> dict[str, 
     return item
 
 
+def _boundary(content_type: str) -> str | None:
+    """The boundary of a multipart/related Content-Type, None if there is none.
+
+    RFC 2046 allows 70 characters; Orthanc sends 73, so up to 200 are taken here."""
+    if content_type.split(";")[0].strip().lower() != "multipart/related":
+        return None
+    params = {k.lower(): v.strip('"') for k, v in _PARAM_RE.findall(content_type)}
+    mark = params.get("boundary", "")
+    return mark if _BOUNDARY_RE.match(mark) else None
+
+
 def _check_part(headers: dict[str, str]) -> None:
     kind = headers.get("content-type", "application/dicom").split(";")[0].strip().lower()
     if kind != "application/dicom":
@@ -144,13 +158,12 @@ def store(handler: Handler, backend: ArchiveBackend, spool: Path, study: str,
           base_url: str) -> None:  # fmt: skip
     """Answer a STOW-RS request (see the module doc)."""
     content_type = handler.headers.get("Content-Type") or ""
-    try:
-        mark = boundary_of(content_type)
-    except MultipartError:
+    mark = _boundary(content_type)
+    if mark is None:
         handler.close_connection = True
         raise HttpError(
             415, 'STOW-RS takes multipart/related; type="application/dicom" with a boundary'
-        ) from None
+        )
     kind = content_type.lower()
     if "type=" in kind and "application/dicom" not in kind.split("type=", 1)[1][:40]:
         handler.close_connection = True
