@@ -16,7 +16,8 @@ from pathlib import Path
 
 from tuipacs.dicom.scp_types import Level
 from tuipacs.dicomweb.server import frames, qido, stow, wado
-from tuipacs.dicomweb.server.httpd import Handler, HttpError
+from tuipacs.dicomweb.server.body import HttpError
+from tuipacs.dicomweb.server.httpd import Handler
 from tuipacs.server.backend import ArchiveBackend
 from tuipacs.store.archive import Archive
 

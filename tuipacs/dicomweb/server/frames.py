@@ -19,7 +19,7 @@ from pydicom import dcmread
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
-from tuipacs.dicomweb.server.httpd import HttpError
+from tuipacs.dicomweb.server.body import HttpError
 from tuipacs.dicomweb.server.wado import PIXEL_DATA, raw_element
 
 #: Most frames asked for in one request.

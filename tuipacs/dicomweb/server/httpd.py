@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from tuipacs import safe_text
 from tuipacs.audit import AuditLog
+from tuipacs.dicomweb.server.body import HttpError, request_body
 from tuipacs.dicomweb.server.settings import WebSettings
 
 LOG = logging.getLogger("tuipacs.server.http")
@@ -37,19 +38,6 @@ LOG = logging.getLogger("tuipacs.server.http")
 IDLE_TIMEOUT = 5.0
 #: Largest query string taken (a search's keys are short).
 MAX_QUERY = 16 * 1024
-_CHUNK_LINE = 1024
-READ_CHUNK = 1 << 20
-
-
-class HttpError(Exception):
-    """An answer other than success: status and one line saying what to do."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        """``headers``: extra response headers (WWW-Authenticate...)."""
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 #: The application: called with the handler, method, path segments, query and caller.
@@ -268,70 +256,13 @@ class Handler(BaseHTTPRequestHandler):
     # -- request bodies
 
     def body(self, limit: int) -> Iterator[bytes]:
-        """The request body in chunks (Content-Length or chunked), at most ``limit`` bytes:
-        413 before reading when it says it is larger, 400 for a bad framing."""
-        coding = (self.headers.get("Transfer-Encoding") or "").strip().lower()
-        if coding and coding != "chunked":
+        """The request body in chunks (see :func:`~.body.request_body`); any error closes
+        the connection (the rest of the body is not read)."""
+        try:
+            yield from request_body(self.headers, self.rfile, limit)
+        except HttpError:
             self.close_connection = True
-            raise HttpError(501, f"transfer encoding {coding[:20]!r} is not supported")
-        if coding == "chunked":
-            return self._chunked(limit)
-        length = self.headers.get("Content-Length")
-        if length is None:
-            self.close_connection = True
-            raise HttpError(411, "a request body needs a Content-Length (or chunked encoding)")
-        if not length.strip().isdigit() or len(length.strip()) > 18:
-            self.close_connection = True
-            raise HttpError(400, "bad Content-Length")
-        size = int(length)
-        if size > limit:
-            self.close_connection = True
-            raise HttpError(
-                413, f"the request body of {size} bytes is larger than [serve] http_max_body "
-                f"({limit} bytes)"
-            )  # fmt: skip
-        return self._counted(size)
-
-    def _counted(self, size: int) -> Iterator[bytes]:
-        left = size
-        while left > 0:
-            data = self.rfile.read(min(READ_CHUNK, left))
-            if not data:
-                self.close_connection = True
-                raise HttpError(400, "the request body ended before its Content-Length")
-            left -= len(data)
-            yield data
-
-    def _chunked(self, limit: int) -> Iterator[bytes]:
-        total = 0
-        while True:
-            line = self.rfile.readline(_CHUNK_LINE)
-            size_text = line.split(b";")[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                self.close_connection = True
-                raise HttpError(400, "bad chunked encoding of the request body") from None
-            if size == 0:
-                while self.rfile.readline(_CHUNK_LINE).strip():
-                    pass  # trailers
-                return
-            total += size
-            if total > limit:
-                self.close_connection = True
-                raise HttpError(413, f"the request body is larger than [serve] http_max_body "
-                                f"({limit} bytes)")  # fmt: skip
-            left = size
-            while left > 0:
-                data = self.rfile.read(min(READ_CHUNK, left))
-                if not data:
-                    self.close_connection = True
-                    raise HttpError(400, "the request body ended in the middle of a chunk")
-                left -= len(data)
-                yield data
-            if self.rfile.read(2) != b"\r\n":
-                self.close_connection = True
-                raise HttpError(400, "bad chunked encoding of the request body")
+            raise
 
 
 def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

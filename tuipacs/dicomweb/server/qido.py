@@ -18,7 +18,7 @@ from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.dataset import Dataset
 
 from tuipacs.dicom.scp_types import Level
-from tuipacs.dicomweb.server.httpd import HttpError
+from tuipacs.dicomweb.server.body import HttpError
 from tuipacs.server import qr
 from tuipacs.store.archive import Archive
 

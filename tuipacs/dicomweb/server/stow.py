@@ -30,7 +30,8 @@ from tuipacs.dicom.scp_types import (
     ReceivedInstance,
 )
 from tuipacs.dicomweb.multipart import MultipartError, MultipartReader
-from tuipacs.dicomweb.server.httpd import Handler, HttpError
+from tuipacs.dicomweb.server.body import HttpError
+from tuipacs.dicomweb.server.httpd import Handler
 from tuipacs.server.backend import STORE_IDENTITY_REFUSED, STORE_SOP_CONFLICT, ArchiveBackend
 from tuipacs.server.records import fast_record
 from tuipacs.store.identity import shown

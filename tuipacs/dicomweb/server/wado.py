@@ -23,7 +23,7 @@ from pydicom.dataset import Dataset
 
 from tuipacs import safe_text
 from tuipacs.dicom.scp_types import StoredInstance
-from tuipacs.dicomweb.server.httpd import READ_CHUNK, HttpError
+from tuipacs.dicomweb.server.body import READ_CHUNK, HttpError
 from tuipacs.server import qr
 from tuipacs.store.archive import Archive
 
