@@ -209,3 +209,23 @@ def test_stalled_clients_do_not_block_others(web: WebServe) -> None:
         for sock in stalled:
             sock.close()
     assert web.alive()
+
+
+def test_chunked_stow(web: WebServe, tmp_path: Path) -> None:
+    """A chunked STOW-RS body (as Orthanc sends) is stored; a bad chunk size is 400."""
+    _, files = make_ct_study(tmp_path / "c", slices=1, size=16)
+    body, ctype = multipart([files[0].read_bytes()])
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    head = (f"POST /dicom-web/studies HTTP/1.1\r\nHost: {LOOPBACK}\r\n"
+            f"Authorization: Basic {auth}\r\nContent-Type: {ctype}\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode()  # fmt: skip
+    chunks = b"".join(
+        b"%x\r\n" % len(body[i : i + 700]) + body[i : i + 700] + b"\r\n"
+        for i in range(0, len(body), 700)
+    )
+    answer = raw(web.http_port, head + chunks + b"0\r\n\r\n")
+    assert status_of(answer) == 200, answer[:300]
+    sop = pydicom.dcmread(files[0], stop_before_pixels=True).SOPInstanceUID
+    assert sop.encode() in answer
+    bad = raw(web.http_port, head + b"zz\r\n" + body + b"\r\n0\r\n\r\n")
+    assert status_of(bad) == 400 and b"chunked" in bad

@@ -258,3 +258,19 @@ def test_stow_answers_conflicts_refusals_and_bad_parts(web: WebServe, tmp_path: 
     [failed] = json.loads(wrong.body)["00081198"]["Value"]
     assert failed["00081197"]["Value"] == [0xA900]
     assert cli(web.home, "quarantine", "--json").stdout.count("1.2.3.4.5.6.7.1") >= 1
+
+
+def test_log_and_audit_hold_no_names_or_ids(web: WebServe) -> None:
+    """After searches by name and ID (earlier tests and these): the log and the audit log
+    name paths, query keys and UIDs, never the values searched for or found."""
+    auth = basic()
+    assert request(f"{web.url}/studies?PatientName=M%C3%9CLLER*", headers=auth).status == 200
+    assert request(f"{web.url}/studies?PatientID=TP002", headers=auth).status == 200
+    audit = (web.archive_root / "audit.jsonl").read_text(encoding="utf-8")
+    lines = [json.loads(line) for line in audit.splitlines()]
+    http = [line for line in lines if line["event"] == "http"]
+    assert any(line["keys"] == ["PatientID"] and line["user"] == USER for line in http)
+    assert any(line.get("stored") for line in http)  # STOW-RS lines count what they kept
+    for text in (web.log, audit):
+        for secret in ("DOE", "JOHN", "TP001", "TP002", "MÜLLER", "M%C3%9CLLER", PASSWORD):
+            assert secret not in text
