@@ -28,6 +28,7 @@ Example::
     http_tokens = ["env:TUIPACS_TOKEN"]          # token: bearer tokens (or "env:VARIABLE")
     http_allow_anonymous = false   # true: no credentials needed (loopback or trusted nets)
     http_max_body = "2 GiB"     # largest STOW-RS request; http_max_part: largest instance
+    http_timeout = 30           # seconds: for a request's headers, and each read of a body
 
     [tls]                       # DICOM over TLS: our certificate and the CAs we trust
     certificate = "tls/cert.pem"   # relative paths are relative to this file's folder
@@ -110,6 +111,7 @@ class Config:
     serve_http_allow_anonymous: bool = False
     serve_http_max_body: int = 2 << 30
     serve_http_max_part: int = 1 << 30
+    serve_http_timeout: int = 30
     tls: TlsFiles = field(default_factory=TlsFiles)
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
@@ -381,6 +383,9 @@ def _serve_http(serve: _Reader, cfg: Config) -> None:
         if size < 1 << 20:
             raise serve.fail(key, "must be at least 1 MiB (e.g. '2 GiB')")
         setattr(cfg, f"serve_{key}", size)
+    cfg.serve_http_timeout = serve.get("http_timeout", int, cfg.serve_http_timeout)
+    if not 1 <= cfg.serve_http_timeout <= 3600:
+        raise serve.fail("http_timeout", "must be a number of seconds from 1 to 3600")
 
 
 def _web_node(reader: _Reader, name: str) -> None:

@@ -229,3 +229,48 @@ def test_chunked_stow(web: WebServe, tmp_path: Path) -> None:
     assert sop.encode() in answer
     bad = raw(web.http_port, head + b"zz\r\n" + body + b"\r\n0\r\n\r\n")
     assert status_of(bad) == 400 and b"chunked" in bad
+
+
+@pytest.fixture(scope="module")
+def quick_web(
+    tmp_path_factory: pytest.TempPathFactory, web_data: SyntheticArchive
+) -> Iterator[WebServe]:
+    """A server with [serve] http_timeout = 2."""
+    home = tmp_path_factory.mktemp("web-quick") / "home"
+    text = config_text().replace("[serve]\n", "[serve]\nhttp_timeout = 2\n")
+    server = start_loaded(home, web_data.files[:1], text)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _dripped_until_cut(port: int, head: bytes, drip: bytes, bound: float) -> float:
+    """Send ``head``, then ``drip`` every 0.3 s until the server closes the connection;
+    the seconds that took (``bound`` if it never did)."""
+    start = time.monotonic()
+    with socket.create_connection((LOOPBACK, port), timeout=1) as sock:
+        sock.sendall(head)
+        while time.monotonic() - start < bound:
+            try:
+                sock.sendall(drip)
+                if sock.recv(4096) == b"":
+                    break
+            except TimeoutError:
+                continue  # nothing to read yet: the connection is open
+            except OSError:
+                break  # reset: cut
+            time.sleep(0.3)
+    return time.monotonic() - start
+
+
+def test_slow_clients_are_cut(quick_web: WebServe) -> None:
+    """A client that sends its headers a line at a time (each within the read timeout) is
+    cut once the whole header block is late; so is one that drips its request line."""
+    port = quick_web.http_port
+    took = _dripped_until_cut(port, b"GET /dicom-web/studies HTTP/1.1\r\n", b"X-Slow: 1\r\n", 20)
+    assert took < 15, "a client dripping its headers was never cut"
+    took = _dripped_until_cut(port, b"GET /dicom-web/", b"a", 20)
+    assert took < 15, "a client dripping its request line was never cut"
+    assert request(f"{quick_web.url}/studies", headers=basic()).status == 200
+    assert "Traceback" not in quick_web.log

@@ -26,6 +26,7 @@ def test_config_http_keys() -> None:
     assert (cfg.serve_http_auth, cfg.serve_http_tokens) == ("token", ["env:T"])
     assert cfg.serve_http_users == {"a": "x"} and cfg.serve_http_allow_anonymous
     assert (cfg.serve_http_max_body, cfg.serve_http_max_part) == (10 << 20, 2 << 20)
+    assert _cfg("[serve]\nhttp_timeout = 5\nhttp_allow_anonymous = true\n").serve_http_timeout == 5
     defaults = _cfg("")
     assert defaults.serve_http_auth == "basic" and not defaults.serve_http_allow_anonymous
     assert defaults.serve_http_max_body == 2 << 30
@@ -39,6 +40,7 @@ def test_config_http_keys() -> None:
         ('http_users = { "a:b" = "x" }', "may not contain ':'"),
         ("http_tokens = [1]", "list of tokens"),
         ('http_max_body = "1 KB"', "at least 1 MiB"),
+        ("http_timeout = 0", "from 1 to 3600"),
         ('http_user = { a = "x" }', "did you mean 'http_users'"),
     ],
 )

@@ -67,20 +67,29 @@ class Handler(BaseHTTPRequestHandler):
         self.audit_fields: dict[str, Any] = {}
 
     def handle_one_request(self) -> None:
-        """Wait at most IDLE_TIMEOUT for a next request on a kept-alive connection."""
-        self.connection.settimeout(
-            IDLE_TIMEOUT if self._status else self.server.settings.io_timeout
-        )
+        """Wait at most IDLE_TIMEOUT for a next request on a kept-alive connection; the
+        request line and headers must then be complete within io_timeout (a client that
+        sends them a byte at a time is cut by the server's watchdog)."""
+        timeout = self.server.settings.io_timeout
+        self.connection.settimeout(IDLE_TIMEOUT if self._status else timeout)
+        idle = IDLE_TIMEOUT if self._status else 0.0
+        self.server.watch(self.connection, time.monotonic() + idle + timeout)
         try:
             super().handle_one_request()
         except (TimeoutError, ConnectionError, ssl.SSLError, OSError):
             self.close_connection = True
+        finally:
+            self.server.unwatch(self.connection)
 
     def parse_request(self) -> bool:
-        """The request line arrived: the rest must come within io_timeout."""
+        """The request line arrived: the headers must come within io_timeout."""
         self.connection.settimeout(self.server.settings.io_timeout)
         self._started, self._status, self._sent, self.audit_fields = False, 0, 0, {}
-        return super().parse_request()
+        self.server.watch(self.connection, time.monotonic() + self.server.settings.io_timeout)
+        try:
+            return super().parse_request()
+        finally:
+            self.server.unwatch(self.connection)  # a body is bounded per read, not overall
 
     # -- logging: our own line per request, never http.server's (it echoes the request)
 
@@ -294,7 +303,37 @@ class WebHttpServer(HTTPServer):
         self.pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="tuipacs-http")
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
+        self._deadlines: dict[socket.socket, float] = {}
+        self._closing = threading.Event()
         super().__init__(address, Handler)
+        self._watchdog = threading.Thread(target=self._watch, name="tuipacs-http-watchdog",
+                                          daemon=True)  # fmt: skip
+        self._watchdog.start()
+
+    def watch(self, sock: socket.socket, deadline: float) -> None:
+        """Cut ``sock`` if it is still watched at ``deadline`` (monotonic seconds)."""
+        with self._open_lock:
+            self._deadlines[sock] = deadline
+
+    def unwatch(self, sock: socket.socket) -> None:
+        """Stop watching ``sock``."""
+        with self._open_lock:
+            self._deadlines.pop(sock, None)
+
+    def _watch(self) -> None:
+        """Shut down connections past their deadline: a blocked read then ends at once."""
+        while not self._closing.wait(0.25):
+            now = time.monotonic()
+            with self._open_lock:
+                late = [s for s, when in self._deadlines.items() if when <= now]
+                for sock in late:
+                    del self._deadlines[sock]
+            for sock in late:
+                LOG.info("cut a client too slow to send its request")
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """Hand the connection to a worker."""
@@ -306,7 +345,15 @@ class WebHttpServer(HTTPServer):
         try:
             if self.ssl_context is not None:
                 request.settimeout(self.settings.io_timeout)
-                request = self.ssl_context.wrap_socket(request, server_side=True)
+                plain = request
+                self.watch(plain, time.monotonic() + self.settings.io_timeout)  # handshake
+                try:
+                    request = self.ssl_context.wrap_socket(request, server_side=True)
+                finally:
+                    self.unwatch(plain)
+                with self._open_lock:  # the plain socket is detached now
+                    self._open.discard(plain)
+                    self._open.add(request)
             self.finish_request(request, client_address)
         except (OSError, ssl.SSLError) as exc:
             LOG.info("connection from %s ended: %s", client_address[0], type(exc).__name__)
@@ -323,6 +370,7 @@ class WebHttpServer(HTTPServer):
     def server_close(self) -> None:
         """Stop listening and wait for the workers."""
         super().server_close()
+        self._closing.set()
         with self._open_lock:
             for sock in self._open:  # idle or slow clients: do not wait for their timeouts
                 try:

@@ -16,7 +16,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Seconds a client may take to send the next bytes of a request (slow clients are cut).
+#: Seconds a client may take for a request's line and headers, and for each read of a body
+#: (slow clients are cut): [serve] http_timeout.
 IO_TIMEOUT = 30.0
 #: Requests served at once; more wait in the listen queue.
 WORKERS = 16
@@ -66,6 +67,7 @@ class WebSettings:
             allow_anonymous=bool(getattr(cfg, "serve_http_allow_anonymous", False)),
             max_body=int(getattr(cfg, "serve_http_max_body", 2 << 30)),
             max_part=int(getattr(cfg, "serve_http_max_part", 1 << 30)),
+            io_timeout=float(getattr(cfg, "serve_http_timeout", IO_TIMEOUT)),
         )
         settings.check()
         return settings

@@ -40,6 +40,8 @@ from tuipacs.store.records import BadDicomError, NotDicomError
 LOG = logging.getLogger("tuipacs.server.http")
 
 DUPLICATE_SOP = 0x0111
+#: Most parts in one request (the answer lists each).
+MAX_PARTS = 100_000
 _PARAM_RE = re.compile(r';\s*([A-Za-z-]+)\s*=\s*("[^"]*"|[^;\s]*)')
 _BOUNDARY_RE = re.compile(r"^[0-9A-Za-z'()+_,\-./:=? ]{0,199}[0-9A-Za-z'()+_,\-./:=?]$")
 STUDY_MISMATCH = 0xA900
@@ -54,6 +56,8 @@ class _Staging:
         self.count = 0
 
     def open(self, headers: dict[str, str]) -> BinaryIO:
+        if self.count >= MAX_PARTS:
+            raise MultipartError(f"more than {MAX_PARTS} instances in one request: split it")
         self.count += 1
         path = self.folder / f"stow-{os.getpid()}-{id(self)}-{self.count}.part"
         return path.open("wb")
