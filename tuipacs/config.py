@@ -23,12 +23,9 @@ Example::
     tls = "off"                 # off | on (TLS only) | mutual (callers need a certificate)
     max_associations = 32       # at once, overall
     max_associations_per_address = 16   # at once, from one address
-    http_auth = "basic"         # `serve --http`: basic | token (DICOMweb callers)
-    http_users = { reader = "env:READER_PW" }   # basic: user -> password or "env:VARIABLE"
-    http_tokens = ["env:TUIPACS_TOKEN"]          # token: bearer tokens (or "env:VARIABLE")
-    http_allow_anonymous = false   # true: no credentials needed (loopback or trusted nets)
-    http_max_body = "2 GiB"     # largest STOW-RS request; http_max_part: largest instance
-    http_timeout = 30           # seconds: for a request's headers, and each read of a body
+    http_auth = "basic"         # `serve --http`: basic (http_users) | token (http_tokens)
+    http_users = { reader = "env:READER_PW" }   # also http_allow_anonymous, http_max_body,
+                                # http_max_part, http_timeout (tuipacs.dicomweb.server.settings)
 
     [tls]                       # DICOM over TLS: our certificate and the CAs we trust
     certificate = "tls/cert.pem"   # relative paths are relative to this file's folder
@@ -60,6 +57,7 @@ from tuipacs import locations
 from tuipacs.dicom.errors import NodeError
 from tuipacs.dicom.nodes import LocalAE, Node, parse_node_spec
 from tuipacs.dicom.tls import SERVER_MODES, TlsFiles
+from tuipacs.dicomweb.server.settings import read_http_keys
 from tuipacs.remote import web_node
 from tuipacs.remote.web_node import AnyNode
 
@@ -331,7 +329,7 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
         setattr(cfg, attr, value)
     if cfg.serve_tls not in SERVER_MODES:
         raise serve.fail("tls", f"must be one of {', '.join(SERVER_MODES)}")
-    _serve_http(serve, cfg)
+    read_http_keys(serve, cfg, parse_size)
     nodes = top.get("nodes", dict, {})
     for name, table in nodes.items():
         if not isinstance(table, dict):
@@ -354,38 +352,6 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
             raise ConfigError(f"{path}:{line}: [nodes.{name}]: {exc}") from exc
     cfg.nodes = {name: dict(table) for name, table in nodes.items()}
     return cfg
-
-
-def _serve_http(serve: _Reader, cfg: Config) -> None:
-    """The [serve] http_* keys of ``serve --http`` (secrets stay as given: "env:NAME" is
-    read when the server starts)."""
-    cfg.serve_http_auth = serve.get("http_auth", str, cfg.serve_http_auth)
-    if cfg.serve_http_auth not in ("basic", "token"):
-        raise serve.fail("http_auth", "must be 'basic' or 'token'")
-    users = serve.get("http_users", dict, {})
-    if not all(isinstance(k, str) and isinstance(v, str) and k for k, v in users.items()):
-        raise serve.fail("http_users", 'expected a table of user = "password" (or "env:NAME")')
-    if any(":" in user for user in users):
-        raise serve.fail("http_users", "a user name may not contain ':'")
-    cfg.serve_http_users = dict(users)
-    tokens = serve.get("http_tokens", list, [])
-    if not all(isinstance(t, str) and t for t in tokens):
-        raise serve.fail("http_tokens", 'expected a list of tokens (or "env:NAME")')
-    cfg.serve_http_tokens = list(tokens)
-    cfg.serve_http_allow_anonymous = serve.get(
-        "http_allow_anonymous", bool, cfg.serve_http_allow_anonymous
-    )
-    for key in ("http_max_body", "http_max_part"):
-        try:
-            size = parse_size(serve.get(key, (str, int), getattr(cfg, f"serve_{key}")))
-        except ValueError as exc:
-            raise serve.fail(key, str(exc)) from exc
-        if size < 1 << 20:
-            raise serve.fail(key, "must be at least 1 MiB (e.g. '2 GiB')")
-        setattr(cfg, f"serve_{key}", size)
-    cfg.serve_http_timeout = serve.get("http_timeout", int, cfg.serve_http_timeout)
-    if not 1 <= cfg.serve_http_timeout <= 3600:
-        raise serve.fail("http_timeout", "must be a number of seconds from 1 to 3600")
 
 
 def _web_node(reader: _Reader, name: str) -> None:

@@ -13,6 +13,7 @@ import base64
 import binascii
 import hmac
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,39 @@ from typing import Any
 IO_TIMEOUT = 30.0
 #: Requests served at once; more wait in the listen queue.
 WORKERS = 16
+
+
+def read_http_keys(serve: Any, cfg: Any, parse_size: Callable[[str | int], int]) -> None:
+    """Check the [serve] http_* keys of config.toml into ``cfg`` (``serve`` is the config's
+    reader of the [serve] table: ``get`` and ``fail``, an error naming the file's line).
+    Secrets stay as written: ``"env:NAME"`` is read when the server starts."""
+    cfg.serve_http_auth = serve.get("http_auth", str, cfg.serve_http_auth)
+    if cfg.serve_http_auth not in ("basic", "token"):
+        raise serve.fail("http_auth", "must be 'basic' or 'token'")
+    users = serve.get("http_users", dict, {})
+    if not all(isinstance(k, str) and isinstance(v, str) and k for k, v in users.items()):
+        raise serve.fail("http_users", 'expected a table of user = "password" (or "env:NAME")')
+    if any(":" in user for user in users):
+        raise serve.fail("http_users", "a user name may not contain ':'")
+    cfg.serve_http_users = dict(users)
+    tokens = serve.get("http_tokens", list, [])
+    if not all(isinstance(t, str) and t for t in tokens):
+        raise serve.fail("http_tokens", 'expected a list of tokens (or "env:NAME")')
+    cfg.serve_http_tokens = list(tokens)
+    cfg.serve_http_allow_anonymous = serve.get(
+        "http_allow_anonymous", bool, cfg.serve_http_allow_anonymous
+    )
+    for key in ("http_max_body", "http_max_part"):
+        try:
+            size = parse_size(serve.get(key, (str, int), getattr(cfg, f"serve_{key}")))
+        except ValueError as exc:
+            raise serve.fail(key, str(exc)) from exc
+        if size < 1 << 20:
+            raise serve.fail(key, "must be at least 1 MiB (e.g. '2 GiB')")
+        setattr(cfg, f"serve_{key}", size)
+    cfg.serve_http_timeout = serve.get("http_timeout", int, cfg.serve_http_timeout)
+    if not 1 <= cfg.serve_http_timeout <= 3600:
+        raise serve.fail("http_timeout", "must be a number of seconds from 1 to 3600")
 
 
 class SettingsError(Exception):
