@@ -36,6 +36,8 @@ LOG = logging.getLogger("tuipacs.server.http")
 
 #: Seconds a kept-alive connection may stay idle before the next request.
 IDLE_TIMEOUT = 5.0
+#: Bytes an answer is written in (at least, but for its end).
+SEND_CHUNK = 256 * 1024
 #: Largest query string taken (a search's keys are short).
 MAX_QUERY = 16 * 1024
 
@@ -251,9 +253,7 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self.begin(status, {"Content-Type": content_type,
                             **({"Transfer-Encoding": "chunked"} if chunked else {})})  # fmt: skip
-        for data in _prepend(first, iterator):
-            if not data:
-                continue
+        for data in _coalesced(_prepend(first, iterator)):
             if chunked:
                 self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
             else:
@@ -277,6 +277,23 @@ class Handler(BaseHTTPRequestHandler):
 def _prepend(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield first
     yield from rest
+
+
+def _coalesced(pieces: Iterator[bytes], size: int = SEND_CHUNK) -> Iterator[bytes]:
+    """Small pieces (part headers, CRLFs) joined with the data around them: a few large
+    writes instead of many small packets."""
+    pending: list[bytes] = []
+    held = 0
+    for piece in pieces:
+        if not piece:
+            continue
+        pending.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield b"".join(pending)
+            pending, held = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 class WebHttpServer(HTTPServer):
@@ -354,6 +371,7 @@ class WebHttpServer(HTTPServer):
                 with self._open_lock:  # the plain socket is detached now
                     self._open.discard(plain)
                     self._open.add(request)
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.finish_request(request, client_address)
         except (OSError, ssl.SSLError) as exc:
             LOG.info("connection from %s ended: %s", client_address[0], type(exc).__name__)
