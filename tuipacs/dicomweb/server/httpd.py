@@ -103,7 +103,7 @@ class Handler(BaseHTTPRequestHandler):
         text = message or self.responses.get(code, ("error",))[0]
         self.close_connection = True
         try:
-            self._plain(code, f"{text}", {"Connection": "close"})
+            self._plain(code, text)  # begin() adds Connection: close
         except OSError:
             pass
         self._log_request(getattr(self, "command", None) or "-", getattr(self, "path", "") or "")
