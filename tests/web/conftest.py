@@ -11,7 +11,7 @@ from peers import SyntheticArchive, make_test_data
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
-from webkit import WebServe, cli, config_text
+from webkit import WebServe, config_text, start_loaded
 
 pytestmark = pytest.mark.net
 
@@ -48,19 +48,6 @@ def extra_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.save_as(j2k)
     return out
-
-
-def start_loaded(home: Path, files: list[Path], config: str) -> WebServe:
-    """Import ``files`` into a new home, then start the server on it."""
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.toml").write_text(config, encoding="utf-8")
-    folder = home.parent / f"{home.name}-in"
-    folder.mkdir()
-    for number, path in enumerate(files):
-        shutil.copy(path, folder / f"{number:04d}.dcm")
-    done = cli(home, "import", str(folder))
-    assert done.returncode == 0, done.stderr
-    return WebServe(home).start()
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from conftest import start_loaded
 from peers import SyntheticArchive, make_ct_study
 from webkit import (
     LOOPBACK,
@@ -29,6 +28,7 @@ from webkit import (
     multipart,
     raw,
     request,
+    start_loaded,
     status_of,
 )
 

@@ -11,10 +11,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import start_loaded
 from peers import SyntheticArchive
 from tlskit import Pki, make_pki
-from webkit import LOOPBACK, PASSWORD, USER, WebServe, basic, config_text, raw, status_of
+from webkit import (
+    LOOPBACK,
+    PASSWORD,
+    USER,
+    WebServe,
+    basic,
+    config_text,
+    raw,
+    start_loaded,
+    status_of,
+)
 
 from tuipacs.remote import client_for
 from tuipacs.remote.web_node import WebNode

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -95,6 +96,19 @@ class WebServe:
     def alive(self) -> bool:
         """Still running?"""
         return self.proc is not None and self.proc.poll() is None
+
+
+def start_loaded(home: Path, files: list[Path], config: str) -> WebServe:
+    """Import ``files`` into a new home, then start the server on it."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(config, encoding="utf-8")
+    folder = home.parent / f"{home.name}-in"
+    folder.mkdir()
+    for number, path in enumerate(files):
+        shutil.copy(path, folder / f"{number:04d}.dcm")
+    done = cli(home, "import", str(folder))
+    assert done.returncode == 0, done.stderr
+    return WebServe(home).start()
 
 
 def basic(user: str = USER, password: str = PASSWORD) -> dict[str, str]:
