@@ -13,8 +13,6 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 from webkit import WebServe, config_text, start_loaded
 
-pytestmark = pytest.mark.net
-
 #: pydicom test files: JPEG baseline, RLE, a 10-frame native MR, its JPEG 2000 lossless copy.
 EXTRA = [
     "SC_rgb_jpeg_dcmtk.dcm",

@@ -34,6 +34,8 @@ from webkit import (
 
 from tuipacs.store.archive import Archive
 
+pytestmark = pytest.mark.net
+
 
 def count_instances(web: WebServe) -> int:
     """Instances in the server's index."""

@@ -24,6 +24,8 @@ from webkit import PASSWORD, USER, WebServe
 
 from tuipacs.store.archive import Archive
 
+pytestmark = pytest.mark.net
+
 
 @pytest.fixture(scope="module")
 def orthanc(tmp_path_factory: pytest.TempPathFactory, shim: Path, web: WebServe

@@ -28,6 +28,8 @@ from webkit import (
 from tuipacs.remote import client_for
 from tuipacs.remote.web_node import WebNode
 
+pytestmark = pytest.mark.net
+
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
