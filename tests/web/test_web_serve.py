@@ -32,7 +32,6 @@ from tuipacs.remote.dicomweb import DicomWebClient
 from tuipacs.remote.web_node import WebNode
 from tuipacs.store.archive import Archive
 
-
 pytestmark = pytest.mark.net
 
 
