@@ -276,3 +276,19 @@ def test_slow_clients_are_cut(quick_web: WebServe) -> None:
     assert took < 15, "a client dripping its request line was never cut"
     assert request(f"{quick_web.url}/studies", headers=basic()).status == 200
     assert "Traceback" not in quick_web.log
+
+
+def test_anonymous_beyond_loopback_is_refused_before_listening(tmp_path: Path) -> None:
+    """An anonymous DICOMweb server on a non-loopback address needs allow_any; the refusal
+    comes before anything listens (192.0.2.1 is a documentation address: never bound)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        '[serve]\nallow = ["CT1@127.0.0.1"]\nhttp_allow_anonymous = true\n', encoding="utf-8"
+    )
+    from webkit import cli
+
+    done = cli(home, "serve", "--bind", "192.0.2.1", "--port", "0", "--http", "0", timeout=60)
+    assert done.returncode != 0
+    assert "refusing DICOMweb on 192.0.2.1 with http_allow_anonymous" in done.stderr
+    assert "listening" not in done.stderr and "Traceback" not in done.stderr

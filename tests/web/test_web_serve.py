@@ -178,6 +178,9 @@ def test_metadata_frames_rendered_with_dicomweb_client(
     assert "BulkDataURI" in item["7FE00010"] and "Value" not in item["7FE00010"]
     assert item["00100010"]["Value"] == [{"Alphabetic": "DOE^JOHN"}]
     series, sop = item["0020000E"]["Value"][0], item["00080018"]["Value"][0]
+    pixels = pydicom.dcmread(archived(web, sop)).PixelData
+    bulk = client.retrieve_bulkdata(item["7FE00010"]["BulkDataURI"])  # type: ignore[attr-defined]
+    assert bulk == [pixels]
     [frame] = client.retrieve_instance_frames(chest.uid, series, sop, frame_numbers=[1])  # type: ignore[attr-defined]
     assert frame == pydicom.dcmread(archived(web, sop)).PixelData
     # a 10-frame native instance: frames 2 and 7 are their slices of the pixel data

@@ -35,6 +35,10 @@ def _uid(text: str) -> str:
     return text
 
 
+def _has_port(host: str) -> bool:
+    return "]:" in host if host.startswith("[") else ":" in host
+
+
 class WebApp:
     """Answers requests over ``archive``; STOW-RS stores through ``backend``."""
 
@@ -54,6 +58,11 @@ class WebApp:
         host = (handler.headers.get("Host") or "").strip()
         if not _HOST_RE.match(host):
             host = self.fallback_host
+        elif not _has_port(host):
+            # no port: a client's quirk (dicomweb-client sends none) or the scheme's default
+            port = handler.server.server_address[1]
+            if port != {"http": 80, "https": 443}[self.scheme]:
+                host = f"{host}:{port}"
         return f"{self.scheme}://{host}{self.base}"
 
     def __call__(self, handler: Handler, method: str, path: list[str],

@@ -58,9 +58,11 @@ class WebServer:
         self._thread: threading.Thread | None = None
         self._spool_fd: int | None = None
         self._spool: Path | None = None
+        self._checked = False
 
-    def _check_exposure(self) -> None:
-        if is_loopback(self.bind):
+    def check(self) -> None:
+        """Refuse an exposure the config does not allow (before anything listens)."""
+        if self._checked or is_loopback(self.bind):
             return
         if self.settings.allow_anonymous and not (self.allow_any or self.tls_mode == "mutual"):
             raise ServerError(
@@ -71,10 +73,11 @@ class WebServer:
         if self.tls_mode == "off":
             LOG.warning("DICOMweb on %s over plain HTTP: credentials travel in clear "
                         '(set [serve] tls = "on")', self.bind)  # fmt: skip
+        self._checked = True
 
     def start(self) -> WebServer:
         """Listen and answer in the background; ServerError if it cannot."""
-        self._check_exposure()
+        self.check()
         context = None
         if self.tls_mode != "off":
             try:
@@ -145,13 +148,15 @@ def serve_with_http(
 
     Raises ServerError (one line) if either cannot start."""
     configure_logging()
-    web_settings(cfg)  # a missing password variable stops the start before anything listens
     done = threading.Event()
     previous = {s: signal.signal(s, lambda *_: done.set()) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        server = ArchiveServer(archive, cfg, aet=aet, port=port, bind=bind, sync=sync).start()
+        server = ArchiveServer(archive, cfg, aet=aet, port=port, bind=bind, sync=sync)
+        web = WebServer(server, cfg, http_port)  # settings read, secrets found
+        web.check()  # nothing listens yet
+        server.start()
         try:
-            web = WebServer(server, cfg, http_port).start()
+            web.start()
         except ServerError:
             server.stop()
             raise
