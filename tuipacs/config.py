@@ -23,6 +23,9 @@ Example::
     tls = "off"                 # off | on (TLS only) | mutual (callers need a certificate)
     max_associations = 32       # at once, overall
     max_associations_per_address = 16   # at once, from one address
+    http_auth = "basic"         # `serve --http`: basic (http_users) | token (http_tokens)
+    http_users = { reader = "env:READER_PW" }   # also http_allow_anonymous, http_max_body,
+                                # http_max_part, http_timeout (tuipacs.dicomweb.server.settings)
 
     [tls]                       # DICOM over TLS: our certificate and the CAs we trust
     certificate = "tls/cert.pem"   # relative paths are relative to this file's folder
@@ -54,6 +57,7 @@ from tuipacs import locations
 from tuipacs.dicom.errors import NodeError
 from tuipacs.dicom.nodes import LocalAE, Node, parse_node_spec
 from tuipacs.dicom.tls import SERVER_MODES, TlsFiles
+from tuipacs.dicomweb.server.settings import read_http_keys
 from tuipacs.remote import web_node
 from tuipacs.remote.web_node import AnyNode
 
@@ -99,6 +103,13 @@ class Config:
     serve_max_per_address: int = field(
         default=16, metadata={"key": "max_associations_per_address"}
     )
+    serve_http_auth: str = "basic"
+    serve_http_users: dict[str, str] = field(default_factory=dict)
+    serve_http_tokens: list[str] = field(default_factory=list)
+    serve_http_allow_anonymous: bool = False
+    serve_http_max_body: int = 2 << 30
+    serve_http_max_part: int = 1 << 30
+    serve_http_timeout: int = 30
     tls: TlsFiles = field(default_factory=TlsFiles)
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
@@ -318,6 +329,7 @@ def _from_data(path: Path, text: str, data: dict[str, Any]) -> Config:
         setattr(cfg, attr, value)
     if cfg.serve_tls not in SERVER_MODES:
         raise serve.fail("tls", f"must be one of {', '.join(SERVER_MODES)}")
+    read_http_keys(serve, cfg, parse_size)
     nodes = top.get("nodes", dict, {})
     for name, table in nodes.items():
         if not isinstance(table, dict):

@@ -22,6 +22,13 @@ def register(sub: Subparsers) -> None:
         "--bind", help="address to listen on (default: config [serve] bind, 127.0.0.1)"
     )
     srv.add_argument(
+        "--http",
+        type=int,
+        metavar="PORT",
+        help="also serve DICOMweb (QIDO-RS, WADO-RS, STOW-RS) on this port, under /dicom-web "
+        "(auth from [serve] http_auth; 0 picks a free port)",
+    )
+    srv.add_argument(
         "--no-sync",
         action="store_true",
         help="answer before each image is fsynced (faster; a power cut may lose the last images)",
@@ -36,6 +43,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     archive = open_archive()
     try:
         sync = False if args.no_sync else None
+        if args.http is not None:
+            if not 0 <= args.http <= 65535:
+                raise CliError(f"--http {args.http}: a port is 0-65535")
+            from tuipacs.dicomweb.server.run import serve_with_http
+
+            return serve_with_http(
+                archive, cfg, http_port=args.http, aet=args.aet, port=args.port,
+                bind=args.bind, sync=sync,
+            )  # fmt: skip
         return serve(archive, cfg, aet=args.aet, port=args.port, bind=args.bind, sync=sync)
     except ServerError as exc:
         raise CliError(str(exc)) from exc
