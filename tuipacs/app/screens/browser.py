@@ -104,7 +104,7 @@ def _bindings() -> list[BindingType]:
             tooltip="show or hide the series thumbnails (a click on one opens it)"),
         Key("f5,ctrl+r", "refresh", "Refresh", section=find, tooltip="list the archive again"),
         Key("r", "remote_query", "Query node", section=remote,
-            tooltip="query a node: configured name or AE@host:port, name, ID, date, modality"),
+            tooltip="query a node: configured name, AE@host:port or URL, name, ID, date, modality"),
         Key("g", "retrieve", "Retrieve", section=remote,
             tooltip="on a remote study: retrieve it into the local archive"),
         Key("x", "cancel_retrieve", "Cancel retrieve", section=remote,

@@ -23,7 +23,8 @@ FIELDS = (
 
 @dataclass(frozen=True)
 class QueryRequest:
-    """What the form asks for: a node (configured name or AE@host:port) and match keys."""
+    """What the form asks for: a node (configured name, AE@host:port or a DICOMweb URL) and
+    match keys."""
 
     node: str
     keys: dict[str, str] = field(default_factory=dict)
@@ -68,9 +69,10 @@ class QueryScreen(ModalScreen[QueryRequest | None]):
                     yield Select(options, prompt="no configured nodes", id="q-node")
                 else:
                     yield Select(options, value=chosen, allow_blank=False, id="q-node")
-                yield Label("or AE@host:port")
+                yield Label("or AE@host:port / URL")
                 spec = last_node if last_node and last_node not in self.nodes else ""
-                yield Input(value=spec, placeholder="PACS@10.0.0.5:104", id="q-spec")
+                example = "PACS@10.0.0.5:104 or https://host/dicom-web"
+                yield Input(value=spec, placeholder=example, id="q-spec")
                 for input_id, label, placeholder, keyword in FIELDS:
                     yield Label(label)
                     value = self.last.keys.get(keyword, "") if self.last else ""
@@ -88,7 +90,7 @@ class QueryScreen(ModalScreen[QueryRequest | None]):
         node = spec or (selected if isinstance(selected, str) else "")
         if not node:
             self.query_one("#query-error", Static).update(
-                "choose a configured node or type AE@host:port"
+                "choose a configured node or type AE@host:port or a DICOMweb URL"
             )
             return None
         values = {i.id or "": i.value for i in self.query(Input)}
