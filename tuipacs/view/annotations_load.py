@@ -53,6 +53,8 @@ class LoadedAnnotations:
 
     study: StudyAnnotations = field(default_factory=StudyAnnotations)
     sop_by_path: dict[str, str] = field(default_factory=dict)
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """(rows, columns) of each image by SOP Instance UID."""
 
 
 def _planes(images: list[InstanceRow]) -> list[ImagePlane]:
@@ -84,6 +86,8 @@ def load_study(archive: Archive, study_uid: str) -> LoadedAnnotations:
             else:
                 images.append(row)
                 loaded.sop_by_path[str(row.path)] = row.sop_uid
+                if row.rows and row.columns:
+                    loaded.sizes[row.sop_uid] = (row.rows, row.columns)
     if not objects:
         return loaded
     if len(objects) > MAX_OBJECTS:

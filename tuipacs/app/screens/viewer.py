@@ -19,6 +19,7 @@ from textual.widgets import Footer, Static
 from tuipacs.app.messages import FrameFailed, FrameRendered, LoadFailed, SeriesGrew, SeriesOpened
 from tuipacs.app.screens import viewer_shown
 from tuipacs.app.screens.documents import DocumentOpened, show_document
+from tuipacs.app.screens.viewer_annotations import ViewerAnnotations
 from tuipacs.app.screens.viewer_cine import Cine
 from tuipacs.app.screens.viewer_keys import SECTIONS, ViewerKeys, viewer_bindings
 from tuipacs.app.screens.viewer_measure import ViewerMeasure
@@ -46,7 +47,9 @@ STATUS_EVERY = 1.0
 HALF_CELL = CellSize(1, 2)
 
 
-class ViewerScreen(ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, Screen[None]):
+class ViewerScreen(
+    ViewerAnnotations, ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, Screen[None]
+):
     """One study: its series one at a time, with window/level, zoom, cine, probe,
     measurements and tags."""
 
@@ -101,6 +104,7 @@ class ViewerScreen(ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, Screen[N
         """Keep the status line (link figures) up to date."""
         self.set_interval(STATUS_EVERY, self.update_status)
         self.update_status()
+        self.load_annotations()
 
     def update_status(self) -> None:
         """The status line: backend, quality setting and the link as measured."""
@@ -201,6 +205,7 @@ class ViewerScreen(ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, Screen[N
         ``motion``: the interval the reader asks frames at while the picture moves."""
         if self.store is None:
             return
+        self.apply_presentation()
         self.requested_seq += 1
         state = self.state
         window = state.window if state.window_name != "file" else None
@@ -251,7 +256,7 @@ class ViewerScreen(ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, Screen[N
         array, aspect = rendered.array, rendered.aspect
         tag = request if request is not None else self.displayed
         if tag is not None and self.frame is not None:
-            drawn = self.measured_picture(tag)
+            drawn = self.measured_picture(tag, self.annotation_layer(tag))
             if drawn is not None:
                 array, aspect = drawn
         motion = request.motion if request is not None else None
@@ -307,7 +312,7 @@ class ViewerScreen(ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, Screen[N
             info, state, frame, rendered, zoom, self.probe_text(), self.cine.noting,
             preview=self.displayed_preview,
         )  # fmt: skip
-        texts = self.measure_corners(texts)
+        texts = self.annotation_corners(self.measure_corners(texts))
         self.viewport.set_texts(texts, edge_labels(self.info, state.orientation))
         self.update_panel()
 
