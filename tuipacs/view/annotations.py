@@ -219,6 +219,28 @@ def numbers(value: Any, limit: int = MAX_POINTS * 3) -> list[float] | None:
     return values
 
 
+def value_count(dataset: Any, keyword: str) -> int:
+    """How many values element ``keyword`` holds, counted in its raw bytes when pydicom has
+    not converted it yet (converting 3 million decimal strings takes seconds); 0 when absent."""
+    try:
+        element = dataset.get_item(keyword)
+    except Exception:
+        return 0
+    if element is None or element.value is None:
+        return 0
+    value = element.value
+    if isinstance(value, bytes):
+        if element.VR in ("FL", "OF"):
+            return len(value) // 4
+        if element.VR in ("FD", "OD"):
+            return len(value) // 8
+        return value.count(b"\\") + 1 if value.strip(b" \x00") else 0
+    try:
+        return len(value) if not isinstance(value, (str, int, float)) else 1
+    except TypeError:
+        return 1
+
+
 def text_of(dataset: Any, keyword: str) -> str:
     """Element ``keyword`` as a short, clean, single-line text ('' when absent)."""
     try:
@@ -360,6 +382,9 @@ def _annotation(
     graphics: list[Graphic] = []
     for graphic in items(item, "GraphicObjectSequence"):
         units = text_of(graphic, "GraphicAnnotationUnits").upper()
+        if value_count(graphic, "GraphicData") > 2 * max(0, budget[0]):
+            budget[0] = -1
+            continue
         data = numbers(graphic.get("GraphicData"), 2 * max(0, budget[0]))
         if not data or len(data) % 2:
             continue
@@ -405,6 +430,10 @@ def add_gsps(study: StudyAnnotations, ds: Any) -> None:
         for key in targets[:MAX_GRAPHICS]:
             study.at(key).graphics.extend(graphics)
             study.at(key).labels.extend(labels)
+    if budget[0] < 0:
+        study.problems.append(
+            f"a presentation state has over {MAX_POINTS} points: the rest are left out"
+        )
 
 
 def keys_of(images: Iterable[ImageKey]) -> set[str]:

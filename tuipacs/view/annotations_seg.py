@@ -34,6 +34,7 @@ from tuipacs.view.annotations import (
     numbers,
     palette,
     text_of,
+    value_count,
 )
 
 MAX_SEG_PIXELS = 1 << 27
@@ -238,9 +239,11 @@ def add_rtstruct(study: StudyAnnotations, ds: Any, planes: list[ImagePlane]) -> 
         for contour in items(roi, "ContourSequence"):
             if text_of(contour, "ContourGeometricType").upper() not in ("CLOSED_PLANAR", ""):
                 continue
+            if value_count(contour, "ContourData") > 3 * max(0, budget):
+                cut = True
+                continue
             data = numbers(contour.get("ContourData"), 3 * max(0, budget))
             if data is None or len(data) < 9 or len(data) % 3:
-                cut = cut or (data is None and contour.get("ContourData") is not None)
                 continue
             budget -= len(data) // 3
             index.place(study, np.asarray(data).reshape(-1, 3), colour)
