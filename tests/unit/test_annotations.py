@@ -36,7 +36,7 @@ from tuipacs.view.annotation_draw import (
     mask_on_grid,
     next_mode,
 )
-from tuipacs.view.annotations import ALL_FRAMES, StudyAnnotations, cielab_to_rgb
+from tuipacs.view.annotations import ALL_FRAMES, StudyAnnotations, add_gsps, cielab_to_rgb
 from tuipacs.view.annotations_load import LoadedAnnotations, load_study
 from tuipacs.view.annotations_seg import add_seg
 from tuipacs.view.measure_draw import source_mapper
@@ -237,3 +237,35 @@ def test_rtstruct_with_a_million_points_is_bounded(kit: Kit, tmp_path: Path) -> 
     assert all(not found.contours for found in study.images.values())
     (problem,) = study.problems
     assert "over 200000 contour points" in problem
+
+
+def test_gsps_spatial_transformation_displayed_area_and_display_units(kit: Kit) -> None:
+    ds = pydicom.dcmread(kit.gsps)
+    ds.ImageRotation, ds.ImageHorizontalFlip = 90, "Y"
+    area = ds.DisplayedAreaSelectionSequence[0]
+    area.DisplayedAreaTopLeftHandCorner = [11, 21]  # column, row; 1\1 is the first pixel
+    area.DisplayedAreaBottomRightHandCorner = [40, 50]
+    graphic = ds.GraphicAnnotationSequence[0].GraphicObjectSequence[0]
+    graphic.GraphicAnnotationUnits = "DISPLAY"
+    graphic.GraphicData = [0.0, 0.0, 0.5, 1.0]
+    study = StudyAnnotations()
+    add_gsps(study, ds)
+    found = study.of((uid(kit, 1), 0))
+    assert found is not None and found.presentation is not None
+    assert found.presentation.orientation == Orientation(1, True, False)
+    assert found.presentation.area == (20.0, 10.0, 50.0, 40.0)  # top, left, bottom, right
+    # fractions of the displayed area: its top left corner, then the middle of its bottom
+    assert found.graphics[0].points == ((9.5, 19.5), (24.5, 49.5))
+
+
+def test_gsps_with_a_million_points_is_one_line(kit: Kit) -> None:
+    ds = pydicom.dcmread(kit.gsps)
+    graphic = ds.GraphicAnnotationSequence[0].GraphicObjectSequence[0]
+    graphic.GraphicData = [1.0] * 2_000_000
+    study = StudyAnnotations()
+    add_gsps(study, ds)
+    found = study.of((uid(kit, 1), 0))
+    assert found is not None and found.graphics == []
+    assert [label.text for label in found.labels] == ["lesion"]  # the rest is kept
+    (problem,) = study.problems
+    assert "over 200000 points" in problem

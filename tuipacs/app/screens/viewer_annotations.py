@@ -56,7 +56,7 @@ def annotation_keys() -> list[BindingType]:
         Key("A", "annotations", "annotations", show=False, section=SECTION,
             tooltip="presentation-state annotations on / off"),
         Key("G", "gsps_window", "GSPS window", show=False, section=SECTION,
-            tooltip="the presentation state's window and view on / off (annotations only)"),
+            tooltip="GSPS window and view on / off (off: annotations only)"),
         Key("S", "segments", "segments", show=False, section=SECTION,
             tooltip="segments and contours: outline, fill, off"),
     ]  # fmt: skip
