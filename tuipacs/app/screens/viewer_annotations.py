@@ -27,6 +27,7 @@ from textual.message import Message
 
 from tuipacs.app.keymap import Key
 from tuipacs.imaging.voi import Window
+from tuipacs.safe_text import clean
 from tuipacs.view.annotation_draw import (
     OFF,
     OUTLINE,
@@ -109,8 +110,11 @@ class ViewerAnnotations:
         screen = _screen(self)
         self.annotations = message.loaded
         problems = message.loaded.study.problems
-        if problems:
-            screen.notify(problems[0], severity="warning", timeout=8)
+        if problems:  # one line, cleaned: a reason may quote the file
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            screen.notify(
+                clean(problems[0])[:200] + more, severity="warning", timeout=8, markup=False
+            )
         screen.request_render()
 
     # -- the image on screen -------------------------------------------------------------------
