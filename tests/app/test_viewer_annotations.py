@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pydicom
 import pytest
 from annotationkit import SIZE, WINDOW, Kit, make
 from apphelpers import open_study, settle, until
@@ -21,6 +22,7 @@ from tuipacs.store.archive import Archive
 from tuipacs.store.importer import import_paths
 from tuipacs.view.annotation_draw import boundary
 from tuipacs.view.annotations import GSPS_COLOUR
+from tuipacs.view.viewport import Orientation
 
 CYAN = (0, 255, 255)
 
@@ -105,3 +107,32 @@ async def test_gsps_seg_and_rtstruct_over_the_images(
         await press(pilot, "G")  # the GSPS's window again
         assert screen.state.window is not None
         assert (screen.state.window.center, screen.state.window.width) == WINDOW
+
+
+async def test_gsps_rotation_flip_and_displayed_area_applied(tmp_path: Path, make_app: Any) -> None:
+    kit = make(tmp_path / "files")
+    ds = pydicom.dcmread(kit.gsps)
+    ds.ImageRotation, ds.ImageHorizontalFlip = 90, "Y"
+    area = ds.DisplayedAreaSelectionSequence[0]
+    area.DisplayedAreaTopLeftHandCorner = [11, 21]  # columns 10..40, rows 20..50
+    area.DisplayedAreaBottomRightHandCorner = [40, 50]
+    ds.save_as(kit.gsps, enforce_file_format=True)
+    archive = Archive.open(tmp_path / "archive")
+    assert import_paths(archive, [*kit.ct_paths, kit.gsps]).added == 4
+    try:
+        app = make_app(archive)
+        async with app.run_test(size=(160, 50)) as pilot:
+            screen = await open_study(pilot, 0)
+            await until(pilot, lambda: screen.annotations is not None, "the annotations")
+            await press(pilot, "j")
+            assert screen.state.orientation == Orientation(1, True, False)
+            assert screen.rendered is not None
+            region = screen.rendered.region
+            # the area's centre (row 35, column 25) turned a quarter clockwise, then mirrored
+            centre = (region.top + region.height / 2, region.left + region.width / 2)
+            assert abs(centre[0] - 25) < 1 and abs(centre[1] - 35) < 1
+            assert abs(min(region.height, region.width) - 30) < 1  # the area just fits
+            await press(pilot, "G")  # annotations only: the reader's fitted, upright view
+            assert screen.state.orientation == Orientation() and screen.state.zoom == 1.0
+    finally:
+        archive.close()

@@ -175,6 +175,7 @@ class ViewerScreen(
         overlays, count = self.state.overlays, len(message.images)
         self.state = self.settings.session.reopen(message.series_uid, self.loader.index, count)
         self.state.overlays = overlays
+        self.forget_presentation()
         self.frame = None
         self.info = None
         self.request_render()

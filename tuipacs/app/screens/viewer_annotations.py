@@ -146,6 +146,11 @@ class ViewerAnnotations:
         state.orientation = presentation.orientation
         state.zoom, state.pan = self._area_view(presentation)
 
+    def forget_presentation(self) -> None:
+        """Another series opened with its own view: its GSPS applies afresh."""
+        self._applied = None
+        self._reader = None
+
     def _area_view(self, presentation: Presentation) -> tuple[float, tuple[float, float]]:
         """Zoom and pan that show the presentation's displayed area (fit: the whole image)."""
         screen = _screen(self)
