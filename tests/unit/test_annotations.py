@@ -33,10 +33,17 @@ from tuipacs.view.annotation_draw import (
     boundary,
     draw_image_annotations,
     draw_mask,
+    draw_masks,
     mask_on_grid,
     next_mode,
 )
-from tuipacs.view.annotations import ALL_FRAMES, StudyAnnotations, add_gsps, cielab_to_rgb
+from tuipacs.view.annotations import (
+    ALL_FRAMES,
+    Mask,
+    StudyAnnotations,
+    add_gsps,
+    cielab_to_rgb,
+)
 from tuipacs.view.annotations_load import LoadedAnnotations, load_study
 from tuipacs.view.annotations_seg import add_seg
 from tuipacs.view.measure_draw import source_mapper
@@ -158,7 +165,7 @@ def test_contour_and_polyline_drawn_where_expected(kit: Kit, loaded: LoadedAnnot
     found.masks.clear()
     to_grid = source_mapper((SIZE, SIZE), 1.0, Orientation(), (0, 0), (REPEAT, REPEAT))
     rgb = np.zeros((SIZE * REPEAT, SIZE * REPEAT, 3), dtype=np.uint8)
-    draw_image_annotations(rgb, found, to_grid, lambda m: m.pixels, graphics=True)
+    draw_image_annotations(rgb, found, to_grid, lambda labels: labels, graphics=True)
     cyan = np.all(rgb == (0, 255, 255), axis=2)
     # the contour's corners (20, 20) and (44, 40) at the grid pixel of their centres
     top, left = int((20 + 0.5) * REPEAT), int((20 + 0.5) * REPEAT)
@@ -174,7 +181,7 @@ def test_contour_and_polyline_drawn_where_expected(kit: Kit, loaded: LoadedAnnot
     row = int((11.5 + 0.5) * REPEAT)
     assert magenta[row, int(10 * REPEAT) : int(40 * REPEAT)].all()
     hidden = np.zeros_like(rgb)
-    draw_image_annotations(hidden, found, to_grid, lambda m: m.pixels, graphics=False)
+    draw_image_annotations(hidden, found, to_grid, lambda labels: labels, graphics=False)
     assert not np.all(hidden == (255, 96, 255), axis=2).any()  # annotations off
 
 
@@ -269,3 +276,26 @@ def test_gsps_with_a_million_points_is_one_line(kit: Kit) -> None:
     assert [label.text for label in found.labels] == ["lesion"]  # the rest is kept
     (problem,) = study.problems
     assert "over 200000 points" in problem
+
+
+def test_many_segments_drawn_in_one_pass_each_in_its_colour() -> None:
+    masks = []
+    for number in range(1, 21):  # 20 squares of 3 x 3 pixels along the diagonal
+        pixels = np.zeros((SIZE, SIZE), dtype=bool)
+        pixels[number * 3 : number * 3 + 3, number * 3 : number * 3 + 3] = True
+        masks.append(Mask(number, pixels, (number * 12, 255 - number * 12, 7)))
+    region = Region(0.0, 0.0, float(SIZE), float(SIZE))
+    size = (SIZE * REPEAT, SIZE * REPEAT)
+    rgb = np.zeros((*size, 3), dtype=np.uint8)
+
+    def to_grid(labels: np.ndarray) -> np.ndarray:
+        return mask_on_grid(labels, (SIZE, SIZE), Orientation(), region, size)
+
+    draw_masks(rgb, masks, to_grid, OUTLINE)
+    for mask in masks:
+        rows, cols = np.nonzero(np.all(rgb == mask.colour, axis=2))
+        edge = boundary(mask.pixels)
+        assert len(rows) > 0 and edge[rows // REPEAT, cols // REPEAT].all()
+        shown = np.zeros_like(mask.pixels)
+        shown[rows // REPEAT, cols // REPEAT] = True
+        assert np.array_equal(shown, edge)

@@ -70,17 +70,64 @@ def boundary(mask: np.ndarray) -> np.ndarray:
     return mask & ~inner
 
 
+def label_boundary(labels: np.ndarray) -> np.ndarray:
+    """The labelled pixels (> 0) with a 4-neighbour of another label (or none, or the
+    picture's edge): each segment's outline, where two touch both of theirs."""
+    padded = np.pad(labels, 1, constant_values=0)
+    centre = padded[1:-1, 1:-1]
+    same = (
+        (padded[:-2, 1:-1] == centre)
+        & (padded[2:, 1:-1] == centre)
+        & (padded[1:-1, :-2] == centre)
+        & (padded[1:-1, 2:] == centre)
+    )
+    return (labels > 0) & ~same
+
+
+def _paint(rgb: np.ndarray, labels: np.ndarray, colours: np.ndarray, mode: str) -> None:
+    """Labelled grid pixels painted with ``colours[label]`` (uint16 rows): outline, or a
+    translucent fill (integer blend) and the outline."""
+    if mode == OFF:
+        return
+    inside = labels > 0
+    if not inside.any():
+        return
+    if mode == FILL:
+        alpha = round(FILL_ALPHA * 256)
+        part = rgb[inside].astype(np.uint16)
+        ink = colours[labels[inside]]
+        rgb[inside] = ((part * (256 - alpha) + ink * alpha) >> 8).astype(np.uint8)
+    edge = label_boundary(labels)
+    rgb[edge] = colours[labels[edge]].astype(np.uint8)
+
+
 def draw_mask(
     rgb: np.ndarray, grid_mask: np.ndarray, colour: tuple[int, int, int], mode: str
 ) -> None:
     """One segment on the grid picture ``rgb`` in place: outline, or fill and outline."""
-    if mode == OFF or not grid_mask.any():
+    colours = np.asarray([(0, 0, 0), colour], dtype=np.uint16)
+    _paint(rgb, grid_mask.astype(np.uint16), colours, mode)
+
+
+def draw_masks(
+    rgb: np.ndarray,
+    masks: list[Mask],
+    labels_to_grid: Callable[[np.ndarray], np.ndarray],
+    mode: str,
+) -> None:
+    """Every segment of an image in one pass, whatever their number: their masks become
+    one label image (a later segment over an earlier one where they overlap), taken to
+    the grid once, then painted (:func:`_paint`)."""
+    if mode == OFF or not masks:
         return
-    ink = np.asarray(colour, dtype=np.float64)
-    if mode == FILL:
-        part = rgb[grid_mask].astype(np.float64)
-        rgb[grid_mask] = np.round(part * (1 - FILL_ALPHA) + ink * FILL_ALPHA).astype(np.uint8)
-    rgb[boundary(grid_mask)] = ink.astype(np.uint8)
+    shape = masks[0].pixels.shape
+    labels = np.zeros(shape, dtype=np.uint16)
+    colours = np.zeros((len(masks) + 1, 3), dtype=np.uint16)
+    for number, mask in enumerate(masks, 1):
+        pixels = mask.pixels if mask.pixels.shape == shape else nearest(mask.pixels, shape)
+        labels[pixels] = number
+        colours[number] = mask.colour
+    _paint(rgb, labels_to_grid(labels), colours, mode)
 
 
 def draw_texts(rgb: np.ndarray, texts: list[tuple[str, GridPoint, tuple[int, int, int]]]) -> None:
@@ -100,17 +147,15 @@ def draw_image_annotations(
     rgb: np.ndarray,
     found: ImageAnnotations,
     to_grid: SourceToGrid,
-    mask_to_grid: Callable[[Mask], np.ndarray],
+    labels_to_grid: Callable[[np.ndarray], np.ndarray],
     *,
     graphics: bool = True,
     segments: str = OUTLINE,
 ) -> None:
     """Everything of one image on its grid picture ``rgb`` in place: segments (by
-    ``segments`` mode), contours (unless segments are off), and GSPS graphics and texts
-    (when ``graphics``)."""
-    if segments != OFF:
-        for mask in found.masks:
-            draw_mask(rgb, mask_to_grid(mask), mask.colour, segments)
+    ``segments`` mode; ``labels_to_grid`` takes a source label image to the grid),
+    contours (unless segments are off), and GSPS graphics and texts (when ``graphics``)."""
+    draw_masks(rgb, found.masks, labels_to_grid, segments)
     lines: list[Graphic] = []
     if segments != OFF:
         lines.extend(found.contours)

@@ -36,7 +36,7 @@ from tuipacs.view.annotation_draw import (
     mask_on_grid,
     next_mode,
 )
-from tuipacs.view.annotations import ImageAnnotations, Mask, Presentation
+from tuipacs.view.annotations import ImageAnnotations, Presentation
 from tuipacs.view.annotations_load import LoadedAnnotations, load_study
 from tuipacs.view.frames import MAX_DISPLAY
 from tuipacs.view.overlay_text import Corners
@@ -199,9 +199,9 @@ class ViewerAnnotations:
         graphics, mode = self.show_graphics, self.segment_mode
 
         def layer(rgb: np.ndarray, to_grid: SourceToGrid) -> None:
-            def grid_mask(mask: Mask) -> np.ndarray:
+            def grid_mask(labels: np.ndarray) -> np.ndarray:
                 size = (rgb.shape[0], rgb.shape[1])
-                return mask_on_grid(mask.pixels, values_shape, orientation, region, size)
+                return mask_on_grid(labels, values_shape, orientation, region, size)
 
             draw_image_annotations(rgb, found, to_grid, grid_mask, graphics=graphics, segments=mode)
 
