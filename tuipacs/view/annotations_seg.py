@@ -11,9 +11,11 @@
   contains it within half a slice thickness, mapped to pixels by the image's position,
   orientation and pixel spacing. Colours from ROIDisplayColor, else the palette.
 
-highdicom decodes SEG too (``Segmentation.from_dataset``); it is not used at run time here:
-it builds a dense array of every source frame, which a hostile header sizes, and it refuses
-SEGs with small defects that a viewer can still show.
+highdicom decodes SEG too (``Segmentation.from_dataset``, ``get_pixels_by_source_instance``)
+and builds the test objects; at run time the few pydicom lines here serve better: the
+claimed size is checked before anything is decoded, frames are matched to the study's
+images by source or position as they are, and each frame that matches no image (or has
+another size) is left out with one line while the rest still shows.
 """
 
 from __future__ import annotations
