@@ -13,7 +13,7 @@ import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.sr.codedict import codes
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
 SIZE = 64
 SLICES = 3
@@ -244,3 +244,30 @@ def make(folder: Path) -> Kit:
     gsps.BodyPartExamined = "CHEST"  # dciodvfy asks for Laterality without it
     gsps.save_as(pr_path, enforce_file_format=True)
     return Kit(cts, paths, seg_path, rt_path, pr_path, mask)
+
+
+def rtstruct_with_points(cts: list[Dataset], count: int, path: Path) -> None:
+    """An RTSTRUCT file whose one contour has ``count`` points on slice 2, written without
+    holding them as numbers: the file is saved with a small contour (sequences and items of
+    undefined length), then its ContourData bytes are replaced by ``count`` copies of one
+    point's text (a 10^6 point list as pydicom values takes over a GiB)."""
+    small = contour_mm(cts[1], CONTOUR_PIXELS)
+    ds = rtstruct(cts, small, (255, 0, 0))
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    ds["ROIContourSequence"].is_undefined_length = True
+    for roi in ds.ROIContourSequence:
+        roi.is_undefined_length_sequence_item = True
+        roi["ContourSequence"].is_undefined_length = True
+        for item in roi.ContourSequence:
+            item.is_undefined_length_sequence_item = True
+            item.NumberOfContourPoints = min(count, 2**31 - 1)
+    ds.save_as(path, enforce_file_format=True)
+    data = path.read_bytes()
+    tag = b"\x06\x30\x50\x00"  # (3006,0050) Contour Data, implicit VR little endian
+    at = data.index(tag)
+    length = int.from_bytes(data[at + 4 : at + 8], "little")
+    point = "\\".join(f"{v:g}" for v in small[:3]).encode("ascii")
+    value = b"\\".join([point] * count)
+    value += b" " * (len(value) % 2)
+    head = tag + len(value).to_bytes(4, "little")
+    path.write_bytes(data[:at] + head + value + data[at + 8 + length :])
