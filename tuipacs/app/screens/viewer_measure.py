@@ -51,6 +51,7 @@ from tuipacs.view.overlay_text import Corners
 from tuipacs.view.probe import centre_probe, in_array, probe_in_picture
 from tuipacs.view.render import RenderRequest
 from tuipacs.view.scalebar import mm_per_cell, scale_bar
+from tuipacs.view.viewport import Orientation
 
 if TYPE_CHECKING:
     from tuipacs.app.screens.viewer import ViewerScreen
@@ -98,6 +99,25 @@ def measure_keys() -> list[BindingType]:
             tooltip="show / hide the measurement panel",
         ),
     ]
+
+
+def _under(
+    layer: Layer | None,
+    values_shape: tuple[int, int],
+    scale: float,
+    orientation: Orientation,
+    crop: tuple[float, float],
+) -> Callable[[np.ndarray, tuple[float, float]], None] | None:
+    """What draws ``layer`` into a grid picture with its grid scale (None without one)."""
+    if layer is None:
+        return None
+    drawn = layer
+
+    def under(rgb: np.ndarray, grid_scale: tuple[float, float]) -> None:
+        origin = (int(crop[0]), int(crop[1]))
+        drawn(rgb, source_mapper(values_shape, scale, orientation, origin, grid_scale))
+
+    return under
 
 
 def _screen(mixin: ViewerMeasure) -> ViewerScreen:
@@ -307,30 +327,13 @@ class ViewerMeasure:
             )
             return plan(items, pending, cursor, to_grid)
 
-        def under(rgb: np.ndarray, grid_scale: tuple[float, float]) -> None:
-            if layer is not None:
-                crop_origin = (int(crop[0]), int(crop[1]))
-                layer(
-                    rgb,
-                    source_mapper(
-                        values_shape, frame.scale, request.orientation, crop_origin, grid_scale
-                    ),
-                )
-
         where = None
         if probe is not None:
             point = probe_in_picture(frame, request.orientation, probe)
             where = in_array(rendered, point) if point is not None else None
-        return annotated(
-            rendered.array,
-            rendered.aspect,
-            image.backend,
-            box,
-            image.cell_size,
-            drawing_of,
-            where,
-            under,
-        )
+        under = _under(layer, values_shape, frame.scale, request.orientation, crop)
+        picture = (rendered.array, rendered.aspect, image.backend, box, image.cell_size)
+        return annotated(*picture, drawing_of, where, under)
 
     def measure_corners(self, corners: Corners) -> Corners:
         """The corner texts with the tool's state (bottom right) and the scale bar (bottom
