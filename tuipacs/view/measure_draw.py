@@ -284,10 +284,14 @@ def annotated(
     cell: CellSize,
     drawing_of: Callable[[tuple[float, float]], Drawing],
     probe: GridPoint | None = None,
+    under: Callable[[np.ndarray, tuple[float, float]], None] | None = None,
 ) -> tuple[np.ndarray, float]:
     """``array`` on its grid with the drawing ``drawing_of(grid scale)`` and, when
-    ``probe`` (row, col of ``array``, continuous) is in it, the crosshair on that pixel."""
+    ``probe`` (row, col of ``array``, continuous) is in it, the crosshair on that pixel;
+    ``under(rgb, grid scale)`` draws first (a study's annotations, under the measurements)."""
     rgb, grid_aspect, grid_scale = grid_pixels(array, aspect, backend, box, cell)
+    if under is not None:
+        under(rgb, grid_scale)
     draw(rgb, drawing_of(grid_scale))
     rows, cols = array.shape[:2]
     if probe is not None:

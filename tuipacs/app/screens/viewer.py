@@ -19,6 +19,7 @@ from textual.widgets import Footer, Static
 from tuipacs.app.messages import FrameFailed, FrameRendered, LoadFailed, SeriesGrew, SeriesOpened
 from tuipacs.app.screens import viewer_shown
 from tuipacs.app.screens.documents import DocumentOpened, show_document
+from tuipacs.app.screens.viewer_annotations import ViewerAnnotations
 from tuipacs.app.screens.viewer_cine import Cine
 from tuipacs.app.screens.viewer_keys import SECTIONS, ViewerKeys, viewer_bindings
 from tuipacs.app.screens.viewer_measure import ViewerMeasure
@@ -51,10 +52,17 @@ HALF_CELL = CellSize(1, 2)
 
 
 class ViewerScreen(
-    ViewerMeasure, ViewerProbe, ViewerMpr, ViewerKeys, ViewerMouse, ViewerPriors, Screen[None]
+    ViewerAnnotations,
+    ViewerMeasure,
+    ViewerProbe,
+    ViewerMpr,
+    ViewerKeys,
+    ViewerMouse,
+    ViewerPriors,
+    Screen[None],
 ):
     """One study: its series one at a time, with window/level, zoom, cine, probe,
-    measurements, reformats, priors and tags."""
+    measurements, reformats, annotations (GSPS, SEG, RTSTRUCT), priors and tags."""
 
     BINDINGS = viewer_bindings() + mpr_bindings()
 
@@ -114,6 +122,7 @@ class ViewerScreen(
         """Keep the status line (link figures) up to date."""
         self.set_interval(STATUS_EVERY, self.update_status)
         self.update_status()
+        self.load_annotations()
 
     def update_status(self) -> None:
         """The status line: backend, quality setting and the link as measured."""
@@ -188,6 +197,7 @@ class ViewerScreen(
         overlays, count = self.state.overlays, len(message.images)
         self.state = self.settings.session.reopen(message.series_uid, self.loader.index, count)
         self.state.overlays = overlays
+        self.forget_presentation()
         self.frame = None
         self.info = None
         self.request_render()
@@ -218,6 +228,7 @@ class ViewerScreen(
         ``motion``: the interval the reader asks frames at while the picture moves."""
         if self.store is None:
             return
+        self.apply_presentation()
         self.requested_seq += 1
         state = self.state
         window = state.window if state.window_name != "file" else None
@@ -269,7 +280,7 @@ class ViewerScreen(
         array, aspect = rendered.array, rendered.aspect
         tag = request if request is not None else self.displayed
         if tag is not None and self.frame is not None:
-            drawn = self.measured_picture(tag)
+            drawn = self.measured_picture(tag, self.annotation_layer(tag))
             if drawn is not None:
                 array, aspect = drawn
         motion = request.motion if request is not None else None
@@ -325,7 +336,7 @@ class ViewerScreen(
             info, state, frame, rendered, zoom, self.probe_text(), self.cine.noting,
             preview=self.displayed_preview,
         )  # fmt: skip
-        texts = self.measure_corners(texts)
+        texts = self.annotation_corners(self.measure_corners(texts))
         self.viewport.set_texts(texts, edge_labels(self.info, state.orientation))
         self.update_panel()
 

@@ -20,6 +20,7 @@ the scale bar :mod:`tuipacs.view.scalebar`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
@@ -50,11 +51,14 @@ from tuipacs.view.overlay_text import Corners
 from tuipacs.view.probe import centre_probe, in_array, probe_in_picture
 from tuipacs.view.render import RenderRequest
 from tuipacs.view.scalebar import mm_per_cell, scale_bar
+from tuipacs.view.viewport import Orientation
 
 if TYPE_CHECKING:
     from tuipacs.app.screens.viewer import ViewerScreen
 
 SECTION = "Measure"
+Layer = Callable[[np.ndarray, Callable[[Point], tuple[float, float]]], None]
+"""Draws into the grid picture given the source-to-grid mapping (a study's annotations)."""
 _TOOL = "measure: length, angle, rectangle, ellipse, off"
 
 
@@ -95,6 +99,25 @@ def measure_keys() -> list[BindingType]:
             tooltip="show / hide the measurement panel",
         ),
     ]
+
+
+def _under(
+    layer: Layer | None,
+    values_shape: tuple[int, int],
+    scale: float,
+    orientation: Orientation,
+    crop: tuple[float, float],
+) -> Callable[[np.ndarray, tuple[float, float]], None] | None:
+    """What draws ``layer`` into a grid picture with its grid scale (None without one)."""
+    if layer is None:
+        return None
+    drawn = layer
+
+    def under(rgb: np.ndarray, grid_scale: tuple[float, float]) -> None:
+        origin = (int(crop[0]), int(crop[1]))
+        drawn(rgb, source_mapper(values_shape, scale, orientation, origin, grid_scale))
+
+    return under
 
 
 def _screen(mixin: ViewerMeasure) -> ViewerScreen:
@@ -266,17 +289,20 @@ class ViewerMeasure:
 
     # -- picture, overlays, panel ------------------------------------------------------------
 
-    def measured_picture(self, request: RenderRequest) -> tuple[np.ndarray, float] | None:
+    def measured_picture(
+        self, request: RenderRequest, layer: Layer | None = None
+    ) -> tuple[np.ndarray, float] | None:
         """(array, aspect) of the rendered picture with the probe's crosshair and the
-        image's measurements drawn in, on the backend's grid; None when there is nothing
-        to draw (or nothing of it is in view)."""
+        image's measurements drawn in, on the backend's grid, over what ``layer(rgb,
+        source-to-grid mapping)`` draws (a study's annotations); None when there is
+        nothing to draw (or nothing of it is in view)."""
         screen = _screen(self)
         frame, rendered, image = screen.frame, screen.rendered, screen.image
         if frame is None or rendered is None:
             return None
         items, points = self.measurements(request.index), self.pending(request.index)
         probe = request.probe
-        if not items and not points:
+        if not items and not points and layer is None:
             if probe is None:
                 return None
             return crosshair_for(
@@ -305,9 +331,9 @@ class ViewerMeasure:
         if probe is not None:
             point = probe_in_picture(frame, request.orientation, probe)
             where = in_array(rendered, point) if point is not None else None
-        return annotated(
-            rendered.array, rendered.aspect, image.backend, box, image.cell_size, drawing_of, where
-        )
+        under = _under(layer, values_shape, frame.scale, request.orientation, crop)
+        picture = (rendered.array, rendered.aspect, image.backend, box, image.cell_size)
+        return annotated(*picture, drawing_of, where, under)
 
     def measure_corners(self, corners: Corners) -> Corners:
         """The corner texts with the tool's state (bottom right) and the scale bar (bottom
