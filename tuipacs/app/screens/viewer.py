@@ -52,14 +52,8 @@ HALF_CELL = CellSize(1, 2)
 
 
 class ViewerScreen(
-    ViewerAnnotations,
-    ViewerMeasure,
-    ViewerProbe,
-    ViewerMpr,
-    ViewerKeys,
-    ViewerMouse,
-    ViewerPriors,
-    Screen[None],
+    ViewerAnnotations, ViewerMeasure, ViewerProbe, ViewerMpr, ViewerKeys, ViewerMouse,
+    ViewerPriors, Screen[None],
 ):
     """One study: its series one at a time, with window/level, zoom, cine, probe,
     measurements, reformats, annotations (GSPS, SEG, RTSTRUCT), priors and tags."""
@@ -347,12 +341,6 @@ class ViewerScreen(
     def show_message(self, text: str) -> None:
         """One line across the middle of the viewport (errors, empty series)."""
         self.viewport.show_message(text)
-
-    # -- probe -------------------------------------------------------------------------------
-
-    def probe_text(self) -> str:
-        """The probe's readout of the picture on screen ('' when its probe is off)."""
-        return viewer_shown.probe_readout(self)
 
     def action_help(self) -> None:
         """Show the keys, with this modality's presets."""

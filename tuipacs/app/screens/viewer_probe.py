@@ -8,7 +8,7 @@ the frame gate (:meth:`request_render`), and the readout describes the picture o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from tuipacs.view.render import Rendered
 from tuipacs.view.state import ViewerState
 
 if TYPE_CHECKING:
+    from tuipacs.app.screens.viewer import ViewerScreen
     from tuipacs.app.widgets.image_view import ImageView
     from tuipacs.view.frames import Frame
     from tuipacs.view.viewport import Orientation
@@ -73,6 +74,12 @@ def crosshair_for(
 
 class ViewerProbe:
     """The probe's actions and readout (mixed into the ViewerScreen)."""
+
+    def probe_text(self) -> str:
+        """The probe's readout of the picture on screen ('' when its probe is off)."""
+        from tuipacs.app.screens import viewer_shown
+
+        return viewer_shown.probe_readout(cast("ViewerScreen", self))
 
     def action_probe(self: _Viewer) -> None:
         """Show or hide the probe (it starts on the pixel in the middle of the view)."""
