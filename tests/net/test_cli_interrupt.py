@@ -68,7 +68,9 @@ def test_sigint_during_cget_stops_cleanly_and_a_second_retrieve_finishes(
         # no audit log: the count `ls` compares with is in the archive's index
         "audit = false\n"
         f'[nodes.ct]\nae_title = "{peer.aet}"\nhost = "127.0.0.1"\nport = {peer.dicom_port}\n'
-        'method = "get"\n',
+        # small PDUs make the transfer take several times the stop's latency, so the
+        # interruption lands mid-study on a loaded machine too
+        'method = "get"\nmax_pdu = 4096\n',
         encoding="utf-8",
     )
     archive_dir = tuipacs_home / "archive"
