@@ -58,7 +58,10 @@ def _received_files(archive_dir: Path) -> int:
     """Files received so far, committed or still in the staging folder (the batched ingest
     commits them a batch at a time: counting only committed files, a loaded machine could see
     the first five when most of the study was in)."""
-    return sum(1 for p in archive_dir.rglob("*") if p.is_file() and p.suffix == ".dcm")
+    # os.walk, not rglob: staging folders come and go while it looks
+    return sum(
+        1 for _, _, names in os.walk(archive_dir) for name in names if name.endswith(".dcm")
+    )
 
 
 ATTEMPTS = 4
