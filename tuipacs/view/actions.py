@@ -61,6 +61,8 @@ VIEWER_ACTIONS: dict[str, str] = {
     "measure_delete": "measure_delete",
     "measure_copy": "measure_copy",
     "measure_panel": "measure_panel",
+    "key_image": "key_image",
+    "write_back": "write_back",
     "overlays": "overlays",
     "mask": "mask",
     "tags": "tags",

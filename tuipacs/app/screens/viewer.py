@@ -20,6 +20,7 @@ from tuipacs.app.messages import FrameFailed, FrameRendered, LoadFailed, SeriesG
 from tuipacs.app.screens import viewer_shown
 from tuipacs.app.screens.documents import DocumentOpened, show_document
 from tuipacs.app.screens.viewer_cine import Cine
+from tuipacs.app.screens.viewer_keyimages import ViewerKeyImages
 from tuipacs.app.screens.viewer_keys import SECTIONS, ViewerKeys, viewer_bindings
 from tuipacs.app.screens.viewer_measure import ViewerMeasure
 from tuipacs.app.screens.viewer_mouse import ViewerMouse
@@ -46,9 +47,11 @@ STATUS_EVERY = 1.0
 HALF_CELL = CellSize(1, 2)
 
 
-class ViewerScreen(ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, Screen[None]):
+class ViewerScreen(
+    ViewerKeyImages, ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, Screen[None]
+):
     """One study: its series one at a time, with window/level, zoom, cine, probe,
-    measurements and tags."""
+    measurements, key images and tags."""
 
     BINDINGS = viewer_bindings()
 
@@ -65,6 +68,7 @@ class ViewerScreen(ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, Screen[N
         self.settings = settings or Settings()
         self.state = ViewerState(masked=self.settings.session.masked)
         self.loader = SeriesLoader(archive, study.study_uid, series_uid)
+        self.loader.keys_of = lambda: self.settings.session.flags(study.study_uid)
         self.store: FrameStore | None = None
         self.frame: Frame | None = None
         self.rendered: Rendered | None = None
@@ -101,6 +105,7 @@ class ViewerScreen(ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, Screen[N
         """Keep the status line (link figures) up to date."""
         self.set_interval(STATUS_EVERY, self.update_status)
         self.update_status()
+        self.start_key_images()
 
     def update_status(self) -> None:
         """The status line: backend, quality setting and the link as measured."""
@@ -133,6 +138,7 @@ class ViewerScreen(ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, Screen[N
         """Stop the render thread and cine; remember where the series was left."""
         self.cine.stop(self.state)
         viewer_shown.leave_series(self)
+        self.leave_key_images()
         self.renderer.stop()
         self._close_store()
 
@@ -307,7 +313,7 @@ class ViewerScreen(ViewerMeasure, ViewerProbe, ViewerKeys, ViewerMouse, Screen[N
             info, state, frame, rendered, zoom, self.probe_text(), self.cine.noting,
             preview=self.displayed_preview,
         )  # fmt: skip
-        texts = self.measure_corners(texts)
+        texts = self.key_corners(self.measure_corners(texts))
         self.viewport.set_texts(texts, edge_labels(self.info, state.orientation))
         self.update_panel()
 

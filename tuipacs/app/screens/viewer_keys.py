@@ -240,9 +240,11 @@ def viewer_id(action: str) -> str | None:
 
 def viewer_bindings() -> list[BindingType]:
     """Every key of the viewer, in the footer's order (the help sorts them by section)."""
+    from tuipacs.app.screens.viewer_keyimages import key_image_keys
     from tuipacs.app.screens.viewer_measure import measure_keys
 
-    return named(_images() + _window() + _view() + _later() + measure_keys(), viewer_id)
+    keys = _images() + _window() + _view() + _later() + measure_keys() + key_image_keys()
+    return named(keys, viewer_id)
 
 
 class _Viewer(Protocol):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
+from collections.abc import Mapping
 
 import numpy as np
 from textual import on
@@ -170,8 +171,10 @@ class SeriesPanel(Horizontal):
             self.thumbs.clear_series()
         elif study_uid != self.study_uid:
             self.table.clear()
+            settings = getattr(self.app, "settings", None)
+            flags = settings.session.flags(study_uid) if settings is not None else {}
             self.run_worker(
-                lambda: self._list_series(study_uid),
+                lambda: self._list_series(study_uid, flags),
                 name="load_series",
                 group="series",
                 thread=True,
@@ -183,10 +186,20 @@ class SeriesPanel(Horizontal):
         """List the series again the next time (the archive was listed again)."""
         self.study_uid = ""
 
-    def _list_series(self, study_uid: str) -> None:
-        """Worker: the series of one study."""
+    def relist(self) -> None:
+        """List the series of the study shown again now (its key images changed)."""
+        study_uid, self.study_uid = self.study_uid, ""
+        if study_uid:
+            self.show_study(study_uid)
+
+    def _list_series(self, study_uid: str, flags: Mapping[tuple[str, int], bool]) -> None:
+        """Worker: the series of one study, and its key images as a virtual series."""
+        from tuipacs.writeback.keyimages import with_key_series
+
         try:
-            rows = list_series(self.archive, study_uid)
+            rows = with_key_series(
+                self.archive, study_uid, list_series(self.archive, study_uid), flags
+            )
         except Exception as exc:
             self.post_message(LoadFailed("series", f"cannot list the series: {exc}"))
             return

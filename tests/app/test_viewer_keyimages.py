@@ -1,0 +1,108 @@
+"""Pilot tests of key images and write-back on the demo CT: ``*`` flags images (KEY in the
+overlay and the counter), ``W`` writes a KOS and a GSPS into the archive (no node: saved
+locally), the browser lists the virtual series "Key images (N)" which opens as a stack of
+just those images, and a KOS already in the archive marks its images when the study opens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydicom
+from apphelpers import SIZE, browser_listed, open_study, settle, until, workers_done
+from textual.widgets import DataTable
+
+from tuipacs.app.screens.viewer import ViewerScreen
+from tuipacs.store.archive import Archive
+from tuipacs.store.query import list_instances, list_series, list_studies
+from tuipacs.writeback.keyimages import KEY_SERIES_UID
+from tuipacs.writeback.store import write_back
+
+CT = 0  # the newest study of the demo archive
+KOS_CLASS = "1.2.840.10008.5.1.4.1.1.88.59"
+GSPS_CLASS = "1.2.840.10008.5.1.4.1.1.11.1"
+
+
+def counter(screen: ViewerScreen) -> str:
+    """The overlay's image counter line."""
+    return next(line for line in screen.overlay_text().splitlines() if "Im: " in line)
+
+
+async def test_flag_measure_write_back_and_open_the_virtual_series(
+    archive_copy: Archive, make_app: Any
+) -> None:
+    study = list_studies(archive_copy)[CT].study_uid
+    before = {s.series_uid for s in list_series(archive_copy, study)}
+    app = make_app(archive_copy)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_study(pilot, CT)
+        assert "KEY" not in counter(screen)
+        await pilot.press("asterisk")
+        await until(pilot, lambda: "KEY [1 key]" in counter(screen), "the key mark")
+        await pilot.press("j")
+        await settle(pilot)
+        assert "KEY" not in counter(screen) and "[1 key]" in counter(screen)
+        await pilot.press("F")  # the other key for it
+        await until(pilot, lambda: "KEY [2 key]" in counter(screen), "the second mark")
+        await pilot.press("j", "asterisk", "asterisk")  # flagged, then unflagged again
+        await settle(pilot)
+        await until(pilot, lambda: "[2 key]" in counter(screen), "the unflag")
+        assert "KEY" not in counter(screen)
+        await pilot.press("M", "enter", "shift+right", "shift+right", "enter")  # a length
+        await settle(pilot)
+        assert screen.measurements()
+        await pilot.press("escape")  # the tool off, still in the viewer
+        assert app.screen is screen
+        await pilot.press("W")
+        await until(pilot, lambda: not screen.writing_back, "the write-back")
+        assert screen.writeback_line == (
+            "saved a KOS of 2 key images and 1 GSPS (1 image measured); no node: saved locally"
+        )
+        await pilot.press("escape")  # the browser lists the virtual series
+        browser = await browser_listed(pilot)
+        table = browser.query_one("#series", DataTable)
+        await until(pilot, lambda: table.row_count == len(before) + 3, "the series again")
+        assert "Key images (2)" in str(table.get_row_at(table.row_count - 1)[2])
+        await pilot.press("tab")
+        table.move_cursor(row=table.row_count - 1)
+        await pilot.press("enter")
+        await settle(pilot)
+        viewer = app.screen
+        assert isinstance(viewer, ViewerScreen)
+        assert viewer.loader.series[viewer.state.series_index].series_uid == KEY_SERIES_UID
+        assert viewer.store is not None and viewer.state.count == 2
+        flagged = [(str(ref.path), ref.frame) for ref in viewer.store.images]
+        assert "KEY [2 key]" in counter(viewer)
+    new = [s for s in list_series(archive_copy, study) if s.series_uid not in before]
+    assert sorted(s.modality for s in new) == ["KO", "PR"]
+    kos_series = next(s for s in new if s.modality == "KO")
+    kos = pydicom.dcmread(list_instances(archive_copy, kos_series.series_uid)[0].path)
+    assert kos.SOPClassUID == KOS_CLASS
+    referenced = [
+        item.ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+        for item in kos.ContentSequence
+        if item.ValueType == "IMAGE"
+    ]
+    flagged_uids = [pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID for p, _ in flagged]
+    assert referenced == flagged_uids
+    pr_series = next(s for s in new if s.modality == "PR")
+    gsps = list_instances(archive_copy, pr_series.series_uid)
+    assert [row.sop_class_uid for row in gsps] == [GSPS_CLASS]
+
+
+async def test_a_kos_in_the_archive_marks_its_images(archive_copy: Archive, make_app: Any) -> None:
+    study = list_studies(archive_copy)[CT].study_uid
+    series = list_series(archive_copy, study)[0]
+    rows = list_instances(archive_copy, series.series_uid)
+    third = (str(rows[2].path), 0)
+    write_back(archive_copy, study, [third], {}, {})  # the same builder as W
+    app = make_app(archive_copy)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_study(pilot, CT)
+        await workers_done(pilot)
+        assert "[1 key]" in counter(screen) and "KEY" not in counter(screen)
+        await pilot.press("j", "j")
+        await settle(pilot)
+        await until(pilot, lambda: "KEY [1 key]" in counter(screen), "the KOS mark")
+        await pilot.press("asterisk")  # unflagged in this session: the KOS stays as it is
+        await until(pilot, lambda: "[" not in counter(screen), "the unflag")
+        assert "KEY" not in counter(screen)
