@@ -72,8 +72,14 @@ async def test_flag_measure_write_back_and_open_the_virtual_series(
         assert viewer.store is not None and viewer.state.count == 2
         flagged = [(str(ref.path), ref.frame) for ref in viewer.store.images]
         assert "KEY [2 key]" in counter(viewer)
+        # a second write-back from the virtual series: new series are listed before it,
+        # and the viewer knows where the open series now is (n/p step from there)
+        await pilot.press("W")
+        await until(pilot, lambda: not viewer.writing_back, "the second write-back")
+        await until(pilot, lambda: len(viewer.series) == len(before) + 5, "the new series")
+        assert viewer.series[viewer.state.series_index].series_uid == KEY_SERIES_UID
     new = [s for s in list_series(archive_copy, study) if s.series_uid not in before]
-    assert sorted(s.modality for s in new) == ["KO", "PR"]
+    assert sorted(s.modality for s in new) == ["KO", "KO", "PR", "PR"]
     kos_series = next(s for s in new if s.modality == "KO")
     kos = pydicom.dcmread(list_instances(archive_copy, kos_series.series_uid)[0].path)
     assert kos.SOPClassUID == KOS_CLASS
@@ -84,7 +90,7 @@ async def test_flag_measure_write_back_and_open_the_virtual_series(
     ]
     flagged_uids = [pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID for p, _ in flagged]
     assert referenced == flagged_uids
-    pr_series = next(s for s in new if s.modality == "PR")
+    pr_series = next(s for s in new if s.modality == "PR")  # the first write-back's
     gsps = list_instances(archive_copy, pr_series.series_uid)
     assert [row.sop_class_uid for row in gsps] == [GSPS_CLASS]
 

@@ -23,6 +23,7 @@ from textual.message import Message
 
 from tuipacs.app.keymap import Key
 from tuipacs.app.session import ImageKey
+from tuipacs.app.widgets.series_loader import SeriesLoader
 from tuipacs.safe_text import clean
 from tuipacs.view.overlay_text import Corners
 
@@ -116,6 +117,12 @@ class ViewerKeyImages:
         if message.study_uid == screen.study.study_uid:
             self.kos_images = frozenset(message.keys)
             screen.update_overlays()
+
+    def on_series_loader_relisted(self, message: SeriesLoader.Relisted) -> None:
+        """The series were listed again (new ones written back): the open one's place."""
+        screen = _screen(self)
+        if message.seq == screen.loader.seq:
+            screen.state.series_index = message.index
 
     def key_flags(self) -> dict[ImageKey, bool]:
         """The reader's flags of this study (a copy)."""

@@ -10,8 +10,10 @@ looks every second for images that landed since (progressive viewing of a retrie
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
 
@@ -29,6 +31,13 @@ GROWTH_POLL = 1.0
 
 class SeriesLoader(Widget):
     """Lists the series of ``study_uid`` on mount and opens ``start_series`` (or the first)."""
+
+    @dataclass
+    class Relisted(Message):
+        """The series were listed again: the open one (request ``seq``) is now ``index``."""
+
+        index: int
+        seq: int
 
     DEFAULT_CSS = """
     SeriesLoader { display: none; }
@@ -78,6 +87,7 @@ class SeriesLoader(Widget):
         if self.seq:  # listed again: the open series stays open (where it is now listed)
             if self.open_uid in uids:
                 self.index = uids.index(self.open_uid)
+                self.post_message(self.Relisted(self.index, self.seq))
             return
         self.open(uids.index(self.start_series) if self.start_series in uids else 0)
 
