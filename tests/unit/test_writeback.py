@@ -204,3 +204,25 @@ def test_hostile_kos_references_are_ignored(archive: Archive, tmp_path: Path) ->
     archived.chmod(0o600)
     archived.write_bytes(archived.read_bytes()[:200])
     assert kos_keys(archive, study) == [(path, 0)]
+
+
+def test_measurements_on_a_colour_image_make_a_colour_presentation_state(
+    archive: Archive,
+) -> None:
+    """A grayscale PS cannot reference RGB images: the US cine's measurements go into a
+    Color Softcopy Presentation State (with a profile), and the KOS is written as well."""
+    study = study_of(archive, "US")
+    path, _frames, _series = images(archive, study)[0]
+    done = write_back(archive, study, [(path, 0)], {(path, 2): (LENGTH, RECT)}, {})
+    assert (done.key_images, done.presentation_states) == (1, 1)
+    classes = {}
+    for written in done.paths:
+        errors, output = dciodvfy_errors(written)
+        assert errors == [], output
+        ds = pydicom.dcmread(written)
+        classes[ds.SOPClassUID] = ds
+    colour = classes["1.2.840.10008.5.1.4.1.1.11.2"]
+    assert colour.ICCProfile
+    annotation = colour.GraphicAnnotationSequence[0]
+    assert int(annotation.ReferencedImageSequence[0].ReferencedFrameNumber) == 3
+    assert KOS_CLASS in classes

@@ -6,7 +6,8 @@
 - :func:`build_gsps`: a Grayscale Softcopy Presentation State for the images of one series
   with measurements: a POLYLINE (length, angle, rectangle) or ELLIPSE per measurement in
   PIXEL units, a text object with the measurement's value beside it, and the window the
-  reader was using as the presentation's VOI.
+  reader was using as the presentation's VOI. Colour images (an ultrasound cine) get a Color
+  Softcopy Presentation State instead (a grayscale one cannot reference them; no window).
 
 Measurement points are source pixel centres (column, row) counted from 0
 (:mod:`tuipacs.view.measure`); DICOM PIXEL units put the top left corner of the first pixel
@@ -19,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tuipacs.safe_text import clean
 from tuipacs.view.measure import (
@@ -196,11 +197,34 @@ def _size(ds: Dataset) -> tuple[int, int]:
     return columns, rows
 
 
+def is_colour(datasets: Sequence[Dataset]) -> bool:
+    """Are the images colour (more than one sample per pixel)?"""
+    try:
+        return any(int(ds.get("SamplesPerPixel", 1) or 1) > 1 for ds in datasets)
+    except (TypeError, ValueError):
+        return False
+
+
+def _icc(datasets: Sequence[Dataset]) -> bytes | None:
+    """The ICC profile of a colour presentation state: None when the images carry one (it
+    is copied from them), else the sRGB profile highdicom ships."""
+    import pkgutil
+
+    if any("ICCProfile" in ds for ds in datasets):
+        return None
+    try:
+        return pkgutil.get_data("highdicom", "_icc_profiles/sRGB_v4_ICC_preference.icc")
+    except OSError as exc:
+        raise WriteBackError("no colour profile for the colour images' measurements") from exc
+
+
 def build_gsps(marks: SeriesMarks, series_uid: str, series_number: int, number: int) -> Dataset:
     """A GSPS (new SOP instance ``number`` of series ``series_uid``) with the measurements
-    of ``marks`` (images of one series) and its window. WriteBackError when there is
-    nothing to write or the images cannot carry it."""
+    of ``marks`` (images of one series) and its window; for colour images a Color Softcopy
+    Presentation State (no window). WriteBackError when there is nothing to write or the
+    images cannot carry it."""
     from highdicom.pr import (
+        ColorSoftcopyPresentationState,
         GraphicAnnotation,
         GraphicLayer,
         GraphicObject,
@@ -252,23 +276,26 @@ def build_gsps(marks: SeriesMarks, series_uid: str, series_number: int, number: 
                 window_explanation=clean(window.explanation or "reader")[:64] or "reader",
             )
         ]
+    common: dict[str, Any] = {
+        "referenced_images": datasets,
+        "series_instance_uid": series_uid,
+        "series_number": series_number,
+        "sop_instance_uid": generate_uid(),
+        "instance_number": number,
+        "manufacturer": MANUFACTURER,
+        "manufacturer_model_name": "tuipacs",
+        "software_versions": str(__version__),
+        "device_serial_number": "0",
+        "content_label": "MEASUREMENTS",
+        "content_description": "measurements made in tuipacs",
+        "graphic_annotations": annotations,
+        "graphic_layers": [layer],
+    }
     try:
-        gsps = GrayscaleSoftcopyPresentationState(
-            referenced_images=datasets,
-            series_instance_uid=series_uid,
-            series_number=series_number,
-            sop_instance_uid=generate_uid(),
-            instance_number=number,
-            manufacturer=MANUFACTURER,
-            manufacturer_model_name="tuipacs",
-            software_versions=str(__version__),
-            device_serial_number="0",
-            content_label="MEASUREMENTS",
-            content_description="measurements made in tuipacs",
-            graphic_annotations=annotations,
-            graphic_layers=[layer],
-            voi_lut_transformations=voi,
-        )
+        if is_colour(datasets):  # a colour image has no window: a colour presentation state
+            gsps: Dataset = ColorSoftcopyPresentationState(icc_profile=_icc(datasets), **common)
+        else:
+            gsps = GrayscaleSoftcopyPresentationState(voi_lut_transformations=voi, **common)
     except (ValueError, TypeError, AttributeError) as exc:
         raise WriteBackError(f"cannot build the presentation state: {exc}") from exc
     if "Laterality" not in gsps:  # General Series: type 2C, wanted without image laterality

@@ -119,9 +119,12 @@ def kos_keys(archive: Archive, study_uid: str) -> list[ImageKey]:
     from tuipacs.imaging.errors import ImagingError
     from tuipacs.imaging.reading import read_dataset
 
+    paths = _kos_paths(archive, study_uid)
+    if not paths:
+        return []  # the common case: one small query, no listing of the study
     files = study_files(archive, study_uid)
     keys: dict[ImageKey, None] = {}
-    for path in _kos_paths(archive, study_uid):
+    for path in paths:
         try:
             ds = read_dataset(path, header_only=True)
             found = references(ds, files)
@@ -145,10 +148,10 @@ def study_keys(archive: Archive, study_uid: str, flags: Flags) -> list[ImageKey]
     """The key images of ``study_uid``, in the study's order (series, then instance and
     frame): those of its KOS objects and the reader's ``flags``; images no longer in the
     archive are left out."""
-    files = study_files(archive, study_uid)
     keys = set(merged(kos_keys(archive, study_uid), flags))
     if not keys:
         return []
+    files = study_files(archive, study_uid)
     order: dict[ImageKey, int] = {}
     for series in _series_order(archive, study_uid):
         for row in _instances(archive, series):
