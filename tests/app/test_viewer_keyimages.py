@@ -5,6 +5,9 @@ just those images, and a KOS already in the archive marks its images when the st
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pydicom
@@ -112,3 +115,52 @@ async def test_a_kos_in_the_archive_marks_its_images(archive_copy: Archive, make
         await pilot.press("asterisk")  # unflagged in this session: the KOS stays as it is
         await until(pilot, lambda: "[" not in counter(screen), "the unflag")
         assert "KEY" not in counter(screen)
+
+
+FRESH_APP = """
+import asyncio, sys
+from pathlib import Path
+from textual.widgets import DataTable
+from tuipacs.app.app import build_app
+from tuipacs.config import Config
+from tuipacs.store.archive import Archive
+
+assert "pydicom" not in sys.modules  # the browser starts without the DICOM reader
+app = build_app(Archive.open(Path(sys.argv[1])), Config())
+
+async def main():
+    async with app.run_test(size=(160, 50)) as pilot:
+        table = app.screen.query_one("#series", DataTable)
+        for _ in range(600):
+            await pilot.pause(0.05)
+            cells = [str(table.get_row_at(i)[2]) for i in range(table.row_count)]
+            if any(cell.startswith("Key images") for cell in cells):
+                break
+        print("ROWS", cells)
+
+asyncio.run(main())
+"""
+
+
+def test_a_fresh_browser_reads_the_kos_without_importing_pydicom_in_a_worker(
+    archive_copy: Archive, tuipacs_home: Path
+) -> None:
+    """pydicom imported by a worker while the UI thread imports the viewer can fail half
+    initialised: the series worker leaves the KOS to after the UI thread imported the
+    reader, and the virtual series still shows (in a fresh interpreter)."""
+    study = list_studies(archive_copy)[CT].study_uid
+    series = list_series(archive_copy, study)[0]
+    first = str(list_instances(archive_copy, series.series_uid)[0].path)
+    write_back(archive_copy, study, [(first, 0)], {}, {})
+    root = archive_copy.root
+    archive_copy.close()
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_APP, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Key images (1)" in result.stdout, result.stdout + result.stderr[-2000:]
+    assert "ImportError" not in result.stdout + result.stderr

@@ -61,6 +61,11 @@ def _kos_paths(archive: Archive, study_uid: str) -> list[Path]:
     return [archive.absolute(r[0]) for r in rows]
 
 
+def has_kos(archive: Archive, study_uid: str) -> bool:
+    """Does the archive hold a KOS of ``study_uid``?"""
+    return bool(_kos_paths(archive, study_uid)[:1])
+
+
 def _frame_numbers(value: object) -> list[int] | None:
     """Referenced Frame Number(s) as ints from 1 (malformed ones dropped); None when the
     reference has none (it is then to every frame)."""
@@ -116,12 +121,12 @@ def references(ds: Dataset, files: Mapping[str, tuple[str, str, int]]) -> list[I
 def kos_keys(archive: Archive, study_uid: str) -> list[ImageKey]:
     """The images of ``study_uid`` its KOS objects in the archive mark (in the order they
     are referenced, each once); an unreadable KOS is skipped."""
+    paths = _kos_paths(archive, study_uid)
+    if not paths:
+        return []  # the common case: one small query, no listing of the study, no pydicom
     from tuipacs.imaging.errors import ImagingError
     from tuipacs.imaging.reading import read_dataset
 
-    paths = _kos_paths(archive, study_uid)
-    if not paths:
-        return []  # the common case: one small query, no listing of the study
     files = study_files(archive, study_uid)
     keys: dict[ImageKey, None] = {}
     for path in paths:
