@@ -32,6 +32,22 @@ class Session:
     series: dict[str, ViewerState] = field(default_factory=dict)
     measurements: dict[ImageKey, tuple[Measurement, ...]] = field(default_factory=dict)
     """The measurements of each image measured in this session."""
+    key_flags: dict[str, dict[ImageKey, bool]] = field(default_factory=dict)
+    """By study UID: images flagged key (True) or unflagged over a KOS (False)."""
+    key_version: int = 0
+    """Counts the changes of :attr:`key_flags` (lists of key images are made again)."""
+
+    def flags(self, study_uid: str) -> dict[ImageKey, bool]:
+        """A copy of the key flags of ``study_uid`` (for a worker to read)."""
+        return dict(self.key_flags.get(study_uid, {}))
+
+    def set_key(self, study_uid: str, image: ImageKey, on: bool) -> None:
+        """Flag ``image`` of ``study_uid`` as a key image (``on``) or not."""
+        flags = self.key_flags.setdefault(study_uid, {})
+        flags.pop(image, None)
+        if len(flags) < KEPT_MEASURED:
+            flags[image] = on
+        self.key_version += 1
 
     def measured(self, image: ImageKey) -> tuple[Measurement, ...]:
         """The measurements of ``image`` (none: empty)."""

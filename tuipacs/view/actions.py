@@ -65,6 +65,8 @@ VIEWER_ACTIONS: dict[str, str] = {
     "slab_thinner": "slab(-1)",
     "slab_thicker": "slab(1)",
     "slab_mode": "slab_mode",
+    "key_image": "key_image",
+    "write_back": "write_back",
     "overlays": "overlays",
     "annotations": "annotations",
     "gsps_window": "gsps_window",

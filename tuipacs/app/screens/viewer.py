@@ -21,6 +21,7 @@ from tuipacs.app.screens import viewer_shown
 from tuipacs.app.screens.documents import DocumentOpened, show_document
 from tuipacs.app.screens.viewer_annotations import ViewerAnnotations
 from tuipacs.app.screens.viewer_cine import Cine
+from tuipacs.app.screens.viewer_keyimages import ViewerKeyImages
 from tuipacs.app.screens.viewer_keys import SECTIONS, ViewerKeys, viewer_bindings
 from tuipacs.app.screens.viewer_measure import ViewerMeasure
 from tuipacs.app.screens.viewer_mouse import ViewerMouse
@@ -52,11 +53,11 @@ HALF_CELL = CellSize(1, 2)
 
 
 class ViewerScreen(
-    ViewerAnnotations, ViewerMeasure, ViewerProbe, ViewerMpr, ViewerKeys, ViewerMouse,
-    ViewerPriors, Screen[None],
+    ViewerAnnotations, ViewerKeyImages, ViewerMeasure, ViewerProbe, ViewerMpr, ViewerKeys,
+    ViewerMouse, ViewerPriors, Screen[None],
 ):
     """One study: its series one at a time, with window/level, zoom, cine, probe,
-    measurements, reformats, annotations (GSPS, SEG, RTSTRUCT), priors and tags."""
+    measurements, key images, reformats, annotations (GSPS, SEG, RTSTRUCT), priors and tags."""
 
     BINDINGS = viewer_bindings() + mpr_bindings()
 
@@ -77,6 +78,7 @@ class ViewerScreen(
         self.priors = PriorsFinder(archive, study, self.clients, list(cfg.nodes))
         self.state = ViewerState(masked=self.settings.session.masked)
         self.loader = SeriesLoader(archive, study.study_uid, series_uid)
+        self.loader.keys_of = lambda: self.settings.session.flags(study.study_uid)
         self.store: FrameStore | None = None
         self.mpr = Reformats()
         """Reformats: the one shown instead of the images, the volumes kept."""
@@ -117,6 +119,7 @@ class ViewerScreen(
         self.set_interval(STATUS_EVERY, self.update_status)
         self.update_status()
         self.load_annotations()
+        self.start_key_images()
 
     def update_status(self) -> None:
         """The status line: backend, quality setting and the link as measured."""
@@ -150,6 +153,7 @@ class ViewerScreen(
         self.cine.stop(self.state)
         self.mpr_close(free=True)
         viewer_shown.leave_series(self)
+        self.leave_key_images()
         self.renderer.stop()
         self._close_store()
 
@@ -330,7 +334,7 @@ class ViewerScreen(
             info, state, frame, rendered, zoom, self.probe_text(), self.cine.noting,
             preview=self.displayed_preview,
         )  # fmt: skip
-        texts = self.annotation_corners(self.measure_corners(texts))
+        texts = self.key_corners(self.annotation_corners(self.measure_corners(texts)))
         self.viewport.set_texts(texts, edge_labels(self.info, state.orientation))
         self.update_panel()
 

@@ -249,9 +249,11 @@ def viewer_id(action: str) -> str | None:
 def viewer_bindings() -> list[BindingType]:
     """Every key of the viewer, in the footer's order (the help sorts them by section)."""
     from tuipacs.app.screens.viewer_annotations import annotation_keys
+    from tuipacs.app.screens.viewer_keyimages import key_image_keys
     from tuipacs.app.screens.viewer_measure import measure_keys
 
     keys = _images() + _window() + _view() + _later() + measure_keys() + annotation_keys()
+    keys += key_image_keys()
     return named(keys, viewer_id)
 
 

@@ -9,6 +9,11 @@ looks every second for images that landed since (progressive viewing of a retrie
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
 
@@ -18,6 +23,7 @@ from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, list_instances, list_series
 from tuipacs.view.frames import ImageRef
 from tuipacs.view.pdf import series_images
+from tuipacs.writeback.keyimages import KEY_SERIES_UID, study_keys, with_key_series
 
 GROWTH_POLL = 1.0
 """Seconds between looks for new images of the open series."""
@@ -25,6 +31,13 @@ GROWTH_POLL = 1.0
 
 class SeriesLoader(Widget):
     """Lists the series of ``study_uid`` on mount and opens ``start_series`` (or the first)."""
+
+    @dataclass
+    class Relisted(Message):
+        """The series were listed again: the open one (request ``seq``) is now ``index``."""
+
+        index: int
+        seq: int
 
     DEFAULT_CSS = """
     SeriesLoader { display: none; }
@@ -43,11 +56,19 @@ class SeriesLoader(Widget):
         self.known = 0
         """Images of the open series the viewer shows (set by the viewer)."""
         self._poll: Timer | None = None
+        self.open_uid = ""
+        self.keys_of: Callable[[], Mapping[tuple[str, int], bool]] = dict
+        """The reader's key image flags of the study (the virtual series of key images)."""
 
     def on_mount(self) -> None:
         """List the study's series."""
+        self.relist()
+
+    def relist(self) -> None:
+        """List the study's series (again: the key images changed)."""
+        flags = dict(self.keys_of())
         self.run_worker(
-            self._list_series,
+            lambda: self._list_series(flags),
             name="list_series",
             group="viewer-series",
             thread=True,
@@ -63,6 +84,11 @@ class SeriesLoader(Widget):
             self.post_message(LoadFailed("series", "this study has no series in the archive"))
             return
         uids = [s.series_uid for s in self.series]
+        if self.seq:  # listed again: the open series stays open (where it is now listed)
+            if self.open_uid in uids:
+                self.index = uids.index(self.open_uid)
+                self.post_message(self.Relisted(self.index, self.seq))
+            return
         self.open(uids.index(self.start_series) if self.start_series in uids else 0)
 
     def open(self, index: int) -> bool:
@@ -70,10 +96,12 @@ class SeriesLoader(Widget):
         if not 0 <= index < len(self.series):
             return False
         self.index = index
+        self.open_uid = self.series[index].series_uid
         self.seq += 1
         series_uid, seq = self.series[index].series_uid, self.seq
+        flags = dict(self.keys_of())
         self.run_worker(
-            lambda: self._list_images(series_uid, seq),
+            lambda: self._list_images(series_uid, seq, flags),
             name="list_images",
             group="viewer-images",
             thread=True,
@@ -102,18 +130,32 @@ class SeriesLoader(Widget):
         """Every frame of every instance (every page of a PDF), in instance order."""
         return series_images(list_instances(self.archive, series_uid))
 
-    def _list_series(self) -> None:
-        """Worker: the series, and a note that the study was opened."""
+    def _list_series(self, flags: Mapping[tuple[str, int], bool]) -> None:
+        """Worker: the series (and the virtual series of key images), and a note that the
+        study was opened."""
         try:
             rows = list_series(self.archive, self.study_uid)
+            rows = with_key_series(self.archive, self.study_uid, rows, flags)
             self.archive.touch_study(self.study_uid)
         except Exception as exc:
             self.post_message(LoadFailed("series", f"cannot list the series: {exc}"))
             return
         self.post_message(SeriesFound(self.study_uid, rows))
 
-    def _list_images(self, series_uid: str, seq: int) -> None:
-        """Worker: every frame of every instance of the series, in instance order."""
+    def _list_images(
+        self, series_uid: str, seq: int, flags: Mapping[tuple[str, int], bool]
+    ) -> None:
+        """Worker: every frame of every instance of the series, in instance order (the key
+        images of the study for the virtual series)."""
+        if series_uid == KEY_SERIES_UID:
+            try:
+                keys = study_keys(self.archive, self.study_uid, flags)
+            except Exception as exc:
+                self.post_message(LoadFailed("images", f"cannot list the key images: {exc}"))
+                return
+            refs = [ImageRef(Path(path), frame) for path, frame in keys]
+            self.post_message(SeriesOpened(series_uid, refs, seq))
+            return
         try:
             rows = list_instances(self.archive, series_uid)
             modality = self.series[self.index].modality if self.series else ""

@@ -10,12 +10,16 @@ highlighted one.
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import sys
 from collections import OrderedDict
+from collections.abc import Mapping
 
 import numpy as np
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import DataTable
 from textual.worker import Worker, get_current_worker
 
@@ -37,6 +41,9 @@ SERIES_LAYOUT = (
 )
 SERIES_PRIORITY = ("number", "description", "images", "modality", "body")
 """The series columns, most important first (a narrow table drops them from the end)."""
+
+READER = "tuipacs.imaging.reading"
+"""The module that reads a KOS (it imports pydicom)."""
 
 SERIES_KEEP = 3
 """The first columns of SERIES_PRIORITY always show."""
@@ -170,23 +177,57 @@ class SeriesPanel(Horizontal):
             self.thumbs.clear_series()
         elif study_uid != self.study_uid:
             self.table.clear()
-            self.run_worker(
-                lambda: self._list_series(study_uid),
-                name="load_series",
-                group="series",
-                thread=True,
-                exclusive=True,
-                exit_on_error=False,
-            )
+            self._list_in_worker(study_uid)
+
+    def _list_in_worker(self, study_uid: str) -> None:
+        """List the series of ``study_uid`` (and its key images) in a worker."""
+        settings = getattr(self.app, "settings", None)
+        flags = settings.session.flags(study_uid) if settings is not None else {}
+        self.run_worker(
+            lambda: self._list_series(study_uid, flags),
+            name="load_series",
+            group="series",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    @dataclasses.dataclass
+    class KeysPending(Message):
+        """The study has KOS objects, to be read once the DICOM reader is imported."""
+
+        study_uid: str
+
+    def on_series_panel_keys_pending(self, message: SeriesPanel.KeysPending) -> None:
+        """Import the DICOM reader here (the UI thread), then list the series again with
+        the key images of the KOS objects."""
+        message.stop()
+        importlib.import_module(READER)
+        self._list_in_worker(message.study_uid)
 
     def forget(self) -> None:
         """List the series again the next time (the archive was listed again)."""
         self.study_uid = ""
 
-    def _list_series(self, study_uid: str) -> None:
-        """Worker: the series of one study."""
+    def relist(self) -> None:
+        """List the series of the study shown again now (its key images changed)."""
+        study_uid, self.study_uid = self.study_uid, ""
+        if study_uid:
+            self.show_study(study_uid)
+
+    def _list_series(self, study_uid: str, flags: Mapping[tuple[str, int], bool]) -> None:
+        """Worker: the series of one study, and its key images as a virtual series (its KOS
+        objects are read once the UI thread has imported the DICOM reader: pydicom imported
+        in two threads at once can fail half-initialised)."""
+        from tuipacs.writeback.keyimages import has_kos, with_key_series
+
         try:
             rows = list_series(self.archive, study_uid)
+            if READER not in sys.modules and has_kos(self.archive, study_uid):
+                self.post_message(SeriesFound(study_uid, rows))
+                self.post_message(self.KeysPending(study_uid))
+                return
+            rows = with_key_series(self.archive, study_uid, rows, flags)
         except Exception as exc:
             self.post_message(LoadFailed("series", f"cannot list the series: {exc}"))
             return
