@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from tuipacs.view.info import FrameInfo
     from tuipacs.view.priors import Candidate
     from tuipacs.view.render import Rendered, RenderRequest
+    from tuipacs.view.sync import StackPlanes
 
 
 @dataclass
@@ -61,6 +62,8 @@ class LoadFailed(Message):
 
     what: str
     message: str
+    pane: int = 0
+    """The viewer's viewport it concerns (0 elsewhere)."""
 
 
 @dataclass
@@ -92,6 +95,8 @@ class SeriesGrew(Message):
     series_uid: str
     images: list[ImageRef]
     seq: int
+    planes: StackPlanes | None = None
+    pane: int = 0
 
 
 @dataclass
@@ -102,6 +107,10 @@ class SeriesOpened(Message):
     series_uid: str
     images: list[ImageRef]
     seq: int = 0
+    planes: StackPlanes | None = None
+    """The plane of each image (synchronised scrolling and cross-reference lines)."""
+    pane: int = 0
+    """The viewport whose loader listed them."""
 
 
 @dataclass
@@ -112,6 +121,7 @@ class FrameRendered(Message):
     request: RenderRequest
     frame: Frame
     rendered: Rendered
+    pane: int = 0
 
 
 @dataclass
@@ -125,6 +135,7 @@ class FrameFailed(Message):
     index: int
     message: str
     info: FrameInfo | None = None
+    pane: int = 0
 
 
 @dataclass

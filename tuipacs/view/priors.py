@@ -16,10 +16,14 @@ Each comes with a short reason ("CT CHEST, 1 y 2 m earlier"). Patient identity i
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
+
+from tuipacs.store.query import SeriesRow
 
 Where = Literal["here", "node", "both"]
 
@@ -212,3 +216,19 @@ def _prior(
     else:
         timing = distance_text(now, when)
     return Prior(cand, f"{what}, {timing}", tier, days)
+
+
+def comparable_series(rows: Sequence[SeriesRow], modality: str, description: str) -> int:
+    """The series of a prior to compare with one of ``modality`` and ``description``: the
+    same modality first, then the most alike description, then the most images (0 when
+    ``rows`` is empty)."""
+    if not rows:
+        return 0
+    wanted = description.lower()[:128]
+
+    def score(item: tuple[int, SeriesRow]) -> tuple[bool, float, int]:
+        row = item[1]
+        alike = difflib.SequenceMatcher(None, wanted, row.description.lower()[:128]).ratio()
+        return (row.modality == modality, alike, row.num_instances)
+
+    return max(enumerate(rows), key=score)[0]

@@ -55,6 +55,7 @@ class DocumentOpened(Message):
     kind: str
     paths: list[Path]
     seq: int
+    pane: int = 0
 
 
 def show_document(viewer: ViewerScreen, message: DocumentOpened) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 
 from textual.app import ComposeResult
+from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -21,11 +22,14 @@ from tuipacs.app.screens import viewer_shown
 from tuipacs.app.screens.documents import DocumentOpened, show_document
 from tuipacs.app.screens.viewer_annotations import ViewerAnnotations
 from tuipacs.app.screens.viewer_cine import Cine
+from tuipacs.app.screens.viewer_crossref import ViewerCrossref
 from tuipacs.app.screens.viewer_keyimages import ViewerKeyImages
 from tuipacs.app.screens.viewer_keys import SECTIONS, ViewerKeys, viewer_bindings
+from tuipacs.app.screens.viewer_layout import ViewerLayout, layout_keys
 from tuipacs.app.screens.viewer_measure import ViewerMeasure
 from tuipacs.app.screens.viewer_mouse import ViewerMouse
 from tuipacs.app.screens.viewer_mpr import Reformats, ViewerMpr, mpr_bindings
+from tuipacs.app.screens.viewer_pane import Pane, PaneForwarding
 from tuipacs.app.screens.viewer_priors import ViewerPriors
 from tuipacs.app.screens.viewer_probe import ViewerProbe
 from tuipacs.app.screens.viewer_render import FrameRenderer
@@ -39,13 +43,13 @@ from tuipacs.remote import ClientFactory, config_clients
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, StudyRow
 from tuipacs.view.actions import viewer_keymap
-from tuipacs.view.frames import Frame, FrameStore
+from tuipacs.view.frames import Frame
 from tuipacs.view.info import FrameInfo
 from tuipacs.view.layout import CellSize
 from tuipacs.view.overlay_text import edge_labels, viewer_corners
 from tuipacs.view.pdf import store_for
-from tuipacs.view.render import Rendered, RenderRequest
-from tuipacs.view.state import PresetChoice, ViewerState, preset_choices
+from tuipacs.view.render import RenderRequest
+from tuipacs.view.state import ViewerState, preset_choices
 
 STATUS_EVERY = 1.0
 """Seconds between updates of the status line (the link figures)."""
@@ -54,12 +58,12 @@ HALF_CELL = CellSize(1, 2)
 
 class ViewerScreen(
     ViewerAnnotations, ViewerKeyImages, ViewerMeasure, ViewerProbe, ViewerMpr, ViewerKeys,
-    ViewerMouse, ViewerPriors, Screen[None],
+    ViewerMouse, ViewerPriors, ViewerLayout, ViewerCrossref, PaneForwarding, Screen[None],
 ):
     """One study: its series one at a time, with window/level, zoom, cine, probe,
     measurements, key images, reformats, annotations (GSPS, SEG, RTSTRUCT), priors and tags."""
 
-    BINDINGS = viewer_bindings() + mpr_bindings()
+    BINDINGS = viewer_bindings() + mpr_bindings() + layout_keys()
 
     def __init__(
         self,
@@ -71,32 +75,17 @@ class ViewerScreen(
     ) -> None:
         super().__init__()
         self.archive = archive
-        self.study = study
         self.settings = settings or Settings()
         cfg = self.settings.config
         self.clients = clients if clients is not None else config_clients(cfg, archive)
         self.priors = PriorsFinder(archive, study, self.clients, list(cfg.nodes))
+        loader = SeriesLoader(archive, study.study_uid, series_uid)
+        loader.keys_of = lambda: self.settings.session.flags(study.study_uid)
+        self.panes = [Pane(0, study, loader, FrameRenderer(self), Reformats())]
+        self.active = 0
+        self.grid = "1x1"
+        """The layout: rows x columns of viewports."""
         self.state = ViewerState(masked=self.settings.session.masked)
-        self.loader = SeriesLoader(archive, study.study_uid, series_uid)
-        self.loader.keys_of = lambda: self.settings.session.flags(study.study_uid)
-        self.store: FrameStore | None = None
-        self.mpr = Reformats()
-        """Reformats: the one shown instead of the images, the volumes kept."""
-        self.frame: Frame | None = None
-        self.rendered: Rendered | None = None
-        self.info: FrameInfo | None = None
-        """What the overlays show: the header of the image on screen (or that failed)."""
-        self.picture_scale = 1.0
-        """Fraction of the fitted size the picture on screen takes (< 1 zoomed out)."""
-        self.choices: list[PresetChoice] = []
-        self.requested_seq = 0
-        self.shown_seq = 0
-        self.recent: dict[int, tuple[RenderRequest, Frame, Rendered]] = {}
-        """The last rendered frames by request number (the one on screen may be older)."""
-        self.displayed: RenderRequest | None = None
-        """The request of the frame on screen (sent to the terminal last)."""
-        self.displayed_preview = False
-        self.renderer = FrameRenderer(self)
         self.cine = Cine(self, self._cine_tick, self.update_overlays)
         self._last_key = 0.0
         self._repeats = 0  # of the held key
@@ -106,9 +95,10 @@ class ViewerScreen(
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        """The viewport (picture and overlays), the measurement panel and the footer."""
+        """The viewports (picture and overlays), the measurement panel and the footer."""
         yield MeasurePanel()
-        yield ImageViewport(self.settings.graphics)
+        with Container(id="panes"):
+            yield ImageViewport(self.settings.graphics)
         yield self.loader
         yield self.priors
         yield Static("", id="viewer-status", markup=False)
@@ -129,16 +119,6 @@ class ViewerScreen(
             status.update(text)
 
     @property
-    def viewport(self) -> ImageViewport:
-        """The picture with its overlays."""
-        return self.query_one(ImageViewport)
-
-    @property
-    def image(self) -> ImageView:
-        """The image widget."""
-        return self.query_one("#image", ImageView)
-
-    @property
     def series(self) -> list[SeriesRow]:
         """The series of the study, in order."""
         return self.loader.series
@@ -149,13 +129,15 @@ class ViewerScreen(
         return self.viewport.message
 
     def on_unmount(self) -> None:
-        """Stop the render thread and cine; remember where the series was left."""
+        """Stop the render threads and cine; remember where the series were left."""
         self.cine.stop(self.state)
-        self.mpr_close(free=True)
-        viewer_shown.leave_series(self)
         self.leave_key_images()
-        self.renderer.stop()
-        self._close_store()
+        for pane in self.panes:
+            with self.in_pane(pane.index):
+                self.mpr_close(free=True)
+                viewer_shown.leave_series(self)
+                self.renderer.stop()
+                self._close_store()
 
     def _close_store(self) -> None:
         """Stop the old series' decode-ahead without waiting for it on the UI thread."""
@@ -175,6 +157,8 @@ class ViewerScreen(
         state.count = self.loader.known = len(message.images)
         if current in message.images:
             state.index = message.images.index(current)
+        if message.planes is not None:
+            self.pane.planes = message.planes
         if state is self.state:
             self.request_render()
 
@@ -190,6 +174,8 @@ class ViewerScreen(
         viewer_shown.leave_series(self)
         self._close_store()
         self.store = store_for(list(message.images))  # PDF pages render with PDFium
+        if message.planes is not None:
+            self.pane.planes = message.planes
         self.loader.known = len(message.images)
         self._direction = 1
         overlays, count = self.state.overlays, len(message.images)
@@ -198,6 +184,9 @@ class ViewerScreen(
         self.forget_presentation()
         self.frame = None
         self.info = None
+        self.viewport.clear_message()
+        if self.pane.index != self.active:
+            self.follow_active()
         self.request_render()
 
     def on_document_opened(self, message: DocumentOpened) -> None:
@@ -243,6 +232,7 @@ class ViewerScreen(
             probe=state.probe,
         )
         self.renderer.submit(self.stack_source() or self.store, request)
+        self.sync_others(motion)
 
     def on_frame_rendered(self, message: FrameRendered) -> None:
         """Show the newest frame and update the overlays."""
@@ -278,19 +268,22 @@ class ViewerScreen(
         array, aspect = rendered.array, rendered.aspect
         tag = request if request is not None else self.displayed
         if tag is not None and self.frame is not None:
-            drawn = self.measured_picture(tag, self.annotation_layer(tag))
+            drawn = self.measured_picture(tag, self.picture_layer(tag))
             if drawn is not None:
                 array, aspect = drawn
         motion = request.motion if request is not None else None
         self.image.show(array, aspect, motion=motion, scale=self.picture_scale, tag=tag)
 
     def on_image_view_shown(self, message: ImageView.Shown) -> None:
-        """A frame went out: the overlays now describe it (they travel with the picture)."""
+        """A frame went out: the overlays now describe it (they travel with the picture);
+        the other viewports' cross-reference lines follow the active one's."""
         request = message.tag
         if isinstance(request, RenderRequest):
             self.displayed = request
             self.displayed_preview = message.preview
         self.update_overlays()
+        if self.pane.index == self.active:
+            self.refresh_crossrefs()
 
     def on_frame_failed(self, message: FrameFailed) -> None:
         """One line in the viewport instead of a traceback; the overlays keep the header."""
@@ -313,8 +306,8 @@ class ViewerScreen(
             self.state.cine_rate = float(min(60.0, max(1.0, rate)))
 
     def on_resize(self) -> None:
-        """The viewport changed size: render again."""
-        self.request_render()
+        """The viewports changed size: render again."""
+        self.render_all()
 
     # -- overlays ----------------------------------------------------------------------------
 

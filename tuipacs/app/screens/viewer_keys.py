@@ -39,7 +39,7 @@ IMAGE = Binding.Group("Image", compact=True)
 ZOOM = Binding.Group("Zoom", compact=True)
 SERIES = Binding.Group("Series", compact=True)
 
-SECTIONS = ("Images", "Window", "View", "Measure", "Information")
+SECTIONS = ("Images", "Window", "View", "Layout", "Measure", "Information")
 """The help screen's sections, in this order."""
 
 _STEP = "next / previous image (or frame); the mouse wheel too"

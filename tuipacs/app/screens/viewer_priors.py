@@ -1,19 +1,21 @@
 """The viewer's priors (mixed into the ViewerScreen): ``P`` lists the patient's other studies
 (found in the background since the study opened, by its
 :class:`~tuipacs.app.widgets.priors_finder.PriorsFinder`); a study chosen there is shown with
-:class:`~tuipacs.app.messages.ShowPrior` (in a viewer of its own for now: a layout will show
-it beside the open one)."""
+:class:`~tuipacs.app.messages.ShowPrior`: beside the open one, in a layout of two viewports or
+more."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from tuipacs.app.messages import ShowPrior
 from tuipacs.store.query import get_study
+from tuipacs.view.priors import comparable_series
 
 if TYPE_CHECKING:
     from textual.app import App
 
+    from tuipacs.app.screens.viewer import ViewerScreen
     from tuipacs.app.settings import Settings
     from tuipacs.app.widgets.priors_finder import PriorsFinder
     from tuipacs.remote import ClientFactory
@@ -52,13 +54,24 @@ class ViewerPriors:
         self.app.push_screen(screen, chosen)
 
     def on_show_prior(self: _Viewer, message: ShowPrior) -> None:
-        """Show the prior in a viewer of its own (Esc comes back to this one)."""
-        from tuipacs.app.screens.viewer import ViewerScreen
-
+        """Show the prior beside the study (1x2 from one viewport; else in the active
+        viewport, or the second when the study's own is active), at its series comparable
+        with the active one's, synchronised from where it was linked."""
         message.stop()
         study = get_study(self.archive, message.study_uid)
         if study is None:
             self.app.notify("that study is no longer in the archive", severity="warning")
             return
-        viewer = ViewerScreen(self.archive, study, "", self.settings, self.clients)
-        self.app.push_screen(viewer)
+        screen = cast("ViewerScreen", self)
+        active = screen.panes[screen.active]
+        series = active.loader.series
+        current = series[active.loader.index] if series else None
+        if len(screen.panes) < 2:
+            screen.set_grid("1x2", fill=False)
+            target = None
+        else:
+            target = screen.active if screen.active != 0 else 1
+        pane = screen.open_pane(study, "", target)
+        modality = current.modality if current else ""
+        description = current.description if current else ""
+        pane.loader.prefer = lambda rows: comparable_series(rows, modality, description)

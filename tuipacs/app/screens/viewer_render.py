@@ -44,10 +44,12 @@ def read_header_info(store: FrameStore, index: int) -> FrameInfo | None:
 class FrameRenderer:
     """The render thread: decodes, windows, orients and crops the newest request only."""
 
-    def __init__(self, screen: DOMNode) -> None:
+    def __init__(self, screen: DOMNode, pane: int = 0) -> None:
         self.screen = screen
+        self.pane = pane
+        """The viewport it renders for (its messages name it)."""
         self._worker: LatestOnlyWorker[RenderJob, tuple[Frame, Rendered]] = LatestOnlyWorker(
-            self._render, self._done, self._failed, name="tuipacs-render"
+            self._render, self._done, self._failed, name=f"tuipacs-render-{pane}"
         )
 
     def submit(self, store: FrameSource, request: RenderRequest) -> None:
@@ -66,7 +68,7 @@ class FrameRenderer:
 
     def _done(self, job: RenderJob, result: tuple[Frame, Rendered]) -> None:
         frame, rendered = result
-        self.screen.post_message(FrameRendered(job.request, frame, rendered))
+        self.screen.post_message(FrameRendered(job.request, frame, rendered, self.pane))
 
     def _failed(self, job: RenderJob, exc: BaseException) -> None:
         """Render thread: the reason in one line, and the header if it can still be read."""
@@ -74,4 +76,4 @@ class FrameRenderer:
         index = job.request.index
         store = job.store
         info = read_header_info(store, index) if isinstance(store, FrameStore) else None
-        self.screen.post_message(FrameFailed(job.request.seq, index, text, info))
+        self.screen.post_message(FrameFailed(job.request.seq, index, text, info, self.pane))

@@ -20,9 +20,10 @@ from textual.widget import Widget
 from tuipacs.app.messages import LoadFailed, SeriesFound, SeriesGrew, SeriesOpened
 from tuipacs.app.screens.documents import DocumentOpened, screen_document
 from tuipacs.store.archive import Archive
-from tuipacs.store.query import SeriesRow, list_instances, list_series
+from tuipacs.store.query import InstanceRow, SeriesRow, list_instances, list_series
 from tuipacs.view.frames import ImageRef
 from tuipacs.view.pdf import series_images
+from tuipacs.view.sync import StackPlanes, stack_planes
 from tuipacs.writeback.keyimages import KEY_SERIES_UID, study_keys, with_key_series
 
 GROWTH_POLL = 1.0
@@ -43,8 +44,12 @@ class SeriesLoader(Widget):
     SeriesLoader { display: none; }
     """
 
-    def __init__(self, archive: Archive, study_uid: str, start_series: str = "") -> None:
+    def __init__(
+        self, archive: Archive, study_uid: str, start_series: str = "", pane: int = 0
+    ) -> None:
         super().__init__()
+        self.pane = pane
+        """The viewport this loader lists for (its messages name it)."""
         self.archive = archive
         self.study_uid = study_uid
         self.start_series = start_series
@@ -58,6 +63,9 @@ class SeriesLoader(Widget):
         self._poll: Timer | None = None
         self.open_uid = ""
         self.keys_of: Callable[[], Mapping[tuple[str, int], bool]] = dict
+        self.prefer: Callable[[list[SeriesRow]], int] | None = None
+        """Which series to open when no ``start_series`` is asked for (a prior: the one
+        comparable with the series beside it)."""
         """The reader's key image flags of the study (the virtual series of key images)."""
 
     def on_mount(self) -> None:
@@ -81,7 +89,9 @@ class SeriesLoader(Widget):
         message.stop()
         self.series = message.rows
         if not self.series:
-            self.post_message(LoadFailed("series", "this study has no series in the archive"))
+            self.post_message(
+                LoadFailed("series", "this study has no series in the archive", self.pane)
+            )
             return
         uids = [s.series_uid for s in self.series]
         if self.seq:  # listed again: the open series stays open (where it is now listed)
@@ -89,7 +99,10 @@ class SeriesLoader(Widget):
                 self.index = uids.index(self.open_uid)
                 self.post_message(self.Relisted(self.index, self.seq))
             return
-        self.open(uids.index(self.start_series) if self.start_series in uids else 0)
+        if self.start_series in uids:
+            self.open(uids.index(self.start_series))
+        else:
+            self.open(self.prefer(self.series) if self.prefer is not None else 0)
 
     def open(self, index: int) -> bool:
         """List the images of series ``index``; False when there is no such series."""
@@ -126,9 +139,12 @@ class SeriesLoader(Widget):
             exit_on_error=False,
         )
 
-    def _images(self, series_uid: str) -> list[ImageRef]:
-        """Every frame of every instance (every page of a PDF), in instance order."""
-        return series_images(list_instances(self.archive, series_uid))
+    def _images(self, series_uid: str) -> tuple[list[ImageRef], StackPlanes]:
+        """Every frame of every instance (every page of a PDF), in instance order, and the
+        plane of each."""
+        rows = list_instances(self.archive, series_uid)
+        images = series_images(rows)
+        return images, stack_planes(rows, images, frame_of_reference(rows))
 
     def _list_series(self, flags: Mapping[tuple[str, int], bool]) -> None:
         """Worker: the series (and the virtual series of key images), and a note that the
@@ -138,7 +154,7 @@ class SeriesLoader(Widget):
             rows = with_key_series(self.archive, self.study_uid, rows, flags)
             self.archive.touch_study(self.study_uid)
         except Exception as exc:
-            self.post_message(LoadFailed("series", f"cannot list the series: {exc}"))
+            self.post_message(LoadFailed("series", f"cannot list the series: {exc}", self.pane))
             return
         self.post_message(SeriesFound(self.study_uid, rows))
 
@@ -151,29 +167,50 @@ class SeriesLoader(Widget):
             try:
                 keys = study_keys(self.archive, self.study_uid, flags)
             except Exception as exc:
-                self.post_message(LoadFailed("images", f"cannot list the key images: {exc}"))
+                reason = f"cannot list the key images: {exc}"
+                self.post_message(LoadFailed("images", reason, self.pane))
                 return
             refs = [ImageRef(Path(path), frame) for path, frame in keys]
-            self.post_message(SeriesOpened(series_uid, refs, seq))
+            self.post_message(SeriesOpened(series_uid, refs, seq, pane=self.pane))
             return
         try:
             rows = list_instances(self.archive, series_uid)
             modality = self.series[self.index].modality if self.series else ""
             kind = screen_document(rows, modality)  # a report: shown in its own screen
             images = [] if kind else series_images(rows)
+            planes = stack_planes(rows, images, frame_of_reference(rows))
         except Exception as exc:
-            self.post_message(LoadFailed("images", f"cannot list the images: {exc}"))
+            self.post_message(LoadFailed("images", f"cannot list the images: {exc}", self.pane))
             return
         if kind:
-            self.post_message(DocumentOpened(series_uid, kind, [row.path for row in rows], seq))
+            paths = [row.path for row in rows]
+            self.post_message(DocumentOpened(series_uid, kind, paths, seq, self.pane))
             return
-        self.post_message(SeriesOpened(series_uid, images, seq))
+        self.post_message(SeriesOpened(series_uid, images, seq, planes, self.pane))
 
     def _grow(self, series_uid: str, seq: int, known: int) -> None:
         """Worker: SeriesGrew when the archive holds more images than the viewer shows."""
         try:
-            images = self._images(series_uid)
+            images, planes = self._images(series_uid)
         except Exception:  # noqa: BLE001 - a failed poll is retried on the next tick
             return
         if len(images) > known:
-            self.post_message(SeriesGrew(series_uid, images, seq))
+            self.post_message(SeriesGrew(series_uid, images, seq, planes, self.pane))
+
+
+def frame_of_reference(rows: list[InstanceRow]) -> str:
+    """The Frame of Reference UID of the first image of ``rows`` that has one readable
+    ('' when none: a missing or damaged header only costs synchronisation by position)."""
+    import pydicom
+
+    for row in rows[:3]:
+        try:
+            header = pydicom.dcmread(
+                row.path, stop_before_pixels=True, specific_tags=["FrameOfReferenceUID"]
+            )
+            value = str(header.get("FrameOfReferenceUID", "") or "")
+        except Exception:  # noqa: BLE001 - an unreadable header has no frame of reference
+            continue
+        if value:
+            return value
+    return ""
