@@ -147,6 +147,21 @@ class ViewerState:
         return self.cine_rate
 
 
+ACCELERATE_EVERY = 8
+"""Repeats of a held step key after which the step grows by one image."""
+ACCELERATE_PER = 40
+"""A stack gets one more image of largest step per this many images (small stacks: none)."""
+
+
+def scroll_step(repeats: int, count: int) -> int:
+    """Images per press of a held step key after ``repeats`` repeats in a stack of
+    ``count``: 1 at first, one more every :data:`ACCELERATE_EVERY` repeats, at most
+    ``count // ACCELERATE_PER`` (a 300-image pass at key-repeat rate then takes about 2 s
+    instead of 10; stacks under 80 images always step by one)."""
+    most = max(1, count // ACCELERATE_PER)
+    return max(1, min(most, 1 + max(0, repeats) // ACCELERATE_EVERY))
+
+
 @dataclass(frozen=True)
 class PresetChoice:
     """A window the number keys offer: a fixed window or one computed from the image."""

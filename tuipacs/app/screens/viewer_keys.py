@@ -14,7 +14,7 @@ from tuipacs.imaging import presets
 from tuipacs.imaging.voi import Window
 from tuipacs.view.actions import BINDING_PREFIX, action_name
 from tuipacs.view.render import RenderRequest
-from tuipacs.view.state import ZOOM_STEP, PresetChoice, ViewerState
+from tuipacs.view.state import ZOOM_STEP, PresetChoice, ViewerState, scroll_step
 from tuipacs.view.viewport import fit_scale
 from tuipacs.view.window_steps import step_window, value_range, window_limits
 
@@ -42,7 +42,7 @@ SERIES = Binding.Group("Series", compact=True)
 SECTIONS = ("Images", "Window", "View", "Layout", "Measure", "Information")
 """The help screen's sections, in this order."""
 
-_STEP = "next / previous image (or frame); the mouse wheel too"
+_STEP = "next / previous image (or frame); the mouse wheel too; held: faster in large stacks"
 _WIDTH = "window width narrower / wider (Shift: fine); left-drag ← →"
 _LEVEL = "window level up / down (Shift: fine); left-drag ↑ ↓"
 _PAN = "pan"
@@ -310,10 +310,14 @@ class ViewerKeys:
         return gap if held else None
 
     def action_step(self: _Viewer, delta: int) -> None:
-        """Next/previous image (or ``delta`` images)."""
+        """Next/previous image (or ``delta`` images); held, faster through a large stack
+        (:func:`~tuipacs.view.state.scroll_step`)."""
         self._direction = 1 if delta > 0 else -1
+        motion = self._held(("step", delta))
+        if abs(delta) == 1 and motion is not None:
+            delta *= scroll_step(self._repeats, self.state.count)
         if self.state.go_to(self.state.index + delta):
-            self.request_render(self._held())
+            self.request_render(motion)
 
     def action_goto(self: _Viewer) -> None:
         """Ask for an image number, then go there."""
