@@ -34,6 +34,11 @@ def config_file() -> Path:
     return config_dir() / "config.toml"
 
 
+def protocols_dir() -> Path:
+    """Folder of the reader's hanging protocols (``*.toml``; it need not exist)."""
+    return config_dir() / "protocols"
+
+
 def archive_dir() -> Path:
     """The local archive: DICOM files laid out by UID plus the SQLite index."""
     home = _home()
