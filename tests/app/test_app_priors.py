@@ -99,17 +99,14 @@ async def test_p_lists_the_patients_other_studies_nearest_comparable_first(
         title = str(screen.query_one("#priors-title").render())
         assert title == f"Priors of {fmt.person_name(NAME)}"
 
-        await pilot.press("enter")  # the CT chest: shown in a viewer of its own
-        await until(
-            pilot,
-            lambda: isinstance(pilot.app.screen, ViewerScreen) and pilot.app.screen is not viewer,
-            "the prior's viewer",
-        )
-        prior_viewer = pilot.app.screen
-        assert isinstance(prior_viewer, ViewerScreen)
-        assert prior_viewer.study.study_uid == studies["chest"].uid
-        await pilot.press("escape")
-        await until(pilot, lambda: pilot.app.screen is viewer, "back to the current study")
+        await pilot.press("enter")  # the CT chest: shown beside the current study
+
+        def beside() -> bool:
+            panes = viewer.panes
+            return len(panes) == 2 and panes[1].study.study_uid == studies["chest"].uid
+
+        await until(pilot, lambda: pilot.app.screen is viewer and beside(), "the prior beside")
+        assert viewer.grid == "1x2" and viewer.panes[0].study.study_uid == studies["current"].uid
 
 
 async def test_the_mask_hides_the_name_and_help_lists_p(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from apphelpers import HALFCELL, SIZE, open_study, until, watch_of
@@ -19,7 +18,6 @@ from textual.message import Message
 from tuipacs.app.app import build_app
 from tuipacs.app.messages import RetrieveFinished, RetrieveProgressed
 from tuipacs.app.screens.priors import PriorsScreen
-from tuipacs.app.screens.viewer import ViewerScreen
 from tuipacs.config import Config
 from tuipacs.remote import config_clients
 from tuipacs.store.archive import Archive
@@ -126,11 +124,10 @@ async def test_opening_a_study_lists_the_prior_on_the_node_and_fetches_it(
         assert study is not None and study.num_instances == 3
         await until(pilot, lambda: str(screen.table.get_row_at(0)[4]) == "both", "here and there")
 
-        await pilot.press("enter")  # here now: Enter shows it
-        await until(
-            pilot,
-            lambda: isinstance(pilot.app.screen, ViewerScreen) and pilot.app.screen is not viewer,
-            "the prior's viewer",
-        )
-        shown: Any = pilot.app.screen
-        assert shown.study.study_uid == prior.uid
+        await pilot.press("enter")  # here now: Enter shows it beside the study
+
+        def beside() -> bool:
+            panes = viewer.panes
+            return len(panes) == 2 and panes[1].study.study_uid == prior.uid
+
+        await until(pilot, lambda: pilot.app.screen is viewer and beside(), "the prior beside")

@@ -25,7 +25,9 @@ from tuipacs.app.graphics.pacing import REST_MAX
 from tuipacs.view.link import MAX_IN_FLIGHT
 
 ROOT = Path(__file__).resolve().parents[2]
-CT_SLICES = 80
+CT_SLICES = 79
+"""Under 80 images a held key is not accelerated (tuipacs.view.state.scroll_step): every
+press moves one image, so the target after release is the count of presses."""
 HOLD_SECONDS = 2.0
 KEY_RATE = 30.0
 MARGIN = 1.0

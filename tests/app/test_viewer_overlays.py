@@ -49,6 +49,7 @@ async def test_wide_characters_do_not_wrap_the_corner(archive: Archive, make_app
 
 async def test_corner_lines_are_cut_to_the_corner_width(archive: Archive, make_app: Any) -> None:
     app = make_app(archive)
+    app.settings.config.hanging_protocols = False  # one viewport 44 cells wide (no MR 2x2)
     async with app.run_test(size=(44, 30)) as pilot:
         screen = await open_study(pilot, MR)
         viewport = screen.query_one("#viewport").content_size.width

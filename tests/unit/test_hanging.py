@@ -150,8 +150,8 @@ def test_regex_picks_the_first_by_series_number_else_the_largest() -> None:
     # viewport 0: the lowest-numbered lung series; the prior viewport, with no prior,
     # takes the current study's next unused series matching its rule
     assert hung.placements == (
-        Placement(0, "current", "s3", "lung"),
-        Placement(1, "current", "s4", "lung"),
+        Placement(0, "current", "s3", None),  # the built-in set keeps the files' windows
+        Placement(1, "current", "s4", None),
     )
     largest = one('[[protocol]]\ngrid = "1x2"\n[[protocol.viewport]]\nseries = "nothing"\n')
     assert where(hang(largest, study(("CT",)), current, None)) == {
@@ -165,8 +165,8 @@ def test_prior_viewports_take_the_prior_when_given() -> None:
     prior = [series("p1", "Body", 1, 50), series("p2", "thin lung", 7, 60)]
     hung = hang(CT_CHEST, study(("CT",), "CHEST"), current, prior)
     assert hung.placements == (
-        Placement(0, "current", "c1", "lung"),
-        Placement(1, "prior", "p2", "lung"),
+        Placement(0, "current", "c1", None),
+        Placement(1, "prior", "p2", None),
     )
     # a prior without images is no prior: the current study's next unused series
     empty_prior = [series("p1", "Lung", 1, 0)]
@@ -201,7 +201,11 @@ def test_a_viewport_modality_only_takes_that_modality() -> None:
 
 def test_a_preset_the_modality_has_not_is_not_applied() -> None:
     prior_dx = [series("p", "CHEST PA", 1, 1, "DX")]
-    hung = hang(CT_CHEST, study(("CT",)), [series("c", "lung", 1, 90)], prior_dx)
+    lung = one(
+        '[[protocol]]\ngrid = "1x2"\n[[protocol.viewport]]\npreset = "lung"\n'
+        '[[protocol.viewport]]\nstudy = "prior"\npreset = "lung"\n'
+    )
+    hung = hang(lung, study(("CT",)), [series("c", "lung", 1, 90)], prior_dx)
     assert hung.placements == (
         Placement(0, "current", "c", "lung"),
         Placement(1, "prior", "p", None),  # a lung window on a radiograph: no

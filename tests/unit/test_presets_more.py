@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydicom.dataset import Dataset
 
-from tuipacs import config
+from tuipacs import config, config_presets
 from tuipacs.cli import main
 from tuipacs.imaging import presets
 from tuipacs.imaging.voi import Window, file_windows
@@ -157,11 +157,11 @@ def test_a_bad_presets_table_is_skipped_with_one_line(
 
 
 def test_presets_per_modality_are_bounded(tmp_path: Path) -> None:
-    entries = "".join(f'"p{n}" = [{n}, 100]\n' for n in range(config.MAX_PRESETS + 8))
+    entries = "".join(f'"p{n}" = [{n}, 100]\n' for n in range(config_presets.MAX_PRESETS + 8))
     cfg = _load(tmp_path, f"[presets.CT]\n{entries}")
-    assert len(cfg.presets["CT"]) == config.MAX_PRESETS
+    assert len(cfg.presets["CT"]) == config_presets.MAX_PRESETS
     [warning] = cfg.warnings
-    assert f"more than {config.MAX_PRESETS} presets" in warning
+    assert f"more than {config_presets.MAX_PRESETS} presets" in warning
 
 
 def test_the_readme_sample_presets_load_as_documented() -> None:

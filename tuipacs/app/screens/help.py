@@ -27,8 +27,8 @@ def keys_table(sections: tuple[Section, ...], extra: str = "") -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(justify="right", style="bold", no_wrap=True)
     table.add_column()
-    if extra:  # the viewer's presets, first: the keys below may run past the box's fold
-        table.add_row("", Text(clean(extra), style="italic"))
+    for line in extra.split("\n") if extra else ():  # the viewer's hanging protocol and
+        table.add_row("", Text(clean(line), style="italic"))  # presets: before the fold
         table.add_row("", "")
     for number, (title, rows) in enumerate(sections):
         if number:

@@ -23,6 +23,7 @@ from tuipacs.app.screens.documents import DocumentOpened, show_document
 from tuipacs.app.screens.viewer_annotations import ViewerAnnotations
 from tuipacs.app.screens.viewer_cine import Cine
 from tuipacs.app.screens.viewer_crossref import ViewerCrossref
+from tuipacs.app.screens.viewer_hanging import ViewerHanging
 from tuipacs.app.screens.viewer_keyimages import ViewerKeyImages
 from tuipacs.app.screens.viewer_keys import SECTIONS, ViewerKeys, viewer_bindings
 from tuipacs.app.screens.viewer_layout import ViewerLayout, layout_keys
@@ -57,8 +58,19 @@ HALF_CELL = CellSize(1, 2)
 
 
 class ViewerScreen(
-    ViewerAnnotations, ViewerKeyImages, ViewerMeasure, ViewerProbe, ViewerMpr, ViewerKeys,
-    ViewerMouse, ViewerPriors, ViewerLayout, ViewerCrossref, PaneForwarding, Screen[None],
+    ViewerAnnotations,
+    ViewerKeyImages,
+    ViewerMeasure,
+    ViewerProbe,
+    ViewerMpr,
+    ViewerKeys,
+    ViewerMouse,
+    ViewerPriors,
+    ViewerLayout,
+    ViewerCrossref,
+    ViewerHanging,
+    PaneForwarding,
+    Screen[None],
 ):
     """One study: its series one at a time, with window/level, zoom, cine, probe,
     measurements, key images, reformats, annotations (GSPS, SEG, RTSTRUCT), priors and tags."""
@@ -86,6 +98,8 @@ class ViewerScreen(
         self.grid = "1x1"
         """The layout: rows x columns of viewports."""
         self.state = ViewerState(masked=self.settings.session.masked)
+        if cfg.hanging_protocols and not series_uid:
+            self.start_hanging()
         self.cine = Cine(self, self._cine_tick, self.update_overlays)
         self._last_key = 0.0
         self._repeats = 0  # of the held key
@@ -304,6 +318,7 @@ class ViewerScreen(
         rate = info.cine_rate or (1000.0 / info.frame_time_ms if info.frame_time_ms else None)
         if rate and rate > 0:
             self.state.cine_rate = float(min(60.0, max(1.0, rate)))
+        self.apply_pending_preset()
 
     def on_resize(self) -> None:
         """The viewports changed size: render again."""

@@ -46,6 +46,7 @@ _STEP = "next / previous image (or frame); the mouse wheel too; held: faster in 
 _WIDTH = "window width narrower / wider (Shift: fine); left-drag ← →"
 _LEVEL = "window level up / down (Shift: fine); left-drag ↑ ↓"
 _PAN = "pan"
+_TEN = "10 images forward / back"
 _FINE = "fine window/level; with the probe on: move it 10 pixels"
 _SHIFT_ARROWS = (
     ("left", "arrow(-1, 0, True)"),
@@ -60,22 +61,8 @@ def _images() -> list[BindingType]:
     return [
         Key("j", "step(1)", "next", group=IMAGE, section="Images", tooltip=_STEP),
         Key("k", "step(-1)", "prev", group=IMAGE, section="Images", tooltip=_STEP),
-        Key(
-            "pagedown",
-            "step(10)",
-            "+10",
-            show=False,
-            section="Images",
-            tooltip="10 images forward / back",
-        ),
-        Key(
-            "pageup",
-            "step(-10)",
-            "-10",
-            show=False,
-            section="Images",
-            tooltip="10 images forward / back",
-        ),
+        Key("pagedown", "step(10)", "+10", show=False, section="Images", tooltip=_TEN),
+        Key("pageup", "step(-10)", "-10", show=False, section="Images", tooltip=_TEN),
         Key("home", "first", "first", show=False, section="Images", tooltip="first / last image"),
         Key("end", "last", "last", show=False, section="Images", tooltip="first / last image"),
         Key("g", "goto", "go to", show=False, section="Images", tooltip="go to image number N"),
@@ -310,8 +297,7 @@ class ViewerKeys:
         return gap if held else None
 
     def action_step(self: _Viewer, delta: int) -> None:
-        """Next/previous image (or ``delta`` images); held, faster through a large stack
-        (:func:`~tuipacs.view.state.scroll_step`)."""
+        """Next/previous image (or ``delta``); held, faster in a large stack (scroll_step)."""
         self._direction = 1 if delta > 0 else -1
         motion = self._held(("step", delta))
         if abs(delta) == 1 and motion is not None:

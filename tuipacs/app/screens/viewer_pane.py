@@ -69,6 +69,8 @@ class Pane:
     """The plane of each image of the open series (synchronisation, cross-references)."""
     offset: float | None = None
     """Across frames of reference: mm from the active slice to this one when linked."""
+    preset: str | None = None
+    """A preset (by name) to apply when its first image comes (a hanging protocol's)."""
     crossref: object = None
     """The cross-reference line drawn now (redrawn only when it changes)."""
 

@@ -88,4 +88,6 @@ def show_help(
 
     presets_text = "  ".join(f"{c.key or '(w)'} {c.label}" for c in screen.choices)
     extra = f"Presets: {presets_text}" if presets_text else ""
+    hanging = screen.hanging_line()
+    extra = "\n".join(part for part in (hanging, extra) if part)
     screen.app.push_screen(HelpScreen.of(screen, "viewer", sections, extra, keymap))

@@ -57,6 +57,8 @@ class PriorsFinder(Widget):
         self.last_result: RetrieveResult | None = None
         self.watcher: Callable[[], None] | None = None
         """Called after each change (the priors screen, while it is open)."""
+        self.listeners: list[Callable[[], None]] = []
+        """Called after each change too (the viewer's hanging protocol)."""
 
     def on_mount(self) -> None:
         """Start looking: the archive at once, then the node."""
@@ -123,6 +125,8 @@ class PriorsFinder(Widget):
         """Tell the screen (if open) to show the new state."""
         if self.watcher is not None:
             self.watcher()
+        for listener in list(self.listeners):
+            listener()
 
     @property
     def status(self) -> str:
