@@ -5,6 +5,7 @@ that refuses the connection is one line, never a traceback."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from textual.widgets import OptionList
 from tuipacs.app.app import build_app
 from tuipacs.app.screens.send import SendScreen
 from tuipacs.config import Config
+from tuipacs.remote import PacsClient, SendResult, config_clients
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import list_series, list_studies
 
@@ -57,9 +59,11 @@ def orthanc_instances(peer: OrthancPeer, study_uid: str) -> int:
     return len(instances)
 
 
-async def send_from(pilot: Pilot[Any], row: int, series_table: bool = False) -> SendScreen:
+async def send_from(
+    pilot: Pilot[Any], row: int, series_table: bool = False, wait: bool = True
+) -> SendScreen:
     """``u`` on study ``row`` (on its first series with ``series_table``), Enter on the
-    first node; the list once the send has ended."""
+    first node; the list once the send has ended (with ``wait``, else at once)."""
     browser = await browser_listed(pilot)
     browser.studies.move_cursor(row=row)
     await until(pilot, lambda: bool(browser.series), "the series")
@@ -70,20 +74,49 @@ async def send_from(pilot: Pilot[Any], row: int, series_table: bool = False) -> 
     assert isinstance(screen, SendScreen)
     assert screen.query_one(OptionList).highlighted == 0
     await pilot.press("enter")
-    await until(pilot, lambda: screen.finished, "the send", WAIT)
+    if wait:
+        await until(pilot, lambda: screen.finished, "the send", WAIT)
     return screen
+
+
+class HeldClient:
+    """The real client of a node, whose send stops after its third file until ``gate`` is
+    set (when ``hold`` is set): the test presses Esc while the send is surely mid-way."""
+
+    def __init__(self, client: PacsClient, gate: threading.Event, hold: threading.Event) -> None:
+        self.client, self.gate, self.hold = client, gate, hold
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def send(self, paths: Any, *, progress: Any = None, cancel: Any = None) -> SendResult:
+        def held(done: int, total: int) -> None:
+            progress(done, total)
+            if done == 3 and self.hold.is_set():
+                assert self.gate.wait(WAIT)
+
+        return self.client.send(paths, progress=held, cancel=cancel)
 
 
 async def test_send_a_series_then_the_study_to_orthanc(
     orthanc: OrthancPeer, archive: Archive, tuipacs_home: Path
 ) -> None:
+    """A series, then the study cancelled at its third file, then the whole study."""
     study = list_studies(archive)[MR].study_uid
     series = list_series(archive, study)
     assert len(series) == 2
     first, total = series[0].num_instances, sum(s.num_instances for s in series)
     node = {"ae_title": orthanc.aet, "host": "127.0.0.1", "port": orthanc.dicom_port}
     config = Config(nodes={"pacs": {**node, "timeout": 15}})
-    app = build_app(archive, config, graphics=HALFCELL, theme="reading-room")
+    gate, hold = threading.Event(), threading.Event()
+    real = config_clients(config, archive)
+    app = build_app(
+        archive,
+        config,
+        graphics=HALFCELL,
+        theme="reading-room",
+        clients=lambda name: HeldClient(real(name), gate, hold),
+    )
     async with app.run_test(size=SIZE) as pilot:
         screen = await send_from(pilot, MR, series_table=True)
         assert screen.line == f"{first} of {first} sent to pacs", screen.line
@@ -93,6 +126,20 @@ async def test_send_a_series_then_the_study_to_orthanc(
         await until(pilot, lambda: not isinstance(pilot.app.screen, SendScreen), "closed")
         status = str(pilot.app.screen.query_one("#browser-status").render())
         assert status == screen.line
+
+        hold.set()
+        screen = await send_from(pilot, MR, wait=False)
+        await until(pilot, lambda: screen.done >= 3, "three files sent")
+        await pilot.press("escape")  # cancels; the list stays
+        assert screen.line == "cancelling the send…"
+        gate.set()
+        await until(pilot, lambda: screen.finished, "the cancel", WAIT)
+        assert screen.line == f"3 of {total} sent to pacs (cancelled)", screen.line
+        assert not screen.ok and isinstance(pilot.app.screen, SendScreen)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(pilot.app.screen, SendScreen), "closed")
+
+        hold.clear()
         screen = await send_from(pilot, MR)
         assert screen.line == f"{total} of {total} sent to pacs", screen.line
     assert orthanc_instances(orthanc, study) == total
