@@ -28,6 +28,7 @@ from tuipacs.app.messages import (
     StudiesFound,
     StudyArrived,
 )
+from tuipacs.app.screens.browser_export import BrowserExport
 from tuipacs.app.screens.browser_mask import BrowserMask
 from tuipacs.app.screens.query import QueryRequest, QueryScreen
 from tuipacs.app.settings import Settings
@@ -111,6 +112,10 @@ def _bindings() -> list[BindingType]:
             tooltip="cancel the running retrieve"),
         Key("escape", "escape", "Back", show=False, section=remote,
             tooltip="cancel the running retrieve, else hide the remote results"),
+        Key("E", "export", "Export", section=open_,
+            tooltip="export the study (or the series) to a folder, DICOMDIR, zip or PNGs"),
+        Key("u", "send", "Send", section=remote,
+            tooltip="send the study (or the series) to a configured node"),
         Key("m", "mask", "Mask", section=app,
             tooltip="mask / unmask patient identity on every screen"),
         Key("question_mark", "help", "Help", section=app, tooltip="this help"),
@@ -155,7 +160,7 @@ class BrowserPin:
         screen.post_message(StudiesFound(rows))
 
 
-class BrowserScreen(BrowserResume, BrowserPin, BrowserMask, Screen[None]):
+class BrowserScreen(BrowserResume, BrowserPin, BrowserMask, BrowserExport, Screen[None]):
     """Studies (filter as you type, sortable) above the series of the highlighted study."""
 
     BINDINGS = _bindings()
