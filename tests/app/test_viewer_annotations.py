@@ -136,3 +136,25 @@ async def test_gsps_rotation_flip_and_displayed_area_applied(tmp_path: Path, mak
             assert screen.state.orientation == Orientation() and screen.state.zoom == 1.0
     finally:
         archive.close()
+
+
+async def test_gsps_magnify_shows_image_pixels_at_the_ratio(tmp_path: Path, make_app: Any) -> None:
+    kit = make(tmp_path / "files")
+    ds = pydicom.dcmread(kit.gsps)
+    area = ds.DisplayedAreaSelectionSequence[0]
+    area.PresentationSizeMode = "MAGNIFY"
+    area.PresentationPixelMagnificationRatio = 3.0
+    ds.save_as(kit.gsps, enforce_file_format=True)
+    archive = Archive.open(tmp_path / "archive")
+    assert import_paths(archive, [*kit.ct_paths, kit.gsps]).added == 4
+    try:
+        app = make_app(archive)
+        async with app.run_test(size=(160, 50)) as pilot:
+            screen = await open_study(pilot, 0)
+            await until(pilot, lambda: screen.annotations is not None, "the annotations")
+            await press(pilot, "j")
+            await press(pilot, "k")
+            # three screen pixels per image pixel (zoom as the overlay gives it: 300 %)
+            assert abs(screen.zoom_percent() - 300) < 1.5
+    finally:
+        archive.close()

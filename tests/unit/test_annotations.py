@@ -298,3 +298,19 @@ def test_many_segments_drawn_in_one_pass_each_in_its_colour() -> None:
         shown = np.zeros_like(mask.pixels)
         shown[rows // REPEAT, cols // REPEAT] = True
         assert np.array_equal(shown, edge)
+
+
+def test_gsps_magnify_ratio_and_bad_ratios(kit: Kit) -> None:
+    for mode, ratio, expected in (
+        ("MAGNIFY", 2.5, 2.5), ("MAGNIFY", 0.0, None), ("MAGNIFY", 1e9, None),
+        ("TRUE SIZE", 2.0, None), ("SCALE TO FIT", 2.0, None),
+    ):  # fmt: skip
+        ds = pydicom.dcmread(kit.gsps)
+        area = ds.DisplayedAreaSelectionSequence[0]
+        area.PresentationSizeMode = mode
+        area.PresentationPixelMagnificationRatio = ratio
+        study = StudyAnnotations()
+        add_gsps(study, ds)
+        found = study.of((uid(kit, 1), 0))
+        assert found is not None and found.presentation is not None
+        assert found.presentation.magnify == expected, mode

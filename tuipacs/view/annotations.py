@@ -85,6 +85,9 @@ class Presentation:
     window: Window | None = None
     orientation: Orientation = field(default_factory=Orientation)
     area: tuple[float, float, float, float] | None = None
+    magnify: float | None = None
+    """Presentation Size Mode MAGNIFY: screen pixels per image pixel (None: the area fits
+    the viewport, SCALE TO FIT; TRUE SIZE too: a terminal knows no physical size)."""
 
 
 @dataclass
@@ -319,6 +322,20 @@ def _areas(ds: Any, images: list[ImageKey]) -> dict[ImageKey, tuple[float, float
     return areas
 
 
+def _magnify(ds: Any, images: list[ImageKey]) -> dict[ImageKey, float]:
+    """The magnification of each image whose displayed area says MAGNIFY (0.01 to 100)."""
+    found: dict[ImageKey, float] = {}
+    for item in items(ds, "DisplayedAreaSelectionSequence"):
+        if text_of(item, "PresentationSizeMode").upper() != "MAGNIFY":
+            continue
+        ratio = numbers(item.get("PresentationPixelMagnificationRatio"), 1)
+        if not ratio or not 0.01 <= ratio[0] <= 100:
+            continue
+        for key in referenced_images(item) or images:
+            found[key] = ratio[0]
+    return found
+
+
 def _orientation(ds: Any) -> Orientation:
     """The spatial transformation: rotation (90, 180, 270 clockwise) then horizontal flip."""
     rotation = numbers(ds.get("ImageRotation"), 1)
@@ -416,11 +433,12 @@ def add_gsps(study: StudyAnnotations, ds: Any) -> None:
         study.problems.append("a presentation state references no images: left out")
         return
     study.gsps += 1
-    windows, areas = _window(ds, images), _areas(ds, images)
+    windows, areas, magnify = _window(ds, images), _areas(ds, images), _magnify(ds, images)
     orientation = _orientation(ds)
     for key in images:
         if key not in study.images or study.images[key].presentation is None:
-            presentation = Presentation(windows.get(key), orientation, areas.get(key))
+            area, ratio = areas.get(key), magnify.get(key)
+            presentation = Presentation(windows.get(key), orientation, area, ratio)
             study.at(key).presentation = presentation
     colours = _layer_colours(ds)
     budget = [MAX_POINTS]

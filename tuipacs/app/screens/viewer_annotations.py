@@ -171,6 +171,9 @@ class ViewerAnnotations:
         view = screen.view_px()
         whole = fit_scale((rows, cols), aspect, view)
         area = fit_scale((max(1, round(abs(r1 - r0))), max(1, round(abs(c1 - c0)))), aspect, view)
+        if presentation.magnify is not None:  # MAGNIFY: screen pixels per image pixel
+            whole = fit_scale((rows, cols), aspect, screen.view_px(screen._cell()))
+            area = presentation.magnify / scale
         zoom = float(min(MAX_ZOOM, max(1.0 / MAX_ZOOM, area / whole)))
         return zoom, ((r0 + r1) / 2 - rows / 2, (c0 + c1) / 2 - cols / 2)
 
