@@ -121,6 +121,8 @@ class ViewerHanging:
             return 0
         self._protocol, self._series_rows = protocol, rows
         self.hanging = hang(protocol, facts, series_facts(rows), None)
+        if _as_opened(protocol):
+            return 0  # one viewport, any series, its window: the study as it opens anyway
         screen.call_after_refresh(self._lay_out)
         screen.priors.listeners.append(self._priors_changed)
         screen.call_after_refresh(self._priors_changed)  # found before the series were
@@ -206,6 +208,15 @@ class ViewerHanging:
         self.hanging = hang(protocol, facts, current, series_facts(rows))
         self._prior_study = study
         self._lay_out()
+
+
+def _as_opened(protocol: HangingProtocol) -> bool:
+    """A protocol of one viewport that names no series, modality or preset (the built-in
+    "Default"): the study opens at its first series, as without protocols."""
+    rules = protocol.viewports[:1]
+    rule = rules[0] if rules else None
+    plain = rule is None or (rule.series is None and rule.modality is None and not rule.preset)
+    return protocol.grid == "1x1" and plain and rule is not None and rule.study == "current"
 
 
 def _viewport(placement: Placement) -> int:
