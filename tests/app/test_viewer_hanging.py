@@ -6,6 +6,7 @@ puts the prior found in the archive beside it; a study opened at a chosen series
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,27 @@ async def test_no_protocol_at_a_chosen_series_or_when_turned_off(
         screen = await _open_from_browser(pilot, made["thin"][0].StudyInstanceUID)
         await _settled(pilot, screen)
         assert screen.hanging is None and len(screen.panes) == 1
+
+
+def test_shown_grid_shrinks_to_the_series_there_are() -> None:
+    from tuipacs.app.screens.viewer_hanging import shown_grid
+
+    assert [shown_grid("2x2", n) for n in (0, 1, 2, 3, 4)] == ["1x1", "1x1", "1x2", "2x2", "2x2"]
+    assert shown_grid("2x1", 2) == "2x1" and shown_grid("1x2", 2) == "1x2"
+
+
+def test_study_facts_from_the_index_rows() -> None:
+    from tuipacs.app.screens.viewer_hanging import series_facts, study_facts
+    from tuipacs.store.query import SeriesRow, StudyRow
+
+    study = StudyRow("1.2", "P", "ID", "", "", "20260101", "", "", "CT CHEST", "CT\\PT", "",
+                     2, 10, 0, False, None)  # fmt: skip
+    rows = [
+        SeriesRow("s1", "1.2", "x7", "CT", "lung", "", 5),  # a Series Number that is not one
+        SeriesRow("s2", "1.2", " 2 ", "PT", "pet", "CHEST", 5),
+    ]
+    facts = study_facts(study, rows)
+    assert facts.modalities == ("CT", "PT") and facts.body_part == "CHEST"
+    assert [f.number for f in series_facts(rows)] == [None, 2]
+    empty = study_facts(replace(study, modalities=""), rows)
+    assert empty.modalities == ("CT", "PT")  # from the series when the study lists none
