@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 from collections import defaultdict
@@ -12,6 +13,7 @@ import pydicom
 import pytest
 from helpers import require_binary
 from pydicom.dataset import Dataset
+from pydicom.filewriter import dcmwrite
 from pydicom.pixels import apply_rescale
 from pydicom.uid import (
     CTImageStorage,
@@ -22,6 +24,7 @@ from pydicom.uid import (
 )
 
 from tuipacs import demo
+from tuipacs.demo import iods as demo_iods
 from tuipacs.demo.ct import CtPhantom
 from tuipacs.demo.iods import PRIOR_NODULE_MM, PRIOR_NOISE_SEED
 from tuipacs.store.archive import Archive
@@ -210,6 +213,19 @@ def test_prior_ct_is_the_same_patient_a_year_earlier(headers: dict[Path, Dataset
     assert z_before[0] != z_now[0] and z_before[-1] != z_now[-1]
     assert [float(d.SliceLocation) for d in before] == z_before
     assert [int(d.InstanceNumber) for d in before] == list(range(1, PRIOR_SLICES + 1))
+
+
+def test_prior_ct_is_deterministic() -> None:
+    def written() -> list[tuple[str, bytes]]:
+        files = []
+        for relative, dataset in demo_iods.ct_prior_instances(3):
+            buffer = io.BytesIO()
+            dcmwrite(buffer, dataset, enforce_file_format=True)
+            files.append((str(relative), buffer.getvalue()))
+        return files
+
+    first = written()
+    assert len(first) == 2 and first == written()
 
 
 def test_prior_phantom_has_a_smaller_nodule_and_other_noise() -> None:
