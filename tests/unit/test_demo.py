@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 from collections import defaultdict
@@ -12,6 +13,7 @@ import pydicom
 import pytest
 from helpers import require_binary
 from pydicom.dataset import Dataset
+from pydicom.filewriter import dcmwrite
 from pydicom.pixels import apply_rescale
 from pydicom.uid import (
     CTImageStorage,
@@ -22,16 +24,25 @@ from pydicom.uid import (
 )
 
 from tuipacs import demo
+from tuipacs.demo import iods as demo_iods
+from tuipacs.demo.ct import CtPhantom
+from tuipacs.demo.iods import PRIOR_NODULE_MM, PRIOR_NOISE_SEED
+from tuipacs.store.archive import Archive
+from tuipacs.store.importer import import_paths
+from tuipacs.view.priors import rank
+from tuipacs.view.priors_find import find_local
 
 CT_SLICES = 5
+PRIOR_SLICES = 3  # about two thirds of CT_SLICES
+CURRENT_DATE, PRIOR_DATE = "20240315", "20230315"
 UID_RE = re.compile(r"^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$")
 
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small demo set (5 CT slices), generated once for the module."""
+    """A small demo set (5 CT slices) with the prior CT, generated once for the module."""
     out = tmp_path_factory.mktemp("demo")
-    demo.generate(out, ct_slices=CT_SLICES)
+    demo.generate(out, ct_slices=CT_SLICES, prior=True)
     return out
 
 
@@ -42,8 +53,15 @@ def headers(demo_dir: Path) -> dict[Path, Dataset]:
     return {path: pydicom.dcmread(path, stop_before_pixels=True) for path in paths}
 
 
-def _by_modality(headers: dict[Path, Dataset], modality: str) -> list[tuple[Path, Dataset]]:
-    items = [(p, d) for p, d in headers.items() if d.Modality == modality]
+def _by_modality(
+    headers: dict[Path, Dataset], modality: str, date: str = ""
+) -> list[tuple[Path, Dataset]]:
+    """The files of a modality (of one study date if given), in series and instance order."""
+    items = [
+        (p, d)
+        for p, d in headers.items()
+        if d.Modality == modality and (not date or d.StudyDate == date)
+    ]
     return sorted(items, key=lambda item: (int(item[1].SeriesNumber), int(item[1].InstanceNumber)))
 
 
@@ -59,8 +77,11 @@ def _first_of_each_series(headers: dict[Path, Dataset]) -> list[Path]:
 
 def test_file_count_matches_files_written(demo_dir: Path) -> None:
     files = sorted(demo_dir.rglob("*.dcm"))
-    assert len(files) == demo.file_count(CT_SLICES) == CT_SLICES + 2 * 24 + 2
+    assert len(files) == demo.file_count(CT_SLICES, prior=True)
+    assert demo.file_count(CT_SLICES, prior=True) == CT_SLICES + PRIOR_SLICES + 2 * 24 + 2
+    assert demo.file_count(CT_SLICES) == CT_SLICES + 2 * 24 + 2
     assert demo.file_count() == 300 + 50
+    assert demo.file_count(prior=True) == 300 + 200 + 50
 
 
 def test_same_input_gives_identical_bytes(tmp_path: Path) -> None:
@@ -77,6 +98,7 @@ def test_returns_the_files_and_reports_progress(tmp_path: Path) -> None:
     calls: list[tuple[int, int]] = []
     paths = demo.generate(tmp_path, ct_slices=1, progress=lambda d, t: calls.append((d, t)))
     total = demo.file_count(1)
+    assert total == 1 + 50, "no prior unless asked for"
     assert calls == [(done, total) for done in range(total + 1)]
     assert len(paths) == total
     assert sorted(paths) == sorted(tmp_path.rglob("*.dcm"))
@@ -103,13 +125,13 @@ def test_studies_series_and_modalities(headers: dict[Path, Dataset]) -> None:
     for dataset in headers.values():
         studies[dataset.StudyInstanceUID].add(dataset.SeriesInstanceUID)
         modalities[dataset.SeriesInstanceUID] = dataset.Modality
-    assert len(studies) == 4
-    assert sorted(len(series) for series in studies.values()) == [1, 1, 1, 2]
-    assert sorted(modalities.values()) == ["CT", "DX", "MR", "MR", "US"]
+    assert len(studies) == 5
+    assert sorted(len(series) for series in studies.values()) == [1, 1, 1, 1, 2]
+    assert sorted(modalities.values()) == ["CT", "CT", "DX", "MR", "MR", "US"]
     patients = {d.PatientID for d in headers.values()}
     assert len(patients) == 3
     ct_patient = {d.PatientID for d in headers.values() if d.Modality in {"CT", "DX"}}
-    assert len(ct_patient) == 1, "the CT and the chest film belong to the same patient"
+    assert len(ct_patient) == 1, "both CTs and the chest film belong to the same patient"
 
 
 def test_sop_classes_and_file_meta(demo_dir: Path, headers: dict[Path, Dataset]) -> None:
@@ -138,7 +160,7 @@ def test_uids_are_valid_and_unique(headers: dict[Path, Dataset]) -> None:
 
 
 def test_ct_series_geometry_and_windows(headers: dict[Path, Dataset]) -> None:
-    ct = [d for _p, d in _by_modality(headers, "CT")]
+    ct = [d for _p, d in _by_modality(headers, "CT", CURRENT_DATE)]
     assert [int(d.InstanceNumber) for d in ct] == list(range(1, CT_SLICES + 1))
     z = [float(d.ImagePositionPatient[2]) for d in ct]
     steps = np.diff(z)
@@ -154,7 +176,7 @@ def test_ct_series_geometry_and_windows(headers: dict[Path, Dataset]) -> None:
 
 
 def test_ct_hounsfield_units_are_plausible(headers: dict[Path, Dataset]) -> None:
-    ct = _by_modality(headers, "CT")
+    ct = _by_modality(headers, "CT", CURRENT_DATE)
     volume = []
     for path, _header in ct:
         dataset = pydicom.dcmread(path)
@@ -166,6 +188,80 @@ def test_ct_hounsfield_units_are_plausible(headers: dict[Path, Dataset]) -> None
     assert 20 < float(np.median(chest[230:280, 230:280])) < 300, "mediastinum"
     assert all(np.count_nonzero(s > 300) > 300 for s in hu), "bone on every slice"
     assert float(hu.max()) > 1000 and float(hu.min()) >= -1100
+
+
+def test_prior_ct_is_the_same_patient_a_year_earlier(headers: dict[Path, Dataset]) -> None:
+    now = [d for _p, d in _by_modality(headers, "CT", CURRENT_DATE)]
+    before = [d for _p, d in _by_modality(headers, "CT", PRIOR_DATE)]
+    assert len(now) == CT_SLICES and len(before) == PRIOR_SLICES
+    first, prior = now[0], before[0]
+    for keyword in ("PatientID", "IssuerOfPatientID", "PatientName", "PatientBirthDate"):
+        assert prior.get(keyword) == first.get(keyword), keyword
+    assert prior.StudyDescription == first.StudyDescription
+    assert prior.SeriesDescription == first.SeriesDescription
+    assert prior.BodyPartExamined == first.BodyPartExamined == "CHEST"
+    for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID"):
+        assert {d[keyword].value for d in before} == {prior[keyword].value}, keyword
+        assert prior[keyword].value != first[keyword].value, keyword
+    assert not {d.SOPInstanceUID for d in before} & {d.SOPInstanceUID for d in now}
+    assert prior.AccessionNumber != first.AccessionNumber
+    # its own slice spacing and z start: synchronising by position is not by image number
+    z_now = [float(d.ImagePositionPatient[2]) for d in now]
+    z_before = [float(d.ImagePositionPatient[2]) for d in before]
+    assert np.allclose(np.diff(z_before), -float(prior.SliceThickness))
+    assert float(prior.SliceThickness) == pytest.approx(float(first.SliceThickness) * 5 / 3)
+    assert z_before[0] != z_now[0] and z_before[-1] != z_now[-1]
+    assert [float(d.SliceLocation) for d in before] == z_before
+    assert [int(d.InstanceNumber) for d in before] == list(range(1, PRIOR_SLICES + 1))
+
+
+def test_prior_ct_is_deterministic() -> None:
+    def written() -> list[tuple[str, bytes]]:
+        files = []
+        for relative, dataset in demo_iods.ct_prior_instances(3):
+            buffer = io.BytesIO()
+            dcmwrite(buffer, dataset, enforce_file_format=True)
+            files.append((str(relative), buffer.getvalue()))
+        return files
+
+    first = written()
+    assert len(first) == 2 and first == written()
+
+
+def test_prior_phantom_has_a_smaller_nodule_and_other_noise() -> None:
+    now = CtPhantom()
+    before = CtPhantom(nodule_mm=PRIOR_NODULE_MM, noise_seed=PRIOR_NOISE_SEED)
+    cut = now.grid.region(-120, -40, -40, 20)  # around the right upper lobe nodule
+    assert cut is not None
+    nodule_now = np.count_nonzero(now.slice_hu(-84.0)[cut] > -200)
+    nodule_before = np.count_nonzero(before.slice_hu(-84.0)[cut] > -200)
+    assert 0 < nodule_before < nodule_now
+    assert not np.array_equal(now.stored_slice(-84.0, 0), before.stored_slice(-84.0, 0))
+
+
+def test_prior_is_the_nearest_comparable_prior(demo_dir: Path, tmp_path: Path) -> None:
+    files = [p for p in demo_dir.rglob("*.dcm") if p.name.startswith(("CT", "DX"))]
+    archive = Archive.open(tmp_path / "archive")
+    try:
+        import_paths(archive, files)
+        ct = _study_uids(archive)
+        found = find_local(archive, ct[CURRENT_DATE])
+    finally:
+        archive.close()
+    assert found is not None and found.patient_id == "TP-100231"
+    ranked = rank(found.current, found.others)
+    # the chest film is a day old, the prior CT a year: the comparable one comes first
+    assert [p.candidate.study_date for p in ranked] == [PRIOR_DATE, "20240314"]
+    best = ranked[0]
+    assert best.candidate.study_uid == ct[PRIOR_DATE]
+    assert best.tier == 0 and best.candidate.images == PRIOR_SLICES
+    assert best.reason.startswith("CT ") and best.reason.endswith(", 1 y earlier")
+
+
+def _study_uids(archive: Archive) -> dict[str, str]:
+    """Study Instance UID by study date of the archive's CT studies."""
+    rows = archive.execute("SELECT study_date, study_uid FROM study WHERE modalities = 'CT'")
+    return {str(date): str(study_uid) for date, study_uid in rows}
 
 
 def test_mr_series_share_geometry_and_differ_in_contrast(headers: dict[Path, Dataset]) -> None:
@@ -266,4 +362,4 @@ def test_dciodvfy_finds_no_errors(headers: dict[Path, Dataset]) -> None:
         assert errors == [], f"{path.name}: {errors}"
         assert IODS[headers[path].Modality] in output, output
         checked.append(headers[path].Modality)
-    assert sorted(checked) == ["CT", "DX", "MR", "MR", "US"]
+    assert sorted(checked) == ["CT", "CT", "DX", "MR", "MR", "US"]

@@ -20,6 +20,11 @@ def register(sub: Subparsers) -> None:
         sub, "demo", cmd_demo, "generate the synthetic demo studies into the archive"
     )
     demo.add_argument("--ct-slices", type=int, default=300, help="slices of the demo CT")
+    demo.add_argument(
+        "--prior",
+        action="store_true",
+        help="also a prior CT of the CT's patient, a year earlier (to try a comparison)",
+    )
     demo.add_argument("--json", action="store_true")
 
 
@@ -28,7 +33,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from tuipacs.demo import DemoError
 
     try:
-        summary = load_demo(open_archive(), ct_slices=args.ct_slices, show_progress=True)
+        summary = load_demo(
+            open_archive(), ct_slices=args.ct_slices, prior=args.prior, show_progress=True
+        )
     except DemoError as exc:
         raise CliError(str(exc)) from None
     if args.json:
@@ -44,15 +51,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def load_demo(
-    archive: Archive, *, ct_slices: int = 300, show_progress: bool = False
+    archive: Archive, *, ct_slices: int = 300, prior: bool = False, show_progress: bool = False
 ) -> DemoSummary:
-    """Load the demo set into ``archive``, with progress bars on a terminal if asked."""
+    """Load the demo set (with the prior CT if asked) into ``archive``, with progress bars on
+    a terminal if asked."""
     from tuipacs.demo.load import load_demo as load
 
     enabled = None if show_progress else False
     return load(
         archive,
         ct_slices=ct_slices,
+        prior=prior,
         generating=ProgressBar("generating demo", enabled),
         importing=ProgressBar("importing", enabled),
     )

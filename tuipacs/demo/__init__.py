@@ -1,4 +1,5 @@
-"""Deterministic synthetic demo data: four studies of three (fictitious) patients.
+"""Deterministic synthetic demo data: four studies of three (fictitious) patients, and on
+request a prior CT of the first patient.
 
 ``generate(out_dir)`` writes DICOM Part-10 files (Explicit VR Little Endian) and returns their
 paths. The same arguments always give byte-identical files: UIDs are derived from fixed names,
@@ -7,6 +8,8 @@ dates are constants and the phantoms' noise comes from fixed seeds.
 Layout under ``out_dir`` (one folder per study and series)::
 
     ct-thorax-abdomen-20240315/series-002/CT0001.dcm ...  CT, ct_slices x 512x512, 12 bits
+    ct-thorax-abdomen-prior-20230315/series-002/...      prior CT (``prior``): 2/3 of the
+                                                          slices, another frame of reference
     dx-chest-20240314/series-001/DX0001.dcm               DX, 2048x2048 MONOCHROME1
     mr-head-20231102/series-002/MR0001.dcm ...            MR T1, 24 x 256x256
     mr-head-20231102/series-003/MR0001.dcm ...            MR T2, 24 x 256x256
@@ -38,29 +41,33 @@ class DemoError(Exception):
     """The demo data could not be generated (bad argument or unwritable folder)."""
 
 
-def file_count(ct_slices: int = DEFAULT_CT_SLICES) -> int:
-    """Number of files :func:`generate` writes for ``ct_slices`` (to size a progress bar)."""
+def file_count(ct_slices: int = DEFAULT_CT_SLICES, *, prior: bool = False) -> int:
+    """Number of files :func:`generate` writes for ``ct_slices`` and ``prior`` (to size a
+    progress bar)."""
     _check_slices(ct_slices)
-    return demo_iods.ct_file_count(ct_slices) + demo_iods.other_file_count()
+    prior_files = demo_iods.ct_prior_slices(ct_slices) if prior else 0
+    return demo_iods.ct_file_count(ct_slices) + prior_files + demo_iods.other_file_count()
 
 
 def generate(
     out_dir: Path,
     *,
     ct_slices: int = DEFAULT_CT_SLICES,
+    prior: bool = False,
     progress: ProgressCallback | None = None,
 ) -> list[Path]:
-    """Write the demo studies under ``out_dir`` and return the file paths, in writing order.
+    """Write the demo studies under ``out_dir`` and return the file paths, in writing order;
+    ``prior`` adds the prior CT of the CT's patient (a comparison to try).
 
     ``progress(done, total)`` is called once before the first file and after every file.
     Raises :class:`DemoError` for a bad ``ct_slices`` or a folder that cannot be written.
     """
-    total = file_count(ct_slices)
+    total = file_count(ct_slices, prior=prior)
     out_dir = Path(out_dir)
     paths: list[Path] = []
     if progress is not None:
         progress(0, total)
-    for relative, dataset in _instances(ct_slices):
+    for relative, dataset in _instances(ct_slices, prior):
         path = out_dir.joinpath(*relative.parts)
         _write(path, dataset)
         paths.append(path)
@@ -69,9 +76,11 @@ def generate(
     return paths
 
 
-def _instances(ct_slices: int) -> Iterator[demo_iods.Instance]:
+def _instances(ct_slices: int, prior: bool) -> Iterator[demo_iods.Instance]:
     """Every demo instance in writing order."""
     yield from demo_iods.ct_instances(ct_slices)
+    if prior:
+        yield from demo_iods.ct_prior_instances(ct_slices)
     yield from demo_iods.dx_instances()
     yield from demo_iods.mr_instances()
     yield from demo_iods.us_instances()

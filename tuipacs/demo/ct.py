@@ -30,6 +30,7 @@ EXTENT_MM = 450.0
 TABLE_TOP_MM = 135.0
 NOISE_HU = 12.0
 NOISE_SEED = 20240315
+NODULE_MM = 10.0
 
 AIR, FAT, SOFT, MUSCLE, LIVER, LUNG = -1000, -100, 40, 50, 60, -850
 CORTEX, CANCELLOUS, POSTERIOR_BONE, CONTRAST = 1150, 450, 900, 250
@@ -65,11 +66,14 @@ class CtPhantom:
     grid: Grid = field(default_factory=lambda: Grid.centred(SIZE, SIZE, SPACING_MM))
     vessels: npt.NDArray[np.float64] = field(default_factory=lambda: _vessel_table(70, 7))
     bowel: npt.NDArray[np.float64] = field(default_factory=lambda: _bowel_table(14, 11))
+    nodule_mm: float = NODULE_MM
+    """Diameter of the nodule in the right upper lobe (a prior shows it smaller)."""
+    noise_seed: int = NOISE_SEED
     noise: HU = field(init=False)
 
     def __post_init__(self) -> None:
         """Draw the fixed noise field once (twice the slice size; slices take windows of it)."""
-        rng = np.random.default_rng(NOISE_SEED)
+        rng = np.random.default_rng(self.noise_seed)
         field_ = rng.normal(0.0, NOISE_HU, (2 * SIZE, 2 * SIZE))
         self.noise = np.rint(field_).astype(np.int16)
 
@@ -108,7 +112,7 @@ class CtPhantom:
         fill_ellipse(img, g, 0, cy - 6, body.ax - inner, body.ay - inner - 6, SOFT)
 
     def _lungs(self, img: HU, body: _Body, z: float) -> None:
-        """Both lungs with their vessels, and a 10 mm nodule in the right upper lobe."""
+        """Both lungs with their vessels, and a nodule (10 mm) in the right upper lobe."""
         g = self.grid
         for side, bottom in ((-1, -245.0), (1, -262.0)):
             scale = profile(z, ((-8, 0.2), (-40, 0.75), (-110, 1.0), (-200, 1.0), (bottom, 0.15)))
@@ -121,7 +125,7 @@ class CtPhantom:
                 wiggle = 4 * math.sin(z / 23 + phase)
                 centre = (cx + u * ax + side * wiggle, cy + v * ay)
                 fill_ellipse_where(img, g, centre, (radius, radius), 35, -500)
-        nodule = sphere_radius(5.0, z + 84)
+        nodule = sphere_radius(self.nodule_mm / 2, z + 84)
         if nodule:
             fill_ellipse(img, g, -0.5 * body.ax, body.cy - 20, nodule, nodule, 30)
 

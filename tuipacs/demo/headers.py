@@ -82,6 +82,19 @@ CT_STUDY = Study(
     "Klinikum Süd (Demo)",
     "057Y",
 )
+CT_PRIOR_STUDY = Study(
+    "ct-thorax-abdomen-prior",
+    MUELLER,
+    "20230315",
+    "093108",
+    "ACC2303150027",
+    "CT3907",
+    "CT Thorax/Abdomen mit KM",
+    "Schröder^Anna^^Dr. med.",
+    "Klinikum Süd (Demo)",
+    "056Y",
+)
+"""The same examination a year before :data:`CT_STUDY` (``demo --prior``)."""
 DX_STUDY = Study(
     "dx-chest",
     MUELLER,

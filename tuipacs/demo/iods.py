@@ -26,6 +26,7 @@ from tuipacs.demo import dx as demo_dx
 from tuipacs.demo import mr as demo_mr
 from tuipacs.demo import us as demo_us
 from tuipacs.demo.headers import (
+    CT_PRIOR_STUDY,
     CT_STUDY,
     DX_STUDY,
     MR_STUDY,
@@ -44,6 +45,10 @@ from tuipacs.demo.headers import (
 Instance = tuple[PurePosixPath, Dataset]
 AXIAL = ["1", "0", "0", "0", "1", "0"]
 MR_SERIES = 2
+PRIOR_TABLE_SHIFT_MM = 62.5
+"""How much higher the prior CT's z values are than the current one's for the same anatomy."""
+PRIOR_NODULE_MM = 7.0
+PRIOR_NOISE_SEED = 20230315
 
 
 def ct_file_count(ct_slices: int) -> int:
@@ -87,20 +92,43 @@ def _grey_pixels(dataset: Dataset, rows: int, cols: int, bits_stored: int) -> No
 def ct_instances(ct_slices: int) -> Iterator[Instance]:
     """The contrast CT of the chest and abdomen: ``ct_slices`` contiguous axial slices."""
     study_uid = uid(CT_STUDY.key, "slices", ct_slices)
-    series = _series(CT_STUDY, study_uid, 2, "CT", "Thorax/Abdomen axial KM", CTImageStorage)
+    yield from _ct_series(CT_STUDY, study_uid, ct_slices, demo_ct.CtPhantom(), 0.0)
+
+
+def ct_prior_slices(ct_slices: int) -> int:
+    """Slices of the prior CT: about two thirds of the current one's (at least one)."""
+    return (2 * ct_slices + 1) // 3
+
+
+def ct_prior_instances(ct_slices: int) -> Iterator[Instance]:
+    """The same CT a year earlier (``demo --prior``): the same anatomy range in fewer, thicker
+    slices, its own frame of reference (the table elsewhere: every z higher by
+    PRIOR_TABLE_SHIFT_MM), its own noise and a smaller nodule."""
+    slices = ct_prior_slices(ct_slices)
+    study_uid = uid(CT_PRIOR_STUDY.key, "slices", slices)
+    phantom = demo_ct.CtPhantom(nodule_mm=PRIOR_NODULE_MM, noise_seed=PRIOR_NOISE_SEED)
+    yield from _ct_series(CT_PRIOR_STUDY, study_uid, slices, phantom, PRIOR_TABLE_SHIFT_MM)
+
+
+def _ct_series(
+    study: Study, study_uid: UID, slices: int, phantom: demo_ct.CtPhantom, shift: float
+) -> Iterator[Instance]:
+    """``slices`` contiguous axial slices over the phantom's extent, at z + ``shift`` in the
+    series' frame of reference."""
+    series = _series(study, study_uid, 2, "CT", "Thorax/Abdomen axial KM", CTImageStorage)
     dataset = base_dataset(series, "")
     dataset.file_meta = file_meta(CTImageStorage)
-    spacing = demo_ct.EXTENT_MM / ct_slices
+    spacing = demo_ct.EXTENT_MM / slices
     _ct_modules(dataset, study_uid, spacing)
-    phantom = demo_ct.CtPhantom()
     origin = float(phantom.grid.x[0]), float(phantom.grid.y[0])
-    folder = _folder(CT_STUDY, series.number)
-    for index in range(ct_slices):
-        z = -(index + 0.5) * spacing
+    folder = _folder(study, series.number)
+    for index in range(slices):
+        anatomy = -(index + 0.5) * spacing
+        z = anatomy + shift
         set_instance(dataset, uid(dataset.SeriesInstanceUID, index + 1), index + 1)
         dataset.ImagePositionPatient = ds_list([origin[0], origin[1], z])
         dataset.SliceLocation = ds(z)
-        dataset.PixelData = phantom.stored_slice(z, index).tobytes()
+        dataset.PixelData = phantom.stored_slice(anatomy, index).tobytes()
         yield folder / f"CT{index + 1:04d}.dcm", dataset
 
 

@@ -36,15 +36,17 @@ def load_demo(
     archive: Archive,
     *,
     ct_slices: int = DEFAULT_CT_SLICES,
+    prior: bool = False,
     generating: ProgressCallback | None = None,
     importing: ProgressCallback | None = None,
 ) -> DemoSummary:
-    """Generate the demo set in the archive's tmp/ folder and import it (moving the files);
-    ``generating`` and ``importing`` get (done, total) as each step goes."""
+    """Generate the demo set (``prior``: with the prior CT) in the archive's tmp/ folder and
+    import it (moving the files); ``generating`` and ``importing`` get (done, total) as each
+    step goes."""
     from tuipacs.store.importer import import_paths
 
     with tempfile.TemporaryDirectory(dir=archive.root / "tmp", prefix="demo-") as tmp:
-        files = generate(Path(tmp), ct_slices=ct_slices, progress=generating)
+        files = generate(Path(tmp), ct_slices=ct_slices, prior=prior, progress=generating)
         summary = import_paths(archive, files, progress=importing)
     return DemoSummary(
         files=len(files),
