@@ -6,7 +6,8 @@ polylines and contours are mapped from source points by the measurements' mappin
 segment's mask is taken through the same steps as the picture (display scale, orientation,
 visible region) and sampled at the grid's pixel centres (nearest), then drawn as its
 outline (mask pixels with a 4-neighbour outside it) or as a translucent fill with that
-outline. Texts are drawn with PIL's small built-in font.
+outline. Texts are drawn with PIL's small built-in font, a stack of them (an SR measurement's
+label lines) one :data:`TEXT_LINE` below the other.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ SEGMENT_MODES = (OUTLINE, FILL, OFF)
 """How segments show, in the order the key cycles them."""
 FILL_ALPHA = 0.35
 """Opacity of a segment's fill."""
+TEXT_LINE = 13
+"""Grid pixels from one line of a stack of texts to the next (the small font's height)."""
 
 SourceToGrid = Callable[[tuple[float, float]], GridPoint]
 
@@ -169,4 +172,8 @@ def draw_image_annotations(
         )
         draw(rgb, Drawing(drawn, ()))
     if graphics and found.labels:
-        draw_texts(rgb, [(label.text, to_grid(label.at), label.colour) for label in found.labels])
+        texts = []
+        for label in found.labels:
+            row, col = to_grid(label.at)
+            texts.append((label.text, (row + label.line * TEXT_LINE, col), label.colour))
+        draw_texts(rgb, texts)

@@ -5,7 +5,8 @@ ellipses, points, texts) and how to show the images it references (a window, a r
 flip, the displayed area). This module turns one GSPS dataset into per-image drawing lists
 in SOURCE pixel coordinates (x, y = column, row; pixel centres at whole numbers, as the
 measurements use); :mod:`tuipacs.view.annotations_seg` does the same for segmentations
-(SEG) and RT structure sets (RTSTRUCT), :mod:`tuipacs.view.annotation_draw` draws them.
+(SEG) and RT structure sets (RTSTRUCT), :mod:`tuipacs.view.annotations_sr` for the image
+regions of SR measurement reports, :mod:`tuipacs.view.annotation_draw` draws them.
 
 Every value comes from a file and is untrusted: the counts of annotations, points and texts
 are bounded (:data:`MAX_GRAPHICS`, :data:`MAX_POINTS`), coordinates must be finite, and a
@@ -65,6 +66,8 @@ class Label:
     text: str
     at: SourcePoint
     colour: Colour
+    line: int = 0
+    """The text's line below its anchor (0: at it), for a stack of texts at one point."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,8 @@ class ImageAnnotations:
     masks: list[Mask] = field(default_factory=list)
     contours: list[Graphic] = field(default_factory=list)
     presentation: Presentation | None = None
+    measurements: int = 0
+    """Measurement groups of SR measurement reports drawn among the graphics."""
 
     def merged(self, other: ImageAnnotations) -> ImageAnnotations:
         """This and ``other`` together (the first presentation wins)."""
@@ -108,6 +113,7 @@ class ImageAnnotations:
             self.masks + other.masks,
             self.contours + other.contours,
             self.presentation or other.presentation,
+            self.measurements + other.measurements,
         )
 
 
@@ -117,6 +123,8 @@ class StudyAnnotations:
 
     images: dict[ImageKey, ImageAnnotations] = field(default_factory=dict)
     gsps: int = 0
+    reports: int = 0
+    """SR measurement reports that drew something."""
     segments: dict[int, str] = field(default_factory=dict)
     rois: int = 0
     problems: list[str] = field(default_factory=list)
@@ -358,7 +366,7 @@ def _to_source(
     return x - 0.5, y - 0.5
 
 
-def _shape(kind: str, points: list[SourcePoint]) -> tuple[list[SourcePoint], bool] | None:
+def graphic_shape(kind: str, points: list[SourcePoint]) -> tuple[list[SourcePoint], bool] | None:
     """A graphic as a polyline: (points, closed), None when malformed."""
     if kind in ("POLYLINE", "INTERPOLATED") and points:
         closed = len(points) > 2 and points[0] == points[-1]
@@ -408,7 +416,7 @@ def _annotation(
         budget[0] -= len(data) // 2
         found = [_to_source(data[i], data[i + 1], units, area) for i in range(0, len(data), 2)]
         pairs = [p for p in found if p is not None]
-        shape = _shape(text_of(graphic, "GraphicType").upper(), pairs)
+        shape = graphic_shape(text_of(graphic, "GraphicType").upper(), pairs)
         if shape is not None:
             closed = shape[1] or text_of(graphic, "GraphicFilled").upper() == "Y"
             graphics.append(Graphic(tuple(shape[0]), closed, colour))

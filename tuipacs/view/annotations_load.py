@@ -1,5 +1,5 @@
-"""A study's presentation states, segmentations and structure sets read from the archive
-(no Textual; run in a worker thread: it reads files).
+"""A study's presentation states, segmentations, structure sets and SR measurement reports
+read from the archive (no Textual; run in a worker thread: it reads files).
 
 Bounded: at most :data:`MAX_OBJECTS` annotation objects of at most :data:`MAX_OBJECT_BYTES`
 each, and the geometry of at most :data:`MAX_IMAGES` images. Each object that cannot be
@@ -24,9 +24,10 @@ from tuipacs.view.annotations import (
     add_gsps,
 )
 from tuipacs.view.annotations_seg import ImagePlane, add_rtstruct, add_seg, plane_of
+from tuipacs.view.annotations_sr import SR_CLASSES, add_sr
 
 MAX_OBJECTS = 32
-"""Annotation objects (GSPS, SEG, RTSTRUCT) read from one study."""
+"""Annotation objects (GSPS, SEG, RTSTRUCT, SR) read from one study."""
 MAX_OBJECT_BYTES = 256 * 1024 * 1024
 """Largest annotation object file read."""
 MAX_IMAGES = 5000
@@ -44,6 +45,7 @@ _KINDS = {
     GSPS_CLASS: "presentation state",
     SEG_CLASS: "segmentation",
     RTSTRUCT_CLASS: "structure set",
+    **{sr_class: "measurement report" for sr_class in SR_CLASSES},
 }
 
 
@@ -74,14 +76,15 @@ def _planes(images: list[InstanceRow]) -> list[ImagePlane]:
 
 
 def load_study(archive: Archive, study_uid: str) -> LoadedAnnotations:
-    """Every GSPS, SEG and RTSTRUCT of study ``study_uid``, bounded (module docstring)."""
+    """Every GSPS, SEG, RTSTRUCT and SR (its image regions) of study ``study_uid``, bounded
+    (module docstring)."""
     loaded = LoadedAnnotations()
     study = loaded.study
     objects: list[InstanceRow] = []
     images: list[InstanceRow] = []
     for series in list_series(archive, study_uid):
         for row in list_instances(archive, series.series_uid):
-            if row.sop_class_uid in ANNOTATION_CLASSES:
+            if row.sop_class_uid in ANNOTATION_CLASSES or row.sop_class_uid in SR_CLASSES:
                 objects.append(row)
             else:
                 images.append(row)
@@ -95,7 +98,7 @@ def load_study(archive: Archive, study_uid: str) -> LoadedAnnotations:
             f"the study has {len(objects)} annotation objects: the first {MAX_OBJECTS} are shown"
         )
         objects = objects[:MAX_OBJECTS]
-    needs_planes = any(o.sop_class_uid != GSPS_CLASS for o in objects)
+    needs_planes = any(o.sop_class_uid in (SEG_CLASS, RTSTRUCT_CLASS) for o in objects)
     planes = _planes(images) if needs_planes else []
     known = {row.sop_uid for row in images}
     for row in objects:
@@ -109,6 +112,8 @@ def load_study(archive: Archive, study_uid: str) -> LoadedAnnotations:
                 add_gsps(study, ds)
             elif row.sop_class_uid == SEG_CLASS:
                 add_seg(study, ds, planes, known)
+            elif row.sop_class_uid in SR_CLASSES:
+                add_sr(study, ds)
             else:
                 add_rtstruct(study, ds, planes)
         except Exception as exc:  # one bad object: one line, the others still load

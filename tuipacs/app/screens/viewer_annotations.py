@@ -1,5 +1,5 @@
-"""A study's presentation states (GSPS), segmentations (SEG) and structure sets (RTSTRUCT)
-over its images (mixed into the ViewerScreen).
+"""A study's presentation states (GSPS), segmentations (SEG), structure sets (RTSTRUCT) and
+SR measurement reports (TID 1500) over its images (mixed into the ViewerScreen).
 
 When the viewer opens, a worker reads the study's annotation objects
 (:func:`tuipacs.view.annotations_load.load_study`, bounded) and posts them. Then:
@@ -7,12 +7,15 @@ When the viewer opens, a worker reads the study's annotation objects
 - an image with a GSPS shows its window, rotation / flip and displayed area (once, when the
   image with that presentation comes on screen: the reader's changes afterwards stay), and
   its graphics and texts drawn in;
+- an SR measurement report's image regions are drawn with their measurements next to them
+  (:mod:`tuipacs.view.annotations_sr`), shown and hidden with the GSPS graphics;
 - segments show as outlines, translucent fills or not at all, contours with them;
-- the overlay says ``GSPS`` and ``SEG: 3 segments`` / ``RTSTRUCT: 2 ROIs``.
+- the overlay says ``GSPS``, ``SR: 2 measurements`` and ``SEG: 3 segments`` /
+  ``RTSTRUCT: 2 ROIs``.
 
-Keys: ``A`` annotations on / off; ``G`` the GSPS's window and view on / off (annotations
-only: the reader's own window stays, as Weasis readers ask); ``S`` cycles segments:
-outline, fill, off. Drawing: :mod:`tuipacs.view.annotation_draw`.
+Keys: ``A`` annotations (GSPS and SR) on / off; ``G`` the GSPS's window and view on / off
+(annotations only: the reader's own window stays, as Weasis readers ask); ``S`` cycles
+segments: outline, fill, off. Drawing: :mod:`tuipacs.view.annotation_draw`.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ def annotation_keys() -> list[BindingType]:
     """The annotation keys (help section :data:`SECTION`)."""
     return [
         Key("A", "annotations", "annotations", show=False, section=SECTION,
-            tooltip="presentation-state annotations on / off"),
+            tooltip="GSPS and SR measurement annotations on / off"),
         Key("G", "gsps_window", "GSPS window", show=False, section=SECTION,
             tooltip="GSPS window and view on / off (off: annotations only)"),
         Key("S", "segments", "segments", show=False, section=SECTION,
@@ -86,11 +89,11 @@ def _screen(mixin: ViewerAnnotations) -> ViewerScreen:
 
 
 class ViewerAnnotations:
-    """GSPS, SEG and RTSTRUCT over the images (mixed into the ViewerScreen)."""
+    """GSPS, SEG, RTSTRUCT and SR measurements over the images (mixed into the ViewerScreen)."""
 
     annotations: LoadedAnnotations | None = None
     show_graphics = True
-    """GSPS graphics and texts drawn (``A``)."""
+    """GSPS and SR graphics and texts drawn (``A``)."""
     gsps_view = True
     """The GSPS's window, orientation and displayed area applied (``G``)."""
     segment_mode = OUTLINE
@@ -100,7 +103,7 @@ class ViewerAnnotations:
 
     @work(thread=True, exclusive=True, group="annotations", exit_on_error=False)
     def load_annotations(self) -> None:
-        """Read the study's GSPS, SEG and RTSTRUCT objects (a worker thread)."""
+        """Read the study's GSPS, SEG, RTSTRUCT and SR objects (a worker thread)."""
         screen = _screen(self)
         loaded = load_study(screen.archive, screen.study.study_uid)
         screen.post_message(AnnotationsLoaded(loaded))
@@ -211,7 +214,8 @@ class ViewerAnnotations:
         return layer
 
     def annotation_corners(self, corners: Corners) -> Corners:
-        """The corner texts with ``GSPS`` and the segments / ROIs of the image on screen."""
+        """The corner texts with ``GSPS``, the SR measurements and the segments / ROIs of the
+        image on screen."""
         found = self.annotations_of(_screen(self).state.index)
         if found is None or self.annotations is None:
             return corners
@@ -219,6 +223,9 @@ class ViewerAnnotations:
         parts: list[str] = []
         if found.presentation is not None:
             parts.append("GSPS" + ("" if self.gsps_view else " (annotations only)"))
+        if found.measurements:
+            count, hidden = found.measurements, "" if self.show_graphics else " (hidden)"
+            parts.append(f"SR: {count} measurement{'s' if count != 1 else ''}{hidden}")
         if found.masks:
             count = len({mask.segment for mask in found.masks})
             parts.append(f"SEG: {count} segment{'s' if count != 1 else ''} ({self.segment_mode})")
@@ -232,10 +239,11 @@ class ViewerAnnotations:
     # -- keys ----------------------------------------------------------------------------------
 
     def action_annotations(self) -> None:
-        """GSPS graphics and texts on / off."""
+        """GSPS and SR graphics and texts on / off."""
         self.show_graphics = not self.show_graphics
         _screen(self).notify(f"annotations {'on' if self.show_graphics else 'off'}", timeout=2)
         _screen(self).display_frame()
+        _screen(self).update_overlays()
 
     def action_gsps_window(self) -> None:
         """The GSPS's window and view on / off: off keeps (or gives back) the reader's own."""
