@@ -60,10 +60,15 @@ class DocumentOpened(Message):
 
 def show_document(viewer: ViewerScreen, message: DocumentOpened) -> None:
     """The viewer leaves the image series it showed and opens the document's screen; its
-    viewport says where the document went."""
+    viewport says where the document went. In a viewport other than the active one (a
+    hanging protocol or ``V`` put the report there) it only says how to open it."""
     from tuipacs.app.screens import viewer_shown
     from tuipacs.app.screens.sr import SrScreen
     from tuipacs.view.state import ViewerState
+
+    if viewer.pane.index != viewer.active:
+        viewer.show_message("a report: Tab to this viewport and n / p to open it")
+        return
 
     viewer.cine.stop(viewer.state)
     viewer_shown.leave_series(viewer)

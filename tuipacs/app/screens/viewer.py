@@ -44,13 +44,12 @@ from tuipacs.remote import ClientFactory, config_clients
 from tuipacs.store.archive import Archive
 from tuipacs.store.query import SeriesRow, StudyRow
 from tuipacs.view.actions import viewer_keymap
-from tuipacs.view.frames import Frame
 from tuipacs.view.info import FrameInfo
 from tuipacs.view.layout import CellSize
 from tuipacs.view.overlay_text import edge_labels, viewer_corners
 from tuipacs.view.pdf import store_for
 from tuipacs.view.render import RenderRequest
-from tuipacs.view.state import ViewerState, preset_choices
+from tuipacs.view.state import ViewerState
 
 STATUS_EVERY = 1.0
 """Seconds between updates of the status line (the link figures)."""
@@ -204,7 +203,7 @@ class ViewerScreen(
         self.request_render()
 
     def on_document_opened(self, message: DocumentOpened) -> None:
-        """A report (or CDA) series: shown in its own screen."""
+        """A report (or CDA) series: shown in its own screen (from the active viewport)."""
         if message.seq == self.loader.seq:
             show_document(self, message)
 
@@ -262,7 +261,7 @@ class ViewerScreen(
             # a file VOI LUT has no window: the keys start from the min-max window
             self.state.window = None if frame.color else rendered.window or frame.default_window()
         if first:
-            self._first_frame(frame)
+            viewer_shown.first_frame(self, frame)
         self.viewport.clear_message()
         self.recent[request.seq] = (request, frame, rendered)
         while len(self.recent) > 8:
@@ -309,16 +308,6 @@ class ViewerScreen(
         self.image.clear()
         self.show_message(f"image {message.index + 1}: {message.message}")
         self.update_overlays()
-
-    def _first_frame(self, frame: Frame) -> None:
-        """Per-series settings that come from the first image: presets and cine rate."""
-        presets = self.settings.config.presets  # the reader's own, from config.toml
-        self.choices = preset_choices(frame.info.modality, frame.windows, presets)
-        info = frame.info
-        rate = info.cine_rate or (1000.0 / info.frame_time_ms if info.frame_time_ms else None)
-        if rate and rate > 0:
-            self.state.cine_rate = float(min(60.0, max(1.0, rate)))
-        self.apply_pending_preset()
 
     def on_resize(self) -> None:
         """The viewports changed size: render again."""

@@ -144,10 +144,19 @@ class ViewerAnnotations:
                 state.window, state.window_name, state.orientation, state.zoom, state.pan
             )
         self._applied = presentation
+        if presentation.magnify is not None and _screen(self).rendered is None:
+            self._applied = None  # the image's aspect is not known yet: again with its frame
         if presentation.window is not None:
             state.window, state.window_name = presentation.window, "gsps"
         state.orientation = presentation.orientation
         state.zoom, state.pan = self._area_view(presentation)
+
+    def presentation_guessed(self) -> bool:
+        """A GSPS of the image on screen was applied without the image's aspect (a
+        magnification before the first frame): render again to apply it with the aspect."""
+        found = self.annotations_of(_screen(self).state.index)
+        presentation = found.presentation if found is not None else None
+        return presentation is not None and self.gsps_view and self._applied is None
 
     def forget_presentation(self) -> None:
         """Another series opened with its own view: its GSPS applies afresh."""
@@ -175,7 +184,9 @@ class ViewerAnnotations:
         whole = fit_scale((rows, cols), aspect, view)
         area = fit_scale((max(1, round(abs(r1 - r0))), max(1, round(abs(c1 - c0)))), aspect, view)
         if presentation.magnify is not None:  # MAGNIFY: screen pixels per image pixel
-            whole = fit_scale((rows, cols), aspect, screen.view_px(screen._cell()))
+            rendered = screen.rendered  # the zoom as the overlay gives it: with the aspect
+            real = rendered.aspect if rendered is not None else aspect
+            whole = fit_scale((rows, cols), real, screen.view_px(screen._cell()))
             area = presentation.magnify / scale
         zoom = float(min(MAX_ZOOM, max(1.0 / MAX_ZOOM, area / whole)))
         return zoom, ((r0 + r1) / 2 - rows / 2, (c0 + c1) / 2 - cols / 2)

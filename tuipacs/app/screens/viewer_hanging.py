@@ -41,10 +41,27 @@ def _screen(mixin: ViewerHanging) -> ViewerScreen:
     return cast("ViewerScreen", mixin)
 
 
+NOT_IMAGES = frozenset({"PR", "KO", "SR", "SEG", "RTSTRUCT", "RTPLAN", "RTDOSE", "DOC", "REG"})
+"""Modalities of series that are not images to hang: presentation states, key objects,
+reports, segmentations, RT objects, documents, registrations (drawn over the images or shown
+in their own screen)."""
+
+
+def image_series(rows: list[SeriesRow]) -> list[SeriesRow]:
+    """The series a protocol may put in a viewport (not the key images' virtual series)."""
+    from tuipacs.writeback.keyimages import KEY_SERIES_UID
+
+    return [
+        row
+        for row in rows
+        if row.modality.strip().upper() not in NOT_IMAGES and row.series_uid != KEY_SERIES_UID
+    ]
+
+
 def series_facts(rows: list[SeriesRow]) -> list[SeriesFacts]:
-    """What a protocol reads of the study's series."""
+    """What a protocol reads of the study's image series."""
     facts = []
-    for row in rows:
+    for row in image_series(rows):
         try:
             number: int | None = int(str(row.series_number).strip())
         except ValueError:
@@ -60,9 +77,11 @@ def series_facts(rows: list[SeriesRow]) -> list[SeriesFacts]:
 
 def study_facts(study: StudyRow, rows: list[SeriesRow]) -> StudyFacts:
     """What a protocol matches of the study."""
-    modalities = tuple(m for m in study.modalities.replace("\\", ",").split(",") if m.strip())
-    modalities = modalities or tuple(dict.fromkeys(row.modality for row in rows if row.modality))
-    body = next((row.body_part for row in rows if row.body_part), "")
+    listed = study.modalities.replace("\\", ",").split(",")
+    modalities = tuple(m for m in listed if m.strip() and m.strip().upper() not in NOT_IMAGES)
+    images = image_series(rows)
+    modalities = modalities or tuple(dict.fromkeys(row.modality for row in images if row.modality))
+    body = next((row.body_part for row in images if row.body_part), "")
     return StudyFacts(study.study_uid, modalities, study.description, body)
 
 

@@ -120,14 +120,18 @@ class ViewerLayout:
         """The series a new viewport opens: the one after the last viewport's in the
         study (wrapping), or the same when the study has one."""
         screen = _screen(self)
+        from tuipacs.app.screens.viewer_hanging import image_series
+
         first = screen.panes[0]
-        series = first.loader.series
+        series = image_series(first.loader.series) or first.loader.series
         if not series:
             return ""
         used = {
             p.loader.open_uid for p in screen.panes if p.study.study_uid == first.study.study_uid
         }
-        start = screen.panes[-1].loader.index if screen.panes[-1].study is first.study else 0
+        last = screen.panes[-1].loader.open_uid
+        uids = [row.series_uid for row in series]
+        start = uids.index(last) if last in uids else 0
         for step in range(1, len(series) + 1):
             row = series[(start + step) % len(series)]
             if row.series_uid not in used:

@@ -91,3 +91,20 @@ def show_help(
     hanging = screen.hanging_line()
     extra = "\n".join(part for part in (hanging, extra) if part)
     screen.app.push_screen(HelpScreen.of(screen, "viewer", sections, extra, keymap))
+
+
+def first_frame(screen: ViewerScreen, frame: Frame) -> None:
+    """Per-series settings that come from the first image: presets, cine rate, the hanging
+    protocol's preset, and a GSPS magnification applied before the image's aspect was
+    known (applied again with it)."""
+    from tuipacs.view.state import preset_choices
+
+    presets = screen.settings.config.presets  # the reader's own, from config.toml
+    screen.choices = preset_choices(frame.info.modality, frame.windows, presets)
+    info = frame.info
+    rate = info.cine_rate or (1000.0 / info.frame_time_ms if info.frame_time_ms else None)
+    if rate and rate > 0:
+        screen.state.cine_rate = float(min(60.0, max(1.0, rate)))
+    screen.apply_pending_preset()
+    if screen.presentation_guessed():
+        screen.request_render()
