@@ -18,6 +18,7 @@ from tuipacs.config import Config
 from tuipacs.store.archive import Archive
 from tuipacs.store.importer import import_paths
 from tuipacs.store.query import get_study
+from tuipacs.view import state
 from tuipacs.view.graphics.probe import GraphicsConfig
 
 
@@ -37,9 +38,10 @@ def _archive(root: Path, slices: int) -> tuple[Archive, Any]:
 async def test_held_step_key_accelerates_in_large_stacks(
     tmp_path: Path, tuipacs_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    slices, expected = 160, 112
+    slices, expected = 160, 36
     # every press after the first counts as held, however slow the machine
     monkeypatch.setattr(viewer_keys, "REPEAT_GAP", 1e6)
+    monkeypatch.setattr(state, "ACCELERATE_EVERY", 2)  # the thresholds: test_view_state.py
     archive, first = _archive(tmp_path, slices)
     try:
         app = build_app(archive, Config(), graphics=GraphicsConfig(backend="halfcell"))
@@ -50,10 +52,10 @@ async def test_held_step_key_accelerates_in_large_stacks(
             screen = ViewerScreen(archive, study, settings=app.settings)
             await app.push_screen(screen)
             await settle(pilot)
-            await pilot.press(*["j"] * 40)
+            await pilot.press(*["j"] * 12)
             await settle(pilot)
-            # 160 images: 1 (the first press), then repeats 1-7 by 1, 8-15 by 2, 16-23 by 3,
-            # 24-39 by 4 (a fortieth of 160): 1 + 7 + 16 + 24 + 64 = 112; 60 images: by 1
+            # 1 (the first press), then repeats 1 by 1, 2-3 by 2, 4-5 by 3, 6-11 by 4 (a
+            # fortieth of 160): 1 + 1 + 4 + 6 + 24 = 36
             assert screen.state.index == expected
             await pilot.press("k")  # another key: a fresh press, one image
             await settle(pilot)
