@@ -71,6 +71,8 @@ async def test_two_viewports_scroll_together_by_position(
         await pilot.press("j")
         await _settled(pilot, screen)
         assert right.state.index == before + 1
+        await pilot.click("#viewport")  # a click in the left viewport makes it active
+        assert screen.active == 0 and viewports[0].has_class("-active")
         await pilot.press("V")
         await until(pilot, lambda: len(screen.panes) == 2 and screen.grid == "2x1", "2x1")
         await pilot.press("V")

@@ -198,8 +198,15 @@ class ViewerLayout:
         screen = _screen(self)
         if len(screen.panes) < 2:
             return
+        self.focus_pane((screen.active + direction) % len(screen.panes))
+
+    def focus_pane(self, index: int) -> None:
+        """Make viewport ``index`` the active one: it takes the keys and the mouse."""
+        screen = _screen(self)
+        if not 0 <= index < len(screen.panes) or index == screen.active:
+            return
         screen.cine.stop(screen.state)
-        screen.active = (screen.active + direction) % len(screen.panes)
+        screen.active = index
         self._mark_active()
         self._link()
         screen.update_overlays()

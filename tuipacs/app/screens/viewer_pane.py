@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
+from textual import events
 from textual.message import Message
 
 from tuipacs.app.widgets.image_view import ImageView
@@ -108,6 +109,10 @@ class PaneForwarding:
         """A message of one viewport (its loader, render thread or image widget) is handled
         with the viewer's names referring to that viewport; one of a viewport closed
         meanwhile is dropped."""
+        if isinstance(message, events.MouseDown | events.MouseScrollDown | events.MouseScrollUp):
+            under = self.pane_at(message.screen_x, message.screen_y)
+            if under is not None and under != self.active:
+                self.focus_pane(under)  # a press or the wheel in a viewport makes it active
         pane = getattr(message, "pane", None)
         if isinstance(message, ImageView.Shown):
             name = message.view.parent.id if message.view.parent else None
@@ -118,6 +123,17 @@ class PaneForwarding:
         with self.in_pane(pane) as found:
             if found is not None:
                 await super()._on_message(message)  # type: ignore[misc]
+
+    def pane_at(self, x: float, y: float) -> int | None:
+        """The viewport under screen cell (x, y), None when none is."""
+        for pane in self.panes:
+            viewport = cast("Screen[None]", self).query_one(f"#{pane.viewport_id}", ImageViewport)
+            if viewport.region.contains(int(x), int(y)):
+                return pane.index
+        return None
+
+    def focus_pane(self, index: int) -> None:
+        """Make viewport ``index`` the active one (the layout's mixin does it)."""
 
     @contextmanager
     def in_pane(self, index: int) -> Iterator[Pane | None]:
