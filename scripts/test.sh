@@ -10,6 +10,9 @@ ruff check .
 mypy
 TUIPACS_TRANSPORT=fast python -m pytest "$@"
 paths=(tests/net tests/serve tests/send tests/unit/test_dicom_transport.py)
+# the hostile-file import and render of tests/serve use no network: once is enough
+offline=(--deselect tests/serve/test_hostile_files.py::test_import_of_hostile_files
+         --deselect tests/serve/test_hostile_files.py::test_render_of_hostile_files)
 for arg in "$@"; do
     if [[ "$arg" != -* && -e "${arg%%::*}" ]]; then
         paths=()
@@ -17,4 +20,8 @@ for arg in "$@"; do
     fi
 done
 echo "--- again on the stock transport (TUIPACS_TRANSPORT=stock)"
-TUIPACS_TRANSPORT=stock python -m pytest "${paths[@]}" "$@"
+if ((${#paths[@]})); then
+    TUIPACS_TRANSPORT=stock python -m pytest "${paths[@]}" "${offline[@]}" "$@"
+else
+    TUIPACS_TRANSPORT=stock python -m pytest "$@"
+fi
