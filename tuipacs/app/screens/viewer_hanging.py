@@ -197,23 +197,24 @@ class ViewerHanging:
         )
         if prior is None:
             return
-        study = get_study(screen.archive, prior.study_uid)
-        if study is None:
-            return
-        self._prior_uid = study.study_uid
+        uid = self._prior_uid = prior.study_uid
         screen.run_worker(
-            lambda: self._prior_series(study), name="prior_series", group="hanging",
+            lambda: self._prior_series(uid), name="prior_series", group="hanging",
             thread=True, exit_on_error=False,
         )  # fmt: skip
 
-    def _prior_series(self, study: StudyRow) -> None:
-        """Worker: the prior's series, then the layout again with the prior placed."""
+    def _prior_series(self, study_uid: str) -> None:
+        """Worker: the prior and its series from the index, then the layout again with the
+        prior placed."""
         from tuipacs.store.query import list_series
 
         screen = _screen(self)
         try:
-            rows = list_series(screen.archive, study.study_uid)
+            study = get_study(screen.archive, study_uid)
+            rows = list_series(screen.archive, study_uid) if study is not None else []
         except Exception:  # noqa: BLE001 - a prior that cannot be listed is not hung
+            return
+        if study is None:
             return
         screen.app.call_from_thread(self._hang_prior, study, rows)
 
