@@ -65,6 +65,10 @@ GRAPHICS = ("auto", "kitty", "sixel", "halfcell")
 QUALITY = ("auto", "full", "fast")
 #: Listen address of `tuipacs serve` unless configured: loopback only.
 DEFAULT_BIND = "127.0.0.1"
+MAX_KEY_DOTS = 32
+"""Dots outside quotes on one line of config.toml at most (the longest sane key has a few)."""
+MAX_NESTING = 32
+"""Brackets and braces nested in config.toml at most."""
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 
 
@@ -267,7 +271,21 @@ def load(path: Path | None = None) -> Config:
 
 
 def parse_text(path: Path, text: str) -> Config:
-    """The config in ``text`` (read from ``path``), checked as :func:`load` checks a file."""
+    """The config in ``text`` (read from ``path``), checked as :func:`load` checks a file
+    (first its shape: tomllib takes time quadratic in the parts of one dotted key)."""
+    from tuipacs.toml_shape import shape
+
+    measured = shape(text)
+    if measured.dots > MAX_KEY_DOTS:
+        raise ConfigError(
+            f"{path}:{measured.dots_line}: more than {MAX_KEY_DOTS} dots outside quotes (a key"
+            " of that many parts?): fix that line"
+        )
+    if measured.depth > MAX_NESTING:
+        raise ConfigError(
+            f"{path}:{measured.depth_line}: brackets or braces nested more than {MAX_NESTING}"
+            " deep: fix that line"
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -138,3 +138,29 @@ def test_render_obeys_the_configured_decode_limit(tmp_path: Path) -> None:
     assert refused.returncode == 1
     assert refused.stderr.count("\n") == 1
     assert "over the 1 MiB decode limit" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("a" + ".a" * 20000 + " = 1\n", "dots outside quotes"),  # tomllib: seconds, a GiB
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nested more than"),
+    ],
+)
+def test_a_config_shaped_to_stall_tomllib_is_one_line(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    import time
+
+    start = time.monotonic()
+    with pytest.raises(config.ConfigError) as caught:
+        config.parse_text(tmp_path / "config.toml", text)
+    assert time.monotonic() - start < 5  # a hang check: the dotted key took 4 s unchecked
+    message = str(caught.value)
+    assert said in message and ":1:" in message and "\n" not in message
+
+
+def test_ordinary_dots_in_a_config_are_fine(tmp_path: Path) -> None:
+    text = 'archive_limit = "1.5 GB"\n[presets.CT]\n"Lung 2" = [-600.5, 1500.0]\n'
+    cfg = config.parse_text(tmp_path / "config.toml", text)
+    assert cfg.presets["CT"] == [("Lung 2", -600.5, 1500.0)]

@@ -1,6 +1,6 @@
 """Hanging protocol files as hostile input, fuzzed (tuipacs.view.hanging): mutated and random
 files never raise, give one clean line each and load in bounded time; and the TOML shape
-guard (tuipacs.view.toml_shape) that keeps tomllib fast."""
+guard (tuipacs.toml_shape) that keeps tomllib fast."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import tomlkit
 from test_hanging import series, study, write
 
 from tuipacs.safe_text import clean
+from tuipacs.toml_shape import shape
 from tuipacs.view.hanging import GRIDS, builtin_protocols, hang, load_protocols
-from tuipacs.view.toml_shape import shape
 
 BUILT_IN = list(builtin_protocols()[0])
 

@@ -2,7 +2,7 @@
 
 Every file is untrusted. A file is read only when it is a regular file of at most
 :data:`MAX_FILE_BYTES` (a FIFO named ``x.toml`` would block the reader forever), decoded as
-UTF-8, measured by :func:`tuipacs.view.toml_shape.shape` before ``tomllib`` parses it, and
+UTF-8, measured by :func:`tuipacs.toml_shape.shape` before ``tomllib`` parses it, and
 each of its protocols is checked on its own: a bad protocol costs that protocol, a bad file
 that file, each with one line that names the file and says what to fix.
 """
@@ -19,6 +19,7 @@ from typing import Any
 
 from tuipacs.config import did_you_mean
 from tuipacs.safe_text import clean
+from tuipacs.toml_shape import shape
 from tuipacs.view import hanging_rules as rules
 from tuipacs.view.hanging_rules import (
     BUILT_IN,
@@ -29,7 +30,6 @@ from tuipacs.view.hanging_rules import (
     HangingProtocol,
     ViewportRule,
 )
-from tuipacs.view.toml_shape import shape
 
 MAX_FILE_BYTES = 256 * 1024
 MAX_PROTOCOLS = 64
