@@ -436,3 +436,30 @@ def test_seeded_fuzz_of_the_report_never_raises(
             drawn += len(found.graphics)
         assert all(isinstance(problem, str) and problem.isprintable() for problem in study.problems)
     assert drawn > CASES  # most reports keep most regions
+
+
+def test_reports_over_the_study_budget_are_one_line(
+    kit: SrKit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from tuipacs.view import annotations_load
+
+    size = kit.sr_path.stat().st_size
+    monkeypatch.setattr(annotations_load, "MAX_REPORT_BYTES", 2 * size + 1)  # two fit
+    copies = []
+    for n in range(4):  # four reports of the same measurements, new SOP Instance UIDs
+        ds = pydicom.dcmread(kit.sr_path)
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = f"2.25.{9000 + n}"
+        path = tmp_path / f"sr{n}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        copies.append(path)
+    shutil.rmtree(tmp_path / "archive", ignore_errors=True)
+    archive = Archive.open(tmp_path / "archive")
+    try:
+        assert import_paths(archive, [*kit.ct_paths, *copies]).added == 3 + 4
+        loaded = load_study(archive, str(kit.cts[0].StudyInstanceUID))
+    finally:
+        archive.close()
+    assert loaded.study.reports == 2
+    assert loaded.study.problems == ["measurement reports over 0 MiB in all: left out"] * 2

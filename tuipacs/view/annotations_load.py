@@ -28,6 +28,9 @@ from tuipacs.view.annotations_sr import SR_CLASSES, add_sr
 
 MAX_OBJECTS = 32
 """Annotation objects (GSPS, SEG, RTSTRUCT, SR) read from one study."""
+MAX_REPORT_BYTES = 8 * 1024 * 1024
+"""Measurement reports (SR) read from one study, in all: pydicom parses an SR's nested items
+at about 1.6 MiB a second, and a real TID 1500 report is a few KiB."""
 MAX_OBJECT_BYTES = 256 * 1024 * 1024
 """Largest annotation object file read."""
 MAX_IMAGES = 5000
@@ -101,11 +104,18 @@ def load_study(archive: Archive, study_uid: str) -> LoadedAnnotations:
     needs_planes = any(o.sop_class_uid in (SEG_CLASS, RTSTRUCT_CLASS) for o in objects)
     planes = _planes(images) if needs_planes else []
     known = {row.sop_uid for row in images}
+    report_bytes = 0
     for row in objects:
         kind = _KINDS[row.sop_class_uid]
         if row.file_size > MAX_OBJECT_BYTES:
             study.problems.append(f"a {kind} of {row.file_size >> 20} MiB is too large: left out")
             continue
+        if row.sop_class_uid in SR_CLASSES:
+            report_bytes += row.file_size
+            if report_bytes > MAX_REPORT_BYTES:
+                limit = MAX_REPORT_BYTES >> 20
+                study.problems.append(f"measurement reports over {limit} MiB in all: left out")
+                continue
         try:
             ds = pydicom.dcmread(row.path)
             if row.sop_class_uid == GSPS_CLASS:
