@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -156,17 +157,30 @@ class StackPlanes:
         """The plane of image ``index`` (None out of range)."""
         return self.planes[index] if 0 <= index < len(self.planes) else None
 
+    @cached_property
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Unit normals and origins of the planes (N x 3; NaN where there is no plane)."""
+        normals = np.full((len(self.planes), 3), np.nan)
+        origins = np.full((len(self.planes), 3), np.nan)
+        for index, plane in enumerate(self.planes):
+            if plane is not None:
+                normals[index] = plane.normal
+                origins[index] = plane.origin
+        return normals, origins
+
     def nearest(self, normal: np.ndarray, distance: float) -> int | None:
         """The image whose plane, parallel to ``normal``, is nearest to ``distance`` along
-        it; None when no image has a parallel plane."""
-        best: tuple[float, int] | None = None
-        for index, plane in enumerate(self.planes):
-            if plane is None or abs(float(plane.normal @ normal)) < PARALLEL:
-                continue
-            gap = abs(plane.distance(normal) - distance)
-            if best is None or gap < best[0]:
-                best = (gap, index)
-        return best[1] if best is not None else None
+        it; None when no image has a parallel plane (vectorised: this runs on every step
+        of a synchronised scroll)."""
+        normals, origins = self._arrays
+        if not len(normals):
+            return None
+        with np.errstate(invalid="ignore"):
+            parallel = np.abs(normals @ normal) >= PARALLEL
+            gaps = np.abs(origins @ normal - distance)
+        gaps = np.where(parallel, gaps, np.inf)
+        best = int(np.argmin(gaps))
+        return best if np.isfinite(gaps[best]) else None
 
 
 def same_frame(a: StackPlanes, b: StackPlanes) -> bool:
