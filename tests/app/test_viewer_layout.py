@@ -92,12 +92,18 @@ async def test_prior_beside_the_study_follows_from_where_it_was_linked(
         screen = await _open(pilot, archive, made["thin"][0])
         await pilot.press(*["j"] * 9)
         await _settled(pilot, screen)
-        from tuipacs.app.messages import ShowPrior
+        from tuipacs.app.messages import FrameRendered, ShowPrior
 
         screen.post_message(ShowPrior(made["prior"][0].StudyInstanceUID))
         await until(pilot, lambda: len(screen.panes) == 2, "the prior beside the study")
         await _settled(pilot, screen)
         left, right = screen.panes
+        # a frame the study's own render thread finished late, posted for the viewport the
+        # prior now holds: older than every request of the prior's, dropped
+        stale = screen.panes[0].recent[screen.panes[0].shown_seq]
+        screen.post_message(FrameRendered(*stale, pane=1))
+        await pilot.pause()
+        assert right.frame is not stale[1] and right.study.study_uid != left.study.study_uid
         assert right.study.study_uid == made["prior"][0].StudyInstanceUID
         assert screen.active == 0
         thin, prior = _by_file(made["thin"]), _by_file(made["prior"])

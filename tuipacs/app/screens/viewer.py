@@ -229,7 +229,7 @@ class ViewerScreen(
         if self.store is None:
             return
         self.apply_presentation()
-        self.requested_seq += 1
+        self.requested_seq = self.next_seq()
         state = self.state
         window = state.window if state.window_name != "file" else None
         request = RenderRequest(

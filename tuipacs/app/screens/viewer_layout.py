@@ -155,6 +155,7 @@ class ViewerLayout:
         state = ViewerState(masked=screen.settings.session.masked)
         state.overlays = screen.panes[0].state.overlays
         pane = Pane(number, study, loader, FrameRenderer(screen, number), Reformats(), state)
+        pane.requested_seq = pane.shown_seq = screen.next_seq()  # the old one's frames: older
         if number < len(screen.panes):
             old = screen.panes[number]
             self._stop_pane(old)

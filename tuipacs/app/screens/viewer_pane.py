@@ -88,6 +88,14 @@ class PaneForwarding:
     active: int
     """The viewport the reader works in (keys and mouse act on it)."""
     _current: int | None = None
+    _seq = 0
+
+    def next_seq(self) -> int:
+        """A render request number no viewport has used: a viewport opened in the place of
+        another starts above every request of the old one, so a frame the old one's render
+        thread finishes late is dropped as older."""
+        self._seq += 1
+        return self._seq
 
     @property
     def pane(self) -> Pane:
