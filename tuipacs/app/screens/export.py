@@ -20,13 +20,11 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.message import Message
-from textual.reactive import reactive
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Select, Static
 
+from tuipacs.app.screens.job_modal import JobModal
 from tuipacs.safe_text import clean
 
 if TYPE_CHECKING:
@@ -189,16 +187,11 @@ def preload(fmt: Format) -> None:
         import tuipacs.view.export  # noqa: F401
 
 
-class ExportScreen(ModalScreen[str | None]):
+class ExportScreen(JobModal):
     """The Export form: destination, format, anonymize (dates, burned-in); Enter exports with a
     progress bar, Esc cancels a running export, else closes (with the last line)."""
 
     DEFAULT_CSS = """
-    ExportScreen { align: center middle; }
-    ExportScreen > Vertical {
-        width: 84; max-width: 95%; height: auto; padding: 1 2;
-        border: round $primary; background: $surface;
-    }
     ExportScreen Grid {
         grid-size: 2; grid-columns: 14 1fr; grid-rows: auto; grid-gutter: 1 1; height: auto;
     }
@@ -207,12 +200,8 @@ class ExportScreen(ModalScreen[str | None]):
     ExportScreen #export-line { height: auto; margin-top: 1; }
     ExportScreen #export-line.-error { color: $error; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel / close")]
-
-    total: reactive[float | None] = reactive(None)
-    """Files to export (None: not known yet)."""
-    done: reactive[float] = reactive(0.0)
-    """Files handled so far."""
+    NOUN = "export"
+    LINE_ID = "export-line"
 
     def __init__(
         self,
@@ -230,12 +219,7 @@ class ExportScreen(ModalScreen[str | None]):
         self.series_uids = series_uids
         self.title_text = title
         self.destination = destination
-        self.cancel_event: threading.Event | None = None
-        self.line = ""
-        """The last line shown (the result once the export ended)."""
         self.result: ExportResult | None = None
-        self.finished = False
-        """An export ran to its end (done, failed or cancelled)."""
 
     def compose(self) -> ComposeResult:
         """The fields, the progress bar and the line."""
@@ -283,13 +267,6 @@ class ExportScreen(ModalScreen[str | None]):
     def running(self) -> bool:
         """An export runs."""
         return self.cancel_event is not None
-
-    def show(self, line: str, error: bool = False) -> None:
-        """Write the form's line."""
-        self.line = line
-        widget = self.query_one("#export-line", Static)
-        widget.update(line)
-        widget.set_class(error, "-error")
 
     @on(Checkbox.Changed, "#export-anon")
     def anonymize_changed(self, event: Checkbox.Changed) -> None:
@@ -352,9 +329,7 @@ class ExportScreen(ModalScreen[str | None]):
 
     def on_export_progressed(self, message: ExportProgressed) -> None:
         """Move the bar and count the files."""
-        self.total, self.done = max(message.total, 1), message.done
-        if not self.cancel_event or not self.cancel_event.is_set():
-            self.show(f"exporting: {message.done} of {message.total} files · Esc cancels")
+        self.count(message.done, message.total, "exporting")
 
     def on_export_finished(self, message: ExportFinished) -> None:
         """The result in one line; the form is free again (Esc closes it)."""
@@ -365,16 +340,3 @@ class ExportScreen(ModalScreen[str | None]):
         failed = message.result is None or bool(message.result.failed)
         self.show(message.line, error=failed)
         self.query_one(Vertical).border_subtitle = "Enter exports again · Esc closes"
-
-    def action_cancel(self) -> None:
-        """Esc: cancel the running export, else close with the last line."""
-        if self.cancel_event is not None:
-            self.cancel_event.set()
-            self.show("cancelling the export…")
-            return
-        self.dismiss(self.line if self.finished else None)
-
-    def on_unmount(self) -> None:
-        """Leaving (quitting): stop a running export so its thread ends soon."""
-        if self.cancel_event is not None:
-            self.cancel_event.set()

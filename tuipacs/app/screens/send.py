@@ -16,15 +16,13 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.reactive import reactive
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
 from tuipacs.app.screens.export import one_line
+from tuipacs.app.screens.job_modal import JobModal
 from tuipacs.safe_text import clean
 
 if TYPE_CHECKING:
@@ -126,27 +124,18 @@ def preload() -> None:
     import tuipacs.dicomweb.stow  # noqa: F401
 
 
-class SendScreen(ModalScreen[str | None]):
+class SendScreen(JobModal):
     """The configured nodes; Enter sends to the highlighted one with a progress bar, Esc
     cancels a running send, else closes (with the last line)."""
 
     DEFAULT_CSS = """
-    SendScreen { align: center middle; }
-    SendScreen > Vertical {
-        width: 84; max-width: 95%; height: auto; padding: 1 2;
-        border: round $primary; background: $surface;
-    }
     SendScreen OptionList { height: auto; max-height: 12; }
     SendScreen #send-progress { height: 1; margin-top: 1; }
     SendScreen #send-line { height: auto; margin-top: 1; }
     SendScreen #send-line.-error { color: $error; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel / close")]
-
-    total: reactive[float | None] = reactive(None)
-    """Files to send (None: not known yet)."""
-    done: reactive[float] = reactive(0.0)
-    """Files sent (or failed) so far."""
+    NOUN = "send"
+    LINE_ID = "send-line"
 
     def __init__(
         self,
@@ -166,12 +155,7 @@ class SendScreen(ModalScreen[str | None]):
         self.study_uid = study_uid
         self.series_uids = series_uids
         self.title_text = title
-        self.cancel_event: threading.Event | None = None
-        self.line = ""
-        """The last line shown (the result once the send ended)."""
         self.ok = False
-        self.finished = False
-        """A send ran to its end (sent, failed or cancelled)."""
 
     def compose(self) -> ComposeResult:
         """The nodes, the progress bar and the line."""
@@ -198,13 +182,6 @@ class SendScreen(ModalScreen[str | None]):
         else:
             nodes.highlighted = 0
             nodes.focus()
-
-    def show(self, line: str, error: bool = False) -> None:
-        """Write the list's line."""
-        self.line = line
-        widget = self.query_one("#send-line", Static)
-        widget.update(line)
-        widget.set_class(error, "-error")
 
     @on(OptionList.OptionSelected, "#send-nodes")
     def node_chosen(self, event: OptionList.OptionSelected) -> None:
@@ -233,9 +210,7 @@ class SendScreen(ModalScreen[str | None]):
 
     def on_send_progressed(self, message: SendProgressed) -> None:
         """Move the bar and count the files."""
-        self.total, self.done = max(message.total, 1), message.done
-        if self.cancel_event is not None and not self.cancel_event.is_set():
-            self.show(f"sending: {message.done} of {message.total} files · Esc cancels")
+        self.count(message.done, message.total, "sending")
 
     def on_send_finished(self, message: SendFinished) -> None:
         """The result in one line; the list is free again (Esc closes it)."""
@@ -247,16 +222,3 @@ class SendScreen(ModalScreen[str | None]):
         nodes.focus()
         self.show(message.line, error=not message.ok)
         self.query_one(Vertical).border_subtitle = "Enter sends again · Esc closes"
-
-    def action_cancel(self) -> None:
-        """Esc: cancel the running send, else close with the last line."""
-        if self.cancel_event is not None:
-            self.cancel_event.set()
-            self.show("cancelling the send…")
-            return
-        self.dismiss(self.line if self.finished else None)
-
-    def on_unmount(self) -> None:
-        """Leaving (quitting): stop a running send so its thread ends soon."""
-        if self.cancel_event is not None:
-            self.cancel_event.set()
