@@ -221,8 +221,9 @@ def rtstruct(cts: list[Dataset], contour: list[float], colour: tuple[int, int, i
     return ds
 
 
-def make(folder: Path) -> Kit:
-    """The CT series, SEG, RTSTRUCT and GSPS written into ``folder``."""
+def write_cts(folder: Path) -> tuple[list[Dataset], list[Path]]:
+    """The synthetic CT series (one study, series and frame of reference) written into
+    ``folder``: its datasets and their files."""
     folder.mkdir(parents=True, exist_ok=True)
     study, series, frame_of_ref = generate_uid(), generate_uid(), generate_uid()
     cts = [_ct(i, study, series, frame_of_ref) for i in range(SLICES)]
@@ -231,6 +232,12 @@ def make(folder: Path) -> Kit:
         path = folder / f"ct{i}.dcm"
         ct.save_as(path, enforce_file_format=True)
         paths.append(path)
+    return cts, paths
+
+
+def make(folder: Path) -> Kit:
+    """The CT series, SEG, RTSTRUCT and GSPS written into ``folder``."""
+    cts, paths = write_cts(folder)
     mask = np.zeros((SLICES, SIZE, SIZE), dtype=bool)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE]
     mask[1] = (yy - 30) ** 2 / 100 + (xx - 34) ** 2 / 196 <= 1  # an ellipse on slice 2

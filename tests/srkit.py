@@ -10,7 +10,7 @@ from pathlib import Path
 
 import highdicom as hd
 import numpy as np
-from annotationkit import SLICES, _ct
+from annotationkit import write_cts
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
@@ -130,14 +130,7 @@ def report(cts: list[Dataset], findings: tuple[Finding, ...] = FINDINGS) -> Data
 
 def make(folder: Path) -> SrKit:
     """The CT series and the report written into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    study, series, frame_of_ref = generate_uid(), generate_uid(), generate_uid()
-    cts = [_ct(i, study, series, frame_of_ref) for i in range(SLICES)]
-    paths = []
-    for i, ct in enumerate(cts):
-        path = folder / f"ct{i}.dcm"
-        ct.save_as(path, enforce_file_format=True)
-        paths.append(path)
+    cts, paths = write_cts(folder)
     sr = report(cts)
     sr_path = folder / "sr.dcm"
     sr.save_as(sr_path, enforce_file_format=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from apphelpers import CT_SLICES, HALFCELL, watch_of
@@ -70,3 +71,14 @@ def make_app(tuipacs_home: Path) -> object:
         return build_app(archive, Config(), graphics=HALFCELL, theme=theme)
 
     return factory
+
+
+@pytest.fixture
+def layout_archive(tmp_path: Path) -> Iterator[tuple[Archive, dict[str, list[Any]]]]:
+    """The layout tests' CT study and its prior (tests/app/layoutkit.py), with the datasets
+    written, by name (thin, thick, coronal, prior)."""
+    from layoutkit import layout_archive_at
+
+    archive, made = layout_archive_at(tmp_path)
+    yield archive, made
+    archive.close()

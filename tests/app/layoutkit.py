@@ -18,10 +18,8 @@ from tuipacs.app.widgets.viewport import ImageViewport
 from tuipacs.store.archive import Archive
 from tuipacs.store.importer import import_paths
 from tuipacs.store.query import get_study
-from tuipacs.view.graphics.probe import GraphicsConfig
 from tuipacs.view.render import RenderRequest
 
-HALFCELL = GraphicsConfig(backend="halfcell")
 CORONAL = (1.0, 0.0, 0.0, 0.0, 0.0, -1.0)
 
 
@@ -129,3 +127,10 @@ def _by_file(datasets: list[Any]) -> dict[str, Any]:
 
 def _sop(path: str) -> str:
     return str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID)
+
+
+async def side_by_side(pilot: Any, screen: ViewerScreen) -> None:
+    """``V``: two viewports, both showing their newest image."""
+    await pilot.press("V")
+    await until(pilot, lambda: len(screen.panes) == 2, "a second viewport")
+    await _settled(pilot, screen)

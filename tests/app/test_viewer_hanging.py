@@ -5,14 +5,12 @@ puts the prior found in the archive beside it; a study opened at a chosen series
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
-from apphelpers import SIZE, until, workers_done
-from layoutkit import _settled, layout_archive_at
+from apphelpers import HALFCELL, SIZE, until, workers_done
+from layoutkit import _open, _settled
 from textual.widgets import DataTable
 
 from tuipacs.app.app import build_app
@@ -20,16 +18,7 @@ from tuipacs.app.screens.help import HelpScreen
 from tuipacs.app.screens.viewer import ViewerScreen
 from tuipacs.config import Config
 from tuipacs.store.archive import Archive
-from tuipacs.view.graphics.probe import GraphicsConfig
 
-HALFCELL = GraphicsConfig(backend="halfcell")
-
-
-@pytest.fixture
-def layout_archive(tmp_path: Path) -> Iterator[tuple[Archive, dict[str, list[Any]]]]:
-    archive, made = layout_archive_at(tmp_path)
-    yield archive, made
-    archive.close()
 PROTOCOL = """
 [[protocol]]
 name = "Test CT with prior"
@@ -107,6 +96,14 @@ async def test_no_protocol_at_a_chosen_series_or_when_turned_off(
         screen = await _open_from_browser(pilot, made["thin"][0].StudyInstanceUID)
         await _settled(pilot, screen)
         assert screen.hanging is None and len(screen.panes) == 1
+    # protocols on (the built-in CT chest with prior fits), but a series was chosen
+    app = build_app(archive, Config(), graphics=HALFCELL)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open(pilot, archive, made["thick"][0])
+        await workers_done(pilot)
+        await _settled(pilot, screen)
+        assert screen.hanging is None and len(screen.panes) == 1
+        assert screen.loader.open_uid == made["thick"][0].SeriesInstanceUID
 
 
 def test_shown_grid_shrinks_to_the_series_there_are() -> None:

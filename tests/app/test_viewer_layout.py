@@ -6,22 +6,19 @@ the row the geometry says, and ``T`` taking the other viewport to the probe's po
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
-from apphelpers import SIZE, until
+from apphelpers import HALFCELL, SIZE, until
 from layoutkit import (
-    HALFCELL,
     _by_file,
     _open,
     _paths,
     _settled,
     _sop,
     _z,
-    layout_archive_at,
+    side_by_side,
 )
 
 from tuipacs.app.app import build_app
@@ -31,13 +28,6 @@ from tuipacs.config import Config
 from tuipacs.store.archive import Archive
 
 
-@pytest.fixture
-def layout_archive(tmp_path: Path) -> Iterator[tuple[Archive, dict[str, list[Any]]]]:
-    archive, made = layout_archive_at(tmp_path)
-    yield archive, made
-    archive.close()
-
-
 async def test_two_viewports_scroll_together_by_position(
     layout_archive: tuple[Archive, dict[str, list[Any]]], tuipacs_home: Path
 ) -> None:
@@ -45,9 +35,7 @@ async def test_two_viewports_scroll_together_by_position(
     app = build_app(archive, Config(), graphics=HALFCELL)
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open(pilot, archive, made["thin"][0])
-        await pilot.press("V")
-        await until(pilot, lambda: len(screen.panes) == 2, "a second viewport")
-        await _settled(pilot, screen)
+        await side_by_side(pilot, screen)
         assert screen.grid == "1x2" and screen.active == 0
         viewports = list(screen.query(ImageViewport))
         assert len(viewports) == 2 and viewports[0].has_class("-active")
@@ -127,9 +115,7 @@ async def test_cross_reference_line_and_jump_to_the_probe(
     app = build_app(archive, Config(), graphics=HALFCELL)
     async with app.run_test(size=SIZE) as pilot:
         screen = await _open(pilot, archive, made["thin"][0])
-        await pilot.press("V")
-        await until(pilot, lambda: len(screen.panes) == 2, "a second viewport")
-        await _settled(pilot, screen)
+        await side_by_side(pilot, screen)
         await pilot.press("tab", "n")  # the right viewport: the coronal series
         right = screen.panes[1]
         coronal_uid = made["coronal"][0].SeriesInstanceUID

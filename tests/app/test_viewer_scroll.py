@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apphelpers import SIZE, settle, workers_done
+from apphelpers import HALFCELL, SIZE, settle, workers_done
 from mprkit import StackSpec, make_stack
 
 from tuipacs.app.app import build_app
@@ -19,7 +19,6 @@ from tuipacs.store.archive import Archive
 from tuipacs.store.importer import import_paths
 from tuipacs.store.query import get_study
 from tuipacs.view import state
-from tuipacs.view.graphics.probe import GraphicsConfig
 
 
 def _archive(root: Path, slices: int) -> tuple[Archive, Any]:
@@ -44,7 +43,7 @@ async def test_held_step_key_accelerates_in_large_stacks(
     monkeypatch.setattr(state, "ACCELERATE_EVERY", 2)  # the thresholds: test_view_state.py
     archive, first = _archive(tmp_path, slices)
     try:
-        app = build_app(archive, Config(), graphics=GraphicsConfig(backend="halfcell"))
+        app = build_app(archive, Config(), graphics=HALFCELL)
         async with app.run_test(size=SIZE) as pilot:
             await workers_done(pilot)
             study = get_study(archive, first.StudyInstanceUID)
